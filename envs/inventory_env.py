@@ -1,0 +1,235 @@
+"""The single-SKU Gymnasium environment ``Inventory-v0``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from . import kernel as K
+from .demand import HistoricalDemand
+from .problem import Problem
+from .scenario import Scenario, ScenarioError
+
+_NO_CALENDAR = np.zeros((1, 0), dtype=np.float64)
+
+
+class InventoryEnv(gym.Env):
+    """Periodic-review inventory control of one SKU, driven by parametric or historical demand.
+
+    ## Description
+    Each period the agent decides how much to order. Orders arrive after a lead time of L whole periods;
+    demand is served from stock; unmet demand is lost (``mode: lost_sales``) or backordered
+    (``mode: backorder``, served first when stock arrives). The scenario (``envs.scenario``) fixes the demand
+    source, costs, lead time, constraints and the observation/action settings. An env built on a data set or a
+    multi-SKU parametric demand draws one SKU per episode, so one policy learns across SKUs.
+
+    ## Period timing (exactly; the convention of the lost-sales literature, Zipkin 2008)
+    At the start of period t:
+    1. the order placed in period t - L arrives and is added to on-hand stock (with L = 0 the order placed
+       now arrives before this period's demand);
+    2. the agent observes the state and chooses an order; the env maps the action to units (or, in
+       order-up-to mode, to a target inventory position minus the current one), then applies, in this
+       order: at least ``moq`` if positive, round up to a multiple of ``pack_size``, at most ``max_order``
+       and at most ``capacity`` - inventory position (both rounded down to the pack size; if that is below
+       ``moq`` nothing is ordered). ``info["order"]`` reports the result;
+    3. demand d_t is served from on-hand stock; the rest is lost, or backordered;
+    4. the period's cost is charged (below), then period t + 1 starts.
+
+    ## Costs (per period, in the scenario's money units)
+    ``h * on_hand_end + p * lost`` (lost sales) or ``h * on_hand_end + b * backorders_end`` (backorder),
+    ``+ K * [order > 0] + c * order``, where h = ``holding_cost`` (per unit left at the end of the period),
+    p or b = ``shortage_cost`` (per lost unit, or per backordered unit per period), K = ``order_cost`` (per
+    order), c = ``unit_cost`` (per unit ordered). Per-SKU values come from the item table when one is given.
+
+    ## Rewards
+    ``reward = -(cost - reward_offset) * reward_scale``; ``info["cost"]`` is always the unscaled cost.
+
+    ## Action Space
+    ``action.mode``:
+    - ``units`` (default): ``Discrete(n)``, index i orders ``i * step`` units (``i * step * scale`` rounded
+      when ``action.relative``). The ``lost-sales-L*-p*`` scenarios use n = 21, step = 1: index i = i units.
+    - ``order_up_to``: ``Discrete(n)``, index i raises the inventory position to ``i * step`` (times the
+      scale when relative): the order is ``max(0, target - inventory position)``.
+    - ``continuous``: ``Box(-1, 1, (1,))``, a maps to ``round((a + 1) / 2 * (n - 1) * step)`` units.
+
+    ## Observation Space
+    A flat float32 vector; quantities are divided by the SKU's demand scale (mean demand per period of the
+    training window; the mean of the distribution for parametric demand), so one policy can serve SKUs of any
+    volume. With W = ``observation.demand_window`` and L_max the largest lead time:
+
+    | index | meaning | range |
+    |---|---|---|
+    | 0 | net inventory after this period's arrival (on hand; negative = backorders) / scale | [0, inf) lost sales; (-inf, inf) backorder |
+    | 1 .. L_max-1 | units arriving in 1 .. L_max-1 periods / scale (0 beyond the SKU's own L) | [0, inf) |
+    | L_max | inventory position = net inventory + outstanding orders / scale | as index 0 |
+    | next W | demand 1 .. W periods ago, oldest first / scale | [0, inf) |
+    | next 2 or 4 | calendar (if dates): sin, cos of month of year; sin, cos of weekday (daily data) | [-1, 1] |
+    | next 1 | period index / episode length (if ``observation.period``) | [0, 1] |
+    | next 1 | lead time / L_max (if ``observation.lead_time``; "auto" = when SKUs' lead times differ) | [0, 1] |
+
+    ``env.unwrapped.obs_fields`` lists the layout of an instance. The raw state is in ``info``.
+
+    ## Starting State
+    ``initial_state``: ``random`` (on hand ~ U{0..ceil(3 scale)}, each pipeline slot ~ Poisson(scale)),
+    ``steady`` (2 periods of mean demand on hand, one per pipeline slot) or ``empty``. Overridable per
+    episode with ``reset(options={"initial_state": ...})``.
+
+    ## Episode End
+    Never terminated (no terminal state). Truncated after ``episode_length`` periods, or at the end of the
+    data window: training windows are replayed from a random start (or block-bootstrapped), val/test windows
+    from their start to their end. ``reset(options=...)`` accepts ``sku`` (index or name), ``window``
+    (train/val/test), ``start`` (period index), ``periods`` and ``initial_state``.
+
+    ## Info (every step, for that period; raw units)
+    ``demand, sales, lost, backordered (at end), received, order (after constraints), requested,
+    on_hand (end), inventory_position (end), cost, holding_cost, shortage_cost, ordering_cost,
+    purchase_cost, period, sku, pipeline`` (orders outstanding at the end of the period, arriving at the start of
+    periods t+1 .. t+L; on_hand - backordered + sum(pipeline) = inventory_position).
+
+    ## Arguments
+    ``gymnasium.make("Inventory-v0", scenario="lost-sales-L2-p9", **overrides)``: ``scenario`` is a built-in
+    name, a YAML path or an ``envs.Scenario``; keyword overrides replace any scenario field (nested ones as
+    ``demand={"mean": 6}`` or ``**{"demand.mean": 6}``).
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+
+    def __init__(self, scenario: str | Scenario = "lost-sales-L2-p9", render_mode: str | None = None,
+                 **overrides: Any):
+        self.problem = Problem(scenario, **overrides)
+        self.scenario = self.problem.scenario
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ScenarioError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.render_mode = render_mode
+        pb = self.problem
+        self.action_space = pb.action_space
+        self.observation_space = pb.observation_space
+        self.obs_fields = pb.obs_fields
+        self._state = np.zeros((1, K.PIPE + max(pb.max_lead, 1)), dtype=np.float64)
+        self._params = np.zeros((1, K.N_PARAMS), dtype=np.float64)
+        self._request = np.zeros(1, dtype=np.float64)
+        self._info = np.zeros((1, K.N_INFO), dtype=np.float64)
+        self._obs = np.zeros((1, pb.obs_dim), dtype=np.float32)
+        self._backorder = self.scenario.backorder
+        self._order_up_to = pb.order_up_to
+        self._continuous = self.scenario.action.mode == "continuous"
+        self._reward_scale = float(self.scenario.reward_scale)
+        self._reward_offset = float(self.scenario.reward_offset)
+        self._data = isinstance(pb.source, HistoricalDemand)
+        self._window_name = self.scenario.data.window if self._data else None
+        self._sku_pool = pb.source.skus_in(self._window_name) if self._data else np.arange(pb.n_skus)
+        if self._sku_pool.size == 0:
+            raise ScenarioError(f"no SKU has data in the {self._window_name} window")
+        self._table = pb.action_table
+        self._sku = 0
+        self._t = 0
+        self._periods = 0
+        self._trace = np.zeros((1, 1))
+        self._calendar = _NO_CALENDAR
+        self._last_info: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ gym API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        pb = self.problem
+        rng = self.np_random
+        if "sku" in options:
+            sku = pb.sku_index(options["sku"])
+        elif self._sku_pool.size == 1:
+            sku = int(self._sku_pool[0])
+        else:
+            sku = int(self._sku_pool[rng.integers(self._sku_pool.size)])
+        window = options.get("window", self._window_name)
+        periods = int(options.get("periods", self.scenario.episode_length))
+        if self._data:
+            if window not in ("train", "val", "test"):
+                raise ScenarioError(f"window must be train, val or test, got {window!r}")
+            if window != "train" and "periods" not in options:
+                s, e = pb.source.window_range(window, sku)
+                periods = e - s
+            trace = pb.source.episode(rng, sku, periods, pb.window, window=window, start=options.get("start"))
+        else:
+            trace = pb.source.episode(rng, sku, periods, pb.window)
+        if trace.periods < 1:
+            raise ScenarioError(f"SKU {pb.sku_name(sku)!r} has no demand to replay in the {window} window")
+        self._sku = sku
+        self._trace = trace.demand.reshape(-1, 1)
+        if pb.n_calendar:
+            self._calendar = np.ascontiguousarray(trace.calendar[:, : pb.n_calendar])
+        else:
+            self._calendar = _NO_CALENDAR
+        self._periods = trace.periods
+        self._t = 0
+        self._params[0] = pb.params[sku]
+        kind = options.get("initial_state", self.scenario.initial_state)
+        pb.initial_state(rng, sku, kind, self._state[0])
+        self._last_info = None
+        self._observe()
+        info = self.raw_state
+        info["scale"] = float(self._params[0, K.SCALE])
+        return self._obs[0].copy(), info
+
+    def step(self, action):
+        t = self._t
+        if t >= self._periods:
+            raise RuntimeError("step() called after the episode ended; call reset()")
+        if self._continuous:
+            self._request[0] = self.problem.request(action, self._sku)
+        else:
+            self._request[0] = self._table[self._sku, action]
+        K.step(self._state, self._params, self._request, self._trace[t + self.problem.window],
+               self._backorder, self._order_up_to, self._info)
+        self._t = t + 1
+        self._observe()
+        values = self._info[0].tolist()
+        cost = values[K.I_COST]
+        info = dict(zip(K.INFO_KEYS, values))
+        info["requested"] = self._request[0].item()
+        info["period"] = t
+        info["sku"] = self.problem.sku_name(self._sku)
+        L = int(self._params[0, K.LEAD])
+        pipeline = np.empty(L)
+        if L:
+            pipeline[0] = self._state[0, K.RECV]
+            pipeline[1:] = self._state[0, K.PIPE:K.PIPE + L - 1]
+        info["pipeline"] = pipeline
+        self._last_info = info
+        reward = -(cost - self._reward_offset) * self._reward_scale
+        return self._obs[0].copy(), reward, False, self._t >= self._periods, info
+
+    def render(self):
+        if self.render_mode != "ansi":
+            return None
+        i = self._last_info
+        if i is None:
+            return f"period 0 sku {self.problem.sku_name(self._sku)}: on hand {self._state[0, K.NET]:g}"
+        return (f"period {i['period']} sku {i['sku']}: demand {i['demand']:g} sales {i['sales']:g} "
+                f"lost {i['lost']:g} backordered {i['backordered']:g} order {i['order']:g} "
+                f"on hand {i['on_hand']:g} IP {i['inventory_position']:g} cost {i['cost']:.2f}")
+
+    # ------------------------------------------------------------------ helpers
+    def _observe(self) -> None:
+        pb = self.problem
+        K.observe(self._state, self._params, self._trace, self._t, pb.window, self._calendar, pb.n_calendar,
+                  self._t / self._periods, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe, self._obs)
+
+    @property
+    def sku(self) -> int:
+        return self._sku
+
+    @property
+    def inventory_position(self) -> float:
+        L = int(self._params[0, K.LEAD])
+        return float(self._state[0, K.NET] + self._state[0, K.PIPE:K.PIPE + L].sum())
+
+    @property
+    def raw_state(self) -> dict[str, Any]:
+        """Net inventory after arrival and the pipeline at the current decision point (raw units)."""
+        L = int(self._params[0, K.LEAD])
+        return {"on_hand": float(self._state[0, K.NET]),
+                "pipeline": self._state[0, K.PIPE:K.PIPE + max(L - 1, 0)].copy(),
+                "inventory_position": self.inventory_position, "period": self._t,
+                "sku": self.problem.sku_name(self._sku)}

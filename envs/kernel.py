@@ -1,0 +1,190 @@
+"""The one dynamics kernel: a period of inventory dynamics for a batch of SKUs (numba-compiled).
+
+Every simulator in this project (the Gymnasium env, batched rollouts, later the vectorised env) calls
+:func:`step` and :func:`observe`; the period timing, the order constraints and the costs are written here only.
+
+Layouts (float64 arrays, one row per SKU):
+
+``state``  [n, 2 + max_lead]
+    ``NET``   net inventory at the decision point of the current period, after this period's arrival
+              (on hand; negative = backorders in backorder mode)
+    ``RECV``  units that arrived at the start of the current period
+    ``PIPE + k``, k = 0..L-1: units arriving at the start of period t + 1 + k. Before the order of period t
+              is placed slot L-1 is empty; the order of period t goes to slot L-1 (with L = 0 it is added
+              to stock at once).
+``params`` [n, N_PARAMS]: lead time L, h, p/b, K, c, moq, pack size, max order, capacity, demand scale.
+``info``   [n, N_INFO]: what happened in the period (columns in :data:`INFO_KEYS`).
+
+Period t (the lost-sales literature's convention, Zipkin 2008):
+  1. the order of period t - L has arrived (done at the end of the previous call, or by the initial state);
+  2. the requested order is turned into units: order-up-to targets minus inventory position, then
+     :func:`constrain` (pack size, MOQ, max order, capacity);
+  3. demand is served from stock (backorders first in backorder mode); unmet demand is lost or backordered;
+  4. cost = h * on hand at end + (p * lost | b * backorders at end) + K * [order > 0] + c * order;
+  then the pipeline advances and the arrival of period t + 1 is added to stock.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# state columns
+NET, RECV, PIPE = 0, 1, 2
+# params columns
+LEAD, HOLD, SHORT, ORDER_COST, UNIT_COST, MOQ, PACK, MAX_ORDER, CAPACITY, SCALE = range(10)
+N_PARAMS = 10
+# info columns
+INFO_KEYS = (
+    "demand", "sales", "lost", "backordered", "received", "order", "on_hand", "inventory_position",
+    "cost", "holding_cost", "shortage_cost", "ordering_cost", "purchase_cost",
+)
+(I_DEMAND, I_SALES, I_LOST, I_BACK, I_RECV, I_ORDER, I_ON_HAND, I_IP,
+ I_COST, I_HOLD, I_SHORT, I_ORDERING, I_PURCHASE) = range(len(INFO_KEYS))
+N_INFO = len(INFO_KEYS)
+
+_EPS = 1e-9
+
+
+@njit(cache=True, inline="always")
+def constrain(want: float, ip: float, moq: float, pack: float, max_order: float, capacity: float) -> float:
+    """Units actually ordered for a requested quantity `want` given inventory position `ip`.
+
+    1. nothing (0) if want <= 0;  2. at least moq;  3. rounded up to a multiple of the pack size;
+    4. at most max order and at most capacity - ip (both rounded down to the pack size); if that leaves
+       less than moq, nothing is ordered.
+    """
+    if not (want > _EPS):
+        return 0.0
+    q = want if want > moq else moq
+    q = math.ceil(q / pack - _EPS) * pack
+    limit = max_order
+    room = capacity - ip
+    if room < limit:
+        limit = room
+    if q > limit:
+        q = math.floor(limit / pack + _EPS) * pack
+        if q < moq or q <= 0.0:
+            q = 0.0
+    return q
+
+
+@njit(cache=True)
+def inventory_position(state: np.ndarray, params: np.ndarray, out: np.ndarray) -> None:
+    """Net inventory + all outstanding orders, per SKU, at the decision point."""
+    for i in range(state.shape[0]):
+        L = int(params[i, LEAD])
+        ip = state[i, NET]
+        for k in range(L):
+            ip += state[i, PIPE + k]
+        out[i] = ip
+
+
+@njit(cache=True)
+def step(state: np.ndarray, params: np.ndarray, request: np.ndarray, demand: np.ndarray,
+         backorder: bool, order_up_to: bool, info: np.ndarray) -> None:
+    """Advance every SKU by one period in place (see the module docstring for the timing).
+
+    request[i]: units to order, or (order_up_to) the target inventory position. demand[i]: this period's demand.
+    """
+    for i in range(state.shape[0]):
+        L = int(params[i, LEAD])
+        net = state[i, NET]
+        received = state[i, RECV]
+        ip = net
+        for k in range(L):
+            ip += state[i, PIPE + k]
+        want = request[i] - ip if order_up_to else request[i]
+        q = constrain(want, ip, params[i, MOQ], params[i, PACK], params[i, MAX_ORDER], params[i, CAPACITY])
+        if L == 0:
+            net += q
+            received += q
+        else:
+            state[i, PIPE + L - 1] = q
+        d = demand[i]
+        prev_end = net - received  # net inventory at the end of the previous period
+        if backorder:
+            prev_back = -prev_end if prev_end < 0.0 else 0.0
+            available = (prev_end if prev_end > 0.0 else 0.0) + received
+            due = prev_back + d
+            sales = due if due < available else available
+            end = net - d
+            lost = 0.0
+            back = -end if end < 0.0 else 0.0
+            short_cost = params[i, SHORT] * back
+        else:
+            sales = d if d < net else net
+            if sales < 0.0:
+                sales = 0.0
+            end = net - sales
+            lost = d - sales
+            back = 0.0
+            short_cost = params[i, SHORT] * lost
+        on_hand = end if end > 0.0 else 0.0
+        hold_cost = params[i, HOLD] * on_hand
+        ord_cost = params[i, ORDER_COST] if q > 0.0 else 0.0
+        pur_cost = params[i, UNIT_COST] * q
+        pos = end
+        for k in range(L):
+            pos += state[i, PIPE + k]
+        # advance the pipeline: the arrival of period t + 1
+        arrival = 0.0
+        if L > 0:
+            arrival = state[i, PIPE]
+            for k in range(L - 1):
+                state[i, PIPE + k] = state[i, PIPE + k + 1]
+            state[i, PIPE + L - 1] = 0.0
+        state[i, NET] = end + arrival
+        state[i, RECV] = arrival
+        info[i, I_DEMAND] = d
+        info[i, I_SALES] = sales
+        info[i, I_LOST] = lost
+        info[i, I_BACK] = back
+        info[i, I_RECV] = received
+        info[i, I_ORDER] = q
+        info[i, I_ON_HAND] = on_hand
+        info[i, I_IP] = pos
+        info[i, I_HOLD] = hold_cost
+        info[i, I_SHORT] = short_cost
+        info[i, I_ORDERING] = ord_cost
+        info[i, I_PURCHASE] = pur_cost
+        info[i, I_COST] = hold_cost + short_cost + ord_cost + pur_cost
+
+
+@njit(cache=True)
+def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, window: int,
+            calendar: np.ndarray, n_calendar: int, period_frac: float, with_period: bool,
+            lead_norm: float, with_lead: bool, n_pipe: int, obs: np.ndarray) -> None:
+    """Write the observation of every SKU at period t (see InventoryEnv's docstring for the layout).
+
+    trace: [history + periods, n] demand (column i = SKU i), history = `window` leading periods, so the
+    demand window of period t is trace[t : t + window]. calendar: [history + periods, n_calendar] shared rows.
+    """
+    for i in range(state.shape[0]):
+        scale = params[i, SCALE]
+        L = int(params[i, LEAD])
+        j = 0
+        obs[i, j] = state[i, NET] / scale
+        j += 1
+        ip = state[i, NET]
+        for k in range(n_pipe):
+            v = state[i, PIPE + k] if k < L else 0.0
+            obs[i, j] = v / scale
+            ip += v
+            j += 1
+        obs[i, j] = ip / scale
+        j += 1
+        for k in range(window):
+            obs[i, j] = trace[t + k, i] / scale
+            j += 1
+        for k in range(n_calendar):
+            obs[i, j] = calendar[t + window, k]
+            j += 1
+        if with_period:
+            obs[i, j] = period_frac
+            j += 1
+        if with_lead:
+            obs[i, j] = L * lead_norm
+            j += 1

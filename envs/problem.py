@@ -1,0 +1,155 @@
+"""A resolved problem: scenario + demand source + per-SKU parameter table + action mapping + observation layout.
+
+Everything that simulates (the Gymnasium env, batched rollouts, evaluation) builds one :class:`Problem` and
+shares its numpy tables with the kernel, so the single env and batched simulators cannot disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from . import kernel as K
+from .demand import HistoricalDemand, ParametricDemand, make_source
+from .scenario import Scenario, ScenarioError, resolve_scenario
+
+_ITEM_TO_PARAM = {
+    "lead_time": K.LEAD, "holding_cost": K.HOLD, "shortage_cost": K.SHORT, "order_cost": K.ORDER_COST,
+    "unit_cost": K.UNIT_COST, "moq": K.MOQ, "pack_size": K.PACK,
+}
+
+
+@dataclass(frozen=True)
+class ObsField:
+    index: int
+    name: str
+    meaning: str
+
+
+class Problem:
+    """Tables derived once from a scenario. ``params`` is [n_skus, kernel.N_PARAMS]."""
+
+    def __init__(self, scenario: Scenario | str = "lost-sales-L2-p9", **overrides):
+        sc = resolve_scenario(scenario, **overrides)
+        self.scenario = sc
+        self.source: ParametricDemand | HistoricalDemand = make_source(sc)
+        n = self.source.n_skus
+        p = np.empty((n, K.N_PARAMS), dtype=np.float64)
+        p[:, K.LEAD] = sc.lead_time
+        p[:, K.HOLD] = sc.holding_cost
+        p[:, K.SHORT] = sc.shortage_cost
+        p[:, K.ORDER_COST] = sc.order_cost
+        p[:, K.UNIT_COST] = sc.unit_cost
+        p[:, K.MOQ] = sc.moq
+        p[:, K.PACK] = sc.pack_size
+        p[:, K.MAX_ORDER] = math.inf if sc.max_order is None else sc.max_order
+        p[:, K.CAPACITY] = math.inf if sc.capacity is None else sc.capacity
+        p[:, K.SCALE] = self.source.scales
+        items = getattr(self.source, "items", None)
+        if items is not None:
+            for name, col in _ITEM_TO_PARAM.items():
+                v = items.values.get(name)
+                if v is not None:
+                    given = ~np.isnan(v)
+                    p[given, col] = v[given]
+        p[:, K.PACK] = np.maximum(p[:, K.PACK], 1.0)
+        self.params = p
+        self.n_skus = n
+        self.max_lead = int(p[:, K.LEAD].max())
+        self.n_pipe = max(self.max_lead - 1, 0)
+        o = sc.observation
+        self.window = o.demand_window
+        want_cal = self.source.has_calendar if o.calendar == "auto" else bool(o.calendar)
+        if want_cal and not self.source.has_calendar:
+            raise ScenarioError("observation.calendar is true but the demand has no dates "
+                                "(give demand.start_date or use a data file)")
+        self.n_calendar = 0
+        if want_cal:
+            daily = isinstance(self.source, ParametricDemand) or self.source.data.freq.upper().startswith("D")
+            self.n_calendar = 4 if daily else 2
+        leads = p[:, K.LEAD]
+        self.with_lead = bool(leads.min() != leads.max()) if o.lead_time == "auto" else bool(o.lead_time)
+        self.lead_norm = 1.0 / max(self.max_lead, 1)
+        self.with_period = o.period
+        self.obs_fields = self._layout()
+        self.obs_dim = len(self.obs_fields)
+        a = sc.action
+        steps = np.arange(a.n, dtype=np.float64) * a.step
+        unit = p[:, K.SCALE:K.SCALE + 1] if a.relative else np.ones((n, 1))
+        table = steps[None, :] * unit
+        self.action_table = np.rint(table) if a.mode == "units" else table
+        self.order_up_to = a.mode == "order_up_to"
+        if a.mode == "continuous":
+            self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+            self._cont_max = (a.n - 1) * a.step * unit[:, 0]
+        else:
+            self.action_space = gym.spaces.Discrete(a.n)
+        low = np.full(self.obs_dim, -np.inf if sc.backorder else 0.0, dtype=np.float32)
+        for f in self.obs_fields:
+            if f.name.startswith("calendar"):
+                low[f.index] = -1.0
+        high = np.full(self.obs_dim, np.inf, dtype=np.float32)
+        for f in self.obs_fields:
+            if f.name.startswith("calendar") or f.name in ("period", "lead_time"):
+                high[f.index] = 1.0
+        self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
+
+    def _layout(self) -> list[ObsField]:
+        f = [("on_hand", "net inventory after this period's arrival / scale (on hand; < 0 = backorders)")]
+        f += [(f"pipeline_{k + 1}", f"units arriving in {k + 1} period(s) / scale") for k in range(self.n_pipe)]
+        f += [("inventory_position", "net inventory + outstanding orders / scale")]
+        f += [(f"demand_lag_{self.window - k}", f"demand {self.window - k} period(s) ago / scale")
+              for k in range(self.window)]
+        if self.n_calendar:
+            f += [("calendar_month_sin", "sin(2 pi month/12)"), ("calendar_month_cos", "cos(2 pi month/12)")]
+            if self.n_calendar == 4:
+                f += [("calendar_dow_sin", "sin(2 pi weekday/7)"), ("calendar_dow_cos", "cos(2 pi weekday/7)")]
+        if self.with_period:
+            f += [("period", "period index / episode length")]
+        if self.with_lead:
+            f += [("lead_time", "lead time / largest lead time")]
+        return [ObsField(i, name, meaning) for i, (name, meaning) in enumerate(f)]
+
+    def request(self, action, sku: int) -> float:
+        """Requested quantity (units, or target inventory position) for an action of SKU `sku`."""
+        if self.scenario.action.mode == "continuous":
+            a = float(np.clip(np.asarray(action, dtype=np.float64).reshape(-1)[0], -1.0, 1.0))
+            return float(np.rint((a + 1.0) * 0.5 * self._cont_max[sku]))
+        return float(self.action_table[sku, int(action)])
+
+    def initial_state(self, rng: np.random.Generator, sku: int, kind: str, out: np.ndarray) -> None:
+        """Fill a state row: 'empty' (nothing anywhere), 'steady' (2 periods of demand on hand, one per
+        pipeline slot) or 'random' (on hand ~ U{0..ceil(3 scale)}, each pipeline slot ~ Poisson(scale))."""
+        out[:] = 0.0
+        L = int(self.params[sku, K.LEAD])
+        scale = float(self.params[sku, K.SCALE])
+        if kind == "empty":
+            return
+        if kind == "steady":
+            out[K.NET] = float(np.rint(2 * scale))
+            out[K.PIPE:K.PIPE + max(L - 1, 0)] = float(np.rint(scale))
+        elif kind == "random":
+            out[K.NET] = float(rng.integers(0, math.ceil(3 * scale) + 1))
+            if L > 1:
+                out[K.PIPE:K.PIPE + L - 1] = rng.poisson(scale, L - 1)
+        else:
+            raise ScenarioError(f"initial_state must be random, steady or empty, got {kind!r}")
+
+    def sku_name(self, sku: int) -> str:
+        if isinstance(self.source, HistoricalDemand):
+            return str(self.source.data.skus[sku])
+        return f"sku{sku}"
+
+    def sku_index(self, sku) -> int:
+        if isinstance(sku, (int, np.integer)):
+            if not 0 <= sku < self.n_skus:
+                raise ScenarioError(f"SKU index {sku} out of range 0..{self.n_skus - 1}")
+            return int(sku)
+        if isinstance(self.source, HistoricalDemand):
+            hits = np.flatnonzero(self.source.data.skus == str(sku))
+            if hits.size:
+                return int(hits[0])
+        raise ScenarioError(f"unknown SKU {sku!r}")
