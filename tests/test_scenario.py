@@ -1,0 +1,97 @@
+"""Scenario names, YAML files and overrides: what is accepted and the messages for what is not."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from envs import InventoryEnv, ScenarioError, builtin_names, resolve_scenario
+from envs.scenario import parse_override
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_builtins_cover_the_zipkin_grid_and_their_backorder_twins():
+    names = builtin_names()
+    assert len(names) == 2 * 10 * 4 + 1 and "demo" in names
+    for name in ("lost-sales-L1-p4", "lost-sales-L10-p39", "backorder-L4-b19"):
+        sc = resolve_scenario(name)
+        assert sc.holding_cost == 1 and sc.demand.mean == 5 and sc.order_cost == 0 and sc.unit_cost == 0
+    assert resolve_scenario("backorder-L3-b9").mode == "backorder"
+    assert resolve_scenario("lost-sales-L7-p19").lead_time == 7
+
+
+@pytest.mark.parametrize("name", ["lost-sales-L11-p9", "lost-sales-L2-p5", "backorder-L0-b4", "nope"])
+def test_unknown_builtin(name):
+    with pytest.raises(ScenarioError, match="unknown scenario"):
+        resolve_scenario(name)
+
+
+def test_yaml_scenario_and_overrides(tmp_path):
+    f = tmp_path / "mine.yaml"
+    f.write_text("mode: backorder\nlead_time: 3\nshortage_cost: 2.5\ndemand: {kind: normal, mean: 20, std: 4}\n"
+                 "action: {mode: order_up_to, n: 40, step: 2}\n")
+    sc = resolve_scenario(str(f), holding_cost=0.5, **{"demand.std": 5})
+    assert (sc.name, sc.mode, sc.lead_time, sc.shortage_cost, sc.holding_cost) == ("mine", "backorder", 3, 2.5, 0.5)
+    assert (sc.demand.kind, sc.demand.mean, sc.demand.std) == ("normal", 20.0, 5.0)
+    env = InventoryEnv(str(f))
+    assert env.action_space.n == 40
+
+
+@pytest.mark.parametrize("text,message", [
+    ("lead_tme: 3\n", "unknown field 'lead_tme'"),
+    ("demand: {kind: poisson, meen: 3}\n", "unknown field 'demand.meen'"),
+    ("lead_time: two\n", "field 'lead_time' expects an integer, got 'two'"),
+    ("lead_time: 2.5\n", "field 'lead_time' expects an integer"),
+    ("holding_cost: [1, 2]\n", "field 'holding_cost' expects a number"),
+    ("mode: lost\n", "field 'mode' expects one of 'lost_sales', 'backorder'"),
+    ("holding_cost: -1\n", "'holding_cost' must be a finite number >= 0"),
+    ("lead_time: -2\n", "'lead_time' must be a non-negative integer"),
+    ("demand: {kind: negative_binomial, mean: 5, std: 1}\n", "std**2 > mean"),
+    ("demand: 5\n", "field 'demand' expects a mapping"),
+    ("- a\n- b\n", "expected a mapping"),
+    ("", "empty"),
+    ("a: [\n", "not valid YAML"),
+])
+def test_bad_yaml_names_file_field_and_expectation(tmp_path, text, message):
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    with pytest.raises(ScenarioError) as e:
+        resolve_scenario(str(f))
+    assert message in str(e.value)
+    assert str(f) in str(e.value)
+
+
+def test_missing_yaml_file(tmp_path):
+    with pytest.raises(ScenarioError, match="cannot read scenario file"):
+        resolve_scenario(str(tmp_path / "absent.yaml"))
+
+
+def test_python_overrides_are_checked():
+    with pytest.raises(ScenarioError, match="unknown field 'lead'"):
+        InventoryEnv("lost-sales-L2-p9", lead=3)
+    with pytest.raises(ScenarioError, match="expects an integer"):
+        InventoryEnv("lost-sales-L2-p9", episode_length="long")
+    assert parse_override("demand.mean=6.5") == ("demand.mean", 6.5)
+    assert parse_override("max_order=null") == ("max_order", None)
+    with pytest.raises(ScenarioError, match="KEY=VALUE"):
+        parse_override("lead_time")
+
+
+def test_cli_reports_bad_scenario_without_traceback(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text("lead_time: [1]\n")
+    r = subprocess.run([sys.executable, "-m", "envs.simulate", "--scenario", str(f)], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "error:" in r.stderr and "lead_time" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_runs_the_demo():
+    r = subprocess.run([sys.executable, "-m", "envs.simulate", "--scenario", "demo", "--episodes", "2"], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "avg_cost" in r.stdout and "fill_rate" in r.stdout
