@@ -112,6 +112,7 @@ class InventoryEnv(gym.Env):
         self._request = np.zeros(1, dtype=np.float64)
         self._info = np.zeros((1, K.N_INFO), dtype=np.float64)
         self._obs = np.zeros((1, pb.obs_dim), dtype=np.float32)
+        self._cal_offset = np.full(1, pb.window, dtype=np.int64)  # calendar rows are aligned with the trace
         self._backorder = self.scenario.backorder
         self._order_up_to = pb.order_up_to
         self._continuous = self.scenario.action.mode == "continuous"
@@ -213,8 +214,9 @@ class InventoryEnv(gym.Env):
     # ------------------------------------------------------------------ helpers
     def _observe(self) -> None:
         pb = self.problem
-        K.observe(self._state, self._params, self._trace, self._t, pb.window, self._calendar, pb.n_calendar,
-                  self._t / self._periods, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe, self._obs)
+        K.observe(self._state, self._params, self._trace, self._t, pb.window, self._calendar, self._cal_offset,
+                  pb.n_calendar, self._t / self._periods, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe,
+                  self._obs)
 
     @property
     def sku(self) -> int:

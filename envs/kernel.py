@@ -155,12 +155,13 @@ def step(state: np.ndarray, params: np.ndarray, request: np.ndarray, demand: np.
 
 @njit(cache=True)
 def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, window: int,
-            calendar: np.ndarray, n_calendar: int, period_frac: float, with_period: bool,
-            lead_norm: float, with_lead: bool, n_pipe: int, obs: np.ndarray) -> None:
+            calendar: np.ndarray, cal_offset: np.ndarray, n_calendar: int, period_frac: float,
+            with_period: bool, lead_norm: float, with_lead: bool, n_pipe: int, obs: np.ndarray) -> None:
     """Write the observation of every SKU at period t (see InventoryEnv's docstring for the layout).
 
     trace: [history + periods, n] demand (column i = SKU i), history = `window` leading periods, so the
-    demand window of period t is trace[t : t + window]. calendar: [history + periods, n_calendar] shared rows.
+    demand window of period t is trace[t : t + window]. calendar: [rows, n_calendar] feature rows; SKU i in
+    period t uses row cal_offset[i] + t.
     """
     for i in range(state.shape[0]):
         scale = params[i, SCALE]
@@ -180,7 +181,7 @@ def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, wi
             obs[i, j] = trace[t + k, i] / scale
             j += 1
         for k in range(n_calendar):
-            obs[i, j] = calendar[t + window, k]
+            obs[i, j] = calendar[cal_offset[i] + t, k]
             j += 1
         if with_period:
             obs[i, j] = period_frac
