@@ -1,0 +1,895 @@
+"""Historical demand: loading and validating a demand file, an item table and train/val/test date splits.
+
+Demand file
+-----------
+A *long* table with one row per SKU and period and (at least) the columns ``date,sku,demand`` (other columns
+are ignored; the three names can be changed with ``date_column=`` etc.). Accepted formats: ``.csv``,
+``.csv.gz`` (read with pandas, the SKU column as text so ``"0012"`` stays ``"0012"``) and ``.parquet`` /
+``.pq``::
+
+    date,sku,demand
+    2012-01-02,MAN0001,0
+    2012-01-09,MAN0001,1150
+    2012-01-02,MAN0002,3.5
+
+* ``date``: a calendar date ``YYYY-MM-DD`` (no time of day). All dates of the file must lie on one regular
+  period grid, whose frequency is inferred: daily ``D`` (or business days ``B``), every ``k`` days ``kD``,
+  weekly ``W-MON`` (any weekday), monthly on the first ``MS`` or last ``ME`` day, quarterly ``QS-*``/``QE-*``,
+  yearly ``YS-*``/``YE-*``. The global grid runs from the first to the last date of the file.
+* ``sku``: any non-empty text. SKUs may start and end at different dates; outside its own range
+  ``[first, last]`` a SKU's demand is NaN. Inside the range every period needs a row: a missing period is an
+  error unless ``fill_missing=True``, which fills it with 0 (and counts it in :attr:`DemandData.filled`).
+* ``demand``: a finite number >= 0 (fractional demand is allowed); one row per (date, sku).
+
+Every problem is a :class:`DataError` whose message names the file, the column, the row (``line N`` of a
+CSV file, counting the header as line 1; ``row N``, 0-based, of a Parquet file or a DataFrame) or the SKU, and
+what was expected. Lines that are completely blank (or whose date, sku and demand are all empty) are skipped.
+
+Item table
+----------
+Per-SKU parameters, one row per SKU: a ``sku`` column and any of :data:`ITEM_PARAMS` (``lead_time,
+unit_cost, order_cost, holding_cost, shortage_cost, moq, pack_size``); other columns are ignored. A column
+may carry another name (``columns={"lead_time": "lead_time_weeks"}``; parameters not named in the mapping
+are still read from a column of their own name when there is one) and be rescaled after loading
+(``scale={"holding_cost": 1 / 52}``). Values must be finite and >= 0; ``lead_time`` a non-negative integer,
+``pack_size`` a positive integer. ``moq`` may be fractional (some ``moq_units`` of the MAN data set are, e.g.
+0.02 or 416.67): it is a threshold (an order is 0 or at least ``moq``), so any number >= 0 is usable. A demand
+SKU without an item row gets NaN (the scenario's default applies); an item row whose SKU is not in the demand
+data is an error unless ``ignore_unknown_skus=True``.
+
+Splits
+------
+:func:`split_windows` cuts the global grid into three consecutive windows ``train | val | test``, each a
+half-open range of grid indices ``[start, stop)``: a window runs from its start to the start of the next
+one, the test window to the end of the grid. Each of ``train``, ``val``, ``test`` is
+
+* ``None``: filled in from the others. Nothing given: 70 % / 0 % / 30 %. An unspecified ``val`` is empty,
+  unless both ``train`` and ``test`` are given (it is then what lies between them); an unspecified ``test`` is
+  whatever follows train and val when they fix where it starts (``train=0.6`` alone: the last 40 %), else the
+  last 30 %; an unspecified ``train`` is everything from the grid start up to ``val`` (or ``test``);
+* a share of the grid in (0, 1) (``val`` may be 0: no validation window); shares are counted along the grid
+  in the order train, val, test (a share of ``test`` is the last periods of the grid), and three shares must
+  add up to 1;
+* a date ``"YYYY-MM-DD"`` (or a ``datetime.date``): the window *starts* at that date (at the next grid
+  date if it falls between two). ``train`` starts at the grid start unless it is given as a date.
+
+A SKU takes part in a window over the intersection of the window with its own date range
+(:meth:`Windows.sku_range`). The train and test windows, and the val window when it was asked for, must hold
+demand data of at least one SKU; a start date outside the data's range is an error.
+
+Command line: ``python -m envs.data FILE [--items ITEMS] [--items-columns lead_time=lead_time_weeks,...]
+[--ignore-unknown-items] [--fill-missing] [--train X] [--val X] [--test X]`` prints a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import math
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "ITEM_PARAMS",
+    "DataError",
+    "DemandData",
+    "ItemTable",
+    "Windows",
+    "demand_from_frame",
+    "format_summary",
+    "load_demand",
+    "load_items",
+    "main",
+    "split_windows",
+    "summarize",
+]
+
+ITEM_PARAMS = ("lead_time", "unit_cost", "order_cost", "holding_cost", "shortage_cost", "moq", "pack_size")
+"""Per-SKU parameters an item table may give."""
+
+_INTEGER_PARAMS = ("lead_time",)  # non-negative integers (moq may be fractional: it is a threshold, see below)
+_POSITIVE_INTEGER_PARAMS = ("pack_size",)
+_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+_DEFAULT_SPLIT = (0.7, 0.0, 0.3)
+_WINDOW_NAMES = ("train", "val", "test")
+_SBC_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "<2 nonzero")
+_ADI_CUT = 1.32
+_CV2_CUT = 0.49
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+
+
+class DataError(ValueError):
+    """A user's data problem. ``str(err)`` is one clear message naming the file, the column, the row (1-based
+    line number in the file for CSV, counting the header as line 1; row index for Parquet) or the SKU, and what
+    was expected."""
+
+
+# ----------------------------------------------------------------------------------------------- demand data
+
+
+@dataclass(frozen=True, eq=False)
+class DemandData:
+    """A demand file as a dense [SKU, period] matrix on the file's regular period grid."""
+
+    path: str
+    """File it came from (or the ``source`` label of a DataFrame)."""
+    skus: np.ndarray
+    """[n] object (str), sorted."""
+    dates: np.ndarray
+    """[T] datetime64[D]: the global regular grid from the first to the last date of the file."""
+    freq: str
+    """pandas offset alias of the grid (``"D"``, ``"W-MON"``, ``"MS"``, ...)."""
+    demand: np.ndarray
+    """[n, T] float64; NaN outside each SKU's own range [first, last]."""
+    first: np.ndarray
+    """[n] int64: grid index of each SKU's first row."""
+    last: np.ndarray
+    """[n] int64: grid index of each SKU's last row (inclusive)."""
+    filled: int = 0
+    """SKU-periods missing inside a SKU's range that were filled with 0 (only with ``fill_missing``)."""
+
+    @property
+    def n_skus(self) -> int:
+        return int(self.skus.shape[0])
+
+    @property
+    def n_periods(self) -> int:
+        return int(self.dates.shape[0])
+
+    @property
+    def n_observations(self) -> int:
+        """SKU-periods inside the SKUs' ranges (rows of the file plus filled periods)."""
+        return int(np.sum(self.last - self.first + 1))
+
+    @property
+    def zero_share(self) -> float:
+        """Share of SKU-periods (within the SKUs' ranges) with zero demand."""
+        inside = ~np.isnan(self.demand)
+        n = int(inside.sum())
+        return float(np.sum(self.demand[inside] == 0) / n) if n else math.nan
+
+    @property
+    def mean_demand(self) -> float:
+        """Mean demand per SKU-period within the SKUs' ranges."""
+        inside = ~np.isnan(self.demand)
+        return float(self.demand[inside].mean()) if inside.any() else math.nan
+
+    def sku_index(self, sku: str) -> int:
+        """Row of `sku` in :attr:`skus` (DataError if absent)."""
+        i = int(np.searchsorted(self.skus, sku))
+        if i >= self.n_skus or self.skus[i] != sku:
+            raise DataError(f"{self.path}: unknown SKU {sku!r}")
+        return i
+
+
+def load_demand(path: str | Path, *, fill_missing: bool = False, sku_column: str = "sku",
+                date_column: str = "date", demand_column: str = "demand") -> DemandData:
+    """Read and validate a long demand table (CSV, CSV.gz or Parquet; see the module docstring)."""
+    path = Path(path)
+    cols = (date_column, sku_column, demand_column)
+    df, lines = _read_table(path, cols, text_columns=(sku_column, date_column), what="demand file")
+    return _build_demand(df, str(path), lines, fill_missing, sku_column, date_column, demand_column)
+
+
+def demand_from_frame(df: pd.DataFrame, *, source: str = "<frame>", fill_missing: bool = False,
+                      sku_column: str = "sku", date_column: str = "date",
+                      demand_column: str = "demand") -> DemandData:
+    """The same as :func:`load_demand` for an in-memory DataFrame (rows are named by position, 0-based)."""
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"{source}: expected a pandas DataFrame, got {type(df).__name__}")
+    _require_columns(df, source, (date_column, sku_column, demand_column), "demand")
+    df = df.loc[:, [date_column, sku_column, demand_column]].reset_index(drop=True)
+    return _build_demand(df, source, None, fill_missing, sku_column, date_column, demand_column)
+
+
+def _build_demand(df: pd.DataFrame, source: str, lines: np.ndarray | None, fill_missing: bool,
+                  sku_column: str, date_column: str, demand_column: str) -> DemandData:
+    where = _Where(source, lines)
+    if len(df) == 0:
+        raise DataError(f"{source}: no data rows (only a header); expected rows {date_column},{sku_column},"
+                        f"{demand_column}")
+
+    sku = _sku_strings(df[sku_column], where, sku_column)
+    ts = _parse_dates(df[date_column], where, date_column)
+    demand = _numbers(df[demand_column], where, demand_column, context=lambda i: f"SKU {sku[i]!r}")
+    bad = np.flatnonzero(demand < 0)
+    if bad.size:
+        i = int(bad[0])
+        raise DataError(f"{where.at(demand_column, i)}: negative demand {_num(demand[i])} for SKU {sku[i]!r} on "
+                        f"{_day(ts[i])}; expected a number >= 0")
+
+    codes, uniques = pd.factorize(sku, sort=True)
+    skus = np.asarray(uniques, dtype=object)
+    days = ts.astype("datetime64[D]").astype(np.int64)
+
+    d0 = int(days.min())
+    span = int(days.max()) - d0 + 1
+    key = codes.astype(np.int64) * span + (days - d0)
+    dup = pd.Series(key).duplicated().to_numpy()
+    if dup.any():
+        j = int(np.flatnonzero(dup)[0])
+        i = int(np.flatnonzero(key == key[j])[0])
+        raise DataError(f"{source}: duplicate row for SKU {sku[j]!r} and date {_day(ts[j])}: {where.row(i)} and "
+                        f"{where.row(j)}; expected one row per (date, {sku_column})")
+
+    freq, grid = _infer_grid(np.unique(days), days, where, date_column)
+    T = grid.shape[0]
+    t = np.searchsorted(grid, days)
+    n = skus.shape[0]
+    first = np.full(n, T, dtype=np.int64)
+    last = np.full(n, -1, dtype=np.int64)
+    np.minimum.at(first, codes, t)
+    np.maximum.at(last, codes, t)
+    counts = np.bincount(codes, minlength=n)
+    missing = (last - first + 1) - counts
+    filled = int(missing.sum())
+    if filled and not fill_missing:
+        i = int(np.flatnonzero(missing)[0])
+        have = t[codes == i]
+        gap = int(np.setdiff1d(np.arange(first[i], last[i] + 1), have)[0])
+        others = int(np.count_nonzero(missing)) - 1
+        more = (f"; {others} more SKU(s) have gaps, {filled} missing SKU-periods in all" if others else "")
+        raise DataError(
+            f"{source}: SKU {skus[i]!r} has {int(missing[i])} missing period(s) inside its date range "
+            f"{_day(grid[first[i]])}..{_day(grid[last[i]])} on the {freq} grid (first missing: {_day(grid[gap])})"
+            f"{more}; expected one row per period, or pass fill_missing=True (--fill-missing) to fill them with 0")
+
+    matrix = np.full((n, T), np.nan)
+    matrix[codes, t] = demand
+    if filled:
+        idx = np.arange(T)
+        inside = (idx >= first[:, None]) & (idx <= last[:, None])
+        matrix[inside & np.isnan(matrix)] = 0.0
+    return DemandData(path=source, skus=skus, dates=grid.astype("datetime64[D]"), freq=freq, demand=matrix,
+                      first=first, last=last, filled=filled)
+
+
+# ------------------------------------------------------------------------------------------------ item table
+
+
+@dataclass(frozen=True, eq=False)
+class ItemTable:
+    """Per-SKU parameters aligned with :attr:`DemandData.skus`."""
+
+    path: str
+    values: dict[str, np.ndarray]
+    """Parameter name -> [n] float64 (NaN where the table gives no value); only parameters the table has."""
+    ignored: int = 0
+    """Item rows skipped because their SKU is not in the demand data (``ignore_unknown_skus``)."""
+
+    def given(self, name: str) -> int:
+        """Number of SKUs with a value of parameter `name`."""
+        v = self.values.get(name)
+        return 0 if v is None else int(np.count_nonzero(~np.isnan(v)))
+
+
+def load_items(path: str | Path, skus: Sequence[str] | np.ndarray, *, columns: Mapping[str, str] | None = None,
+               ignore_unknown_skus: bool = False, scale: Mapping[str, float] | None = None) -> ItemTable:
+    """Read and validate an item table for the demand SKUs `skus` (see the module docstring)."""
+    path = Path(path)
+    source = str(path)
+    columns = dict(columns or {})
+    scale = dict(scale or {})
+    for what, mapping in (("columns", columns), ("scale", scale)):
+        unknown = [k for k in mapping if k not in ITEM_PARAMS]
+        if unknown:
+            raise DataError(f"{source}: unknown item parameter {unknown[0]!r} in the {what} mapping; expected one "
+                            f"of {', '.join(ITEM_PARAMS)}")
+    for name, col in columns.items():
+        if not isinstance(col, str) or not col:
+            raise DataError(f"{source}: the columns mapping gives {col!r} for {name!r}; expected a column name")
+
+    df, lines = _read_table(path, ("sku",), text_columns=("sku",), what="item table", all_columns=True)
+    where = _Where(source, lines)
+    found = [str(c) for c in df.columns]
+    mapped: dict[str, str] = {}
+    for name in ITEM_PARAMS:
+        if name in columns:
+            if columns[name] not in df.columns:
+                raise DataError(f"{source}: missing column {columns[name]!r} (mapped to {name}); found columns "
+                                f"{_list(found)}")
+            mapped[name] = columns[name]
+        elif name in df.columns:
+            mapped[name] = name
+    if not mapped:
+        raise DataError(f"{source}: no item parameter column; expected any of {', '.join(ITEM_PARAMS)} (or a "
+                        f"columns mapping), found columns {_list(found)}")
+    for name in scale:
+        if name not in mapped:
+            raise DataError(f"{source}: a scale is given for {name!r} but the item table has no {name} column")
+    if len(df) == 0:
+        raise DataError(f"{source}: no data rows (only a header); expected one row per SKU")
+
+    item_sku = _sku_strings(df["sku"], where, "sku")
+    dup = pd.Series(item_sku).duplicated().to_numpy()
+    if dup.any():
+        j = int(np.flatnonzero(dup)[0])
+        i = int(np.flatnonzero(item_sku == item_sku[j])[0])
+        raise DataError(f"{source}: duplicate SKU {item_sku[j]!r} in column 'sku': {where.row(i)} and "
+                        f"{where.row(j)}; expected one row per SKU")
+
+    demand_skus = pd.Index(np.asarray(skus, dtype=object).astype(str))
+    pos = demand_skus.get_indexer(item_sku)
+    unknown = np.flatnonzero(pos < 0)
+    if unknown.size and not ignore_unknown_skus:
+        i = int(unknown[0])
+        raise DataError(f"{where.at('sku', i)}: unknown SKU {item_sku[i]!r} (not in the demand data); "
+                        f"{unknown.size} of {len(item_sku)} item rows have SKUs not in the demand data. Remove "
+                        f"them or pass ignore_unknown_skus=True (--ignore-unknown-items)")
+    known = pos >= 0
+
+    values: dict[str, np.ndarray] = {}
+    for name, col in mapped.items():
+        v = _numbers(df[col], where, col, context=lambda i: f"SKU {item_sku[i]!r}", what=name)
+        checks: list[tuple[np.ndarray, str]] = [(v < 0, "a number >= 0")]
+        if name in _INTEGER_PARAMS:
+            checks = [(v < 0, "a non-negative integer"), (v != np.floor(v), "a non-negative integer")]
+        elif name in _POSITIVE_INTEGER_PARAMS:
+            checks = [(v < 1, "a positive integer"), (v != np.floor(v), "a positive integer")]
+        for bad, expected in checks:
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise DataError(f"{where.at(col, i)}: {name} of SKU {item_sku[i]!r} is {_num(v[i])}; expected "
+                                f"{expected}")
+        if name in scale:
+            factor = scale[name]
+            if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not (
+                    math.isfinite(factor) and factor > 0):
+                raise DataError(f"{source}: scale for {name} is {factor!r}; expected a finite number > 0")
+            v = v * float(factor)
+            if name in _INTEGER_PARAMS + _POSITIVE_INTEGER_PARAMS:
+                off = np.flatnonzero(np.abs(v - np.round(v)) > 1e-9)
+                if off.size:
+                    i = int(off[0])
+                    raise DataError(f"{where.at(col, i)}: {name} of SKU {item_sku[i]!r} scaled by {factor} is "
+                                    f"{_num(v[i])}; expected an integer")
+                v = np.round(v)
+        out = np.full(len(demand_skus), np.nan)
+        out[pos[known]] = v[known]
+        values[name] = out
+    return ItemTable(path=source, values=values, ignored=int(unknown.size))
+
+
+# ---------------------------------------------------------------------------------------------------- splits
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Train / val / test windows: half-open ranges [start, stop) of global grid indices."""
+
+    train: tuple[int, int]
+    val: tuple[int, int]
+    test: tuple[int, int]
+
+    def window(self, name: str) -> tuple[int, int]:
+        if name not in _WINDOW_NAMES:
+            raise ValueError(f"unknown window {name!r}; expected one of {', '.join(_WINDOW_NAMES)}")
+        return getattr(self, name)
+
+    def sku_range(self, data: DemandData, name: str, i: int) -> tuple[int, int]:
+        """Intersection of window `name` with SKU i's range [first, last + 1); ``(s, s)`` (s = the window start)
+        if they do not overlap."""
+        s, e = self.window(name)
+        lo, hi = max(s, int(data.first[i])), min(e, int(data.last[i]) + 1)
+        return (lo, hi) if lo < hi else (s, s)
+
+    def sku_ranges(self, data: DemandData, name: str) -> np.ndarray:
+        """:meth:`sku_range` of every SKU at once: [n, 2] int64."""
+        s, e = self.window(name)
+        lo = np.maximum(s, data.first)
+        hi = np.minimum(e, data.last + 1)
+        empty = lo >= hi
+        lo[empty] = s
+        hi[empty] = s
+        return np.stack([lo, hi], axis=1).astype(np.int64)
+
+
+def split_windows(data: DemandData, *, train: Any = None, val: Any = None, test: Any = None) -> Windows:
+    """Cut the grid of `data` into train | val | test windows (see *Splits* in the module docstring)."""
+    T = data.n_periods
+    grid = data.dates.astype(np.int64)
+    specs = {"train": train, "val": val, "test": test}
+    shares: dict[str, float | None] = {}
+    starts: dict[str, int | None] = {}
+    for name, spec in specs.items():
+        kind, value = _window_spec(data, name, spec)
+        shares[name] = value if kind == "share" else None
+        starts[name] = _date_index(data, grid, name, value) if kind == "date" else None
+
+    def length(f: float) -> int:
+        return int(math.floor(f * T + 0.5))
+
+    if all(v is None for v in starts.values()):
+        tr, va, te = shares["train"], shares["val"], shares["test"]
+        given = {k: v for k, v in shares.items() if v is not None}
+        if not given:
+            tr, va, te = _DEFAULT_SPLIT
+        if len(given) == 3 and abs(tr + va + te - 1) > 1e-9:
+            raise DataError(f"{data.path}: the shares train {tr:g} + val {va:g} + test {te:g} add up to "
+                            f"{tr + va + te:g}; three shares must add up to 1 (or leave one out)")
+        if va is None:
+            va = 1.0 - tr - te if (tr is not None and te is not None) else 0.0
+        if tr is None and te is None:
+            te = _DEFAULT_SPLIT[2]
+        if tr is None:
+            tr = 1.0 - va - te
+        if te is None:
+            te = 1.0 - tr - va
+        if tr <= 0 or te <= 0 or va < -1e-12:
+            raise DataError(f"{data.path}: the shares do not fit: {_share_text(specs)} leave train {tr:.3g}, val "
+                            f"{va:.3g}, test {te:.3g} of the grid; expected train > 0, val >= 0, test > 0 adding "
+                            f"up to 1")
+        b0, b1, b2 = 0, length(tr), length(tr + va)
+    else:
+        b0 = starts["train"] if starts["train"] is not None else 0
+        b1, b2 = starts["val"], starts["test"]
+        tr, va, te = shares["train"], shares["val"], shares["test"]
+        for _ in range(2):
+            if b1 is None and tr is not None:
+                b1 = b0 + length(tr)
+            if b2 is None and te is not None:
+                b2 = T - length(te)
+            if b1 is None and b2 is not None and va is not None:
+                b1 = b2 - length(va)
+            if b2 is None and b1 is not None and va is not None:
+                b2 = b1 + length(va)
+        if b2 is None:
+            b2 = b1 if (b1 is not None and specs["val"] is None) else T - length(_DEFAULT_SPLIT[2])
+        if b1 is None:
+            b1 = b2 - length(va) if va is not None else b2
+        for name, f, (s, e) in (("train", tr, (b0, b1)), ("val", va, (b1, b2)), ("test", te, (b2, T))):
+            if f is not None and e - s != length(f):
+                raise DataError(f"{data.path}: the windows do not fit: with {_share_text(specs)} the {name} window "
+                                f"would be {e - s} periods, not its share {f:g} of {T}; give the {name} window "
+                                f"either by share or through the neighbouring start dates, not both")
+        order = [("train", b0), ("val", b1), ("test", b2)]
+        for (n1, x1), (n2, x2) in pairwise(order):
+            if x2 < x1:
+                raise DataError(f"{data.path}: the {n2} window would start ({_grid_day(data, x2)}) before the "
+                                f"{n1} window ({_grid_day(data, x1)}) with {_share_text(specs)}; expected train, "
+                                f"val and test in this order")
+        if b0 < 0 or b2 > T:
+            raise DataError(f"{data.path}: the windows do not fit on the grid of {T} periods with "
+                            f"{_share_text(specs)}")
+    windows = Windows(train=(b0, b1), val=(b1, b2), test=(b2, T))
+
+    val_requested = val is not None and not (shares["val"] is not None and shares["val"] == 0)
+    for name in ("train", "val", "test"):
+        if name == "val" and not val_requested:
+            continue
+        s, e = windows.window(name)
+        if e <= s:
+            raise DataError(f"{data.path}: the {name} window is empty (0 periods) with {_share_text(specs)} on a "
+                            f"grid of {T} periods; expected at least one period with demand data")
+        if not np.any((data.first < e) & (data.last >= s)):
+            raise DataError(f"{name} window {_grid_day(data, s)}..{_grid_day(data, e - 1)} of {data.path} holds no "
+                            f"demand data (no SKU has rows in it)")
+    return windows
+
+
+def _window_spec(data: DemandData, name: str, spec: Any) -> tuple[str, Any]:
+    """('none', None) | ('share', float) | ('date', np.datetime64)."""
+    if spec is None:
+        return "none", None
+    if isinstance(spec, bool):
+        raise DataError(f"{data.path}: {name} window {spec!r}: expected a share in (0, 1) or a start date YYYY-MM-DD")
+    if isinstance(spec, str):
+        text = spec.strip()
+        try:
+            spec = float(text)
+        except ValueError:
+            try:
+                ts = pd.to_datetime(text, format="ISO8601")
+            except (ValueError, TypeError):
+                raise DataError(f"{data.path}: {name} window start {spec!r} cannot be parsed; expected a share in "
+                                f"(0, 1) or a date YYYY-MM-DD") from None
+            return "date", np.datetime64(ts.date(), "D")
+    if isinstance(spec, (_dt.date, np.datetime64, pd.Timestamp)):
+        day = pd.Timestamp(spec)
+        if pd.isna(day):
+            raise DataError(f"{data.path}: {name} window start is not a date ({spec!r})")
+        return "date", np.datetime64(day.date(), "D")
+    if isinstance(spec, (int, float, np.integer, np.floating)):
+        f = float(spec)
+        if name == "val" and f == 0:
+            return "share", 0.0
+        if not (0 < f < 1):
+            lo = "[0, 1)" if name == "val" else "(0, 1)"
+            raise DataError(f"{data.path}: {name} share {spec!r} is outside {lo}; expected a share of the grid "
+                            f"in {lo} or a start date YYYY-MM-DD")
+        return "share", f
+    raise DataError(f"{data.path}: {name} window {spec!r}: expected a share in (0, 1) or a start date YYYY-MM-DD")
+
+
+def _date_index(data: DemandData, grid: np.ndarray, name: str, day: np.datetime64) -> int:
+    d = int(day.astype(np.int64))
+    if d < grid[0] or d > grid[-1]:
+        raise DataError(f"{data.path}: {name} window start {day} is outside the data's range "
+                        f"{_grid_day(data, 0)}..{_grid_day(data, data.n_periods - 1)}")
+    return int(np.searchsorted(grid, d))
+
+
+def _share_text(specs: Mapping[str, Any]) -> str:
+    given = [f"{k}={v!s}" for k, v in specs.items() if v is not None]
+    return ", ".join(given) if given else "the default split"
+
+
+def _grid_day(data: DemandData, i: int) -> str:
+    return str(data.dates[min(max(i, 0), data.n_periods - 1)])
+
+
+# --------------------------------------------------------------------------------------------------- summary
+
+
+def sbc_classes(data: DemandData) -> np.ndarray:
+    """Syntetos-Boylan-Croston class of every SKU over its own range: an index into ``_SBC_CLASSES`` (smooth,
+    erratic, intermittent, lumpy, <2 nonzero). ADI = periods / nonzero periods, CV^2 of the nonzero sizes
+    (population variance); ADI >= 1.32 is intermittent/lumpy, CV^2 >= 0.49 erratic/lumpy."""
+    d = np.nan_to_num(data.demand, nan=0.0)
+    nz = d > 0
+    k = nz.sum(axis=1)
+    periods = (data.last - data.first + 1).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        adi = periods / k
+        mean = d.sum(axis=1) / k
+        var = (d * d).sum(axis=1) / k - mean * mean
+        cv2 = np.maximum(var, 0.0) / (mean * mean)
+    cls = (adi >= _ADI_CUT).astype(np.int64) * 2 + (cv2 >= _CV2_CUT).astype(np.int64)
+    return np.where(k < 2, 4, cls)
+
+
+def summarize(data: DemandData, items: ItemTable | None = None, windows: Windows | None = None) -> dict[str, Any]:
+    """Key figures of a data set: size, dates, frequency, zero share, mean, filled periods, SBC class counts,
+    per-window SKU counts (with `windows`) and per-parameter SKU counts (with `items`)."""
+    counts = np.bincount(sbc_classes(data), minlength=len(_SBC_CLASSES))
+    out: dict[str, Any] = {
+        "path": data.path,
+        "skus": data.n_skus,
+        "periods": data.n_periods,
+        "first_date": str(data.dates[0]),
+        "last_date": str(data.dates[-1]),
+        "freq": data.freq,
+        "sku_periods": data.n_observations,
+        "zero_share": data.zero_share,
+        "mean_demand": data.mean_demand,
+        "filled": data.filled,
+        "classes": {name: int(c) for name, c in zip(_SBC_CLASSES, counts, strict=True)},
+    }
+    if windows is not None:
+        win: dict[str, Any] = {}
+        for name in _WINDOW_NAMES:
+            s, e = windows.window(name)
+            r = windows.sku_ranges(data, name)
+            win[name] = {
+                "start": _grid_day(data, s) if e > s else None,
+                "end": _grid_day(data, e - 1) if e > s else None,
+                "periods": e - s,
+                "skus": int(np.count_nonzero(r[:, 1] > r[:, 0])),
+                "sku_periods": int(np.sum(r[:, 1] - r[:, 0])),
+            }
+        out["windows"] = win
+    if items is not None:
+        out["items"] = {"path": items.path, "ignored": items.ignored,
+                        "params": {name: items.given(name) for name in ITEM_PARAMS if name in items.values}}
+    return out
+
+
+def format_summary(summary: Mapping[str, Any]) -> str:
+    """The dict of :func:`summarize` as a readable text table."""
+    s = summary
+    rows = [
+        ("file", s["path"]),
+        ("SKUs", f"{s['skus']}"),
+        ("periods", f"{s['periods']} ({s['freq']}), {s['first_date']} .. {s['last_date']}"),
+        ("SKU-periods", f"{s['sku_periods']}" + (f" ({s['filled']} missing, filled with 0)" if s["filled"] else "")),
+        ("zero share", f"{100 * s['zero_share']:.1f}%"),
+        ("mean demand", f"{s['mean_demand']:.4g} per SKU-period"),
+        ("SBC classes", ", ".join(f"{k}: {v}" for k, v in s["classes"].items())),
+    ]
+    lines = [f"{k:<13}{v}" for k, v in rows]
+    if "windows" in s:
+        lines += ["", f"{'window':<8}{'start':<12}{'end':<12}{'periods':>8}{'SKUs':>7}{'SKU-periods':>13}"]
+        for name, w in s["windows"].items():
+            lines.append(f"{name:<8}{w['start'] or '-':<12}{w['end'] or '-':<12}{w['periods']:>8}{w['skus']:>7}"
+                         f"{w['sku_periods']:>13}")
+    if "items" in s:
+        it = s["items"]
+        lines += ["", f"items        {it['path']}" + (f" ({it['ignored']} rows with unknown SKUs ignored)"
+                                                        if it["ignored"] else "")]
+        lines.append(f"{'parameter':<15}{'SKUs with a value':>18}")
+        for name, n in it["params"].items():
+            lines.append(f"{name:<15}{n:>18}")
+    return "\n".join(lines)
+
+
+# -------------------------------------------------------------------------------------------------- reading
+
+
+class _Where:
+    """Names rows: 'line N' of a CSV file (header = line 1) or 'row N' (0-based position)."""
+
+    def __init__(self, source: str, lines: np.ndarray | None):
+        self.source = source
+        self.lines = lines
+
+    def row(self, i: int) -> str:
+        return f"line {int(self.lines[i])}" if self.lines is not None else f"row {i}"
+
+    def at(self, column: str, i: int) -> str:
+        return f"{self.source}, column {column!r}, {self.row(i)}"
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix):
+            return suffix
+    return ""
+
+
+def _read_table(path: Path, required: Sequence[str], *, text_columns: Sequence[str], what: str,
+                all_columns: bool = False) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Read a CSV/CSV.gz/Parquet file (the `required` columns, or all with `all_columns`); returns the frame and,
+    for CSV, the file line number of each row. Completely blank rows of a CSV file are dropped."""
+    source = str(path)
+    suffix = _suffix(path)
+    if not suffix:
+        raise DataError(f"{source}: unsupported file type for a {what}; expected {', '.join(_SUFFIXES)}")
+    if not path.exists():
+        raise DataError(f"{source}: no such file")
+    if not path.is_file():
+        raise DataError(f"{source}: not a file")
+    try:
+        if path.stat().st_size == 0:
+            raise DataError(f"{source}: the file is empty (0 bytes); expected a header line with columns "
+                            f"{', '.join(required)}")
+        if suffix in (".parquet", ".pq"):
+            df = pd.read_parquet(path)
+            if not isinstance(df.index, pd.RangeIndex):
+                df = df.reset_index()
+            _require_columns(df, source, required, what)
+            return df.reset_index(drop=True), None
+        try:
+            header = pd.read_csv(path, nrows=0)
+        except pd.errors.EmptyDataError:
+            raise DataError(f"{source}: the file is empty; expected a header line with columns "
+                            f"{', '.join(required)}") from None
+        _require_columns(header, source, required, what)
+        df = pd.read_csv(path, usecols=None if all_columns else list(required),
+                         dtype={c: str for c in text_columns}, skip_blank_lines=False)
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise DataError(f"{source}: cannot read the {what}: {err}") from None
+    blank = df.isna().all(axis=1).to_numpy()
+    lines = np.arange(2, len(df) + 2, dtype=np.int64)
+    if blank.any():
+        df = df.loc[~blank].reset_index(drop=True)
+        lines = lines[~blank]
+    return df, lines
+
+
+def _require_columns(df: pd.DataFrame, source: str, required: Sequence[str], what: str) -> None:
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        label = "column" if len(missing) == 1 else "columns"
+        raise DataError(f"{source}: missing required {label} {', '.join(repr(c) for c in missing)} in the {what}; "
+                        f"expected columns {', '.join(required)}, found columns {_list([str(c) for c in df.columns])}")
+
+
+def _list(cols: Sequence[str]) -> str:
+    return ", ".join(repr(c) for c in cols) if cols else "none"
+
+
+def _sku_strings(col: pd.Series, where: _Where, column: str) -> np.ndarray:
+    """SKU ids as an object array of str; an empty id is an error."""
+    missing = col.isna().to_numpy()
+    text = col if (pd.api.types.is_string_dtype(col.dtype) and col.dtype != object) else col.astype(str)
+    empty = missing | (text.str.strip() == "").to_numpy(dtype=bool, na_value=False)
+    if empty.any():
+        i = int(np.flatnonzero(empty)[0])
+        raise DataError(f"{where.at(column, i)}: empty SKU; expected a non-empty id")
+    return text.to_numpy(dtype=object)
+
+
+def _parse_dates(col: pd.Series, where: _Where, column: str) -> np.ndarray:
+    """Dates as datetime64 (no time of day)."""
+    if pd.api.types.is_datetime64_any_dtype(col.dtype):
+        ts = col
+    else:
+        ts = pd.to_datetime(col.astype("string"), format="ISO8601", errors="coerce")
+    if getattr(ts.dt, "tz", None) is not None:
+        ts = ts.dt.tz_localize(None)
+    bad = ts.isna().to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raw = col.iloc[i]
+        if pd.isna(raw) or (isinstance(raw, str) and not raw.strip()):
+            raise DataError(f"{where.at(column, i)}: empty date; expected a date YYYY-MM-DD")
+        raise DataError(f"{where.at(column, i)}: cannot parse date {raw!r}; expected a date YYYY-MM-DD")
+    timed = (ts != ts.dt.normalize()).to_numpy()
+    if timed.any():
+        i = int(np.flatnonzero(timed)[0])
+        raise DataError(f"{where.at(column, i)}: date {col.iloc[i]!s} has a time of day; expected a date "
+                        f"YYYY-MM-DD")
+    return ts.to_numpy()
+
+
+def _numbers(col: pd.Series, where: _Where, column: str, *, context: Callable[[int], str],
+             what: str = "demand") -> np.ndarray:
+    """A column as finite float64 (errors for text, empty/NaN and infinite values)."""
+    if pd.api.types.is_bool_dtype(col.dtype):
+        raise DataError(f"{where.at(column, 0)}: {what} is {col.iloc[0]!r} ({context(0)}); expected a number")
+    if pd.api.types.is_numeric_dtype(col.dtype):
+        values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        text = np.isnan(values) & ~col.isna().to_numpy()
+        if text.any():
+            i = int(np.flatnonzero(text)[0])
+            raw = col.iloc[i]
+            if not (isinstance(raw, str) and raw.strip().lower() in ("nan", "")):
+                raise DataError(f"{where.at(column, i)}: {what} {raw!r} is not a number ({context(i)}); expected "
+                                f"a number")
+    nan = np.isnan(values)
+    if nan.any():
+        i = int(np.flatnonzero(nan)[0])
+        raise DataError(f"{where.at(column, i)}: empty or NaN {what} ({context(i)}); expected a number")
+    inf = np.isinf(values)
+    if inf.any():
+        i = int(np.flatnonzero(inf)[0])
+        raise DataError(f"{where.at(column, i)}: infinite {what} ({context(i)}); expected a finite number")
+    return values
+
+
+def _infer_grid(unique_days: np.ndarray, days: np.ndarray, where: _Where, column: str) -> tuple[str, np.ndarray]:
+    """Frequency alias and grid (int days since epoch) of sorted unique dates `unique_days`: the candidate grid
+    that holds exactly these dates, else the first one that holds them all (periods missing from every SKU
+    are then reported, or filled, as missing periods)."""
+    if unique_days.size < 2:
+        raise DataError(f"{where.source}: all rows have the same date {_day(unique_days[0])}; expected at least "
+                        f"two distinct dates to infer the period (frequency) of the data")
+    candidates = _freq_candidates(unique_days)
+    start = np.datetime64(int(unique_days[0]), "D")
+    stop = np.datetime64(int(unique_days[-1]), "D")
+    best: tuple[str, np.ndarray] | None = None
+    for freq in candidates:
+        grid = pd.date_range(start, stop, freq=freq).to_numpy().astype("datetime64[D]").astype(np.int64)
+        if grid.size == 0 or grid[0] != unique_days[0] or grid[-1] != unique_days[-1]:
+            continue
+        if grid.size == unique_days.size and np.array_equal(grid, unique_days):
+            best = (freq, grid)  # an exact fit (e.g. business days "B" when no weekend date occurs) wins
+            break
+        if best is None and np.isin(unique_days, grid).all():
+            best = (freq, grid)
+    if best is None:
+        diffs = np.diff(unique_days)
+        step = int(_mode(diffs))
+        guess = candidates[0] if candidates else f"{step}D"
+        try:
+            grid = pd.date_range(start, stop, freq=guess).to_numpy().astype("datetime64[D]").astype(np.int64)
+            off = unique_days[~np.isin(unique_days, grid)]
+        except ValueError:
+            off = unique_days[1:]
+        example = ""
+        if off.size:
+            i = int(np.flatnonzero(days == off[0])[0])
+            example = (f"; e.g. {_day(off[0])} ({where.row(i)}) is not on the {guess} grid starting "
+                       f"{_day(unique_days[0])}")
+        raise DataError(f"{where.source}, column {column!r}: the dates are not on a regular grid, the frequency "
+                        f"cannot be inferred (most common step {step} days{example}); expected one date per period "
+                        f"(daily, weekly on a fixed weekday, first or last day of the month, ...)")
+    return best
+
+
+def _freq_candidates(u: np.ndarray) -> list[str]:
+    """Possible pandas aliases for sorted unique days `u` (checked against the grid by the caller)."""
+    ts = pd.DatetimeIndex(u.astype("datetime64[D]"))
+    step = int(_mode(np.diff(u)))
+    out: list[str] = []
+    if step >= 28:
+        months = ts.year.to_numpy() * 12 + ts.month.to_numpy() - 1
+        k = int(_mode(np.diff(months)))
+        m0 = int(ts[0].month)
+        if k >= 1:
+            if (ts.day == 1).all():
+                out.append({1: "MS", 3: f"QS-{_MONTHS[(m0 - 1) % 3]}", 12: f"YS-{_MONTHS[m0 - 1]}"}.get(k, f"{k}MS"))
+            if ts.is_month_end.all():
+                out.append({1: "ME", 3: f"QE-{_MONTHS[(m0 - 1) % 3 + 9]}", 12: f"YE-{_MONTHS[m0 - 1]}"}.get(
+                    k, f"{k}ME"))
+    if step == 1:
+        out.append("D")
+        if (ts.day_of_week < 5).all():
+            out.append("B")
+    elif step % 7 == 0:
+        w = step // 7
+        day = _WEEKDAYS[int(ts[0].day_of_week)]
+        out.append(f"W-{day}" if w == 1 else f"{w}W-{day}")
+    elif step < 28:
+        out.append(f"{step}D")
+    return out
+
+
+def _mode(x: np.ndarray) -> int:
+    values, counts = np.unique(x, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def _day(d: Any) -> str:
+    if isinstance(d, (int, np.integer)):
+        return str(np.datetime64(int(d), "D"))
+    return str(np.datetime64(d, "D"))
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+# ------------------------------------------------------------------------------------------------------- CLI
+
+
+def _mapping(text: str, option: str, convert: Callable[[str], Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise DataError(f"{option} {text!r}: expected NAME=VALUE pairs separated by commas, got {part!r}")
+        try:
+            out[name.strip()] = convert(value.strip())
+        except ValueError:
+            raise DataError(f"{option} {text!r}: cannot read the value {value.strip()!r} of {name.strip()!r}") from None
+    return out
+
+
+def _scale_value(text: str) -> float:
+    num, sep, den = text.partition("/")
+    return float(num) / float(den) if sep else float(text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m envs.data FILE [...]``: load, validate and summarise a demand file (and item table)."""
+    ap = argparse.ArgumentParser(prog="python -m envs.data",
+                                 description="Load and validate a demand file (date,sku,demand) and print a summary.")
+    ap.add_argument("file", help="demand file: .csv, .csv.gz, .parquet or .pq")
+    ap.add_argument("--items", help="item table (sku + per-SKU parameters)")
+    ap.add_argument("--items-columns", default="", metavar="PARAM=COLUMN,...",
+                    help="item table column names, e.g. lead_time=lead_time_weeks,unit_cost=unit_cost_eur")
+    ap.add_argument("--items-scale", default="", metavar="PARAM=FACTOR,...",
+                    help="factors applied to item parameters, e.g. holding_cost=1/52")
+    ap.add_argument("--ignore-unknown-items", action="store_true",
+                    help="skip item rows whose SKU is not in the demand file")
+    ap.add_argument("--fill-missing", action="store_true",
+                    help="fill missing periods inside a SKU's date range with 0 instead of failing")
+    for name in _WINDOW_NAMES:
+        ap.add_argument(f"--{name}", metavar="X", help=f"{name} window: a share in (0, 1) or a start date YYYY-MM-DD")
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as exc:  # --help or a usage error (argparse printed the message)
+        return int(exc.code) if isinstance(exc.code, int) else 2
+    try:
+        data = load_demand(args.file, fill_missing=args.fill_missing)
+        windows = split_windows(data, train=args.train, val=args.val, test=args.test)
+        items = None
+        if args.items:
+            items = load_items(args.items, data.skus, columns=_mapping(args.items_columns, "--items-columns", str),
+                               ignore_unknown_skus=args.ignore_unknown_items,
+                               scale=_mapping(args.items_scale, "--items-scale", _scale_value))
+        elif args.items_columns or args.items_scale or args.ignore_unknown_items:
+            raise DataError("--items-columns, --items-scale and --ignore-unknown-items need --items")
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(format_summary(summarize(data, items, windows)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
