@@ -180,19 +180,10 @@ class BatchSim:
             self.t += 1
             self._refresh()
             return self.info
-        active = self.raw.active
-        info = self.info
-        tot = self.totals
-        tot[active, :K.N_INFO] += info[active]
-        tot[active, STOCKOUTS] += (info[active, K.I_LOST] > 0) | (info[active, K.I_BACK] > 0)
-        q = info[active, K.I_ORDER]
-        tot[active, ORDERS] += q > 0
-        tot[active, ORDER_SQ] += q * q
-        tot[active, DEMAND_SQ] += info[active, K.I_DEMAND] ** 2
-        tot[active, PERIODS] += 1
+        K.accumulate(self.info, self.raw.active, self.totals)
         self.t += 1
         self._refresh()
-        return info
+        return self.info
 
 
 @dataclass

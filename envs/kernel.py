@@ -154,6 +154,26 @@ def step(state: np.ndarray, params: np.ndarray, request: np.ndarray, demand: np.
 
 
 @njit(cache=True)
+def accumulate(info: np.ndarray, active: np.ndarray, totals: np.ndarray) -> None:
+    """Add a period's info to per-SKU totals for active rows; totals columns: the N_INFO info columns, then
+    stockout periods (lost > 0 or backorders at the end), orders placed, sum of order^2, sum of demand^2,
+    periods counted."""
+    for i in range(info.shape[0]):
+        if not active[i]:
+            continue
+        for c in range(N_INFO):
+            totals[i, c] += info[i, c]
+        if info[i, I_LOST] > 0.0 or info[i, I_BACK] > 0.0:
+            totals[i, N_INFO] += 1.0
+        q = info[i, I_ORDER]
+        if q > 0.0:
+            totals[i, N_INFO + 1] += 1.0
+        totals[i, N_INFO + 2] += q * q
+        totals[i, N_INFO + 3] += info[i, I_DEMAND] * info[i, I_DEMAND]
+        totals[i, N_INFO + 4] += 1.0
+
+
+@njit(cache=True)
 def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, window: int,
             calendar: np.ndarray, cal_offset: np.ndarray, n_calendar: int, period_frac: float,
             with_period: bool, lead_norm: float, with_lead: bool, n_pipe: int, obs: np.ndarray) -> None:

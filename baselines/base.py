@@ -1,0 +1,122 @@
+"""The one policy interface that baselines and learned agents share, and the training data they are fit on.
+
+Life of a policy::
+
+    policy.fit(problem, train)          # once: estimate parameters on the training window (or simulated demand)
+    policy.start(episodes)              # before an evaluation batch: per-episode set-up (SKU levels, forecasts
+                                        # rolled forward over the demand observed before the episode)
+    orders = policy.act(obs, state)     # every period, batched over the episodes: requested order units [N]
+
+``state`` is an :class:`envs.batch.RawState` (on hand, pipeline, inventory position, last period's demand,
+per-episode parameters); ``obs`` is the env's observation matrix [N, obs_dim] (only built for policies with
+``needs_obs``). A policy sees the demand of periods before t only: the simulator hands it
+``state.last_demand`` after the period is over, never the future. The one exception is labelled
+``uses_future`` (the hindsight bound) and is reported, never ranked as a competitor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from envs import kernel as K
+from envs.batch import Episodes, RawState, parametric_episodes
+from envs.demand import HistoricalDemand
+from envs.problem import Problem
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """Training demand per SKU (index = the problem's SKU index).
+
+    For data scenarios: each SKU's train window. For parametric scenarios: `periods` periods simulated from
+    the scenario's own demand model with a seed that evaluation does not use (whole episodes, concatenated,
+    when the demand has a trend or season that restarts each episode).
+    """
+
+    demand: list[np.ndarray]
+    simulated: bool
+
+    def mean(self) -> np.ndarray:
+        return np.array([d.mean() if d.size else 0.0 for d in self.demand])
+
+    def std(self) -> np.ndarray:
+        return np.array([d.std(ddof=1) if d.size > 1 else 0.0 for d in self.demand])
+
+
+def train_data(problem: Problem, periods: int = 20_000, seed: int = 12345) -> TrainData:
+    src = problem.source
+    if isinstance(src, HistoricalDemand):
+        out = []
+        for i in range(problem.n_skus):
+            s, e = src.window_range("train", i)
+            out.append(src.data.demand[i, s:e].copy())
+        return TrainData(out, simulated=False)
+    if not src.stationary:  # trends and seasons restart each episode: sample whole episodes
+        length = problem.scenario.episode_length
+        reps = max(1, periods // length)
+        eps = parametric_episodes(problem, problem.n_skus * reps, length, seed)
+        return TrainData([np.concatenate([eps.episode_demand(j) for j in range(i, eps.n, problem.n_skus)])
+                          for i in range(problem.n_skus)], simulated=True)
+    eps = parametric_episodes(problem, problem.n_skus, periods, seed)
+    return TrainData([eps.episode_demand(i).copy() for i in range(problem.n_skus)], simulated=True)
+
+
+class Policy:
+    """Base class: subclasses set `name` and implement `act` (and usually `fit`)."""
+
+    name: str = "policy"
+    needs_obs: bool = False
+    uses_future: bool = False
+    order_up_to: bool = False
+    """act() returns target inventory positions rather than order quantities."""
+
+    def fit(self, problem: Problem, train: TrainData) -> Policy:
+        self.problem = problem
+        return self
+
+    def start(self, episodes: Episodes) -> None:
+        self.episodes = episodes
+
+    def act(self, obs: np.ndarray | None, state: RawState) -> np.ndarray:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """One line for reports: the policy and its fitted parameters (summarised over SKUs)."""
+        return self.name
+
+
+class LevelPolicy(Policy):
+    """Order up to a per-SKU level S on inventory position each period (base-stock, (R,S) with R = 1)."""
+
+    order_up_to = True
+
+    def __init__(self, name: str):
+        self.name = name
+        self.levels: np.ndarray = np.zeros(0)
+
+    def start(self, episodes: Episodes) -> None:
+        super().start(episodes)
+        self._S = self.levels[episodes.sku]
+
+    def act(self, obs, state: RawState) -> np.ndarray:
+        return self._S
+
+    def describe(self) -> str:
+        lv = self.levels
+        if lv.size == 1:
+            return f"{self.name}: S = {lv[0]:g}"
+        return f"{self.name}: S per SKU, median {np.median(lv):g} (min {lv.min():g}, max {lv.max():g})"
+
+
+def lead_times(problem: Problem) -> np.ndarray:
+    return problem.params[:, K.LEAD].astype(np.int64)
+
+
+def rolling_sums(demand: np.ndarray, k: int) -> np.ndarray:
+    """Sums of k consecutive periods (the demand over a protection interval), all windows."""
+    if demand.size < k:
+        return np.array([demand.sum() * k / max(demand.size, 1)])
+    c = np.concatenate([[0.0], np.cumsum(demand)])
+    return c[k:] - c[:-k]

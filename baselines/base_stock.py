@@ -1,0 +1,126 @@
+"""Base-stock policies tuned by simulation, the capped base-stock policy, and the hindsight bound.
+
+Base-stock (order-up-to) policy: every period order ``max(0, S - IP)`` where IP is the inventory position
+(on hand + outstanding orders - backorders). Optimal for backorders without order cost (Karlin & Scarf
+1958); for lost sales it is the classical heuristic, asymptotically optimal as p/h grows (Huh, Janakiraman,
+Muckstadt & Rusmevichientong 2009). S is chosen per SKU to minimise the simulated average cost on the
+training window (data), or on simulated demand (parametric scenarios), with common random numbers across
+candidate levels.
+
+Capped base-stock (Xin 2021, "Understanding the performance of capped base-stock policies in lost-sales
+inventory models", Operations Research 69(1)): order ``min(r, max(0, S - IP))``; S and the cap r are tuned
+together. It is asymptotically optimal as the lead time grows and close to optimal for short ones.
+
+Hindsight (data scenarios only): the best single base-stock level per SKU chosen *on the test window
+itself*. It sees the future, so it is a bound on static rules, reported but never ranked as a competitor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs import kernel as K
+from envs.batch import BatchSim
+from envs.demand import HistoricalDemand
+
+from .base import LevelPolicy, Policy, TrainData, lead_times, rolling_sums
+from .tuning import grid_search, level_grid, refine_grid, training_episodes
+
+
+def upper_level(problem, train: TrainData) -> np.ndarray:
+    """A level no sensible policy exceeds: 1.5 x the largest (L+1)-period training demand + 2 scales."""
+    L = lead_times(problem)
+    scale = problem.params[:, K.SCALE]
+    out = np.empty(problem.n_skus)
+    for i, d in enumerate(train.demand):
+        top = rolling_sums(d, int(L[i]) + 1).max() if d.size else 0.0
+        out[i] = 1.5 * top + 2 * scale[i]
+    return out
+
+
+def _order_up_to(sim: BatchSim, levels: np.ndarray) -> np.ndarray:
+    return levels
+
+
+def tune_base_stock(problem, train: TrainData, window: str = "train", **episode_kw) -> np.ndarray:
+    eps, warmup = training_episodes(problem, window=window, **episode_kw)
+    coarse = level_grid(upper_level(problem, train))
+    best, _ = grid_search(problem, eps, warmup, coarse, _order_up_to, order_up_to=True)
+    fine = refine_grid(best, coarse)
+    best, _ = grid_search(problem, eps, warmup, fine, _order_up_to, order_up_to=True)
+    return best
+
+
+class BaseStock(LevelPolicy):
+    """Base-stock level S per SKU, tuned by simulated cost on the training window (or simulated demand)."""
+
+    def __init__(self):
+        super().__init__("base_stock")
+
+    def fit(self, problem, train: TrainData) -> BaseStock:
+        self.problem = problem
+        self.levels = tune_base_stock(problem, train)
+        return self
+
+
+class Hindsight(LevelPolicy):
+    """The best static base-stock level per SKU chosen on the evaluated (test) window: a bound, not a policy."""
+
+    uses_future = True
+
+    def __init__(self, window: str = "test"):
+        super().__init__("hindsight_base_stock")
+        self.window = window
+
+    def fit(self, problem, train: TrainData) -> Hindsight:
+        if not isinstance(problem.source, HistoricalDemand):
+            raise ValueError("the hindsight bound is defined for data scenarios only")
+        self.problem = problem
+        src = problem.source
+        test = TrainData([src.data.demand[i, slice(*src.window_range(self.window, i))]
+                          for i in range(problem.n_skus)], simulated=False)
+        self.levels = tune_base_stock(problem, test, window=self.window)
+        return self
+
+
+class CappedBaseStock(Policy):
+    """Order min(r, max(0, S - IP)) each period; S and the cap r tuned together per SKU (Xin 2021)."""
+
+    name = "capped_base_stock"
+    CAP_MULTIPLES = np.array([0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, np.inf])
+
+    def fit(self, problem, train: TrainData) -> CappedBaseStock:
+        self.problem = problem
+        eps, warmup = training_episodes(problem)
+        S0 = tune_base_stock(problem, train)
+        mean = np.maximum(train.mean(), 1e-9)
+        # levels from 0.7 S* to 1.6 S* (the cap lets a higher S pay off), caps in multiples of mean demand
+        s_grid = np.rint(S0[:, None] * np.linspace(0.7, 1.6, 19)[None, :] + np.arange(19)[None, :] * 0.0)
+        s_grid = np.maximum(s_grid, 0)
+        caps = np.ceil(mean[:, None] * self.CAP_MULTIPLES[None, :])
+        grid = np.stack(np.broadcast_arrays(s_grid[:, :, None], caps[:, None, :]), axis=-1)
+        grid = grid.reshape(problem.n_skus, -1, 2)
+
+        def act(sim: BatchSim, values: np.ndarray) -> np.ndarray:
+            return np.minimum(np.maximum(values[:, 0] - sim.raw.inventory_position, 0.0), values[:, 1])
+
+        best, _ = grid_search(problem, eps, warmup, grid, act)
+        # integer refinement of S around the best, cap fixed
+        s_fine = np.maximum(best[:, :1] + np.arange(-3, 4)[None, :], 0)
+        grid2 = np.stack(np.broadcast_arrays(s_fine, best[:, 1:2]), axis=-1)
+        best, _ = grid_search(problem, eps, warmup, grid2, act)
+        self.levels, self.caps = best[:, 0], best[:, 1]
+        return self
+
+    def start(self, episodes) -> None:
+        super().start(episodes)
+        self._S = self.levels[episodes.sku]
+        self._r = self.caps[episodes.sku]
+
+    def act(self, obs, state) -> np.ndarray:
+        return np.minimum(np.maximum(self._S - state.inventory_position, 0.0), self._r)
+
+    def describe(self) -> str:
+        if self.levels.size == 1:
+            return f"{self.name}: S = {self.levels[0]:g}, cap r = {self.caps[0]:g}"
+        return f"{self.name}: S and cap per SKU (median S {np.median(self.levels):g})"

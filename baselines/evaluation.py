@@ -1,0 +1,228 @@
+"""Evaluate policies side by side on the same demand traces (common random numbers) and compute the KPIs.
+
+One path for everything: every policy (baseline or, later, learned agent) is fitted on the training data,
+then simulated by :func:`envs.batch.simulate` on the same :class:`envs.batch.Episodes`: several simulated
+episodes for parametric scenarios, the test window of every SKU for data scenarios.
+
+KPI definitions (per policy; "per period" figures are averaged over episodes/SKUs, each weighted equally):
+
+- ``avg_cost`` and its parts ``holding, shortage, ordering, purchase``: cost per period;
+  ``avg_cost_ci95``: half-width of the 95 % confidence interval over episodes (parametric scenarios with
+  several episodes; null for data, where episodes are different SKUs rather than samples of one quantity);
+- ``fill_rate``: units served / units demanded (pooled); for backorders, units shipped within the horizon;
+- ``cycle_service_level``: share of periods with no stockout (no lost sale, no backorder at the end);
+- ``avg_on_hand``: end-of-period on hand per period; ``turnover``: units sold per period / average on hand
+  (inventory turns per period, pooled over episodes; multiply by periods per year for annual turns);
+- ``orders``: orders placed per period; ``bullwhip``: variance of orders / variance of demand within an
+  episode, averaged over episodes whose demand varies;
+- ``gap_to_best_pct``: cost above the cheapest policy that does not see the future, in %;
+  ``gap_to_optimal_pct``: cost above the exact optimum, where the scenario has one (``dp_optimal``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from envs import kernel as K
+from envs.batch import (DEMAND_SQ, ORDER_SQ, ORDERS, PERIODS, STOCKOUTS, Episodes, Trajectory,
+                        data_episodes, parametric_episodes, simulate)
+from envs.demand import HistoricalDemand
+from envs.problem import Problem
+from envs.scenario import ScenarioError
+
+from .base import Policy, TrainData, train_data
+from .base_stock import BaseStock, CappedBaseStock, Hindsight
+from .safety_stock import EOQReorderPoint, MinMax, OrderUpTo
+
+KPI_KEYS = ("avg_cost", "avg_cost_ci95", "holding", "shortage", "ordering", "purchase", "fill_rate",
+            "cycle_service_level", "avg_on_hand", "turnover", "orders", "bullwhip", "gap_to_best_pct",
+            "gap_to_optimal_pct")
+
+
+def _registry() -> dict[str, Callable[[], Policy]]:
+    reg: dict[str, Callable[[], Policy]] = {
+        "base_stock": BaseStock,
+        "capped_base_stock": CappedBaseStock,
+        "safety_stock_RS": OrderUpTo,
+        "safety_stock_RS_tuned": lambda: OrderUpTo(tuned=True),
+        "safety_stock_sS": MinMax,
+        "safety_stock_sS_tuned": lambda: MinMax(tuned=True),
+        "eoq_sQ": EOQReorderPoint,
+        "eoq_sQ_tuned": lambda: EOQReorderPoint(tuned=True),
+    }
+    try:
+        from .forecast import FORECAST_POLICIES
+    except ImportError:
+        FORECAST_POLICIES = {}
+    reg.update(FORECAST_POLICIES)
+    from .dp_policy import DPOptimal
+
+    reg["dp_optimal"] = DPOptimal
+    reg["hindsight_base_stock"] = Hindsight
+    return reg
+
+
+def known_policies() -> list[str]:
+    return list(_registry())
+
+
+def applicable(problem: Problem, name: str) -> bool:
+    if name == "hindsight_base_stock":
+        return isinstance(problem.source, HistoricalDemand)
+    if name == "dp_optimal":
+        from .dp_policy import DPOptimal
+
+        return DPOptimal.supports(problem)
+    return True
+
+
+def make_policies(names: list[str] | str, problem: Problem) -> list[Policy]:
+    """Policies by name ("all" = every policy that applies to the problem); unknown names list the known."""
+    reg = _registry()
+    if names == "all" or names == ["all"]:
+        return [reg[n]() for n in reg if applicable(problem, n)]
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in names if n not in reg]
+    if unknown:
+        raise ScenarioError(f"unknown policy {', '.join(map(repr, unknown))}; known policies: {', '.join(reg)}")
+    bad = [n for n in names if not applicable(problem, n)]
+    if bad:
+        raise ScenarioError(f"policy {', '.join(bad)} does not apply to scenario {problem.scenario.name!r} "
+                            "(dp_optimal: parametric Poisson lost sales, L <= 4, K = c = 0, no constraints; "
+                            "hindsight_base_stock: data scenarios)")
+    return [reg[n]() for n in names]
+
+
+@dataclass
+class PolicyResult:
+    name: str
+    description: str
+    totals: np.ndarray  # [N episodes, len(TOTAL_KEYS)]
+    uses_future: bool
+    fit_cpu_s: float
+    eval_cpu_s: float
+    trajectory: Trajectory | None
+    kpis: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass
+class Evaluation:
+    problem: Problem
+    episodes: Episodes
+    results: list[PolicyResult]
+    optimal_avg_cost: float | None
+    warmup: int
+
+    @property
+    def periods(self) -> int:
+        return self.episodes.periods
+
+    def ranked(self) -> list[PolicyResult]:
+        return sorted(self.results, key=lambda r: (r.kpis["avg_cost"], r.name))
+
+
+def evaluation_episodes(problem: Problem, *, episodes: int = 100, periods: int | None = None, seed: int = 0,
+                        window: str = "test") -> tuple[Episodes, int]:
+    """The common demand traces: `episodes` simulated episodes (parametric; + 100 warm-up periods when the
+    demand is stationary, so the figures estimate the long-run average cost), or every SKU's `window`."""
+    if isinstance(problem.source, HistoricalDemand):
+        return data_episodes(problem, window), 0
+    periods = periods or problem.scenario.episode_length
+    warmup = 100 if problem.source.stationary else 0
+    return parametric_episodes(problem, episodes, periods + warmup, seed=seed + 1), warmup
+
+
+def evaluate(problem: Problem, policies: list[Policy], *, episodes: int = 100, periods: int | None = None,
+             seed: int = 0, window: str = "test", record: int = 1, progress: bool = False,
+             train: TrainData | None = None) -> Evaluation:
+    """Fit every policy on the training data and simulate it on the same traces; KPIs in result.kpis."""
+    eps, warmup = evaluation_episodes(problem, episodes=episodes, periods=periods, seed=seed, window=window)
+    train = train if train is not None else train_data(problem)
+    rec = np.arange(min(record, eps.n)) if record else None
+    results = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(policies), desc="policies", unit="policy", leave=False)
+    for pol in policies:
+        if bar is not None:
+            bar.set_postfix_str(pol.name)
+        t0 = time.process_time()
+        pol.fit(problem, train)
+        t1 = time.process_time()
+        pol.start(eps)
+        needs_obs = pol.needs_obs
+        totals, traj = simulate(problem, eps, lambda sim: pol.act(sim.observe() if needs_obs else None, sim.raw),
+                                record=rec, warmup=warmup, order_up_to=pol.order_up_to)
+        t2 = time.process_time()
+        results.append(PolicyResult(pol.name, pol.describe(), totals, pol.uses_future, t1 - t0, t2 - t1, traj))
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    optimal = None
+    for pol in policies:
+        if getattr(pol, "exact_avg_cost", None) is not None:
+            optimal = float(pol.exact_avg_cost)
+    ev = Evaluation(problem, eps, results, optimal, warmup)
+    _fill_kpis(ev)
+    return ev
+
+
+def kpis_from_totals(totals: np.ndarray, ci: bool) -> dict[str, float | None]:
+    """KPIs of one policy from per-episode totals (see the module docstring for the definitions)."""
+    periods = np.maximum(totals[:, PERIODS], 1)
+    per = lambda col: totals[:, col] / periods  # noqa: E731
+    cost = per(K.I_COST)
+    n = totals.shape[0]
+    demand = totals[:, K.I_DEMAND].sum()
+    sales = totals[:, K.I_SALES].sum()
+    avg_on_hand = per(K.I_ON_HAND)
+    mean_q = per(K.I_ORDER)
+    var_q = per(ORDER_SQ) - mean_q**2
+    mean_d = per(K.I_DEMAND)
+    var_d = per(DEMAND_SQ) - mean_d**2
+    varies = var_d > 1e-12
+    return {
+        "avg_cost": float(cost.mean()),
+        "avg_cost_ci95": float(1.96 * cost.std(ddof=1) / np.sqrt(n)) if ci and n > 1 else None,
+        "holding": float(per(K.I_HOLD).mean()),
+        "shortage": float(per(K.I_SHORT).mean()),
+        "ordering": float(per(K.I_ORDERING).mean()),
+        "purchase": float(per(K.I_PURCHASE).mean()),
+        "fill_rate": float(sales / demand) if demand > 0 else None,
+        "cycle_service_level": float(1 - totals[:, STOCKOUTS].sum() / periods.sum()),
+        "avg_on_hand": float(avg_on_hand.mean()),
+        "turnover": float(per(K.I_SALES).sum() / avg_on_hand.sum()) if avg_on_hand.sum() > 0 else None,
+        "orders": float(per(ORDERS).mean()),
+        "bullwhip": float(np.mean(np.maximum(var_q[varies], 0) / var_d[varies])) if varies.any() else None,
+    }
+
+
+def _fill_kpis(ev: Evaluation) -> None:
+    ci = not isinstance(ev.problem.source, HistoricalDemand)
+    for r in ev.results:
+        r.kpis = kpis_from_totals(r.totals, ci)
+    fair = [r.kpis["avg_cost"] for r in ev.results if not r.uses_future]
+    best = min(fair) if fair else None
+    for r in ev.results:
+        c = r.kpis["avg_cost"]
+        r.kpis["gap_to_best_pct"] = 100 * (c - best) / best if best else None
+        opt = ev.optimal_avg_cost
+        r.kpis["gap_to_optimal_pct"] = 100 * (c - opt) / opt if opt else None
+
+
+def per_sku_kpis(ev: Evaluation, result: PolicyResult) -> list[dict]:
+    """One row per SKU (data scenarios) or per episode (parametric), with the same KPIs."""
+    rows = []
+    pb = ev.problem
+    for j in range(ev.episodes.n):
+        k = kpis_from_totals(result.totals[j:j + 1], ci=False)
+        rows.append({"policy": result.name, "sku": pb.sku_name(int(ev.episodes.sku[j])), "episode": j, **k})
+    return rows
