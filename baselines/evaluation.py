@@ -143,7 +143,10 @@ def evaluate(problem: Problem, policies: list[Policy], *, episodes: int = 100, p
     """Fit every policy on the training data and simulate it on the same traces; KPIs in result.kpis."""
     eps, warmup = evaluation_episodes(problem, episodes=episodes, periods=periods, seed=seed, window=window)
     train = train if train is not None else train_data(problem)
-    rec = np.arange(min(record, eps.n)) if record else None
+    rec = None
+    if record:  # plots show the busiest SKU (data) or the first episodes (parametric)
+        busiest = np.argsort(-eps.demand[eps.history:].sum(axis=0), kind="stable")
+        rec = busiest[:record] if isinstance(problem.source, HistoricalDemand) else np.arange(min(record, eps.n))
     results = []
     bar = None
     if progress:

@@ -1,0 +1,230 @@
+"""Evaluation outputs: the terminal table, results.json / results.csv, report.md and PNG plots.
+
+Every file is written to a temporary name and renamed into place, after all results are computed, so an
+interrupted or failed run never leaves a half-written output.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from envs import kernel as K
+from envs.demand import HistoricalDemand
+
+from .evaluation import KPI_KEYS, Evaluation, per_sku_kpis
+
+PLOT_PERIODS = 120  # periods shown in the trajectory plot (from the end of the warm-up)
+
+TABLE_COLUMNS = [("avg_cost", "cost/period", "{:.4f}"), ("avg_cost_ci95", "±95%", "{:.4f}"),
+                 ("holding", "holding", "{:.3f}"), ("shortage", "shortage", "{:.3f}"),
+                 ("ordering", "ordering", "{:.3f}"), ("purchase", "purchase", "{:.3f}"),
+                 ("fill_rate", "fill", "{:.3f}"), ("cycle_service_level", "CSL", "{:.3f}"),
+                 ("avg_on_hand", "on hand", "{:.2f}"), ("turnover", "turns", "{:.3f}"),
+                 ("orders", "orders", "{:.3f}"), ("bullwhip", "bullwhip", "{:.2f}"),
+                 ("gap_to_best_pct", "gap best %", "{:+.2f}"), ("gap_to_optimal_pct", "gap opt %", "{:+.2f}")]
+
+
+def _fmt(v, f) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return f.format(v)
+
+
+def table(ev: Evaluation) -> str:
+    """The terminal / markdown table, sorted by cost; bounds that see the future are marked with *."""
+    rows = [["policy"] + [c[1] for c in TABLE_COLUMNS]]
+    for r in ev.ranked():
+        name = r.name + (" *" if r.uses_future else "")
+        rows.append([name] + [_fmt(r.kpis.get(k), f) for k, _, f in TABLE_COLUMNS])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+             + " |" for row in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def header(ev: Evaluation) -> str:
+    sc = ev.problem.scenario
+    out = [f"scenario: {sc.name} ({sc.mode}, lead time {_lead_text(ev)}, h={sc.holding_cost:g}, "
+           f"{'p' if sc.mode == 'lost_sales' else 'b'}={sc.shortage_cost:g}, K={sc.order_cost:g}, c={sc.unit_cost:g})",
+           f"traces: {ev.episodes.label}" + (f"; first {ev.warmup} periods of each discarded as warm-up"
+                                             if ev.warmup else "")]
+    if ev.optimal_avg_cost is not None:
+        out.append(f"exact optimum (relative value iteration): {ev.optimal_avg_cost:.4f} per period")
+    return "\n".join(out)
+
+
+def _lead_text(ev: Evaluation) -> str:
+    L = ev.problem.params[:, K.LEAD]
+    return f"{L[0]:g}" if L.min() == L.max() else f"{L.min():g}..{L.max():g} per SKU"
+
+
+def results_json(ev: Evaluation) -> dict:
+    return {
+        "scenario": ev.problem.scenario.name,
+        "periods": int(ev.periods - ev.warmup),
+        "episodes": int(ev.episodes.n),
+        "optimal_avg_cost": ev.optimal_avg_cost,
+        "policies": {r.name: {k: _clean(r.kpis.get(k)) for k in KPI_KEYS} for r in ev.ranked()},
+    }
+
+
+def _clean(v):
+    if v is None:
+        return None
+    v = float(v)
+    return None if math.isnan(v) or math.isinf(v) else v
+
+
+def groups(ev: Evaluation) -> dict[str, np.ndarray] | None:
+    """Data scenarios: ABC class (share of demand value; unit cost x units where unit costs are given, units
+    otherwise: A = top 80 %, B = next 15 %, C = last 5 %) and Syntetos-Boylan-Croston demand pattern per
+    evaluated SKU."""
+    src = ev.problem.source
+    if not isinstance(src, HistoricalDemand):
+        return None
+    from envs import data as data_mod
+
+    skus = ev.episodes.sku
+    demand = np.nan_to_num(src.data.demand[skus], nan=0.0).sum(axis=1)
+    cost = ev.problem.params[skus, K.UNIT_COST]
+    value = demand * cost if (cost > 0).any() else demand
+    order = np.argsort(-value)
+    share = np.cumsum(value[order]) / max(value.sum(), 1e-12)
+    abc = np.empty(skus.size, dtype=object)
+    abc[order] = np.where(share <= 0.8 + 1e-12, "A", np.where(share <= 0.95 + 1e-12, "B", "C"))
+    abc[order[0]] = "A"
+    names = np.array(["smooth", "erratic", "intermittent", "lumpy", "<2 nonzero"], dtype=object)
+    pattern = names[data_mod.sbc_classes(src.data)[skus]]
+    return {"ABC class": abc, "demand pattern": pattern}
+
+
+def group_table(ev: Evaluation, labels: np.ndarray) -> str:
+    keys = sorted(set(labels.tolist()))
+    head = "| policy | " + " | ".join(f"{k} ({int((labels == k).sum())} SKUs)" for k in keys) + " |"
+    lines = [head, "|" + "---|" * (len(keys) + 1)]
+    for r in ev.ranked():
+        per = r.totals[:, K.I_COST] / np.maximum(r.totals[:, -1], 1)
+        cells = [f"{per[labels == k].mean():.4f}" for k in keys]
+        lines.append(f"| {r.name}{' *' if r.uses_future else ''} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def report_md(ev: Evaluation, command: str | None, plots: list[str]) -> str:
+    out = ["# Evaluation report", ""]
+    if command:
+        out += ["Reproduce with:", "", "```", command, "```", ""]
+    out += [header(ev).replace("\n", "  \n"), "", "## Policies (sorted by cost per period)", "", table(ev), "",
+            "`*` sees the test window (a bound, not a competitor); gaps are to the best policy that does not.", "",
+            "## Fitted parameters", ""]
+    out += [f"- {r.description} (fit {r.fit_cpu_s:.2f} CPU-s, simulation {r.eval_cpu_s:.2f} CPU-s)"
+            for r in ev.ranked()]
+    g = groups(ev)
+    if g:
+        for title, labels in g.items():
+            out += ["", f"## Cost per period by {title}", "", group_table(ev, labels)]
+    out += ["", "## KPI definitions", "",
+            "cost/period and its parts are per period, averaged over episodes (SKUs); fill = units served / "
+            "demanded; CSL = share of periods without stockout; turns = units sold per period / average on "
+            "hand; orders = orders placed per period; bullwhip = var(orders) / var(demand)."]
+    if plots:
+        out += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
+    return "\n".join(out) + "\n"
+
+
+def results_csv(ev: Evaluation) -> str:
+    buf = io.StringIO()
+    fields = ["policy", "sku", "episode"] + [k for k in KPI_KEYS if k not in
+                                            ("avg_cost_ci95", "gap_to_best_pct", "gap_to_optimal_pct")]
+    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in ev.ranked():
+        for row in per_sku_kpis(ev, r):
+            w.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+def plot_files(ev: Evaluation) -> dict[str, bytes]:
+    """PNG bytes: the recorded episode's inventory, orders and demand per policy; cost breakdown bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = {}
+    ranked = [r for r in ev.ranked() if r.trajectory is not None]
+    if ranked:
+        n = len(ranked)
+        fig, axes = plt.subplots(n, 1, figsize=(10, 2.2 * n), sharex=True, squeeze=False)
+        sku = ev.problem.sku_name(int(ev.episodes.sku[ranked[0].trajectory.episodes[0]]))
+        for ax, r in zip(axes[:, 0], ranked):
+            tr = r.trajectory
+            span = slice(ev.warmup, ev.warmup + PLOT_PERIODS)
+            t = np.arange(tr.on_hand.shape[0])[span]
+            ax.step(t, tr.on_hand[span, 0], where="mid", label="net inventory (end)", lw=1.2)
+            ax.bar(t, tr.order[span, 0], color="tab:green", alpha=0.5, label="order")
+            ax.plot(t, tr.demand[span, 0], color="tab:red", lw=0.8, alpha=0.8, marker=".", ms=3, label="demand")
+            ax.set_title(f"{r.name}: cost/period {r.kpis['avg_cost']:.3f}", fontsize=9)
+            ax.axhline(0, color="k", lw=0.5)
+        axes[0, 0].legend(fontsize=7, loc="upper right")
+        axes[-1, 0].set_xlabel(f"period (episode 0, SKU {sku})")
+        fig.tight_layout()
+        out["trajectories.png"] = _png(fig, plt)
+    fig, ax = plt.subplots(figsize=(10, 0.4 * len(ev.results) + 1.5))
+    names = [r.name for r in ev.ranked()][::-1]
+    left = np.zeros(len(names))
+    for key, color in (("holding", "tab:blue"), ("shortage", "tab:red"), ("ordering", "tab:orange"),
+                       ("purchase", "tab:gray")):
+        vals = np.array([r.kpis[key] for r in ev.ranked()][::-1])
+        ax.barh(names, vals, left=left, color=color, label=key)
+        left += vals
+    ax.set_xlabel("cost per period")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out["cost_breakdown.png"] = _png(fig, plt)
+    return out
+
+
+def _png(fig, plt) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_outputs(ev: Evaluation, out_dir: str | Path, command: str | None = None) -> list[Path]:
+    """Write results.json, results.csv, report.md and the plots into out_dir (created), atomically."""
+    out_dir = Path(out_dir)
+    plots = plot_files(ev)
+    files: dict[str, bytes] = {
+        "results.json": (json.dumps(results_json(ev), indent=2) + "\n").encode(),
+        "results.csv": results_csv(ev).encode(),
+        "report.md": report_md(ev, command, sorted(plots)).encode(),
+        **plots,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, data in files.items():
+        atomic_write(out_dir / name, data)
+        written.append(out_dir / name)
+    return written
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
