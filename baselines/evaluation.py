@@ -14,7 +14,9 @@ KPI definitions (per policy; "per period" figures are averaged over episodes/SKU
 - ``avg_on_hand``: end-of-period on hand per period; ``turnover``: units sold per period / average on hand
   (inventory turns per period, pooled over episodes; multiply by periods per year for annual turns);
 - ``orders``: orders placed per period; ``bullwhip``: variance of orders / variance of demand within an
-  episode, averaged over episodes whose demand varies;
+  episode, the median over episodes whose demand varies (a mean would be ruled by near-constant SKUs);
+- with a purchase cost c, the cost counts what was bought within the horizon; stock left at the end is not
+  credited, so compare purchase costs over horizons long against the lead time;
 - ``gap_to_best_pct``: cost above the cheapest policy that does not see the future, in %;
   ``gap_to_optimal_pct``: cost above the exact optimum, where the scenario has one (``dp_optimal``).
 """
@@ -204,7 +206,7 @@ def kpis_from_totals(totals: np.ndarray, ci: bool) -> dict[str, float | None]:
         "avg_on_hand": float(avg_on_hand.mean()),
         "turnover": float(per(K.I_SALES).sum() / avg_on_hand.sum()) if avg_on_hand.sum() > 0 else None,
         "orders": float(per(ORDERS).mean()),
-        "bullwhip": float(np.mean(np.maximum(var_q[varies], 0) / var_d[varies])) if varies.any() else None,
+        "bullwhip": float(np.median(np.maximum(var_q[varies], 0) / var_d[varies])) if varies.any() else None,
     }
 
 

@@ -53,8 +53,9 @@ def table(ev: Evaluation) -> str:
 
 def header(ev: Evaluation) -> str:
     sc = ev.problem.scenario
-    out = [f"scenario: {sc.name} ({sc.mode}, lead time {_lead_text(ev)}, h={sc.holding_cost:g}, "
-           f"{'p' if sc.mode == 'lost_sales' else 'b'}={sc.shortage_cost:g}, K={sc.order_cost:g}, c={sc.unit_cost:g})",
+    out = [f"scenario: {sc.name} ({sc.mode}, lead time {_param_text(ev, K.LEAD)}, h={_param_text(ev, K.HOLD)}, "
+           f"{'p' if sc.mode == 'lost_sales' else 'b'}={_param_text(ev, K.SHORT)}, "
+           f"K={_param_text(ev, K.ORDER_COST)}, c={_param_text(ev, K.UNIT_COST)})",
            f"traces: {ev.episodes.label}" + (f"; first {ev.warmup} periods of each discarded as warm-up"
                                              if ev.warmup else "")]
     if ev.optimal_avg_cost is not None:
@@ -62,9 +63,9 @@ def header(ev: Evaluation) -> str:
     return "\n".join(out)
 
 
-def _lead_text(ev: Evaluation) -> str:
-    L = ev.problem.params[:, K.LEAD]
-    return f"{L[0]:g}" if L.min() == L.max() else f"{L.min():g}..{L.max():g} per SKU"
+def _param_text(ev: Evaluation, col: int) -> str:
+    v = ev.problem.params[ev.episodes.sku, col]
+    return f"{v[0]:g}" if v.min() == v.max() else f"{v.min():.3g}..{v.max():.3g} per SKU (median {np.median(v):.3g})"
 
 
 def results_json(ev: Evaluation) -> dict:
