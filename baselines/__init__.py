@@ -1,0 +1,2 @@
+"""Classical replenishment policies and the exact optimum; may import numpy, scipy, statsmodels and `envs`,
+never torch."""

@@ -1,0 +1,1033 @@
+"""Forecast-driven order-up-to policies: moving average, SES, Holt-Winters, ARIMA, Croston (SBA) and TSB.
+
+Every policy here orders up to a target on the inventory position each period (Silver, Pyke & Thomas 2017,
+*Inventory and Production Management in Supply Chains*, 4th ed., ch. 6, the periodic-review order-up-to
+(R, S) system with R = 1)::
+
+    S_t = F_t(L + 1) + z * sigma_e * sqrt(L + 1)
+
+``F_t(L + 1)``  forecast of the total demand of periods t .. t + L (the protection interval: lead time L of the
+                episode's SKU, ``params[:, kernel.LEAD]``, plus one review period), made from the demand of
+                periods < t only; per-period forecasts are clipped at 0 before they are summed;
+``sigma_e``     root mean square of the one-step-ahead forecast errors on the SKU's training window, in sample,
+                after a burn-in of ``min(burn_in, n // 3)`` periods (n = training periods used);
+``z``           safety factor: ``norm.ppf(service_level)`` (cycle service level, default 0.95), or, with
+                ``tuned=True``, chosen per SKU together with the smoothing constant (where there is one) to
+                minimise the simulated cost on the training episodes (:func:`baselines.tuning.grid_search`:
+                a coarse grid of z x smoothing constants, then a fine z grid around the best).
+
+The kernel turns S_t into an order (S_t - inventory position, then MOQ / pack / caps), so ``order_up_to``
+is set and ``act`` returns S_t.
+
+Mechanics. ``fit`` estimates per-SKU parameters and an initial forecaster state on the last ``fit_periods``
+periods of each SKU's training demand (the state is a *prior*: training means, or the fitted model's initial
+state). ``start(episodes)`` starts every episode from that prior and rolls the forecaster over
+``episodes.past[j]`` (all demand observed before the episode, no refit); ``act`` then updates it with
+``state.last_demand`` once per period from period 1 on (at period 0 ``last_demand`` is the last value of
+``past``, already counted). All recursions are numpy over episodes; statsmodels is called only in ``fit``.
+Seasonal Holt-Winters states are aligned by calendar row: the phase of ``past[j]``'s first value is
+``cal_offset[j] - len(past[j])`` minus the SKU's training start (``window_range('train')`` for data; period 0,
+calendar row ``problem.window``, for parametric demand, as in :func:`baselines.base.train_data`).
+
+Forecasters (registry :data:`FORECAST_POLICIES`; tuned variants are named ``<name>_tuned``):
+
+================ ===============================================================================
+``ma``           :class:`MovingAverage`, mean of the last k periods
+``ses``          :class:`SES`, simple exponential smoothing, alpha fitted on the training one-step SSE
+``holt_winters`` :class:`HoltWinters`, statsmodels ``ExponentialSmoothing`` per smooth/erratic SKU, else SES
+``arima``        :class:`ARIMA`, statsmodels ``ARIMA`` per smooth/erratic SKU (Kalman filter here), else SES
+``croston``      :class:`Croston`, Croston (1972), optionally with the Syntetos-Boylan (2005) correction
+``tsb``          :class:`TSB`, Teunter, Syntetos & Babai (2011)
+================ ===============================================================================
+
+``python -m baselines.forecast DATA.csv.gz`` fits and evaluates them all on a data file and prints costs and
+CPU times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache, partial
+
+import numpy as np
+from scipy.stats import norm
+
+from envs import kernel as K
+from envs.batch import BatchSim, Episodes, RawState
+from envs.demand import HistoricalDemand
+from envs.problem import Problem
+
+from .base import Policy, TrainData, lead_times
+from .tuning import grid_search, training_episodes
+
+__all__ = [
+    "ARIMA", "FORECAST_POLICIES", "SES", "TSB", "Croston", "ForecastPolicy", "HoltWinters", "MovingAverage",
+    "season_length",
+]
+
+ADI_CUT = 1.32
+"""Syntetos-Boylan-Croston cut on the average inter-demand interval: ADI < 1.32 = smooth or erratic."""
+ALPHA_GRID = np.array([0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7,
+                       0.8, 0.9, 1.0])
+"""Smoothing constants tried when fitting SES and Croston on the training one-step SSE."""
+TSB_GRID = np.array([0.02, 0.05, 0.1, 0.2, 0.3, 0.5])
+"""Values tried for each of TSB's alpha (size) and beta (probability) when fitting on the training SSE."""
+Z_COARSE = np.arange(-3.0, 3.01, 0.5)
+"""Safety factors of the first tuning stage (cost-optimal z on intermittent data is often <= 0)."""
+Z_FINE = np.round(np.arange(-0.4, 0.41, 0.1), 10)
+"""Offsets around the best coarse z in the second tuning stage."""
+
+
+def season_length(problem: Problem) -> int:
+    """Periods per season: 12 (monthly data), 52 (weekly), 7 (daily), 4 (quarterly), 5 (business days);
+    7 for parametric demand with weekly multipliers; 1 (no season) otherwise."""
+    src = problem.source
+    if isinstance(src, HistoricalDemand):
+        freq = src.data.freq.upper()
+        if freq[:1].isdigit():  # multiples ("2W-MON", "3D"): no standard season
+            return 1
+        for prefix, m in (("MS", 12), ("ME", 12), ("QS", 4), ("QE", 4), ("W", 52), ("D", 7), ("B", 5)):
+            if freq.startswith(prefix):
+                return m
+        return 1
+    return 7 if getattr(src, "weekly", None) is not None else 1
+
+
+def _train_start_rows(problem: Problem, n: int) -> np.ndarray:
+    """Calendar row of the first period of each SKU's training demand (see the module docstring)."""
+    src = problem.source
+    if isinstance(src, HistoricalDemand):
+        return np.array([src.window_range("train", i)[0] for i in range(n)], dtype=np.int64)
+    return np.full(n, problem.window, dtype=np.int64)
+
+
+# ============================================================================ vectorised forecaster engines
+# An engine holds the forecaster state of N columns (episodes, or SKU x candidate pairs) and advances all of
+# them at once. update(y, idx): y is [N]; idx (optional int array) restricts the update to those columns.
+# forecast(hmax): per-period forecasts of the next hmax periods, [N] if the same for every horizon (flat
+# engines) else [N, hmax].
+
+
+class _SESEngine:
+    """Simple exponential smoothing: l_t = l_{t-1} + alpha (y_t - l_{t-1}); forecast l_t for every horizon."""
+
+    flat = True
+
+    def __init__(self, alpha: np.ndarray, level: np.ndarray):
+        self.alpha = np.asarray(alpha, dtype=np.float64)
+        self.level = np.array(level, dtype=np.float64)
+
+    def update(self, y: np.ndarray, idx: np.ndarray | None = None) -> None:
+        if idx is None:
+            self.level += self.alpha * (y - self.level)
+        else:
+            lv = self.level[idx]
+            self.level[idx] = lv + self.alpha[idx] * (y[idx] - lv)
+
+    def forecast(self, hmax: int) -> np.ndarray:
+        return self.level
+
+
+class _MAEngine:
+    """Mean of the last k_j values (a ring buffer per column, pre-filled with a prior level)."""
+
+    flat = True
+
+    def __init__(self, k: np.ndarray, level: np.ndarray):
+        self.k = np.maximum(np.rint(k), 1).astype(np.int64)
+        level = np.asarray(level, dtype=np.float64)
+        self.buf = np.repeat(level[:, None], int(self.k.max(initial=1)), axis=1)
+        self.sum = level * self.k
+        self.pos = np.zeros(self.k.shape[0], dtype=np.int64)
+        self.rows = np.arange(self.k.shape[0])
+
+    def update(self, y: np.ndarray, idx: np.ndarray | None = None) -> None:
+        r = self.rows if idx is None else idx
+        yy = y if idx is None else y[idx]
+        p = self.pos[r]
+        self.sum[r] += yy - self.buf[r, p]
+        self.buf[r, p] = yy
+        self.pos[r] = (p + 1) % self.k[r]
+
+    def forecast(self, hmax: int) -> np.ndarray:
+        return self.sum / self.k
+
+
+class _CrostonEngine:
+    """Croston (1972): demand size z and inter-demand interval p smoothed only in periods with demand.
+
+    y_t > 0:  z_t = z + alpha (y_t - z),  p_t = p + alpha (q - p),  q = 1;   y_t = 0:  q = q + 1
+    (q = periods since the last demand, counting the current one). Per-period forecast c z / p with
+    c = 1 (Croston) or c = 1 - alpha / 2 (SBA, Syntetos & Boylan 2005).
+    """
+
+    flat = True
+
+    def __init__(self, alpha: np.ndarray, size: np.ndarray, interval: np.ndarray, sba: bool):
+        self.alpha = np.asarray(alpha, dtype=np.float64)
+        self.size = np.array(size, dtype=np.float64)
+        self.interval = np.array(interval, dtype=np.float64)
+        self.q = np.ones_like(self.size)
+        self.factor = 1.0 - self.alpha / 2.0 if sba else np.ones_like(self.alpha)
+
+    def update(self, y: np.ndarray, idx: np.ndarray | None = None) -> None:
+        i = slice(None) if idx is None else idx
+        yy, a, z, p, q = y[i], self.alpha[i], self.size[i], self.interval[i], self.q[i]
+        hit = yy > 0
+        self.size[i] = np.where(hit, z + a * (yy - z), z)
+        self.interval[i] = np.where(hit, p + a * (q - p), p)
+        self.q[i] = np.where(hit, 1.0, q + 1.0)
+
+    def forecast(self, hmax: int) -> np.ndarray:
+        return self.factor * self.size / self.interval
+
+
+class _TSBEngine:
+    """Teunter, Syntetos & Babai (2011): demand probability b smoothed every period, size z on demand.
+
+    b_t = b + beta ([y_t > 0] - b);  y_t > 0: z_t = z + alpha (y_t - z).  Per-period forecast b_t z_t.
+    """
+
+    flat = True
+
+    def __init__(self, alpha: np.ndarray, beta: np.ndarray, size: np.ndarray, prob: np.ndarray):
+        self.alpha = np.asarray(alpha, dtype=np.float64)
+        self.beta = np.asarray(beta, dtype=np.float64)
+        self.size = np.array(size, dtype=np.float64)
+        self.prob = np.array(prob, dtype=np.float64)
+
+    def update(self, y: np.ndarray, idx: np.ndarray | None = None) -> None:
+        i = slice(None) if idx is None else idx
+        yy, z, b = y[i], self.size[i], self.prob[i]
+        hit = yy > 0
+        self.prob[i] = b + self.beta[i] * (hit - b)
+        self.size[i] = np.where(hit, z + self.alpha[i] * (yy - z), z)
+
+    def forecast(self, hmax: int) -> np.ndarray:
+        return self.prob * self.size
+
+
+class _HoltWintersEngine:
+    """Additive Holt-Winters with damped (or no) trend, the recursion of statsmodels' ExponentialSmoothing:
+
+    l_t = alpha (y_t - s_{t-m}) + (1 - alpha)(l_{t-1} + phi b_{t-1})
+    b_t = beta (l_t - l_{t-1}) + (1 - beta) phi b_{t-1}
+    s_t = gamma (y_t - l_{t-1} - phi b_{t-1}) + (1 - gamma) s_{t-m}
+    forecast h >= 1: l_t + (phi + ... + phi^h) b_t + s_{t+h-m}   (for h <= m; the season repeats)
+
+    No trend: beta = phi = b = 0; no season: m = 1, gamma = 0, s = 0. ``seasons[j, c mod m]`` is the seasonal
+    term of the value number c counted from the SKU's training start; ``count[j]`` = that number for the next
+    value.
+    """
+
+    flat = False
+
+    def __init__(self, alpha, beta, phi, gamma, m, level, trend, seasons, count):
+        self.alpha, self.beta, self.phi, self.gamma = (np.asarray(v, dtype=np.float64)
+                                                       for v in (alpha, beta, phi, gamma))
+        self.m = np.asarray(m, dtype=np.int64)
+        self.level = np.array(level, dtype=np.float64)
+        self.trend = np.array(trend, dtype=np.float64)
+        self.seasons = np.array(seasons, dtype=np.float64)
+        self.count = np.array(count, dtype=np.int64)
+        self.rows = np.arange(self.level.shape[0])
+        self._phisum: dict[int, np.ndarray] = {}
+
+    def update(self, y: np.ndarray, idx: np.ndarray | None = None) -> None:
+        i = slice(None) if idx is None else idx
+        r = self.rows if idx is None else idx
+        pos = self.count[i] % self.m[i]
+        s_old = self.seasons[r, pos]
+        lv, b, phi, a = self.level[i], self.trend[i], self.phi[i], self.alpha[i]
+        prev = lv + phi * b
+        yy = y[i]
+        new = a * (yy - s_old) + (1.0 - a) * prev
+        self.trend[i] = self.beta[i] * (new - lv) + (1.0 - self.beta[i]) * phi * b
+        self.seasons[r, pos] = self.gamma[i] * (yy - prev) + (1.0 - self.gamma[i]) * s_old
+        self.level[i] = new
+        self.count[i] += 1
+
+    def forecast(self, hmax: int) -> np.ndarray:
+        ps = self._phisum.get(hmax)
+        if ps is None:
+            ps = np.cumsum(self.phi[:, None] ** np.arange(1, hmax + 1)[None, :], axis=1)
+            self._phisum[hmax] = ps
+        pos = (self.count[:, None] + np.arange(hmax)[None, :]) % self.m[:, None]
+        return self.level[:, None] + ps * self.trend[:, None] + self.seasons[self.rows[:, None], pos]
+
+
+class _KalmanEngine:
+    """Kalman filter of a linear Gaussian state-space model (the form statsmodels' ARIMA is estimated in):
+
+    y_t = d + Z a_t + eps_t (Var H),   a_{t+1} = T a_t + R eta_t (Var Q);   a = predicted state a_{t|t-1}, P its
+    covariance. Update: v = y - d - Z a, F = Z P Z' + H, K = T P Z' / F, a <- T a + K v,
+    P <- T P T' + R Q R' - K F K'. Forecast h: d + Z T^{h-1} a (Durbin & Koopman 2012, ch. 4).
+    """
+
+    flat = False
+
+    def __init__(self, T, Z, RQR, d, H, a, P):
+        self.T, self.Z, self.RQR = (np.asarray(v, dtype=np.float64) for v in (T, Z, RQR))
+        self.d, self.H = np.asarray(d, dtype=np.float64), np.asarray(H, dtype=np.float64)
+        self.a, self.P = np.array(a, dtype=np.float64), np.array(P, dtype=np.float64)
+
+    def update(self, y: np.ndarray, idx: np.ndarray | None = None) -> None:
+        i = slice(None) if idx is None else idx
+        T, Z, a, P = self.T[i], self.Z[i], self.a[i], self.P[i]
+        PZ = np.einsum("nij,nj->ni", P, Z)
+        F = np.maximum(np.einsum("ni,ni->n", Z, PZ) + self.H[i], 1e-12)
+        v = y[i] - self.d[i] - np.einsum("ni,ni->n", Z, a)
+        Kg = np.einsum("nij,nj->ni", T, PZ) / F[:, None]
+        self.a[i] = np.einsum("nij,nj->ni", T, a) + Kg * v[:, None]
+        TPT = np.einsum("nij,njk,nlk->nil", T, P, T)
+        self.P[i] = TPT + self.RQR[i] - F[:, None, None] * Kg[:, :, None] * Kg[:, None, :]
+
+    def forecast(self, hmax: int) -> np.ndarray:
+        out = np.empty((self.a.shape[0], hmax))
+        x = self.a
+        for h in range(hmax):
+            out[:, h] = self.d + np.einsum("ni,ni->n", self.Z, x)
+            if h + 1 < hmax:
+                x = np.einsum("nij,nj->ni", self.T, x)
+        return out
+
+
+class _Composite:
+    """Several engines, each owning a subset of the columns (fitted model columns + SES columns)."""
+
+    def __init__(self, n: int, parts: list[tuple[np.ndarray, object]]):
+        self.n = n
+        self.parts = parts
+        self.flat = all(e.flat for _, e in parts)
+
+    def update(self, y: np.ndarray, idx: np.ndarray | None = None) -> None:
+        sel = None
+        if idx is not None:
+            sel = np.zeros(self.n, dtype=bool)
+            sel[idx] = True
+        for cols, e in self.parts:
+            if sel is None:
+                e.update(y[cols])
+            else:
+                local = np.flatnonzero(sel[cols])
+                if local.size:
+                    e.update(y[cols], local)
+
+    def forecast(self, hmax: int) -> np.ndarray:
+        out = np.zeros(self.n) if self.flat else np.zeros((self.n, hmax))
+        for cols, e in self.parts:
+            f = e.forecast(hmax)
+            out[cols] = f if (self.flat or f.ndim == 2) else f[:, None]
+        return out
+
+
+def _compose(n: int, parts: list[tuple[np.ndarray, object]]):
+    parts = [(c, e) for c, e in parts if c.size]
+    if len(parts) == 1:
+        return parts[0][1]
+    return _Composite(n, parts)
+
+
+def _one_step(engine) -> np.ndarray:
+    f = engine.forecast(1)
+    return np.maximum(f if f.ndim == 1 else f[:, 0], 0.0)
+
+
+def _roll(engine, pasts: list[np.ndarray]) -> None:
+    """Advance every column j over its own past values pasts[j] (right-aligned so all end together)."""
+    n = len(pasts)
+    lens = np.fromiter((p.shape[0] for p in pasts), dtype=np.int64, count=n)
+    T = int(lens.max(initial=0))
+    if T == 0:
+        return
+    Y = np.zeros((T, n))
+    for j in np.flatnonzero(lens):
+        Y[T - lens[j]:, j] = pasts[j]
+    order = np.argsort(lens, kind="stable")
+    sorted_lens = lens[order]
+    for s in range(T):
+        first = int(np.searchsorted(sorted_lens, T - s, side="left"))
+        engine.update(Y[s], None if first == 0 else order[first:])
+
+
+class _Runner:
+    """Targets S_t = F_t(H) + safety for a batch of episodes; updates the engine once per new period."""
+
+    def __init__(self, engine, H: np.ndarray, safety: np.ndarray):
+        self.engine = engine
+        self.H = H.astype(np.float64)
+        self.hmax = int(H.max(initial=1))
+        self.mask = None if engine.flat else (np.arange(self.hmax)[None, :] < H[:, None])
+        self.safety = safety
+        self.period = 0
+
+    def target(self, state: RawState) -> np.ndarray:
+        t = state.period
+        if t != self.period:
+            if t != self.period + 1:
+                raise RuntimeError(f"forecast policy saw period {t} after period {self.period}: call start() "
+                                   f"before each evaluation batch and act() once per period")
+            self.engine.update(np.asarray(state.last_demand, dtype=np.float64))
+            self.period = t
+        f = np.maximum(self.engine.forecast(self.hmax), 0.0)
+        total = f * self.H if f.ndim == 1 else np.where(self.mask, f, 0.0).sum(axis=1)
+        return total + self.safety
+
+
+# ============================================================================================ policies
+
+
+class ForecastPolicy(Policy):
+    """Order up to S_t = F_t(L+1) + z sigma_e sqrt(L+1) (see the module docstring); subclasses give F.
+
+    Arguments (keyword): ``service_level`` (cycle service level for z = Phi^-1(service_level), default
+    0.95); ``tuned`` (choose z, and the smoothing constant where there is one, per SKU by simulated training
+    cost); ``burn_in`` (periods of in-sample errors left out of sigma_e and of the smoothing fit, at most a
+    third of the training window); ``fit_periods`` (only the most recent this many training periods of a SKU
+    are used for fitting).
+    """
+
+    order_up_to = True
+    base_name = "forecast"
+    theta_names: tuple[str, ...] = ()
+    """Names of the per-SKU smoothing parameters (columns of ``theta``)."""
+
+    def __init__(self, *, service_level: float = 0.95, tuned: bool = False, burn_in: int = 6,
+                 fit_periods: int = 2000):
+        if not 0.0 < service_level < 1.0:
+            raise ValueError(f"service_level must be in (0, 1), got {service_level}")
+        self.service_level = service_level
+        self.tuned = tuned
+        self.burn_in = burn_in
+        self.fit_periods = fit_periods
+        self.name = self.base_name + ("_tuned" if tuned else "")
+
+    # ------------------------------------------------------------------------------------------- fitting
+    def fit(self, problem: Problem, train: TrainData) -> ForecastPolicy:
+        self.problem = problem
+        n = problem.n_skus
+        if len(train.demand) != n:
+            raise ValueError(f"train has {len(train.demand)} SKUs, the problem {n}")
+        self._lead = lead_times(problem)
+        self._train_start = _train_start_rows(problem, n)
+        nobs = np.array([min(len(d), self.fit_periods) for d in train.demand], dtype=np.int64)
+        Y = np.zeros((int(nobs.max(initial=0)), n))
+        for i, d in enumerate(train.demand):
+            d = np.asarray(d, dtype=np.float64)
+            if not np.all(np.isfinite(d)):
+                raise ValueError(f"training demand of SKU {i} is not finite")
+            Y[:nobs[i], i] = d[len(d) - nobs[i]:]
+        self._Y, self._nobs = Y, nobs
+        self._offset = np.array([len(d) for d in train.demand], dtype=np.int64) - nobs
+        self._burn = np.minimum(self.burn_in, nobs // 3)
+        mask = np.arange(Y.shape[0])[:, None] < nobs[None, :]
+        hits = ((Y > 0) & mask).sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self._level0 = np.where(nobs > 0, Y.sum(axis=0) / np.maximum(nobs, 1), 0.0)
+            self._size0 = np.where(hits > 0, Y.sum(axis=0) / np.maximum(hits, 1), 0.0)
+            self._adi = np.where(hits > 0, nobs / np.maximum(hits, 1), np.inf)
+        self._prob0 = np.where(nobs > 0, hits / np.maximum(nobs, 1), 0.0)
+        self._prepare()
+        self.theta = self._fit_theta()
+        self.sigma = self._sigma(np.arange(n), self.theta)
+        self.z = np.full(n, float(norm.ppf(self.service_level)))
+        if self.tuned:
+            self._tune()
+        return self
+
+    def _prepare(self) -> None:
+        """Subclass hook: per-SKU models and states needed by _make_engine (after the common statistics)."""
+
+    def _fit_theta(self) -> np.ndarray:
+        """Per-SKU smoothing parameters [n_skus, len(theta_names)]."""
+        return np.zeros((self.problem.n_skus, 0))
+
+    def _theta_candidates(self) -> np.ndarray:
+        """Smoothing parameters tried when tuning: [n_skus, c, len(theta_names)]."""
+        return self.theta[:, None, :]
+
+    def _make_engine(self, sku: np.ndarray, theta: np.ndarray, count: np.ndarray):
+        """Engine for columns of SKUs `sku` with parameters `theta` [N, p], at their prior state; count[j] = the
+        number (from the SKU's training start) of the first value column j will see (seasonal phase)."""
+        raise NotImplementedError
+
+    def _in_sample(self, sku: np.ndarray, theta: np.ndarray, make_engine=None) -> tuple[np.ndarray, np.ndarray]:
+        """Sum of squared one-step errors after burn-in on each column's SKU's fit window, and their number
+        (for the engine of `make_engine`, by default this policy's)."""
+        engine = (make_engine or self._make_engine)(sku, theta, self._offset[sku])
+        nobs, burn = self._nobs[sku], self._burn[sku]
+        sse = np.zeros(sku.shape[0])
+        cnt = np.zeros(sku.shape[0])
+        for s in range(int(nobs.max(initial=0))):
+            y = self._Y[s, sku]
+            use = (s >= burn) & (s < nobs)
+            e = y - _one_step(engine)
+            sse += np.where(use, e * e, 0.0)
+            cnt += use
+            engine.update(y)
+        return sse, cnt
+
+    def _ses_engine(self, sku: np.ndarray, theta: np.ndarray, count: np.ndarray) -> _SESEngine:
+        return _SESEngine(theta[:, 0], self._level0[sku])
+
+    def _sigma(self, sku: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        sse, cnt = self._in_sample(sku, theta)
+        return np.sqrt(sse / np.maximum(cnt, 1))
+
+    def _grid_fit(self, grid: np.ndarray, default: np.ndarray, make_engine=None) -> np.ndarray:
+        """Per-SKU row of `grid` [g, p] with the least in-sample SSE (`default` where fewer than 3 errors)."""
+        n, g = self.problem.n_skus, grid.shape[0]
+        sku = np.repeat(np.arange(n), g)
+        sse, cnt = self._in_sample(sku, np.tile(grid, (n, 1)), make_engine)
+        sse, cnt = sse.reshape(n, g), cnt.reshape(n, g)
+        best = grid[np.argmin(sse, axis=1)]
+        return np.where((cnt[:, 0] >= 3)[:, None], best, default[None, :])
+
+    # ------------------------------------------------------------------------------------------- tuning
+    def _tune(self) -> None:
+        pb = self.problem
+        n = pb.n_skus
+        eps, warmup = training_episodes(pb)
+        thetas = self._theta_candidates()
+        c, p = thetas.shape[1], thetas.shape[2]
+        sig = self._sigma(np.repeat(np.arange(n), c), thetas.reshape(n * c, p)).reshape(n, c)
+        nz = Z_COARSE.shape[0]
+        cand = np.empty((n, c, nz, 2 + p))
+        cand[..., 0] = Z_COARSE[None, None, :]
+        cand[..., 1] = sig[:, :, None]
+        cand[..., 2:] = thetas[:, :, None, :]
+        cand = cand.reshape(n, c * nz, 2 + p)
+        best, cost = grid_search(pb, eps, warmup, cand, self._tuning_act(), order_up_to=True)
+        fine = np.repeat(best[:, None, :], Z_FINE.shape[0], axis=1)
+        fine[:, :, 0] += Z_FINE[None, :]
+        best, _ = grid_search(pb, eps, warmup, fine, self._tuning_act(), order_up_to=True)
+        tried = ~np.all(np.isnan(cost), axis=1)  # SKUs without training episodes keep the untuned values
+        self.z = np.where(tried, best[:, 0], self.z)
+        self.sigma = np.where(tried, best[:, 1], self.sigma)
+        self.theta = np.where(tried[:, None], best[:, 2:], self.theta)
+
+    def _tuning_act(self) -> Callable[[BatchSim, np.ndarray], np.ndarray]:
+        box: dict[str, object] = {}
+
+        def act(sim: BatchSim, values: np.ndarray) -> np.ndarray:
+            if box.get("sim") is not sim:
+                box["sim"] = sim
+                box["runner"] = self._runner(sim.episodes, values[:, 0], values[:, 1], values[:, 2:])
+            return box["runner"].target(sim.raw)
+
+        return act
+
+    # ------------------------------------------------------------------------------------------ acting
+    def _runner(self, episodes: Episodes, z: np.ndarray, sigma: np.ndarray, theta: np.ndarray) -> _Runner:
+        sku = np.asarray(episodes.sku, dtype=np.int64)
+        past_len = np.fromiter((p.shape[0] for p in episodes.past), dtype=np.int64, count=len(episodes.past))
+        count = np.asarray(episodes.cal_offset, dtype=np.int64) - past_len - self._train_start[sku]
+        engine = self._make_engine(sku, theta, count)
+        _roll(engine, episodes.past)
+        H = self._lead[sku] + 1
+        return _Runner(engine, H, z * sigma * np.sqrt(H))
+
+    def start(self, episodes: Episodes) -> None:
+        super().start(episodes)
+        s = episodes.sku
+        self._run = self._runner(episodes, self.z[s], self.sigma[s], self.theta[s])
+
+    def act(self, obs, state: RawState) -> np.ndarray:
+        return self._run.target(state)
+
+    # ---------------------------------------------------------------------------------------- reporting
+    def _model_text(self) -> str:
+        parts = []
+        for k, name in enumerate(self.theta_names):
+            v = self.theta[:, k]
+            parts.append(f"{name} = {v[0]:g}" if v.size == 1 else f"{name} median {np.median(v):g}")
+        return ", ".join(parts)
+
+    def describe(self) -> str:
+        model = self._model_text()
+        if self.tuned:
+            zt = f"z tuned on training cost ({self.z[0]:g})" if self.z.size == 1 else \
+                f"z tuned on training cost (median {np.median(self.z):g}, min {self.z.min():g}, max {self.z.max():g})"
+        else:
+            zt = f"z = {self.z[0]:.3f} ({100 * self.service_level:g} % cycle service level)"
+        sig = f"sigma_e = {self.sigma[0]:.3g}" if self.sigma.size == 1 else f"sigma_e median {np.median(self.sigma):.3g}"
+        return f"{self.name}: S = F(L+1) + z sigma_e sqrt(L+1); {model + '; ' if model else ''}{sig}; {zt}"
+
+
+class MovingAverage(ForecastPolicy):
+    """Moving average: per-period forecast = mean of the last k periods (Hyndman & Athanasopoulos,
+    *Forecasting: Principles and Practice*, 3rd ed., section 3.3), F(L+1) = (L+1) (y_{t-1} + ... + y_{t-k}) / k.
+
+    Before k values have been seen the missing ones count as the SKU's mean training demand. Tuned: k from
+    {k, 2, 4, 8, 16, 32, 64} (at most the training length) together with z.
+    """
+
+    base_name = "ma"
+    theta_names = ("k",)
+    K_GRID = (2, 4, 8, 16, 32, 64)
+
+    def __init__(self, k: int = 6, **kw):
+        super().__init__(**kw)
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        self.k = int(k)
+
+    def _fit_theta(self) -> np.ndarray:
+        return np.full((self.problem.n_skus, 1), float(self.k))
+
+    def _theta_candidates(self) -> np.ndarray:
+        ks = np.array((self.k,) + self.K_GRID, dtype=np.float64)
+        return np.minimum(ks[None, :], np.maximum(self._nobs, 1)[:, None])[:, :, None]  # k <= training length
+
+    def _make_engine(self, sku, theta, count):
+        return _MAEngine(theta[:, 0], self._level0[sku])
+
+
+class SES(ForecastPolicy):
+    """Simple exponential smoothing (Hyndman & Athanasopoulos, *FPP* 3rd ed., section 8.1):
+    l_t = alpha y_t + (1 - alpha) l_{t-1}, per-period forecast l_{t-1} for period t, F(L+1) = (L+1) l_{t-1}.
+
+    l_0 = mean training demand; alpha (if not given) minimises the one-step SSE on the training window after
+    burn-in over :data:`ALPHA_GRID`. Tuned: alpha from {fitted, 0.05, 0.1, 0.2, 0.3, 0.5} with z.
+    """
+
+    base_name = "ses"
+    theta_names = ("alpha",)
+    TUNE_GRID = (0.05, 0.1, 0.2, 0.3, 0.5)
+
+    def __init__(self, alpha: float | None = None, **kw):
+        super().__init__(**kw)
+        self.alpha = alpha
+
+    def _fit_theta(self) -> np.ndarray:
+        if self.alpha is not None:
+            return np.full((self.problem.n_skus, 1), float(self.alpha))
+        return self._grid_fit(ALPHA_GRID[:, None], np.array([0.1]))
+
+    def _theta_candidates(self) -> np.ndarray:
+        n = self.problem.n_skus
+        fixed = np.broadcast_to(np.array(self.TUNE_GRID)[None, :], (n, len(self.TUNE_GRID)))
+        return np.concatenate([self.theta, fixed], axis=1)[:, :, None]
+
+    def _make_engine(self, sku, theta, count):
+        return self._ses_engine(sku, theta, count)
+
+
+class Croston(ForecastPolicy):
+    """Croston's method for intermittent demand (Croston 1972, "Forecasting and stock control for intermittent
+    demands", Operational Research Quarterly 23(3); Syntetos & Boylan 2005, IJF 21(2), for the bias correction):
+
+    in a period with demand y_t > 0:  z <- z + alpha (y_t - z),  p <- p + alpha (q - p),  q <- 1;
+    else q <- q + 1.   Per-period forecast  c z / p,  c = 1 (Croston) or 1 - alpha/2 (``sba=True``).
+
+    z = demand size, p = inter-demand interval, q = periods since the last demand. z_0 = mean non-zero
+    training demand, p_0 = ADI (training periods / periods with demand), q_0 = 1. alpha fitted on the training
+    one-step SSE (:data:`ALPHA_GRID`) unless given; tuned: alpha from {fitted, 0.05, 0.1, 0.2, 0.3} with z.
+    """
+
+    base_name = "croston"
+    theta_names = ("alpha",)
+    TUNE_GRID = (0.05, 0.1, 0.2, 0.3)
+
+    def __init__(self, alpha: float | None = None, sba: bool = False, **kw):
+        self.sba = sba
+        if sba:
+            self.base_name = "croston_sba"
+        super().__init__(**kw)
+        self.alpha = alpha
+
+    def _fit_theta(self) -> np.ndarray:
+        if self.alpha is not None:
+            return np.full((self.problem.n_skus, 1), float(self.alpha))
+        return self._grid_fit(ALPHA_GRID[:, None], np.array([0.1]))
+
+    def _theta_candidates(self) -> np.ndarray:
+        n = self.problem.n_skus
+        fixed = np.broadcast_to(np.array(self.TUNE_GRID)[None, :], (n, len(self.TUNE_GRID)))
+        return np.concatenate([self.theta, fixed], axis=1)[:, :, None]
+
+    def _make_engine(self, sku, theta, count):
+        interval = np.where(np.isfinite(self._adi[sku]), self._adi[sku], 1.0)
+        return _CrostonEngine(theta[:, 0], self._size0[sku], interval, self.sba)
+
+
+class TSB(ForecastPolicy):
+    """Teunter-Syntetos-Babai method (Teunter, Syntetos & Babai 2011, "Intermittent demand: linking forecasting
+    to inventory obsolescence", EJOR 214(3)):
+
+    b <- b + beta ([y_t > 0] - b) every period;  z <- z + alpha (y_t - z) in periods with y_t > 0.
+    Per-period forecast b z (b = probability of a demand, z = demand size).
+
+    b_0 = share of training periods with demand, z_0 = mean non-zero training demand; (alpha, beta) fitted on
+    the training one-step SSE over :data:`TSB_GRID` x :data:`TSB_GRID` unless given; tuned: (alpha, beta) from
+    the fitted pair and {0.05, 0.2}^2, with z.
+    """
+
+    base_name = "tsb"
+    theta_names = ("alpha", "beta")
+    TUNE_GRID = (0.05, 0.2)
+
+    def __init__(self, alpha: float | None = None, beta: float | None = None, **kw):
+        super().__init__(**kw)
+        self.alpha, self.beta = alpha, beta
+
+    def _fit_theta(self) -> np.ndarray:
+        a = TSB_GRID if self.alpha is None else np.array([float(self.alpha)])
+        b = TSB_GRID if self.beta is None else np.array([float(self.beta)])
+        grid = np.stack(np.meshgrid(a, b, indexing="ij"), axis=-1).reshape(-1, 2)
+        default = np.array([0.1 if self.alpha is None else self.alpha, 0.1 if self.beta is None else self.beta])
+        if grid.shape[0] == 1:
+            return np.repeat(grid, self.problem.n_skus, axis=0)
+        return self._grid_fit(grid, default)
+
+    def _theta_candidates(self) -> np.ndarray:
+        g = np.array(self.TUNE_GRID)
+        pairs = np.stack(np.meshgrid(g, g, indexing="ij"), axis=-1).reshape(-1, 2)
+        n = self.problem.n_skus
+        return np.concatenate([self.theta[:, None, :], np.broadcast_to(pairs[None], (n,) + pairs.shape)], axis=1)
+
+    def _make_engine(self, sku, theta, count):
+        return _TSBEngine(theta[:, 0], theta[:, 1], self._size0[sku], self._prob0[sku])
+
+
+# ----------------------------------------------------------------------------- statsmodels-fitted models
+
+
+_BLAS_THREADS = (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
+                 ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
+                 ("openblas_get_num_threads", "openblas_set_num_threads"))
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """Run the block with every loaded OpenBLAS (numpy's and scipy's copies) on one thread, then restore.
+
+    statsmodels' fits make many tiny matrix products; with OpenBLAS's worker threads on, and more so on a busy
+    machine, where they spin-wait, a fit costs 10-40 times the CPU time (measured here: 28 ARIMA(1,0,1) fits of
+    38 periods, 0.55 CPU-s on one thread against 5-23 CPU-s with the default threads). What
+    ``threadpoolctl.threadpool_limits(1, "blas")`` does (not a dependency): process-wide while the block runs;
+    Linux only, a no-op elsewhere.
+    """
+    restore = []
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower()})
+    except OSError:
+        paths = []
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for get, put in _BLAS_THREADS:
+            g, p = getattr(lib, get, None), getattr(lib, put, None)
+            if g is not None and p is not None:
+                restore.append((p, int(g())))
+                p(1)
+                break
+    try:
+        yield
+    finally:
+        for p, n in restore:
+            p(n)
+
+
+def _fit_holt_winters(y: np.ndarray, m: int) -> tuple[dict, np.ndarray] | None:
+    """statsmodels ExponentialSmoothing on `y`: additive damped trend or no trend (the lower AICc), additive
+    season of length m if y holds two full seasons. Returns (parameters, statsmodels' one-step fitted values)
+    or None if no fit succeeded. statsmodels' warnings are silenced here only."""
+    # imported before catch_warnings: statsmodels sets warning filters when first imported, which the block
+    # would discard on exit
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    seasonal = m >= 2 and y.shape[0] >= 2 * m
+    best = None
+    for trend in ("add", None):
+        try:
+            with _one_blas_thread(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = ExponentialSmoothing(
+                    y, trend=trend, damped_trend=trend is not None, seasonal="add" if seasonal else None,
+                    seasonal_periods=m if seasonal else None, initialization_method="estimated").fit()
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+            continue
+        crit = res.aicc if np.isfinite(res.aicc) else res.aic
+        if np.isfinite(crit) and np.all(np.isfinite(res.fittedvalues)) and (best is None or crit < best[0]):
+            best = (crit, trend, res)
+    if best is None:
+        return None
+    _, trend, res = best
+    p = res.params
+    rec = {
+        "alpha": float(p["smoothing_level"]),
+        "beta": float(p["smoothing_trend"]) if trend else 0.0,
+        "phi": float(p["damping_trend"]) if trend else 0.0,
+        "gamma": float(p["smoothing_seasonal"]) if seasonal else 0.0,
+        "m": m if seasonal else 1,
+        "level": float(p["initial_level"]),
+        "trend": float(p["initial_trend"]) if trend else 0.0,
+        "seasons": np.asarray(p["initial_seasons"], dtype=np.float64) if seasonal else np.zeros(1),
+    }
+    return rec, np.asarray(res.fittedvalues, dtype=np.float64)
+
+
+ARIMA_ORDERS = (((1, 0, 1), "c"), ((0, 1, 1), "n"), ((1, 1, 1), "n"))
+"""ARIMA orders (and trend) compared by AIC: ARMA(1,1) with a mean, the SES-equivalent IMA(1,1), ARIMA(1,1,1)."""
+
+
+def _fit_arima(y: np.ndarray, orders=ARIMA_ORDERS) -> tuple[dict, np.ndarray] | None:
+    """statsmodels ARIMA on `y` for each order, the lowest AIC kept: its state-space matrices and prior, and
+    statsmodels' one-step fitted values; None if no fit succeeded. statsmodels' warnings are silenced here only."""
+    from statsmodels.tsa.arima.model import ARIMA as _SMARIMA  # before catch_warnings, see _fit_holt_winters
+
+    best = None
+    for order, trend in orders:
+        try:
+            with _one_blas_thread(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = _SMARIMA(y, order=order, trend=trend).fit(low_memory=True)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError, IndexError):
+            continue
+        if np.isfinite(res.aic) and (best is None or res.aic < best[0]):
+            best = (res.aic, order, res)
+    if best is None:
+        return None
+    _, order, res = best
+    fr = res.filter_results
+    R, Q = fr.selection[:, :, 0], fr.state_cov[:, :, 0]
+    rec = {
+        "order": order,
+        "T": np.array(fr.transition[:, :, 0]),
+        "Z": np.array(fr.design[0, :, 0]),
+        "RQR": R @ Q @ R.T,
+        "d": float(np.asarray(fr.obs_intercept)[0, -1]),
+        "H": float(fr.obs_cov[0, 0, 0]),
+        "a": np.array(fr.initial_state, dtype=np.float64),
+        "P": np.array(fr.initial_state_cov, dtype=np.float64),
+    }
+    return rec, np.asarray(res.fittedvalues, dtype=np.float64)
+
+
+@lru_cache(maxsize=8192)
+def _cached_fit(kind: str, key: bytes, m: int) -> tuple[dict, np.ndarray] | None:
+    """One statsmodels fit per (model, series, season): a tuned and an untuned policy on the same training data
+    share it. Callers must not modify the returned record."""
+    y = np.frombuffer(key, dtype=np.float64)
+    return _fit_holt_winters(y, m) if kind == "hw" else _fit_arima(y)
+
+
+class _ModelPolicy(ForecastPolicy):
+    """A statsmodels model fitted once per selected SKU, SES for the others (see HoltWinters / ARIMA).
+
+    Selected: Syntetos-Boylan-Croston smooth or erratic SKUs (ADI < 1.32 on the training window) with at least
+    ``min_periods`` training periods, the ``max_fits`` largest by training demand volume. Each is fitted on its
+    most recent ``model_periods`` training periods; a failed fit falls back to SES. ``model_used[i]`` names
+    SKU i's model. Tuned: z only (the smoothing constants are the fitted ones).
+    """
+
+    model_label = "model"
+
+    def __init__(self, *, max_fits: int = 200, min_periods: int = 24, model_periods: int = 300, **kw):
+        super().__init__(**kw)
+        self.max_fits, self.min_periods, self.model_periods = max_fits, min_periods, model_periods
+
+    def _prepare(self) -> None:
+        n = self.problem.n_skus
+        self._ses_alpha = self._grid_fit(ALPHA_GRID[:, None], np.array([0.1]), self._ses_engine)[:, 0]
+        volume = self._level0 * self._nobs
+        ok = np.flatnonzero((self._adi < ADI_CUT) & (self._nobs >= self.min_periods))
+        chosen = ok[np.argsort(-volume[ok], kind="stable")][: self.max_fits]
+        self._fit_index = np.full(n, -1, dtype=np.int64)
+        self.model_used = np.full(n, "ses", dtype=object)
+        records = []
+        for i in np.sort(chosen):
+            nobs = int(self._nobs[i])
+            start = nobs - min(nobs, self.model_periods)
+            out = self._fit_one(np.ascontiguousarray(self._Y[start:nobs, i]), int(self._offset[i]) + start)
+            if out is not None:
+                self._fit_index[i] = len(records)
+                records.append(out[0])
+                self.model_used[i] = out[1]
+        self._stack(records)
+
+    def _fit_one(self, y: np.ndarray, count0: int) -> tuple[dict, str] | None:
+        raise NotImplementedError
+
+    def _stack(self, records: list[dict]) -> None:
+        raise NotImplementedError
+
+    def _model_engine(self, f: np.ndarray, count: np.ndarray):
+        raise NotImplementedError
+
+    def _make_engine(self, sku, theta, count):
+        fi = self._fit_index[sku]
+        model = np.flatnonzero(fi >= 0)
+        rest = np.flatnonzero(fi < 0)
+        parts = []
+        if model.size:
+            parts.append((model, self._model_engine(fi[model], count[model])))
+        if rest.size:
+            parts.append((rest, _SESEngine(self._ses_alpha[sku[rest]], self._level0[sku[rest]])))
+        return _compose(sku.shape[0], parts)
+
+    @property
+    def n_models(self) -> int:
+        """Number of SKUs forecast by the fitted model (the others use SES)."""
+        return int(np.count_nonzero(self._fit_index >= 0))
+
+    def _model_text(self) -> str:
+        kinds, counts = np.unique(self.model_used.astype(str), return_counts=True)
+        return f"{self.model_label} on {self.n_models} SKUs, SES on the rest (" + \
+            ", ".join(f"{k}: {c}" for k, c in zip(kinds, counts, strict=True)) + ")"
+
+
+class HoltWinters(_ModelPolicy):
+    """Holt-Winters exponential smoothing (Hyndman & Athanasopoulos, *FPP* 3rd ed., sections 8.2-8.3; Gardner &
+    McKenzie 1985 for the damped trend), additive damped trend or none (lower AICc), additive season of the
+    data's length (:func:`season_length`) when the window holds two full seasons; per-period forecast
+    l_t + (phi + ... + phi^h) b_t + s_{t+h-m}, clipped at 0. Fitted once per selected SKU with statsmodels
+    ``ExponentialSmoothing`` (``initialization_method="estimated"``) and rolled forward here with the fitted
+    constants and the recursion of :class:`_HoltWintersEngine` (statsmodels' results cannot be extended without
+    refitting). SES for the other SKUs (see :class:`_ModelPolicy`).
+    """
+
+    base_name = "holt_winters"
+    model_label = "Holt-Winters"
+
+    def __init__(self, *, season: int | None = None, **kw):
+        super().__init__(**kw)
+        self.season = season
+
+    def _prepare(self) -> None:
+        self._m = self.season if self.season is not None else season_length(self.problem)
+        super()._prepare()
+
+    def _fit_one(self, y, count0):
+        out = _cached_fit("hw", y.tobytes(), self._m)
+        if out is None:
+            return None
+        rec = dict(out[0])
+        m = rec["m"]
+        seasons = np.zeros(m)
+        seasons[(count0 + np.arange(m)) % m] = rec["seasons"][:m]  # phase counted from the training start
+        rec["seasons"] = seasons
+        kind = ("damped" if rec["phi"] > 0 else "level") + ("+seasonal" if m > 1 else "")
+        return rec, "hw-" + kind
+
+    def _stack(self, records):
+        mmax = max([r["m"] for r in records], default=1)
+        self._hw = {k: np.array([r[k] for r in records], dtype=np.float64)
+                    for k in ("alpha", "beta", "phi", "gamma", "m", "level", "trend")}
+        seas = np.zeros((len(records), mmax))
+        for j, r in enumerate(records):
+            seas[j, :r["m"]] = r["seasons"]
+        self._hw["seasons"] = seas
+
+    def _model_engine(self, f, count):
+        h = self._hw
+        return _HoltWintersEngine(h["alpha"][f], h["beta"][f], h["phi"][f], h["gamma"][f], h["m"][f],
+                                  h["level"][f], h["trend"][f], h["seasons"][f], count)
+
+
+class ARIMA(_ModelPolicy):
+    """ARIMA(p, d, q) (Box & Jenkins; Hyndman & Athanasopoulos, *FPP* 3rd ed., ch. 9): the order with the
+    lowest AIC among :data:`ARIMA_ORDERS`, fitted once per selected SKU by statsmodels' ``ARIMA`` (exact
+    state-space likelihood), then updated with new demand by the same Kalman filter (:class:`_KalmanEngine`,
+    statsmodels' matrices and prior: stationary, or approximate diffuse with variance 1e6 for d = 1) without
+    refitting -- ``results.append(..., refit=False)`` would do the same one SKU at a time. F(L+1) = sum of the
+    1..L+1-step forecasts, each clipped at 0. SES for the other SKUs (see :class:`_ModelPolicy`).
+    """
+
+    base_name = "arima"
+    model_label = "ARIMA"
+
+    def _fit_one(self, y, count0):
+        out = _cached_fit("arima", y.tobytes(), 1)
+        if out is None:
+            return None
+        p, d, q = out[0]["order"]
+        return out[0], f"arima({p},{d},{q})"
+
+    def _stack(self, records):
+        r = max([rec["T"].shape[0] for rec in records], default=1)
+        n = len(records)
+        self._ss = {"T": np.zeros((n, r, r)), "Z": np.zeros((n, r)), "RQR": np.zeros((n, r, r)), "d": np.zeros(n),
+                    "H": np.zeros(n), "a": np.zeros((n, r)), "P": np.zeros((n, r, r))}
+        for j, rec in enumerate(records):
+            k = rec["T"].shape[0]
+            for key in ("T", "RQR", "P"):
+                self._ss[key][j, :k, :k] = rec[key]
+            for key in ("Z", "a"):
+                self._ss[key][j, :k] = rec[key]
+            self._ss["d"][j], self._ss["H"][j] = rec["d"], rec["H"]
+
+    def _model_engine(self, f, count):
+        s = self._ss
+        return _KalmanEngine(s["T"][f], s["Z"][f], s["RQR"][f], s["d"][f], s["H"][f], s["a"][f], s["P"][f])
+
+
+FORECAST_POLICIES: dict[str, Callable[[], Policy]] = {
+    "ma": MovingAverage,
+    "ses": SES,
+    "holt_winters": HoltWinters,
+    "arima": ARIMA,
+    "croston": Croston,
+    "tsb": TSB,
+    "ma_tuned": partial(MovingAverage, tuned=True),
+    "ses_tuned": partial(SES, tuned=True),
+    "holt_winters_tuned": partial(HoltWinters, tuned=True),
+    "arima_tuned": partial(ARIMA, tuned=True),
+    "croston_tuned": partial(Croston, tuned=True),
+    "tsb_tuned": partial(TSB, tuned=True),
+}
+"""Name -> constructor of every forecast-driven baseline (default settings)."""
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Fit every forecast baseline on a data scenario's training window, evaluate it on the test window, print
+    the cost per SKU-period and the CPU seconds (time.process_time) of fitting and of evaluation."""
+    from envs.batch import PERIODS, data_episodes, simulate
+
+    from .base import train_data
+
+    ap = argparse.ArgumentParser(prog="python -m baselines.forecast", description=main.__doc__)
+    ap.add_argument("source", help="scenario YAML with a data section (configs/carparts.yaml), or a demand file "
+                                   "(date,sku,demand) used with --scenario and --test")
+    ap.add_argument("--scenario", default="lost-sales-L1-p9", help="costs and lead time for a demand file")
+    ap.add_argument("--test", type=float, default=0.25, help="test share of the date range for a demand file")
+    ap.add_argument("--policies", default=",".join(FORECAST_POLICIES), help="comma-separated registry names")
+    args = ap.parse_args(argv)
+    if args.source.endswith((".yaml", ".yml")):
+        pb = Problem(args.source)
+    else:
+        pb = Problem(args.scenario, data={"path": args.source, "test": args.test},
+                     action={"relative": True, "step": 0.5})
+    train = train_data(pb)
+    eps = data_episodes(pb, "test")
+    print(f"{eps.label}; CPU seconds (time.process_time)")
+    print(f"{'policy':<20}{'cost/period':>12}{'fit s':>8}{'eval s':>8}  description")
+    total = 0.0
+    for name in args.policies.split(","):
+        t0 = time.process_time()
+        pol = FORECAST_POLICIES[name]().fit(pb, train)
+        t1 = time.process_time()
+        pol.start(eps)
+        tot, _ = simulate(pb, eps, lambda sim, p=pol: p.act(None, sim.raw), order_up_to=True)
+        t2 = time.process_time()
+        total += t2 - t0
+        cost = tot[:, K.I_COST].sum() / tot[:, PERIODS].sum()
+        print(f"{name:<20}{cost:>12.4f}{t1 - t0:>8.2f}{t2 - t1:>8.2f}  {pol.describe()}")
+    print(f"fit + evaluation, all policies: {total:.2f} CPU s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
