@@ -30,8 +30,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from envs import kernel as K
-from envs.batch import (DEMAND_SQ, ORDER_SQ, ORDERS, PERIODS, STOCKOUTS, Episodes, Trajectory,
-                        data_episodes, parametric_episodes, simulate)
+from envs.batch import (
+    DEMAND_SQ,
+    ORDER_SQ,
+    ORDERS,
+    PERIODS,
+    STOCKOUTS,
+    Episodes,
+    Trajectory,
+    data_episodes,
+    parametric_episodes,
+    simulate,
+)
 from envs.demand import HistoricalDemand
 from envs.problem import Problem
 from envs.scenario import ScenarioError
@@ -163,7 +173,9 @@ def evaluate(problem: Problem, policies: list[Policy], *, episodes: int = 100, p
         t1 = time.process_time()
         pol.start(eps)
         needs_obs = pol.needs_obs
-        totals, traj = simulate(problem, eps, lambda sim: pol.act(sim.observe() if needs_obs else None, sim.raw),
+        totals, traj = simulate(problem, eps,
+                                lambda sim, pol=pol, needs_obs=needs_obs: pol.act(sim.observe() if needs_obs else None,
+                                                                                  sim.raw),
                                 record=rec, warmup=warmup, order_up_to=pol.order_up_to)
         t2 = time.process_time()
         results.append(PolicyResult(pol.name, pol.describe(), totals, pol.uses_future, t1 - t0, t2 - t1, traj))
