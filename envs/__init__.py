@@ -12,7 +12,8 @@ from .scenario import Scenario, ScenarioError, builtin_names, resolve_scenario
 ENV_ID = "Inventory-v0"
 
 if ENV_ID not in registry:
-    register(id=ENV_ID, entry_point="envs.inventory_env:InventoryEnv")
+    register(id=ENV_ID, entry_point="envs.inventory_env:InventoryEnv",
+             vector_entry_point="envs.vector:VectorInventoryEnv")
 
 __all__ = ["ENV_ID", "INFO_KEYS", "InventoryEnv", "Problem", "Scenario", "ScenarioError", "builtin_names",
            "resolve_scenario"]

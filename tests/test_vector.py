@@ -1,0 +1,321 @@
+"""The vectorised env: exact parity with Inventory-v0, autoreset semantics, SB3 and gymnasium front ends, seeding."""
+
+from __future__ import annotations
+
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+import pytest
+
+import envs
+from envs import InventoryEnv
+from envs import kernel as K
+from envs.vector import EpisodeBatch, InventoryVecEnv, VectorInventoryEnv
+
+INFO_FIELDS = K.INFO_KEYS + ("requested", "period", "sku")
+
+
+def random_actions(space: gym.Space, rng: np.random.Generator, n: int) -> np.ndarray:
+    if isinstance(space, gym.spaces.Discrete):
+        return rng.integers(space.n, size=n)
+    return rng.uniform(-1.3, 1.3, size=(n, 1)).astype(np.float32)  # beyond [-1, 1]: both envs clip
+
+
+def replay_source(singles: list[InventoryEnv], reset_obs: dict[int, np.ndarray]):
+    """Episode source that resets the single envs and hands their demand and initial state to the vector env."""
+
+    def source(rng, sku, slots):
+        W = singles[0].problem.window
+        k = len(slots)
+        batches = []
+        for i in slots.tolist():
+            obs, _ = singles[i].reset()
+            reset_obs[i] = obs
+            batches.append(singles[i])
+        T = max(e._periods for e in batches)
+        demand = np.zeros((W + T, k))
+        cal = np.zeros((W + T + 1, k), dtype=np.int64)
+        for j, e in enumerate(batches):
+            demand[:W + e._periods, j] = e._trace[:, 0]
+            cal[:, j] = np.arange(W + T + 1)  # parametric calendar: row r of the episode = row r of the table
+        return EpisodeBatch(sku=np.array([e.sku for e in batches]), demand=demand,
+                            lengths=np.array([e._periods for e in batches]),
+                            cal_rows=cal if singles[0].problem.n_calendar else None,
+                            state=np.stack([e._state[0] for e in batches]))
+
+    return source
+
+
+def assert_info_equal(single: dict, vec: dict, where: str) -> None:
+    for key in INFO_FIELDS:
+        assert single[key] == vec[key], f"{where}: {key} {single[key]!r} != {vec[key]!r}"
+    np.testing.assert_array_equal(single["pipeline"], vec["pipeline"], err_msg=where)
+
+
+def run_parity(make_single, n: int, steps: int, front: str, seed: int = 0, **vec_kw) -> int:
+    """Step n single envs and one vector env on the same demand and actions; returns the number of episode ends."""
+    singles = [make_single() for _ in range(n)]
+    for i, e in enumerate(singles):
+        e.reset(seed=seed + i)
+    reset_obs: dict[int, np.ndarray] = {}
+    pb = singles[0].problem
+    vec = VectorInventoryEnv(n, problem=pb, info="dicts", episode_source=replay_source(singles, reset_obs),
+                             **vec_kw)
+    sb3 = InventoryVecEnv(venv=vec) if front == "sb3" else None
+    obs = sb3.reset() if sb3 else vec.reset(seed=seed)[0]
+    np.testing.assert_array_equal(obs, np.stack([reset_obs[i] for i in range(n)]))
+    rng = np.random.default_rng(seed)
+    ends = 0
+    for t in range(steps):
+        acts = random_actions(pb.action_space, rng, n)
+        ref = [singles[i].step(acts[i]) for i in range(n)]
+        if sb3:
+            obs, rew, dones, infos = sb3.step(acts)
+            trunc = dones
+        else:
+            obs, rew, term, trunc, vinfo = vec.step(acts)
+            assert not term.any()
+            infos = vinfo["dicts"]
+            for key in INFO_FIELDS:  # the array infos hold the same figures
+                if key != "sku":
+                    np.testing.assert_array_equal(vinfo[key], [r[4][key] for r in ref])
+        for i, (o, r, te, tr, inf) in enumerate(ref):
+            where = f"step {t} slot {i}"
+            assert not te
+            assert rew[i] == r, where
+            assert bool(trunc[i]) == tr, where
+            assert_info_equal(inf, infos[i], where)
+            if tr:
+                ends += 1
+                final = infos[i]["terminal_observation"] if sb3 else vinfo["final_obs"][i]
+                np.testing.assert_array_equal(final, o, err_msg=where)
+                np.testing.assert_array_equal(obs[i], reset_obs[i], err_msg=where)
+                if sb3:
+                    assert infos[i]["TimeLimit.truncated"] is True
+                    assert infos[i]["episode"]["l"] == inf["period"] + 1
+                else:
+                    assert vinfo["_final_obs"][i]
+            else:
+                np.testing.assert_array_equal(obs[i], o, err_msg=where)
+                if sb3:
+                    assert "terminal_observation" not in infos[i]
+    return ends
+
+
+PARITY_CASES = {
+    "lost-sales-L0": ("lost-sales-L1-p4", {"lead_time": 0}),
+    "lost-sales-L2-constraints": ("lost-sales-L2-p9", {"moq": 3, "pack_size": 2, "max_order": 12, "capacity": 30,
+                                                       "order_cost": 5, "unit_cost": 1}),
+    "backorder-L3-window": ("backorder-L3-b9", {"observation": {"demand_window": 3, "period": True},
+                                                "reward_scale": 0.1, "reward_offset": 4.0}),
+    "backorder-L4-order-up-to": ("backorder-L4-b4", {"action": {"mode": "order_up_to", "n": 40},
+                                                     "pack_size": 3, "capacity": 45}),
+    "lost-sales-L1-continuous": ("lost-sales-L1-p19", {"action": {"mode": "continuous", "n": 15}, "moq": 2}),
+    "demo-calendar-multi-sku": ("demo", {"max_order": 60}),
+}
+
+
+@pytest.mark.parametrize("front", ["gym", "sb3"])
+@pytest.mark.parametrize("case", PARITY_CASES)
+def test_parity_with_single_env_parametric(case, front):
+    scenario, overrides = PARITY_CASES[case]
+    overrides = {"episode_length": 7, **overrides}
+    ends = run_parity(lambda: InventoryEnv(scenario, **overrides), n=5, steps=17, front=front)
+    assert ends == 5 * 2  # two autoresets per slot in 17 steps of 7-period episodes
+
+
+# ----------------------------------------------------------------------- data scenario with an item table
+@pytest.fixture(scope="module")
+def data_files(tmp_path_factory):
+    """Daily demand of 6 SKUs starting on different dates, and an item table with per-SKU parameters."""
+    folder = tmp_path_factory.mktemp("vecdata")
+    rng = np.random.default_rng(1)
+    dates = pd.date_range("2023-01-01", periods=60, freq="D")
+    frames = []
+    for k in range(6):
+        # SKUs end (odd k) or start (k = 4: after the train window) on different dates: windows differ in length
+        d = dates[: 60 - 3 * k] if k % 2 else dates[35:] if k == 4 else dates
+        frames.append(pd.DataFrame({"date": d, "sku": f"S{k}", "demand": rng.poisson(2 + 2 * k, d.size)}))
+    demand = folder / "demand.csv"
+    pd.concat(frames).to_csv(demand, index=False)
+    items = folder / "items.csv"
+    pd.DataFrame({"sku": [f"S{k}" for k in range(6)], "lead_time": [0, 1, 2, 3, 4, 2],
+                  "holding_cost": [1, 0.5, 2, 1, 0.2, 1], "shortage_cost": [9, 4, 19, 9, 39, 9],
+                  "order_cost": [0, 3, 0, 10, 1, 0], "unit_cost": [0, 1, 0.5, 0, 2, 0],
+                  "moq": [0, 2, 5, 0, 3, 1], "pack_size": [1, 2, 1, 4, 1, 3]}).to_csv(items, index=False)
+    return demand, items
+
+
+def data_overrides(data_files, window="test", mode="lost_sales", **extra):
+    demand, items = data_files
+    return {"data": {"path": str(demand), "items": str(items), "train": 0.5, "test": 0.5, "window": window},
+            "mode": mode, "max_order": 40, "capacity": 90, "initial_state": "steady",
+            "observation": {"demand_window": 2, "period": True},
+            "action": {"relative": True, "step": 0.5, "n": 11}, **extra}
+
+
+@pytest.mark.parametrize("mode", ["lost_sales", "backorder"])
+def test_parity_data_per_sku_parameters_default_source(data_files, mode):
+    """Deterministic replay of every SKU's test window: the default episode source of the vector env reproduces
+    the single env exactly (per-SKU lead times 0..4, costs, moq, pack sizes; different window lengths)."""
+    kw = data_overrides(data_files, mode=mode)
+    vec = VectorInventoryEnv(None, "lost-sales-L2-p9", info="dicts", **kw)
+    pb = vec.problem
+    n = vec.num_envs
+    assert n == 6 and pb.with_lead and pb.n_calendar == 4
+    singles = [InventoryEnv("lost-sales-L2-p9", **kw) for _ in range(n)]
+    first = [e.reset(seed=0, options={"sku": i})[0] for i, e in enumerate(singles)]
+    obs, _ = vec.reset(seed=0)
+    np.testing.assert_array_equal(obs, np.stack(first))
+    lengths = [e._periods for e in singles]
+    assert len(set(lengths)) > 1
+    rng = np.random.default_rng(2)
+    ends = 0
+    for t in range(max(lengths) + 5):
+        acts = rng.integers(pb.action_space.n, size=n)
+        obs, rew, term, trunc, vinfo = vec.step(acts)
+        for i, e in enumerate(singles):
+            o, r, _, tr, inf = e.step(acts[i])
+            where = f"step {t} slot {i}"
+            assert rew[i] == r and trunc[i] == tr, where
+            assert_info_equal(inf, vinfo["dicts"][i], where)
+            if tr:
+                ends += 1
+                np.testing.assert_array_equal(vinfo["final_obs"][i], o, err_msg=where)
+                o, _ = e.reset(options={"sku": i})
+            np.testing.assert_array_equal(obs[i], o, err_msg=where)
+    assert ends >= n
+
+
+def test_data_train_window_episodes_replay_the_data(data_files):
+    """Random train-window episodes (default source) replay contiguous stretches of each SKU's train data."""
+    kw = data_overrides(data_files, window="train", episode_length=10)
+    vec = VectorInventoryEnv(12, "lost-sales-L2-p9", skus="random", **kw)
+    src = vec.problem.source
+    vec.reset(seed=3)
+    seen: dict[int, list[float]] = {i: [] for i in range(12)}
+    skus = vec.sku.copy()
+    for _ in range(10):
+        vec.step(np.zeros(12, dtype=np.int64))
+        for i in range(12):
+            seen[i].append(vec.last_info["demand"][i])
+    for i in range(12):
+        s, e = src.window_range("train", int(skus[i]))
+        row = src.data.demand[skus[i], s:e]
+        got = np.array(seen[i][:vec.lengths[i]] if vec.t[i] else seen[i])
+        hits = [j for j in range(row.size - got.size + 1) if np.array_equal(row[j:j + got.size], got)]
+        assert hits, f"slot {i}: {got} is not a stretch of SKU {skus[i]}'s train data"
+    assert len(set(skus.tolist())) > 1  # random SKUs per episode
+
+
+def test_bootstrap_and_val_window_run(data_files):
+    kw = data_overrides(data_files, window="train", episode_length=9)
+    kw["data"]["bootstrap_block"] = 4
+    vec = VectorInventoryEnv(8, "lost-sales-L2-p9", **kw)
+    vec.reset(seed=0)
+    for _ in range(20):
+        obs, *_ = vec.step(np.ones(8, dtype=np.int64))
+        assert np.isfinite(obs).all()
+    v2 = VectorInventoryEnv(None, "lost-sales-L2-p9", window="train", **data_overrides(data_files))
+    assert v2.episodes.window == "train"
+
+
+# ----------------------------------------------------------------------- front ends, seeding, training
+def test_make_vec_vector_entry_point():
+    v = gym.make_vec(envs.ENV_ID, num_envs=32, vectorization_mode="vector_entry_point",
+                     scenario="backorder-L2-b9", episode_length=4)
+    assert isinstance(v.unwrapped, VectorInventoryEnv) and v.num_envs == 32
+    assert v.metadata["autoreset_mode"] == gym.vector.AutoresetMode.SAME_STEP
+    obs, info = v.reset(seed=0)
+    assert obs.shape == (32, 3) and obs in v.observation_space
+    for _ in range(4):
+        obs, rew, term, trunc, info = v.step(v.action_space.sample())
+        assert obs.dtype == np.float32 and rew.shape == (32,)
+    assert trunc.all() and info["_final_obs"].all()
+    # the default mode picks the vector entry point too
+    assert isinstance(gym.make_vec(envs.ENV_ID, num_envs=2).unwrapped, VectorInventoryEnv)
+
+
+def rollout(env, steps, seed):
+    env.seed(seed)
+    out = [env.reset()]
+    rng = np.random.default_rng(0)
+    for _ in range(steps):
+        obs, rew, done, _ = env.step(rng.integers(21, size=env.num_envs))
+        out += [obs, rew, done]
+    return out
+
+
+def test_seeding_reproducible():
+    kw = {"episode_length": 5, "skus": "random", "demand": {"mean": [2.0, 5.0, 9.0]}}
+    a = rollout(InventoryVecEnv("lost-sales-L3-p9", 20, **kw), 12, seed=7)
+    b = rollout(InventoryVecEnv("lost-sales-L3-p9", 20, **kw), 12, seed=7)
+    c = rollout(InventoryVecEnv("lost-sales-L3-p9", 20, **kw), 12, seed=8)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c))
+
+
+def test_parametric_demand_distribution_and_sku_assignment():
+    vec = VectorInventoryEnv(3000, "lost-sales-L2-p9", episode_length=50, demand={"mean": [1.0, 4.0, 10.0]})
+    vec.reset(seed=1)
+    np.testing.assert_array_equal(vec.sku[:6], [0, 1, 2, 0, 1, 2])  # slot i runs SKU i mod n_skus
+    total = np.zeros(3000)
+    for _ in range(50):
+        vec.step(np.full(3000, 5))
+        total += vec.last_info["demand"]
+    for k, m in enumerate([1.0, 4.0, 10.0]):
+        assert abs(total[k::3].mean() / 50 - m) < 0.05 * m + 0.02
+
+
+@pytest.mark.parametrize("action_mode", ["units", "continuous"])
+def test_ppo_trains_on_vec_env(action_mode):
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    venv = InventoryVecEnv("lost-sales-L2-p9", 16, episode_length=20, action={"mode": action_mode})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = PPO("MlpPolicy", VecNormalize(venv), n_steps=16, batch_size=64, n_epochs=1, seed=0,
+                    device="cpu", policy_kwargs={"net_arch": [16]})
+        model.learn(total_timesteps=512)
+    assert model.num_timesteps >= 512
+    assert len(model.ep_info_buffer) > 0  # the Monitor-style episode infos reach SB3's logger
+    obs = venv.reset()
+    act, _ = model.predict(VecNormalize(venv).normalize_obs(obs), deterministic=True)
+    assert act.shape[0] == 16
+
+
+def test_sb3_vec_env_api():
+    venv = InventoryVecEnv("lost-sales-L2-p9", 4)
+    assert venv.get_attr("render_mode") == [None] * 4
+    assert venv.env_is_wrapped(gym.Wrapper) == [False] * 4
+    assert venv.get_attr("num_envs", indices=[0, 1]) == [4, 4]
+    venv.set_attr("initial_state", "empty")
+    obs = venv.reset()
+    assert (obs[:, 0] == 0).all()
+    assert venv.env_method("_initial_states", np.array([0]), "steady", indices=[2, 3])[0].shape == (1, 4)
+    venv.close()
+
+
+def test_final_observation_calendar_and_batch_observation_layout(data_files):
+    """Regressions found while building the vector env: the observation after the last step had no valid
+    calendar row (read past the episode's calendar), and BatchSim.observe put the lead time in the period column
+    when both features are on."""
+    env = InventoryEnv("demo", episode_length=3)
+    env.reset(seed=0)
+    for _ in range(3):
+        obs = env.step(0)[0]
+    cal = [f.index for f in env.obs_fields if f.name.startswith("calendar")]
+    np.testing.assert_allclose(obs[cal[0]] ** 2 + obs[cal[1]] ** 2, 1.0, rtol=1e-6)
+    np.testing.assert_allclose(obs[cal[2]] ** 2 + obs[cal[3]] ** 2, 1.0, rtol=1e-6)
+
+    from envs.batch import BatchSim, data_episodes
+
+    kw = data_overrides(data_files)
+    single = InventoryEnv("lost-sales-L2-p9", **kw)
+    eps = data_episodes(single.problem, "test")
+    sim = BatchSim(single.problem, eps, initial_state="steady")
+    first = np.stack([single.reset(options={"sku": int(s)})[0] for s in eps.sku])
+    np.testing.assert_array_equal(sim.observe(), first)
