@@ -2,6 +2,11 @@
 
     python evaluate.py --scenario NAME_OR_YAML [--data FILE] [--items FILE] [--policies LIST] [--episodes N]
                        [--periods N] [--seed S] [--out DIR] [KEY=VALUE ...]
+    python evaluate.py --model RUN_DIR [--model RUN_DIR ...] [--policies LIST] [...]
+
+`--model RUN_DIR` (repeatable) adds trained agents (train.py run folders): the scenario, its overrides and the
+agent's normalisation are read from the first run folder, so no flag needs repeating; every agent and baseline
+runs on the same traces (data scenarios: the test window).
 
 Parametric scenarios: every policy runs on the same `--episodes` simulated episodes. Data scenarios
 (`--data` or a YAML with a `data:` section): every policy runs on the test window of every SKU. Prints the
@@ -19,7 +24,9 @@ import time
 
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="evaluate.py", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scenario", default="demo", help="built-in scenario name or YAML path (default: demo)")
+    ap.add_argument("--scenario", help="built-in scenario name or YAML path (default: demo, or the --model run's)")
+    ap.add_argument("--model", action="append", metavar="RUN_DIR",
+                    help="a train.py run folder to evaluate beside the baselines (repeatable)")
     ap.add_argument("--data", help="demand file (date,sku,demand; CSV, CSV.gz or Parquet) to evaluate on")
     ap.add_argument("--items", help="item table with per-SKU parameters (with --data)")
     ap.add_argument("--policies", default="all", help="comma-separated policy names, or 'all' (default)")
@@ -45,6 +52,11 @@ def main(argv=None) -> int:
     from envs.data import DataError
     from envs.scenario import parse_override
 
+    try:
+        from agents.evaluation import agent_policies, model_problem_args
+    except ImportError:  # agents need torch / stable-baselines3
+        agent_policies = model_problem_args = None
+
     if args.list_policies:
         print("\n".join(evaluation.known_policies()))
         return 0
@@ -58,8 +70,16 @@ def main(argv=None) -> int:
         elif args.items:
             raise ScenarioError("--items needs --data")
         t0 = time.process_time()
-        problem = Problem(args.scenario, **overrides)
+        runs = []
+        scenario = args.scenario or "demo"
+        if args.model:
+            if model_problem_args is None:
+                raise ScenarioError("--model needs torch and stable-baselines3 installed")
+            runs, scenario, overrides = model_problem_args(args.model, args.scenario, overrides)
+        problem = Problem(scenario, **overrides)
         policies = evaluation.make_policies(args.policies, problem)
+        if runs:
+            policies += agent_policies(runs, problem)
         ev = evaluation.evaluate(problem, policies, episodes=args.episodes, periods=args.periods, seed=args.seed,
                                  progress=not args.no_progress and sys.stderr.isatty())
         print(report.header(ev))
@@ -71,7 +91,7 @@ def main(argv=None) -> int:
             command = "python evaluate.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
             for path in report.write_outputs(ev, args.out, command):
                 print(f"wrote {path}")
-    except (ScenarioError, DataError, ValueError, OSError) as e:
+    except (ScenarioError, DataError, ValueError, OSError) as e:  # RunError, PresetError are ValueErrors
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

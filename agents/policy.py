@@ -1,0 +1,129 @@
+"""A trained agent behind the baselines' :class:`baselines.base.Policy` interface, the training-env wrapper
+that applies the same fixed normalisation, and the exact long-run cost of an agent on Zipkin instances.
+
+The agent acts on the env's observation (``BatchSim.observe()`` in evaluation, ``InventoryEnv`` in training),
+normalised by the run's fixed affine map, and its deterministic action is turned into units with the run's own
+action settings (``action.mode/n/step/relative``), so it can be evaluated on a problem whose action settings
+differ (the baselines do not use them).
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+from baselines.base import Policy, TrainData
+from envs import kernel as K
+from envs.problem import Problem
+from envs.scenario import ActionConfig
+
+from .runs import Normalization
+
+
+def default_obs_shift(problem: Problem) -> np.ndarray:
+    """Centre of each observation feature in demand-scale units: on hand -2, each pipeline slot -1,
+    inventory position -(L_max + 1), each demand lag -1, calendar / period / lead-time features 0.
+    (On lost-sales-L2-p9 this is the measured setting: on hand/5 - 2, pipeline/5 - 1, position/5 - 3.)"""
+    shift = np.zeros(problem.obs_dim, dtype=np.float32)
+    for f in problem.obs_fields:
+        if f.name == "on_hand":
+            shift[f.index] = -2.0
+        elif f.name.startswith("pipeline_") or f.name.startswith("demand_lag_"):
+            shift[f.index] = -1.0
+        elif f.name == "inventory_position":
+            shift[f.index] = -(problem.max_lead + 1.0)
+    return shift
+
+
+class NormalizedEnv(gym.Wrapper):
+    """Applies the fixed observation normalisation and the per-SKU reward ``-(cost - offset) * scale``."""
+
+    def __init__(self, env: gym.Env, norm: Normalization):
+        super().__init__(env)
+        self.norm = norm
+        self.observation_space = gym.spaces.Box(-norm.clip, norm.clip, shape=norm.shift.shape, dtype=np.float32)
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        return self.norm.apply(obs), info
+
+    def step(self, action):
+        obs, _, terminated, truncated, info = self.env.step(action)
+        sku = self.env.unwrapped.sku
+        reward = -(info["cost"] - self.norm.reward_offset[sku]) * self.norm.reward_scale[sku]
+        return self.norm.apply(obs), float(reward), terminated, truncated, info
+
+
+class AgentPolicy(Policy):
+    """A trained SB3 model as a batched policy (deterministic action: the mean for PPO, argmax for DQN)."""
+
+    needs_obs = True
+
+    def __init__(self, model, norm: Normalization, action: ActionConfig, name: str = "agent"):
+        self.model = model
+        self.norm = norm
+        self.action = action
+        self.name = name
+        self.order_up_to = action.mode == "order_up_to"
+
+    @classmethod
+    def from_run(cls, run, name: str | None = None, device: str = "cpu") -> AgentPolicy:
+        from envs.scenario import resolve_scenario
+
+        sc = resolve_scenario(run.config.scenario, **run.config.scenario_overrides)
+        return cls(run.load_model(device=device), run.normalization, sc.action, name or f"agent:{run.name}")
+
+    def fit(self, problem: Problem, train: TrainData) -> AgentPolicy:
+        names = [f.name for f in problem.obs_fields]
+        if names != self.norm.obs_names:
+            raise ValueError(f"{self.name}: the problem's observation {names} differs from the one the agent was "
+                             f"trained on {self.norm.obs_names}")
+        self.problem = problem
+        return self
+
+    def units(self, obs: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """Requested units (or targets in order-up-to mode) for raw observations [N, obs_dim]."""
+        a, _ = self.model.policy.predict(self.norm.apply(obs), deterministic=True)
+        a = np.asarray(a, dtype=np.float64)
+        cfg = self.action
+        unit = scale if cfg.relative else np.ones_like(scale)
+        if cfg.mode == "continuous":
+            a = np.clip(a.reshape(len(scale), -1)[:, 0], -1.0, 1.0)
+            return np.rint((a + 1.0) * 0.5 * (cfg.n - 1) * cfg.step * unit)
+        q = a.reshape(-1) * cfg.step * unit
+        return q if cfg.mode == "order_up_to" else np.rint(q)
+
+    def act(self, obs: np.ndarray, state) -> np.ndarray:
+        return self.units(obs, state.params[:, K.SCALE])
+
+    def describe(self) -> str:
+        return f"{self.name}: {type(self.model).__name__}, action {self.action.mode} n={self.action.n}"
+
+
+def exact_cost(agent: AgentPolicy, problem: Problem, margin: int = 8) -> float | None:
+    """Exact long-run average cost of the agent's deterministic policy (value determination on its Markov
+    chain, :func:`baselines.dp_optimal.policy_cost`) where the DP optimum applies, else None. Orders that
+    would raise the position above Morton's bound + `margin` are capped there (such states are transient)."""
+    from baselines.dp_optimal import morton_bound, policy_cost
+    from baselines.dp_policy import DPOptimal
+
+    if not DPOptimal.supports(problem) or agent.order_up_to:
+        return None
+    p = problem.params[0]
+    L, h, pen = int(p[K.LEAD]), float(p[K.HOLD]), float(p[K.SHORT])
+    mean, scale = float(problem.source.means[0]), float(p[K.SCALE])
+    if problem.obs_dim != L + 1:
+        return None
+    B = morton_bound(mean, L, h, pen) + margin
+
+    def orders(on_hand: np.ndarray, pipe: np.ndarray) -> np.ndarray:
+        n = on_hand.shape[0]
+        obs = np.empty((n, L + 1))
+        obs[:, 0] = on_hand
+        obs[:, 1:L] = pipe
+        ip = on_hand + pipe.sum(axis=1)
+        obs[:, L] = ip
+        q = agent.units(obs / scale, np.full(n, scale))
+        return np.clip(q, 0, B - ip)
+
+    return float(policy_cost(orders, mean, L, h, pen, max_position=B))

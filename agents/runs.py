@@ -1,0 +1,206 @@
+"""Run folders: atomic writes, and reading a run back (config, normalisation, model) without repeating flags.
+
+Layout of a run folder::
+
+    config.yaml         the resolved TrainConfig and the resolved scenario (every field)
+    command.txt         the command line that started the run (and any --resume lines)
+    versions.json       python, numpy, torch, stable-baselines3, sb3-contrib, gymnasium versions; seed; device
+    normalization.json  the fixed observation shift/scale/clip and per-SKU reward offset/scale
+    model.zip           the final model (SB3 format)
+    best_model.zip      the model with the lowest validation cost seen at a periodic evaluation
+    checkpoint/         model.zip (+ replay_buffer.pkl for DQN) and state.json: what --resume continues from
+    eval.csv            every periodic evaluation (step, avg_cost, fill_rate, gaps, ...)
+    tb/                 TensorBoard event files
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import platform
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from .config import PresetError, TrainConfig
+
+
+class RunError(ValueError):
+    """A run folder that is missing, incomplete or corrupt."""
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write `data` to a temporary file beside `path`, fsync it, then rename it over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_save_model(model, path: str | Path) -> None:
+    """model.save to memory, then an atomic write (a killed process never leaves half a zip)."""
+    buf = io.BytesIO()
+    model.save(buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def atomic_save_replay_buffer(model, path: str | Path) -> None:
+    buf = io.BytesIO()
+    model.save_replay_buffer(buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def versions() -> dict[str, str]:
+    import gymnasium
+    import numba
+    import stable_baselines3
+    import torch
+
+    out = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
+           "stable_baselines3": stable_baselines3.__version__, "gymnasium": gymnasium.__version__,
+           "numba": numba.__version__, "platform": platform.platform()}
+    try:
+        import sb3_contrib
+
+        out["sb3_contrib"] = sb3_contrib.__version__
+    except ImportError:
+        pass
+    return out
+
+
+@dataclass
+class Normalization:
+    """Fixed affine observation normalisation ``clip((obs + shift) * scale, -clip, clip)`` and the per-SKU
+    reward ``-(cost - reward_offset[sku]) * reward_scale[sku]``."""
+
+    obs_names: list[str]
+    shift: np.ndarray
+    scale: np.ndarray
+    clip: float
+    reward_offset: np.ndarray
+    reward_scale: np.ndarray
+
+    def apply(self, obs: np.ndarray) -> np.ndarray:
+        return np.clip((obs + self.shift) * self.scale, -self.clip, self.clip).astype(np.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"obs_names": self.obs_names, "shift": self.shift.tolist(), "scale": self.scale.tolist(),
+                "clip": self.clip, "reward_offset": self.reward_offset.tolist(),
+                "reward_scale": self.reward_scale.tolist(),
+                "formula": "obs_n = clip((obs + shift) * scale, -clip, clip); "
+                           "reward = -(cost - reward_offset[sku]) * reward_scale[sku]"}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Normalization:
+        return cls(list(d["obs_names"]), np.asarray(d["shift"], dtype=np.float32),
+                   np.asarray(d["scale"], dtype=np.float32), float(d["clip"]),
+                   np.asarray(d["reward_offset"], dtype=np.float64), np.asarray(d["reward_scale"], dtype=np.float64))
+
+
+def write_run_files(run_dir: Path, cfg: TrainConfig, scenario_dict: dict[str, Any], norm: Normalization,
+                    command: str, device: str) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(
+        {"config": cfg.to_dict(), "resolved_scenario": scenario_dict}, sort_keys=False))
+    atomic_write_text(run_dir / "normalization.json", json.dumps(norm.to_dict(), indent=1))
+    atomic_write_text(run_dir / "versions.json", json.dumps({**versions(), "seed": cfg.seed, "device": device},
+                                                            indent=1))
+    append_command(run_dir, command)
+
+
+def append_command(run_dir: Path, command: str) -> None:
+    path = run_dir / "command.txt"
+    old = path.read_text() if path.exists() else ""
+    atomic_write_text(path, old + command + "\n")
+
+
+@dataclass
+class Run:
+    """A run folder read back: config, normalisation and the path of the model to load."""
+
+    path: Path
+    config: TrainConfig
+    normalization: Normalization
+    model_path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def problem(self):
+        from envs import Problem
+
+        return Problem(self.config.scenario, **self.config.scenario_overrides)
+
+    def load_model(self, device: str = "cpu"):
+        from .training import algorithm_class
+
+        cls = algorithm_class(self.config.algorithm)
+        try:
+            return cls.load(str(self.model_path), device=device)
+        except (zipfile.BadZipFile, ValueError, KeyError, RuntimeError, EOFError, OSError) as e:
+            raise RunError(f"{self.model_path}: cannot load the model ({type(e).__name__}: {e})") from None
+
+
+def read_config(run_dir: Path) -> TrainConfig:
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        raise RunError(f"{run_dir}: not a run folder (no config.yaml)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+        cfg = TrainConfig.from_dict(raw["config"])
+        cfg.check()
+    except (yaml.YAMLError, KeyError, TypeError, PresetError) as e:
+        raise RunError(f"{path}: corrupt run config ({type(e).__name__}: {e})") from None
+    return cfg
+
+
+def load_run(run_dir: str | Path, which: str = "auto") -> Run:
+    """Read a run folder. `which`: model, best (best_model.zip), checkpoint, or auto (the best model if there
+    is one, else the final model, else the last checkpoint)."""
+    path = Path(run_dir)
+    if not path.exists():
+        raise RunError(f"run folder {path} does not exist")
+    if not path.is_dir():
+        raise RunError(f"{path} is not a folder (expected a run folder written by train.py)")
+    cfg = read_config(path)
+    try:
+        norm = Normalization.from_dict(json.loads((path / "normalization.json").read_text()))
+    except FileNotFoundError:
+        raise RunError(f"{path}: incomplete run folder (no normalization.json)") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise RunError(f"{path}/normalization.json: corrupt ({type(e).__name__}: {e})") from None
+    candidates = {"best": [path / "best_model.zip"], "model": [path / "model.zip"],
+                  "checkpoint": [path / "checkpoint" / "model.zip"]}
+    candidates["auto"] = candidates["best"] + candidates["model"] + candidates["checkpoint"]
+    if which not in candidates:
+        raise RunError(f"which must be one of {', '.join(candidates)}, got {which!r}")
+    for p in candidates[which]:
+        if p.is_file():
+            if not zipfile.is_zipfile(p):
+                raise RunError(f"{p}: corrupt model file (not a zip archive)")
+            return Run(path, cfg, norm, p)
+    raise RunError(f"{path}: no model to load ({', '.join(str(p.relative_to(path)) for p in candidates[which])} "
+                   "missing)")

@@ -1,0 +1,385 @@
+"""Training: build the normalised vectorised env, the SB3 model and the callbacks; write the run folder.
+
+:func:`train` is what ``train.py`` calls; tests and scripts call it directly.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.logger import TensorBoardOutputFormat, configure
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+from baselines.base import train_data
+from baselines.base_stock import BaseStock
+from baselines.evaluation import kpis_from_totals
+from baselines.tuning import training_episodes
+from envs import kernel as K
+from envs.batch import PERIODS, Episodes, data_episodes, parametric_episodes, simulate
+from envs.demand import HistoricalDemand
+from envs.inventory_env import InventoryEnv
+from envs.problem import Problem
+
+from .config import PresetError, TrainConfig
+from .policy import AgentPolicy, NormalizedEnv, default_obs_shift, exact_cost
+from .runs import (
+    Normalization,
+    RunError,
+    append_command,
+    atomic_save_model,
+    atomic_save_replay_buffer,
+    atomic_write_text,
+    read_config,
+    write_run_files,
+)
+
+VAL_SEED = 424_242  # seed of the validation traces (training uses cfg.seed, evaluation.py other seeds)
+
+
+def algorithm_class(name: str):
+    if name == "PPO":
+        from stable_baselines3 import PPO
+
+        return PPO
+    if name == "DQN":
+        from stable_baselines3 import DQN
+
+        return DQN
+    if name == "QRDQN":
+        from sb3_contrib import QRDQN
+
+        return QRDQN
+    raise PresetError(f"unknown algorithm {name!r}")
+
+
+class LinearSchedule:
+    """Learning rate decaying linearly from `start` to 0 over training (SB3 passes progress_remaining 1 -> 0)."""
+
+    def __init__(self, start: float):
+        self.start = float(start)
+
+    def __call__(self, progress_remaining: float) -> float:
+        return self.start * progress_remaining
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise PresetError("--device cuda asked for, but torch sees no CUDA device (use --device auto or cpu)")
+    return device
+
+
+# ----------------------------------------------------------------------------------------- normalisation
+def build_normalization(problem: Problem, cfg: TrainConfig) -> Normalization:
+    """Fixed observation shift (see :func:`agents.policy.default_obs_shift`; quantities are already in demand
+    scales) and per-SKU reward offset/scale (``auto``: from the tuned base-stock policy's training cost)."""
+    n = problem.n_skus
+    if cfg.reward_offset == "auto" or cfg.reward_scale == "auto":
+        ref = reference_costs(problem)
+    if cfg.reward_offset == "auto":
+        offset = ref
+    else:
+        offset = np.full(n, float(cfg.reward_offset))
+    if cfg.reward_scale == "auto":
+        floor = max(1e-6, 0.1 * float(np.median(ref)))
+        scale = 1.0 / (cfg.reward_scale_ratio * np.maximum(ref, floor))
+    else:
+        scale = np.full(n, float(cfg.reward_scale))
+    return Normalization([f.name for f in problem.obs_fields], default_obs_shift(problem),
+                         np.ones(problem.obs_dim, dtype=np.float32), float(cfg.obs_clip), offset, scale)
+
+
+def reference_costs(problem: Problem) -> np.ndarray:
+    """Per-SKU cost per period of the base-stock policy tuned on the training demand, on that demand."""
+    pol = BaseStock().fit(problem, train_data(problem))
+    eps, warmup = training_episodes(problem, n=50)
+    pol.start(eps)
+    totals, _ = simulate(problem, eps, lambda sim: pol.act(None, sim.raw), warmup=warmup, order_up_to=True)
+    cost = np.bincount(eps.sku, totals[:, K.I_COST], minlength=problem.n_skus)
+    periods = np.bincount(eps.sku, totals[:, PERIODS], minlength=problem.n_skus)
+    return np.where(periods > 0, cost / np.maximum(periods, 1), 0.0)
+
+
+# ----------------------------------------------------------------------------------------- validation
+@dataclass
+class Validation:
+    """Fixed validation traces, the base-stock cost on them and the exact optimum where one exists."""
+
+    episodes: Episodes
+    warmup: int
+    base_stock_cost: float
+    optimum: float | None
+    label: str
+
+    @classmethod
+    def build(cls, problem: Problem, cfg: TrainConfig) -> Validation:
+        if isinstance(problem.source, HistoricalDemand):
+            src = problem.source
+            window = "val" if len(src.skus_in("val")) else "train"
+            eps, warmup = data_episodes(problem, window), 0
+            label = f"{window} window of every SKU"
+        else:
+            warmup = 100 if problem.source.stationary else 0
+            periods = cfg.eval_periods if problem.source.stationary else problem.scenario.episode_length
+            eps = parametric_episodes(problem, cfg.eval_episodes, periods + warmup, seed=VAL_SEED)
+            label = f"{cfg.eval_episodes} simulated episodes x {periods} periods (seed {VAL_SEED})"
+        bs = BaseStock().fit(problem, train_data(problem))
+        bs.start(eps)
+        totals, _ = simulate(problem, eps, lambda sim: bs.act(None, sim.raw), warmup=warmup, order_up_to=True)
+        bs_cost = kpis_from_totals(totals, ci=False)["avg_cost"]
+        optimum = None
+        from baselines.dp_policy import DPOptimal
+
+        if DPOptimal.supports(problem):
+            optimum = DPOptimal().fit(problem, None).exact_avg_cost
+        return cls(eps, warmup, bs_cost, optimum, label)
+
+    def evaluate(self, problem: Problem, agent: AgentPolicy) -> dict[str, float | None]:
+        agent.start(self.episodes)
+        totals, _ = simulate(problem, self.episodes, lambda sim: agent.act(sim.observe(), sim.raw),
+                             warmup=self.warmup, order_up_to=agent.order_up_to)
+        k = kpis_from_totals(totals, ci=False)
+        out = {key: k[key] for key in ("avg_cost", "fill_rate", "holding", "shortage", "ordering", "purchase")}
+        out["gap_to_base_stock_pct"] = 100 * (k["avg_cost"] - self.base_stock_cost) / self.base_stock_cost \
+            if self.base_stock_cost else None
+        out["gap_to_optimal_pct"] = 100 * (k["avg_cost"] - self.optimum) / self.optimum if self.optimum else None
+        return out
+
+
+# ----------------------------------------------------------------------------------------- callbacks
+class EvalOnTraces(BaseCallback):
+    """Every `freq` steps: evaluate the deterministic policy on the validation traces, log ``eval/...``,
+    append to eval.csv and save best_model.zip when the validation cost improves."""
+
+    def __init__(self, problem: Problem, validation: Validation, norm: Normalization, agent_action,
+                 run_dir: Path, freq: int, best_cost: float = float("inf")):
+        super().__init__()
+        self.problem, self.validation, self.norm, self.agent_action = problem, validation, norm, agent_action
+        self.run_dir, self.freq, self.best_cost = run_dir, freq, best_cost
+        self.last: dict[str, Any] | None = None
+        self._next = None
+
+    def _on_training_start(self) -> None:
+        if self.freq:
+            self._next = (self.num_timesteps // self.freq + 1) * self.freq
+
+    def _on_step(self) -> bool:
+        if self._next is not None and self.num_timesteps >= self._next:
+            self._next = (self.num_timesteps // self.freq + 1) * self.freq
+            self.run_eval()
+        return True
+
+    def run_eval(self) -> dict[str, Any]:
+        agent = AgentPolicy(self.model, self.norm, self.agent_action)
+        t0 = time.process_time()
+        res = self.validation.evaluate(self.problem, agent)
+        for k, v in res.items():
+            if v is not None:
+                self.logger.record(f"eval/{'avg_cost_' + k if k in ('holding', 'shortage', 'ordering', 'purchase') else k}", v)
+        self.logger.record("eval/cpu_s", time.process_time() - t0)
+        self.logger.dump(self.num_timesteps)
+        row = {"step": self.num_timesteps, **res, "cpu_s": round(time.process_time(), 2)}
+        self._append_csv(row)
+        if res["avg_cost"] < self.best_cost:
+            self.best_cost = res["avg_cost"]
+            atomic_save_model(self.model, self.run_dir / "best_model.zip")
+        self.last = row
+        return row
+
+    def _append_csv(self, row: dict[str, Any]) -> None:
+        path = self.run_dir / "eval.csv"
+        old = path.read_text() if path.exists() else ""
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(row))
+        if not old:
+            w.writeheader()
+        w.writerow(row)
+        atomic_write_text(path, old + buf.getvalue())
+
+
+class AtomicCheckpoint(BaseCallback):
+    """Every `freq` steps: checkpoint/model.zip (weights, optimiser state, step count), the replay buffer for
+    off-policy algorithms and state.json, each written atomically (the state file last)."""
+
+    def __init__(self, run_dir: Path, freq: int, eval_cb: EvalOnTraces):
+        super().__init__()
+        self.dir = run_dir / "checkpoint"
+        self.freq = freq
+        self.eval_cb = eval_cb
+        self._next = None
+
+    def _on_training_start(self) -> None:
+        if self.freq:
+            self._next = (self.num_timesteps // self.freq + 1) * self.freq
+
+    def _on_step(self) -> bool:
+        if self._next is not None and self.num_timesteps >= self._next:
+            self._next = (self.num_timesteps // self.freq + 1) * self.freq
+            self.save()
+        return True
+
+    def save(self) -> None:
+        if hasattr(self.model, "replay_buffer") and self.model.replay_buffer is not None:
+            atomic_save_replay_buffer(self.model, self.dir / "replay_buffer.pkl")
+        atomic_save_model(self.model, self.dir / "model.zip")
+        atomic_write_text(self.dir / "state.json", json.dumps(
+            {"num_timesteps": int(self.model.num_timesteps), "best_cost": self.eval_cb.best_cost}))
+
+
+class ProgressBar(BaseCallback):
+    """tqdm progress bar over environment steps (SB3's own bar needs `rich`)."""
+
+    def __init__(self, total: int):
+        super().__init__()
+        self.total = total
+        self.bar = None
+
+    def _on_training_start(self) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=self.total, initial=self.num_timesteps, unit="step", unit_scale=True,
+                        desc="training", dynamic_ncols=True)
+
+    def _on_step(self) -> bool:
+        self.bar.update(self.num_timesteps - self.bar.n)
+        return True
+
+    def _on_training_end(self) -> None:
+        self.bar.close()
+
+
+# ----------------------------------------------------------------------------------------- training
+def make_vec_env(problem: Problem, cfg: TrainConfig, norm: Normalization):
+    sc = problem.scenario
+
+    def make():
+        return Monitor(NormalizedEnv(InventoryEnv(sc), norm))
+
+    fns = [make for _ in range(cfg.n_envs)]
+    if cfg.vec_env == "subproc":
+        return SubprocVecEnv(fns, start_method="fork")
+    return DummyVecEnv(fns)
+
+
+def _hyperparams(cfg: TrainConfig) -> dict[str, Any]:
+    hp = copy.deepcopy(cfg.hyperparams)
+    lr = float(hp.pop("learning_rate", 3e-4))
+    hp["learning_rate"] = LinearSchedule(lr) if cfg.lr_schedule == "linear" else lr
+    pk = hp.get("policy_kwargs") or {}
+    if cfg.algorithm != "QRDQN":
+        pk.pop("n_quantiles", None)
+    if "activation_fn" in pk and isinstance(pk["activation_fn"], str):
+        pk["activation_fn"] = getattr(torch.nn, pk["activation_fn"])
+    if pk:
+        hp["policy_kwargs"] = pk
+    return hp
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    num_timesteps: int
+    cpu_s: float
+    final_eval: dict[str, Any]
+    best_cost: float
+    exact_cost: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def train(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool = False,
+          log=print) -> TrainResult:
+    """Train (or resume) a run into `run_dir`. Returns the final evaluation on the validation traces."""
+    t_start = time.process_time()
+    run_dir = Path(run_dir)
+    torch.set_num_threads(cfg.torch_threads)
+    device = resolve_device(cfg.device)
+    problem = Problem(cfg.scenario, **cfg.scenario_overrides)
+    action = problem.scenario.action
+    if cfg.algorithm != "PPO" and action.mode == "continuous":
+        raise PresetError(f"{cfg.algorithm} needs a discrete action (action.mode units or order_up_to), "
+                          "the scenario has action.mode continuous")
+    cls = algorithm_class(cfg.algorithm)
+    best_cost = float("inf")
+    if resume:
+        state_path = run_dir / "checkpoint" / "state.json"
+        ckpt = run_dir / "checkpoint" / "model.zip"
+        if not ckpt.is_file() or not state_path.is_file():
+            raise RunError(f"{run_dir}: no checkpoint to resume from (checkpoint/model.zip and state.json)")
+        try:
+            state = json.loads(state_path.read_text())
+            best_cost = float(state.get("best_cost", best_cost))
+            norm = Normalization.from_dict(json.loads((run_dir / "normalization.json").read_text()))
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            raise RunError(f"{run_dir}: corrupt checkpoint state ({type(e).__name__}: {e})") from None
+        append_command(run_dir, command)
+    else:
+        norm = build_normalization(problem, cfg)
+        write_run_files(run_dir, cfg, problem.scenario.to_dict(), norm, command, device)
+    venv = make_vec_env(problem, cfg, norm)
+    if resume:
+        try:
+            model = cls.load(str(ckpt), env=venv, device=device)
+        except Exception as e:  # a corrupt zip raises many kinds of errors
+            raise RunError(f"{ckpt}: cannot load the checkpoint ({type(e).__name__}: {e})") from None
+        model.set_random_seed(cfg.seed + model.num_timesteps)
+        rb = run_dir / "checkpoint" / "replay_buffer.pkl"
+        if hasattr(model, "replay_buffer") and rb.is_file():
+            model.load_replay_buffer(str(rb))
+        log(f"resuming {run_dir} at step {model.num_timesteps:,} of {cfg.timesteps:,}")
+    else:
+        model = cls("MlpPolicy", venv, seed=cfg.seed, device=device, verbose=0, **_hyperparams(cfg))
+    logger = configure(str(run_dir / "tb"), ["tensorboard"])
+    model.set_logger(logger)
+    if not resume:
+        for fmt in logger.output_formats:
+            if isinstance(fmt, TensorBoardOutputFormat):
+                fmt.writer.add_text("config", cfg.markdown(), 0)
+                fmt.writer.add_text("normalization", "```\n" + json.dumps(norm.to_dict(), indent=1) + "\n```", 0)
+                fmt.writer.flush()
+    validation = Validation.build(problem, cfg)
+    eval_cb = EvalOnTraces(problem, validation, norm, action, run_dir, cfg.eval_freq, best_cost)
+    callbacks = [eval_cb, AtomicCheckpoint(run_dir, cfg.checkpoint_freq, eval_cb)]
+    if cfg.progress and sys.stderr.isatty():
+        callbacks.append(ProgressBar(cfg.timesteps))
+    remaining = max(cfg.timesteps - model.num_timesteps, 0)
+    if remaining:
+        model.learn(total_timesteps=remaining, callback=CallbackList(callbacks), reset_num_timesteps=not resume,
+                    progress_bar=False)
+    eval_cb.init_callback(model)
+    final = eval_cb.run_eval()
+    atomic_save_model(model, run_dir / "model.zip")
+    exact = None
+    if validation.optimum is not None:
+        best = AgentPolicy(cls.load(str(run_dir / "best_model.zip"), device="cpu"), norm, action)
+        exact = exact_cost(best, problem)
+        if exact is not None:
+            atomic_write_text(run_dir / "exact_cost.json", json.dumps(
+                {"best_model_exact_avg_cost": exact, "optimum": validation.optimum,
+                 "gap_to_optimal_pct": 100 * (exact - validation.optimum) / validation.optimum,
+                 "base_stock_validation_cost": validation.base_stock_cost}))
+    venv.close()
+    logger.close()
+    return TrainResult(run_dir, int(model.num_timesteps), time.process_time() - t_start, final,
+                       eval_cb.best_cost, exact, {"validation": validation.label,
+                                                  "base_stock_cost": validation.base_stock_cost,
+                                                  "optimum": validation.optimum})
+
+
+def resume_config(run_dir: str | Path) -> TrainConfig:
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise RunError(f"run folder {path} does not exist")
+    return read_config(path)

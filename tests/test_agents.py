@@ -1,0 +1,174 @@
+"""Learned agents: tiny training runs through the CLI, run folders, resume, presets, errors.
+
+Budgets are a few thousand steps: these tests check the plumbing, not learning (benchmarks/agents.py does).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import train as train_cli
+from agents.config import PresetError, resolve_config
+from agents.runs import RunError, load_run
+from envs import Problem
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["eval_freq=1024", "checkpoint_freq=1024", "eval_episodes=4", "eval_periods=200", "--no-progress"]
+TINY_HP = {"ppo": ["hp.n_steps=256", "hp.batch_size=256", "hp.n_epochs=2"],
+           "dqn": ["hp.learning_starts=200", "hp.buffer_size=5000"]}
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def _train(tmp: Path, algo: str, steps: int = 2048, seed: int = 0, extra=()) -> Path:
+    run = tmp / f"{algo}-s{seed}"
+    rc = train_cli.main(["--algo", algo, "--scenario", "lost-sales-L2-p9", "--timesteps", str(steps),
+                         "--n-envs", "2", "--seed", str(seed), "--run-dir", str(run), *TINY, *TINY_HP[algo],
+                         *extra])
+    assert rc == 0
+    return run
+
+
+@pytest.fixture(scope="module")
+def ppo_run(tmp_path_factory) -> Path:
+    """A tiny PPO run driven through the real CLI in a subprocess."""
+    run = tmp_path_factory.mktemp("ppo") / "run"
+    p = _cli("train.py", "--algo", "ppo", "--scenario", "lost-sales-L2-p9", "--timesteps", "2048", "--n-envs", "2",
+             "--run-dir", str(run), *TINY, *TINY_HP["ppo"])
+    assert p.returncode == 0, p.stderr
+    assert f"run folder: {run}" in p.stdout
+    assert f"tensorboard --logdir {run / 'tb'}" in p.stdout
+    return run
+
+
+def test_ppo_run_folder_and_evaluate(ppo_run):
+    for name in ("model.zip", "best_model.zip", "normalization.json", "config.yaml", "command.txt",
+                 "versions.json", "eval.csv", "checkpoint/model.zip", "checkpoint/state.json"):
+        assert (ppo_run / name).is_file(), name
+    assert list((ppo_run / "tb").glob("events.out.tfevents.*"))
+    assert "train.py --algo ppo" in (ppo_run / "command.txt").read_text()
+    versions = json.loads((ppo_run / "versions.json").read_text())
+    assert versions["seed"] == 0 and "stable_baselines3" in versions and "torch" in versions
+    run = load_run(ppo_run)
+    assert run.config.algorithm == "PPO" and run.config.scenario_overrides["action.mode"] == "continuous"
+    # evaluate.py reads scenario, overrides and normalisation from the run folder: no flag repeated
+    p = _cli("evaluate.py", "--model", str(ppo_run), "--model", str(ppo_run), "--policies", "base_stock",
+             "--episodes", "3", "--periods", "100", "--no-progress")
+    assert p.returncode == 0, p.stderr
+    assert f"ppo:{ppo_run.name} " in p.stdout and f"ppo:{ppo_run.name}#2" in p.stdout
+    assert "base_stock" in p.stdout
+
+
+def test_tensorboard_eval_tags(ppo_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(ppo_run / "tb"))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    for tag in ("eval/avg_cost", "eval/fill_rate", "eval/gap_to_base_stock_pct", "eval/gap_to_optimal_pct",
+                "eval/avg_cost_holding", "eval/avg_cost_shortage", "train/value_loss"):
+        assert tag in tags, tag
+    assert "config/text_summary" in acc.Tags()["tensors"]
+
+
+def test_dqn_run_and_resume(tmp_path):
+    run = _train(tmp_path, "dqn", steps=1024)
+    assert (run / "checkpoint" / "replay_buffer.pkl").is_file()
+    state = json.loads((run / "checkpoint" / "state.json").read_text())
+    assert state["num_timesteps"] == 1024
+    assert load_run(run).config.algorithm == "QRDQN"
+    (run / "model.zip").unlink()  # as if killed after the last checkpoint
+    assert train_cli.main(["--resume", str(run), "--timesteps", "2048", "--no-progress"]) == 0
+    model = load_run(run, "model").load_model()
+    assert model.num_timesteps == 2048
+    assert (run / "command.txt").read_text().count("\n") == 2
+
+
+def test_ppo_resume_continues_step_count(ppo_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(ppo_run, run)
+    assert train_cli.main(["--resume", str(run), "--timesteps", "3072", "--no-progress"]) == 0
+    assert load_run(run, "model").load_model().num_timesteps == 3072
+    assert json.loads((run / "checkpoint" / "state.json").read_text())["num_timesteps"] == 3072
+
+
+def test_same_seed_same_evaluation(tmp_path):
+    a = _train(tmp_path / "a", "ppo", steps=1024, seed=3)
+    b = _train(tmp_path / "b", "ppo", steps=1024, seed=3)
+    assert (a / "eval.csv").read_text().splitlines()[1:][0].split(",")[:9] == \
+        (b / "eval.csv").read_text().splitlines()[1:][0].split(",")[:9]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_training(tmp_path):
+    run = _train(tmp_path, "ppo", steps=1024, extra=["--device", "cuda"])
+    assert json.loads((run / "versions.json").read_text())["device"] == "cuda"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
+def test_cuda_without_gpu_is_a_clear_error(tmp_path, capsys):
+    rc = train_cli.main(["--algo", "ppo", "--scenario", "lost-sales-L2-p9", "--device", "cuda",
+                         "--run-dir", str(tmp_path / "r"), "--no-progress"])
+    assert rc == 2
+    assert "error: --device cuda" in capsys.readouterr().err
+
+
+def test_missing_and_corrupt_run_folders(tmp_path, ppo_run):
+    p = _cli("evaluate.py", "--model", str(tmp_path / "nope"), "--no-progress")
+    assert p.returncode == 2 and "error: run folder" in p.stderr and "Traceback" not in p.stderr
+    with pytest.raises(RunError, match="not a run folder"):
+        load_run(tmp_path)
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(ppo_run, bad)
+    for name in ("best_model.zip", "model.zip"):
+        (bad / name).write_bytes(b"not a zip")
+    with pytest.raises(RunError, match="corrupt model file"):
+        load_run(bad)
+    (bad / "config.yaml").write_text("config: [1, 2\n")
+    p = _cli("evaluate.py", "--model", str(bad), "--no-progress")
+    assert p.returncode == 2 and "corrupt run config" in p.stderr and "Traceback" not in p.stderr
+    assert train_cli.main(["--resume", str(tmp_path / "nope")]) == 2
+
+
+def test_unknown_preset_is_a_clear_error(tmp_path, capsys):
+    rc = train_cli.main(["--algo", "ppo", "--scenario", "lost-sales-L2-p9", "--preset", "nope",
+                         "--run-dir", str(tmp_path / "r")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "error: unknown preset 'nope'" in err and "default" in err
+    with pytest.raises(PresetError, match="unknown config field"):
+        resolve_config("ppo", "lost-sales-L2-p9", "lost-sales-L2-p9", overrides={}, flags={"bogus": 1})
+
+
+def test_config_resolution_routes_overrides():
+    cfg = resolve_config("ppo", "lost-sales-L3-p19", "lost-sales-L3-p19",
+                         overrides={"hp.gamma": 0.99, "eval_freq": 5000, "lead_time": 2,
+                                    "hp.policy_kwargs.log_std_init": -1.0})
+    assert cfg.preset == "lost-sales-*"
+    assert cfg.hyperparams["gamma"] == 0.99 and cfg.hyperparams["n_steps"] == 256
+    assert cfg.hyperparams["policy_kwargs"]["log_std_init"] == -1.0
+    assert cfg.hyperparams["policy_kwargs"]["net_arch"] == {"pi": [64, 64], "vf": [64, 64]}
+    assert cfg.eval_freq == 5000 and cfg.scenario_overrides["lead_time"] == 2
+    assert cfg.scenario_overrides["action.mode"] == "continuous"
+    assert resolve_config("dqn", "demo", "demo").algorithm == "QRDQN"
+
+
+def test_observation_shift_matches_the_measured_setting():
+    from agents.policy import default_obs_shift
+
+    pb = Problem("lost-sales-L2-p9")
+    assert [f.name for f in pb.obs_fields] == ["on_hand", "pipeline_1", "inventory_position"]
+    np.testing.assert_array_equal(default_obs_shift(pb), [-2, -1, -3])

@@ -1,0 +1,113 @@
+"""Train a PPO or DQN-family agent on a scenario and write a self-describing run folder.
+
+    python train.py --algo ppo|dqn --scenario NAME_OR_YAML [--data FILE] [--items FILE] [--timesteps N]
+                    [--device auto|cpu|cuda] [--n-envs N] [--seed S] [--run-dir DIR] [--preset NAME]
+                    [--resume RUN_DIR] [KEY=VALUE ...]
+
+Settings come from configs/presets/<algo>.yaml (the scenario's entry, else `default`), then the flags, then
+KEY=VALUE overrides: a run-config field (eval_freq=20000), a hyperparameter (hp.gamma=0.99) or a scenario
+field (lead_time=3). `--resume RUN_DIR` continues a killed run from its last checkpoint with its saved config.
+The logic lives in agents.training; this file only parses arguments. See docs/agents.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="train.py", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--algo", choices=["ppo", "dqn"], help="ppo (SB3 PPO) or dqn (QR-DQN by default, see preset)")
+    ap.add_argument("--scenario", help="built-in scenario name or YAML path")
+    ap.add_argument("--data", help="demand file (date,sku,demand) to train on (its train window)")
+    ap.add_argument("--items", help="item table with per-SKU parameters (with --data)")
+    ap.add_argument("--timesteps", type=int, help="environment steps (default: the preset's)")
+    ap.add_argument("--device", choices=["auto", "cpu", "cuda"], help="auto: CUDA when available (default)")
+    ap.add_argument("--n-envs", type=int, help="parallel training environments (default: the preset's)")
+    ap.add_argument("--seed", type=int, default=None, help="seed (default 0)")
+    ap.add_argument("--run-dir", help="run folder (default runs/<algo>-<scenario>-s<seed>-<time>)")
+    ap.add_argument("--preset", help="preset entry name in configs/presets/<algo>.yaml")
+    ap.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                    help="config field, hp.<hyperparameter> or scenario field overrides")
+    args = ap.parse_intermixed_args(argv)
+    if args.resume is None and (args.algo is None or args.scenario is None):
+        ap.error("--algo and --scenario are required (unless --resume RUN_DIR)")
+    for name in ("timesteps", "n_envs"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            ap.error(f"--{name.replace('_', '-')} must be >= 1")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from agents.config import PresetError, resolve_config
+    from agents.runs import RunError
+    from envs.data import DataError
+    from envs.scenario import ScenarioError, parse_override, resolve_scenario
+
+    command = "python train.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    try:
+        from agents import training
+
+        if args.resume:
+            run_dir = Path(args.resume)
+            cfg = training.resume_config(run_dir)
+            if args.timesteps:
+                cfg.timesteps = args.timesteps
+            if args.device:
+                cfg.device = args.device
+            resume = True
+        else:
+            overrides = dict(parse_override(o) for o in args.overrides)
+            scenario = args.scenario
+            if Path(scenario).is_file():
+                scenario = str(Path(scenario).resolve())
+            if args.data:
+                overrides["data.path"] = str(Path(args.data).resolve())
+                overrides.setdefault("data.window", "train")
+                if args.items:
+                    overrides["data.items"] = str(Path(args.items).resolve())
+            elif args.items:
+                raise ScenarioError("--items needs --data")
+            name = resolve_scenario(scenario).name
+            flags = {"timesteps": args.timesteps, "device": args.device, "n_envs": args.n_envs, "seed": args.seed}
+            if args.no_progress:
+                flags["progress"] = False
+            cfg = resolve_config(args.algo, scenario, name, args.preset, flags, overrides)
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            run_dir = Path(args.run_dir or f"runs/{cfg.algo}-{Path(name).stem}-s{cfg.seed}-{stamp}")
+            if (run_dir / "config.yaml").exists():
+                raise RunError(f"{run_dir} already holds a run; use --resume {run_dir} or another --run-dir")
+            resume = False
+        if args.no_progress:
+            cfg.progress = False
+        print(f"run folder: {run_dir}")
+        print(f"tensorboard --logdir {run_dir / 'tb'}")
+        print(f"{cfg.algorithm} on {cfg.scenario} (preset {cfg.preset!r}), {cfg.timesteps:,} steps, seed {cfg.seed}")
+        res = training.train(cfg, run_dir, command, resume=resume)
+    except (PresetError, RunError, ScenarioError, DataError, ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    ev = res.final_eval
+    print(f"steps {res.num_timesteps:,}, {res.cpu_s:.1f} CPU-s; validation ({res.extra['validation']}): "
+          f"avg cost {ev['avg_cost']:.4f}, fill rate {ev['fill_rate']:.4f}, "
+          f"base-stock {res.extra['base_stock_cost']:.4f} ({ev['gap_to_base_stock_pct']:+.2f} %)"
+          + (f", gap to optimum {ev['gap_to_optimal_pct']:+.2f} %" if ev.get("gap_to_optimal_pct") is not None else ""))
+    print(f"best validation cost {res.best_cost:.4f} (best_model.zip)")
+    if res.exact_cost is not None:
+        opt = res.extra["optimum"]
+        print(f"best model exact long-run cost {res.exact_cost:.4f} (optimum {opt:.4f}, "
+              f"{100 * (res.exact_cost - opt) / opt:+.2f} %)")
+    print(f"evaluate: python evaluate.py --model {run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
