@@ -323,7 +323,7 @@ def load_items(path: str | Path, skus: Sequence[str] | np.ndarray, *, columns: M
         i = int(unknown[0])
         raise DataError(f"{where.at('sku', i)}: unknown SKU {item_sku[i]!r} (not in the demand data); "
                         f"{unknown.size} of {len(item_sku)} item rows have SKUs not in the demand data. Remove "
-                        f"them or pass ignore_unknown_skus=True (--ignore-unknown-items)")
+                        f"them, or set data.ignore_unknown_items: true in the scenario (CLI: --ignore-unknown-items)")
     known = pos >= 0
 
     values: dict[str, np.ndarray] = {}

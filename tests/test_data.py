@@ -269,7 +269,7 @@ def test_unknown_item_skus(tmp_path, demand):
         items(tmp_path, text)
     msg = str(info.value)
     assert "column 'sku', line 3: unknown SKU 'Z'" in msg and "2 of 3 item rows" in msg
-    assert "ignore_unknown_skus=True" in msg
+    assert "ignore_unknown_items" in msg
     table = items(tmp_path, text, ignore_unknown_skus=True)
     assert table.ignored == 2
     np.testing.assert_array_equal(table.values["lead_time"], [1, np.nan, np.nan])
