@@ -165,7 +165,7 @@ class BatchSim:
         pb, ep = self.problem, self.episodes
         length = np.maximum(ep.lengths, 1)
         K.observe(self.state, self.params, ep.demand, self.t, pb.window, ep.calendar, ep.cal_offset,
-                  pb.n_calendar, 0.0, False, pb.lead_norm, pb.with_lead, pb.n_pipe, self.obs)
+                  pb.n_calendar, 0.0, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe, self.obs)
         if pb.with_period:
             self.obs[:, pb.obs_dim - 1 - int(pb.with_lead)] = self.t / length
         return self.obs

@@ -21,7 +21,9 @@ class Trace:
 
     demand: np.ndarray  # float64 [history + periods]
     history: int
-    calendar: np.ndarray | None  # float64 [history + periods, n_calendar] or None
+    calendar: np.ndarray | None
+    """float64 [history + periods + 1, n_calendar] or None; the last row is the period after the episode (for
+    the observation that follows the last step)."""
     sku: int
     start: int  # period index of the first episode period (in the source's own time axis)
 
@@ -124,7 +126,7 @@ class ParametricDemand:
             self.sample(rng, sku, start, periods)
         calendar = None
         if self.start_date is not None:
-            dates = self.start_date + np.arange(start - history, start + periods)
+            dates = self.start_date + np.arange(start - history, start + periods + 1)
             calendar = calendar_features(dates, daily=True)
         return Trace(demand=demand, history=history, calendar=calendar, sku=sku, start=start)
 
@@ -198,7 +200,7 @@ class HistoricalDemand:
             idx = (starts[:, None] + np.arange(b)[None, :]).ravel()
             idx = np.minimum(idx, e - 1)[: periods + history]
             demand = row[idx].copy()
-            calendar = self._calendar[idx]
+            calendar = self._calendar[np.append(idx, min(int(idx[-1]) + 1, self.data.n_periods - 1))]
             return Trace(demand=demand, history=history, calendar=calendar, sku=sku, start=int(idx[history]))
         if start is None:
             start = int(rng.integers(s, max(s + 1, e - periods + 1))) if window == "train" else s
@@ -210,7 +212,7 @@ class HistoricalDemand:
         else:
             pad = np.full(first - lo, self.scales[sku])
             demand = np.concatenate([pad, row[first:stop]])
-        cal_idx = np.clip(np.arange(lo, stop), 0, self.data.n_periods - 1)
+        cal_idx = np.clip(np.arange(lo, stop + 1), 0, self.data.n_periods - 1)
         return Trace(demand=demand, history=history, calendar=self._calendar[cal_idx], sku=sku, start=start)
 
 

@@ -43,6 +43,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
+from numba import njit
 
 from . import kernel as K
 from .demand import HistoricalDemand, ParametricDemand, calendar_features
@@ -154,6 +155,43 @@ class ProblemEpisodes:
         return EpisodeBatch(sku, demand, lengths, cal if self.problem.n_calendar else None)
 
 
+# ---------------------------------------------------------------------------------- per-slot bookkeeping
+# (the period's dynamics are kernel.step; these only gather and scatter per-slot values in one pass each)
+
+@njit(cache=True)
+def _gather(table: np.ndarray, actions: np.ndarray, demand: np.ndarray, W: int, t: np.ndarray,
+            discrete: bool, request: np.ndarray, d: np.ndarray) -> None:
+    """request[i] = table[i, actions[i]] (discrete actions) and d[i] = demand[W + t[i], i]."""
+    for i in range(t.shape[0]):
+        if discrete:
+            request[i] = table[i, actions[i]]
+        d[i] = demand[W + t[i], i]
+
+
+@njit(cache=True)
+def _advance(info: np.ndarray, offset: float, scale: float, rewards: np.ndarray, ep_return: np.ndarray,
+             t: np.ndarray, period: np.ndarray, lengths: np.ndarray) -> int:
+    """Rewards as the single env computes them, returns, clocks; returns the number of episodes that ended."""
+    ended = 0
+    for i in range(t.shape[0]):
+        r = -(info[i, K.I_COST] - offset) * scale
+        rewards[i] = r
+        ep_return[i] += r
+        period[i] = t[i]
+        t[i] += 1
+        if t[i] >= lengths[i]:
+            ended += 1
+    return ended
+
+
+@njit(cache=True)
+def _window(demand: np.ndarray, t: np.ndarray, W: int, out: np.ndarray) -> None:
+    """out[k, i] = demand[t[i] + k, i]: the demand window of every slot at its own period."""
+    for i in range(t.shape[0]):
+        for k in range(W):
+            out[k, i] = demand[t[i] + k, i]
+
+
 class VectorInventoryEnv(gym.vector.VectorEnv):
     """``num_envs`` SKU-episodes of ``Inventory-v0`` stepped together (see the module docstring).
 
@@ -228,6 +266,11 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
         self._cal_rows = np.zeros((pb.window + 2, n), dtype=np.int64) if pb.n_calendar else None
         self._cal_offset = np.zeros(n, dtype=np.int64)
         self._request = np.zeros(n)
+        self._d = np.zeros(n)
+        self._rewards = np.zeros(n)
+        self._period = np.zeros(n, dtype=np.int64)
+        self._no_actions = np.zeros(n, dtype=np.int64)
+        self._winbuf = np.zeros((pb.window, n))
         self._info = np.zeros((n, K.N_INFO))
         self._obs = np.zeros((n, pb.obs_dim), dtype=np.float32)
         self._ep_return = np.zeros(n)
@@ -250,16 +293,18 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
         self._start(self._rows, options.get("initial_state", self.initial_state))
         self._observe()
         self._needs_reset = False
-        self._period = np.zeros(self.num_envs, dtype=np.int64)
+        self._period[:] = 0
         self._step_sku = self.sku
-        self._rewards = np.zeros(self.num_envs)
+        self._rewards[:] = 0.0
         return self._obs.copy(), {"sku": self.sku.copy(), "scale": self.params[:, K.SCALE].copy()}
 
     def step(self, actions):
         """One period for every slot; slots whose episode ends start a new one (same-step autoreset)."""
         done, final_obs, dicts = self._step(actions)
-        rewards = self._rewards
-        infos: dict[str, Any] = {k: v.copy() for k, v in self.last_info.items()}
+        rewards = self._rewards.copy()
+        info = self._info.copy()
+        infos: dict[str, Any] = {k: info[:, c] for c, k in enumerate(K.INFO_KEYS)}
+        infos.update(requested=self._request.copy(), period=self._period.copy(), sku=self._step_sku.copy())
         if dicts is not None:
             infos["dicts"] = dicts
         if done is not None:
@@ -284,27 +329,28 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
             raise RuntimeError("call reset() before step()")
         a = np.asarray(actions)
         n = self.num_envs
+        request = self._request
         if self._continuous:
             a = np.clip(a.astype(np.float64).reshape(n, -1)[:, 0], -1.0, 1.0)
-            request = np.rint((a + 1.0) * 0.5 * self._cont_max)
+            request[:] = np.rint((a + 1.0) * 0.5 * self._cont_max)
+            a = self._no_actions
         else:
-            request = self._table[self._rows, a.reshape(n)]
-        self._request = request
+            a = a.reshape(n)
+            if a.dtype.kind not in "iu":
+                a = a.astype(np.int64)
+            if n and (a.min() < 0 or a.max() >= self._table.shape[1]):
+                raise ValueError(f"actions must be in 0..{self._table.shape[1] - 1}")
         t = self.t
-        K.step(self.state, self.params, request, self._demand[self._W + t, self._rows], self._backorder,
-               self._order_up_to, self._info)
-        self._period = t.copy()
+        _gather(self._table, a, self._demand, self._W, t, not self._continuous, request, self._d)
+        K.step(self.state, self.params, request, self._d, self._backorder, self._order_up_to, self._info)
         self._step_sku = self.sku
-        t += 1
-        cost = self._info[:, K.I_COST]
-        self._rewards = -(cost - self._reward_offset) * self._reward_scale
-        self._ep_return += self._rewards
+        ended = _advance(self._info, self._reward_offset, self._reward_scale, self._rewards, self._ep_return, t,
+                         self._period, self.lengths)
         dicts = self._info_dicts() if self.info_mode == "dicts" else None
         self._observe()
-        ended = t >= self.lengths
-        if not ended.any():
+        if not ended:
             return None, None, dicts
-        done = np.flatnonzero(ended)
+        done = np.flatnonzero(t >= self.lengths)
         final_obs = self._obs[done].copy()
         self._step_sku = self.sku.copy()
         self._final_returns = self._ep_return[done].copy()
@@ -359,10 +405,17 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
         self._table[slots] = pb.action_table[batch.sku]
         if self._continuous:
             self._cont_max[slots] = pb._cont_max[batch.sku]
-        self._demand[:, slots] = 0.0
-        self._demand[:T + self._W, slots] = batch.demand
-        if self._cal_rows is not None:
-            self._cal_rows[:T + self._W + 1, slots] = batch.cal_rows
+        rows = T + self._W
+        if slots.size == self.num_envs:  # every slot (reset, or episodes of equal length): whole rows
+            self._demand[:rows] = batch.demand
+            self._demand[rows:] = 0.0
+            if self._cal_rows is not None:
+                self._cal_rows[:rows + 1] = batch.cal_rows
+        else:
+            self._demand[:rows, slots] = batch.demand
+            self._demand[rows:, slots] = 0.0
+            if self._cal_rows is not None:
+                self._cal_rows[:rows + 1, slots] = batch.cal_rows
         self.lengths[slots] = batch.lengths
         if (batch.lengths < 1).any():
             raise ScenarioError("an episode with no periods to replay")
@@ -413,7 +466,13 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
             t, cols = self.t[slots], slots
             state, params = self.state[slots], self.params[slots]
             obs = np.empty((slots.size, pb.obs_dim), dtype=np.float32)
-        trace = self._demand[t[None, :] + self._win, cols[None, :]] if W else self._demand
+        if not W:
+            trace = self._demand
+        elif slots is None:
+            trace = self._winbuf
+            _window(self._demand, t, W, trace)
+        else:
+            trace = self._demand[t[None, :] + self._win, cols[None, :]]
         if self._cal_rows is not None:
             cal_offset = self._cal_rows[W + t, cols]
         else:
@@ -446,6 +505,20 @@ except ImportError:  # pragma: no cover
     _SB3VecEnv = None
 
 
+class _NoInfo(dict):
+    """The info of a slot whose episode did not end: empty and read-only, one object shared by all such slots
+    (building thousands of fresh dicts per step would cost more than the simulation)."""
+
+    def _read_only(self, *args, **kwargs):
+        raise TypeError("the infos of slots whose episode did not end are one shared read-only empty dict; "
+                        "copy it (dict(info)) to add keys")
+
+    __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = __ior__ = _read_only
+
+
+_NO_INFO = _NoInfo()
+
+
 if _SB3VecEnv is not None:
 
     class InventoryVecEnv(_SB3VecEnv):
@@ -455,7 +528,8 @@ if _SB3VecEnv is not None:
         Arguments as for :class:`VectorInventoryEnv` (or ``venv=`` an existing one). ``step`` returns
         ``(obs, rewards, dones, infos)``: at an episode end ``infos[i]`` holds ``terminal_observation``,
         ``TimeLimit.truncated`` (always True: episodes only end by truncation) and ``episode`` (``r``: the
-        episode's return, ``l``: its length, ``t``: wall seconds), as SB3's Monitor would; the returned
+        episode's return, ``l``: its length, ``t``: wall seconds), as SB3's Monitor would; the other slots'
+        infos are one shared, read-only empty dict (``info="dicts"``: the single env's info dicts); the returned
         observation is the first one of the next episode. ``seed(s)`` seeds the next ``reset`` (one random
         stream for all slots). ``get_attr``/``set_attr``/``env_method`` act on the one underlying
         :class:`VectorInventoryEnv` (its attributes are shared by all slots) and return one value per index.
@@ -485,13 +559,15 @@ if _SB3VecEnv is not None:
             v = self.venv
             done, final_obs, dicts = v._step(self._actions)
             n = self.num_envs
-            infos = dicts if dicts is not None else [{} for _ in range(n)]
+            infos = dicts if dicts is not None else [_NO_INFO] * n
             dones = np.zeros(n, dtype=bool)
             if done is not None:
                 dones[done] = True
                 now = time.time()
                 per = v._period  # the period just played; the episode's length is per + 1
                 for j, i in enumerate(done.tolist()):
+                    if dicts is None:
+                        infos[i] = {}
                     infos[i]["terminal_observation"] = final_obs[j]
                     infos[i]["TimeLimit.truncated"] = True
                     infos[i]["episode"] = {"r": float(v._final_returns[j]), "l": int(per[i]) + 1,

@@ -1,0 +1,198 @@
+"""Scale benchmark: the single env, the vectorised env and every baseline on a 10,000-SKU catalogue, in CPU-seconds.
+
+    python benchmarks/scale.py [--skus 10000] [--periods 365] [--sizes 256,1024,4096,16384,100000]
+                               [--subset 200] [--full-statsmodels] [--skip-baselines]
+
+All figures are measured with time.process_time in one run (CPU time: wall-clock on a shared machine swings),
+so the ratio of the vectorised to the single env is printed from the same run.
+
+1. ``Inventory-v0`` (unwrapped, lost-sales-L2-p9, 500-period episodes, random actions, resets included):
+   steps per CPU-second.
+2. The vectorised env (``envs.vector.InventoryVecEnv``, the SB3 ``VecEnv`` PPO uses; lost-sales-L2-p9, L = 2)
+   at several N: SKU-steps per CPU-second with random actions, episode resets (drawing 500 periods of Poisson
+   demand for every slot) included; also the same without the demand draws (the share spent in numpy's
+   Poisson sampler), the gymnasium ``VectorInventoryEnv`` front end, and the replay of the 10,000-SKU data set.
+3. Every baseline of ``baselines.evaluation`` on a synthetic catalogue of ``--skus`` SKUs (daily demand, two
+   years: the last ``--periods`` days are the test window replayed by ``evaluate``), fit and run CPU-seconds per
+   policy. The statsmodels-fitted forecasters (``holt_winters``, ``arima`` and their tuned variants) fit one
+   model per SKU: they are timed on the first ``--subset`` SKUs and extrapolated linearly to the full catalogue
+   (marked ``~``) unless ``--full-statsmodels``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from env_speed import time_env  # noqa: E402
+
+from envs import InventoryEnv  # noqa: E402
+from envs.vector import InventoryVecEnv, VectorInventoryEnv  # noqa: E402
+
+STATSMODELS = ("holt_winters", "holt_winters_tuned", "arima", "arima_tuned")
+
+
+def time_vec(venv, steps: int, seed: int = 0, gym_api: bool = False) -> tuple[float, float]:
+    """SKU-steps per CPU-second over `steps` steps (resets included) and the CPU-s spent drawing new episodes."""
+    n = venv.num_envs
+    core = venv if gym_api else venv.venv
+    acts = np.random.default_rng(seed).integers(core.single_action_space.n, size=(16, n))
+    if gym_api:
+        venv.reset(seed=seed)
+    else:
+        venv.seed(seed)
+        venv.reset()
+    spent = [0.0]
+    start = core._start
+
+    def timed_start(*args):
+        t0 = time.process_time()
+        start(*args)
+        spent[0] += time.process_time() - t0
+
+    core._start = timed_start
+    t0 = time.process_time()
+    for k in range(steps):
+        venv.step(acts[k % 16])
+    total = time.process_time() - t0
+    core._start = start
+    return n * steps / total, spent[0] / total
+
+
+def synthetic_catalogue(folder: Path, n: int, days: int, seed: int = 0) -> tuple[Path, Path]:
+    """Daily demand of n SKUs over `days` days (smooth, erratic and intermittent SKUs, weekly season) as
+    Parquet, and an item table with per-SKU lead times (1..7 days) and costs."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    mean = np.exp(rng.normal(1.0, 1.2, n))  # median ~2.7 units/day, a long tail
+    p_occ = np.where(rng.random(n) < 0.3, rng.uniform(0.05, 0.5, n), 1.0)  # 30 % intermittent
+    week = 1 + 0.25 * np.sin(2 * np.pi * (np.arange(days) % 7) / 7)
+    lam = mean[None, :] / p_occ[None, :] * week[:, None]
+    r = 2.0
+    demand = rng.negative_binomial(r, r / (r + lam)) * (rng.random((days, n)) < p_occ[None, :])
+    dates = pd.date_range("2022-01-03", periods=days, freq="D")
+    skus = np.array([f"SKU{i:05d}" for i in range(n)])
+    long = pd.DataFrame({"date": np.repeat(dates.values, n), "sku": np.tile(skus, days),
+                         "demand": demand.reshape(-1).astype(np.float64)})
+    path = folder / f"catalogue_{n}.parquet"
+    long.to_parquet(path, index=False)
+    items = folder / f"items_{n}.csv"
+    pd.DataFrame({"sku": skus, "lead_time": rng.integers(1, 8, n), "holding_cost": np.round(rng.uniform(0.01, 0.2, n), 3),
+                  "shortage_cost": np.round(rng.uniform(0.5, 5, n), 2), "order_cost": rng.choice([0, 2, 5], n),
+                  "moq": rng.choice([0, 0, 5], n), "pack_size": rng.choice([1, 1, 6, 12], n)}).to_csv(items, index=False)
+    return path, items
+
+
+def catalogue_scenario(path: Path, items: Path, periods: int, days: int) -> dict:
+    test = periods / days
+    return {"data": {"path": str(path), "items": str(items), "train": 1 - test, "test": test}}
+
+
+def bench_baselines(folder: Path, n: int, periods: int, subset: int, full_sm: bool, rows: list) -> float:
+    from baselines.base import train_data
+    from baselines.evaluation import evaluate, make_policies
+    from envs.problem import Problem
+
+    days = 2 * periods
+    t0 = time.process_time()
+    path, items = synthetic_catalogue(folder, n, days)
+    t1 = time.process_time()
+    problem = Problem("lost-sales-L2-p9", **catalogue_scenario(path, items, periods, days))
+    t2 = time.process_time()
+    train = train_data(problem)
+    t3 = time.process_time()
+    print(f"catalogue: {n:,} SKUs x {days} days written in {t1 - t0:.1f} CPU-s, loaded (Problem) in "
+          f"{t2 - t1:.1f} CPU-s, training data in {t3 - t2:.1f} CPU-s", flush=True)
+    names = [p.name for p in make_policies("all", problem)]
+    fast = [m for m in names if m not in STATSMODELS or full_sm]
+    slow = [m for m in names if m in STATSMODELS and not full_sm]
+    t0 = time.process_time()
+    ev = evaluate(problem, make_policies(fast, problem), record=0, train=train)
+    total_fast = time.process_time() - t0
+    fitrun = 0.0
+    for r in ev.results:
+        rows.append((r.name, n, r.fit_cpu_s, r.eval_cpu_s, False, r.kpis["avg_cost"]))
+        fitrun += r.fit_cpu_s + r.eval_cpu_s
+        print(f"  {r.name:<28} fit {r.fit_cpu_s:8.2f}  run {r.eval_cpu_s:7.2f} CPU-s", flush=True)
+    print(f"  (evaluate() overhead besides fit + run: {total_fast - fitrun:.2f} CPU-s: episodes, KPIs)")
+    if slow:
+        path_s, items_s = synthetic_catalogue(folder, subset, days)
+        sub = Problem("lost-sales-L2-p9", **catalogue_scenario(path_s, items_s, periods, days))
+        ev = evaluate(sub, make_policies(slow, sub), record=0)
+        f = n / subset
+        for r in ev.results:
+            rows.append((r.name, subset, r.fit_cpu_s * f, r.eval_cpu_s * f, True, r.kpis["avg_cost"]))
+            print(f"  {r.name:<28} fit {r.fit_cpu_s:8.2f}  run {r.eval_cpu_s:7.2f} CPU-s on {subset} SKUs", flush=True)
+    return total_fast
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--skus", type=int, default=10_000)
+    ap.add_argument("--periods", type=int, default=365)
+    ap.add_argument("--sizes", default="256,1024,4096,16384,100000")
+    ap.add_argument("--single-steps", type=int, default=300_000)
+    ap.add_argument("--sku-steps", type=float, default=2e7, help="SKU-steps per vectorised measurement (>= 1000 steps)")
+    ap.add_argument("--subset", type=int, default=200)
+    ap.add_argument("--full-statsmodels", action="store_true")
+    ap.add_argument("--skip-baselines", action="store_true")
+    args = ap.parse_args()
+
+    print(f"{'simulator':<62} {'N':>7} {'SKU-steps/CPU-s':>16} {'vs single':>9} {'in resets':>9}")
+    single, _ = time_env(InventoryEnv("lost-sales-L2-p9"), args.single_steps)
+    print(f"{'Inventory-v0 (single env), lost-sales-L2-p9':<62} {1:>7} {single:>16,.0f} {1:>9.1f} {'':>9}", flush=True)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    for n in sizes:
+        steps = max(1000, int(args.sku_steps / n))
+        rate, share = time_vec(InventoryVecEnv("lost-sales-L2-p9", n), steps)
+        print(f"{'InventoryVecEnv (SB3 VecEnv), lost-sales-L2-p9, ' + str(steps) + ' steps':<62} {n:>7} "
+              f"{rate:>16,.0f} {rate / single:>9.1f} {share:>9.0%}", flush=True)
+        if n == 4096:
+            no_draw = rate / (1 - share)
+            print(f"{'  the same, demand draws (numpy Poisson) left out':<62} {n:>7} {no_draw:>16,.0f} "
+                  f"{no_draw / single:>9.1f} {'':>9}", flush=True)
+            rate, share = time_vec(VectorInventoryEnv(n, "lost-sales-L2-p9"), steps, gym_api=True)
+            print(f"{'VectorInventoryEnv (gymnasium VectorEnv), same':<62} {n:>7} {rate:>16,.0f} "
+                  f"{rate / single:>9.1f} {share:>9.0%}", flush=True)
+    if args.skip_baselines:
+        return
+    rows: list = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        print(f"\nbaselines on {args.skus:,} SKUs x {args.periods} periods (baselines.evaluation.evaluate, "
+              "test window of a synthetic daily catalogue):", flush=True)
+        overhead = bench_baselines(folder, args.skus, args.periods, args.subset, args.full_statsmodels, rows)
+        # the vectorised env replaying the same catalogue (data scenario: no demand sampling)
+        path = folder / f"catalogue_{args.skus}.parquet"
+        days = 2 * args.periods
+        kw = catalogue_scenario(path, folder / f"items_{args.skus}.csv", args.periods, days)
+        kw["data"]["window"] = "test"
+        venv = InventoryVecEnv("lost-sales-L2-p9", None, action={"relative": True, "step": 0.5}, **kw)
+        rate, share = time_vec(venv, args.periods * 3)
+        print(f"\nInventoryVecEnv replaying the test window of all {venv.num_envs:,} SKUs (lead times 1..7, item "
+              f"table): {rate:,.0f} SKU-steps/CPU-s ({share:.0%} in episode resets)")
+    print(f"\n{'policy':<28} {'fit CPU-s':>10} {'run CPU-s':>10} {'total':>8}")
+    grand = 0.0
+    for name, n, fit, run, extrap, _cost in rows:
+        mark = "~" if extrap else " "
+        grand += fit + run
+        note = f"  (timed on {n} SKUs, x{args.skus / n:g})" if extrap else ""
+        print(f"{name:<28} {mark}{fit:>9.2f} {mark}{run:>9.2f} {mark}{fit + run:>7.2f}{note}")
+    fast = sum(f + r for _, _, f, r, e, _ in rows if not e)
+    print(f"{'all policies but statsmodels':<28} {'':>10} {'':>10} {fast:>8.2f}")
+    print(f"{'all policies':<28} {'':>10} {'':>10} {'~' if any(r[4] for r in rows) else ''}{grand:>7.2f}")
+    print(f"(one evaluate() call for the non-statsmodels policies: {overhead:.2f} CPU-s in all)")
+
+
+if __name__ == "__main__":
+    main()
