@@ -1,0 +1,450 @@
+"""Export a trained agent to ONNX (or a classical baseline to a JSON level table) for ``deploy.recommend``.
+
+Usage::
+
+    python -m agents.export RUN_DIR --out policy.onnx [--model auto|best|model|checkpoint] [--best] [--check]
+    python -m agents.export --baseline base_stock (RUN_DIR | --scenario NAME [KEY=VALUE ...]) --out base_stock.json
+
+The ONNX graph is built by hand with ``onnx.helper`` from the SB3 weights rather than traced with
+``torch.onnx.export``: the networks are small MLPs (Gemm + Tanh/ReLU), so the graph is a handful of nodes,
+needs no exporter (no onnxscript, no TorchScript/dynamo differences between torch versions) and is byte-for-
+byte deterministic. It computes, in float32::
+
+    x = clip((obs + shift) * scale, -clip, clip)           # the run's fixed normalisation, folded in
+    h = act(W_k h + b_k) ...                               # the policy MLP (PPO: policy_net + action_net;
+                                                           #  DQN: q_net; QR-DQN: quantile_net)
+    action = clip(mean, -1, 1)                             # PPO with a continuous action (SB3 predict clips)
+           | argmax(logits) | argmax(Q) | argmax(mean over quantiles of Z)
+
+Everything the deploy side needs (observation names and layout version, action mapping, per-SKU demand scales,
+lead times, MOQ, pack size and costs, scenario, run id, library versions) goes into the model's
+``metadata_props`` as one JSON string (key ``invrl``) and into a sidecar ``<out>.json`` for people to read.
+Nothing is pickled. ``--check`` runs the parity check (:func:`parity`) on 10,000 evaluation observations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import hashlib
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deploy import policyfile as pf
+
+from .runs import Run, RunError, atomic_write_bytes, atomic_write_text, load_run
+
+OPSET = 17
+IR_VERSION = 8
+
+
+class ExportError(ValueError):
+    """A model or baseline that cannot be exported."""
+
+
+# ----------------------------------------------------------------------------------------- network -> layers
+def _mlp_layers(modules) -> list[tuple]:
+    """[("gemm", W [out, in], b [out]) | ("tanh",) | ("relu",)] for a chain of torch modules."""
+    import torch.nn as nn
+
+    out: list[tuple] = []
+    for m in modules:
+        if isinstance(m, nn.Sequential):
+            out += _mlp_layers(list(m))
+        elif isinstance(m, nn.Linear):
+            w = m.weight.detach().cpu().numpy().astype(np.float32)
+            b = (m.bias.detach().cpu().numpy() if m.bias is not None else np.zeros(w.shape[0])).astype(np.float32)
+            out.append(("gemm", w, b))
+        elif isinstance(m, nn.Tanh):
+            out.append(("tanh",))
+        elif isinstance(m, nn.ReLU):
+            out.append(("relu",))
+        elif isinstance(m, (nn.Flatten, nn.Identity)) or type(m).__name__ == "FlattenExtractor":
+            continue  # observations are already flat [N, D]
+        else:
+            raise ExportError(f"cannot export layer {type(m).__name__} (supported: Linear, Tanh, ReLU, Flatten)")
+    return out
+
+
+def network_of(model) -> tuple[list[tuple], str, dict[str, int]]:
+    """The deterministic-action network of an SB3 model: (layers, head, sizes). head: continuous, argmax or
+    quantile_argmax."""
+    from stable_baselines3.common.preprocessing import is_image_space
+    from torch.nn import Flatten
+
+    policy = model.policy
+    name = type(model).__name__
+    space = model.action_space
+    if is_image_space(model.observation_space):
+        raise ExportError("image observations are not supported")
+    if name == "PPO":
+        if getattr(policy, "use_sde", False) or getattr(policy, "squash_output", False):
+            raise ExportError("PPO with gSDE / squashed output is not supported by the exporter")
+        fe = policy.pi_features_extractor if not policy.share_features_extractor else policy.features_extractor
+        if not isinstance(getattr(fe, "flatten", None), Flatten):
+            raise ExportError(f"unsupported features extractor {type(fe).__name__} (only FlattenExtractor)")
+        layers = _mlp_layers([policy.mlp_extractor.policy_net, policy.action_net])
+        if type(space).__name__ == "Box":
+            if space.shape != (1,):
+                raise ExportError(f"continuous action of shape {space.shape}; the env's is (1,)")
+            return layers, "continuous", {"low": float(space.low[0]), "high": float(space.high[0])}
+        if type(space).__name__ == "Discrete":
+            return layers, "argmax", {"n_actions": int(space.n)}
+        raise ExportError(f"unsupported action space {space}")
+    if name == "DQN":
+        return _mlp_layers([policy.q_net.features_extractor, policy.q_net.q_net]), "argmax", \
+            {"n_actions": int(space.n)}
+    if name == "QRDQN":
+        qn = policy.quantile_net
+        return _mlp_layers([qn.features_extractor, qn.quantile_net]), "quantile_argmax", \
+            {"n_actions": int(space.n), "n_quantiles": int(qn.n_quantiles)}
+    raise ExportError(f"cannot export a {name} model (PPO, DQN, QRDQN)")
+
+
+def build_onnx(layers: list[tuple], head: str, sizes: dict[str, int], shift: np.ndarray, scale: np.ndarray,
+               clip: float, metadata: dict[str, Any]):
+    """The ONNX model: normalisation, MLP, deterministic-action head; metadata as JSON in metadata_props."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    obs_dim = int(shift.shape[0])
+    inits = []
+    nodes = []
+
+    def const(name: str, value) -> str:
+        inits.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    nodes.append(helper.make_node("Add", ["obs", const("norm_shift", shift.astype(np.float32))], ["obs_shifted"]))
+    nodes.append(helper.make_node("Mul", ["obs_shifted", const("norm_scale", scale.astype(np.float32))],
+                                  ["obs_scaled"]))
+    nodes.append(helper.make_node("Clip", ["obs_scaled", const("clip_lo", np.float32(-clip)),
+                                           const("clip_hi", np.float32(clip))], ["x0"]))
+    x = "x0"
+    for i, layer in enumerate(layers):
+        y = f"x{i + 1}"
+        if layer[0] == "gemm":
+            nodes.append(helper.make_node("Gemm", [x, const(f"W{i}", layer[1]), const(f"b{i}", layer[2])], [y],
+                                          transB=1))
+        elif layer[0] == "tanh":
+            nodes.append(helper.make_node("Tanh", [x], [y]))
+        else:
+            nodes.append(helper.make_node("Relu", [x], [y]))
+        x = y
+    if head == "continuous":
+        nodes.append(helper.make_node("Clip", [x, const("act_lo", np.float32(sizes["low"])),
+                                               const("act_hi", np.float32(sizes["high"]))], ["action"]))
+        out = helper.make_tensor_value_info("action", TensorProto.FLOAT, ["N", 1])
+    elif head == "argmax":
+        nodes.append(helper.make_node("ArgMax", [x], ["action"], axis=1, keepdims=0))
+        out = helper.make_tensor_value_info("action", TensorProto.INT64, ["N"])
+    else:
+        shape = np.array([-1, sizes["n_quantiles"], sizes["n_actions"]], dtype=np.int64)
+        nodes.append(helper.make_node("Reshape", [x, const("quantile_shape", shape)], ["quantiles"]))
+        nodes.append(helper.make_node("ReduceMean", ["quantiles"], ["q_values"], axes=[1], keepdims=0))
+        nodes.append(helper.make_node("ArgMax", ["q_values"], ["action"], axis=1, keepdims=0))
+        out = helper.make_tensor_value_info("action", TensorProto.INT64, ["N"])
+    graph = helper.make_graph(nodes, "invrl_policy",
+                              [helper.make_tensor_value_info("obs", TensorProto.FLOAT, ["N", obs_dim])], [out],
+                              initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="invrl",
+                              producer_version=str(metadata.get("versions", {}).get("invrl", "")),
+                              ir_version=IR_VERSION)
+    helper.set_model_props(model, {pf.METADATA_KEY: pf.dumps(metadata)})
+    onnx.checker.check_model(model)
+    return model
+
+
+# ----------------------------------------------------------------------------------------- metadata
+def problem_metadata(problem) -> dict[str, Any]:
+    """SKU table, observation layout and cost/mode facts of a Problem (shared by ONNX and level exports)."""
+    from envs import kernel as K
+
+    p = problem.params
+    sc = problem.scenario
+    params = {"demand_scale": p[:, K.SCALE], "lead_time": p[:, K.LEAD], "moq": p[:, K.MOQ], "pack_size": p[:, K.PACK],
+              "max_order": p[:, K.MAX_ORDER], "capacity": p[:, K.CAPACITY], "holding_cost": p[:, K.HOLD],
+              "shortage_cost": p[:, K.SHORT], "order_cost": p[:, K.ORDER_COST], "unit_cost": p[:, K.UNIT_COST]}
+    defaults = {"lead_time": sc.lead_time, "moq": sc.moq, "pack_size": max(sc.pack_size, 1),
+                "max_order": sc.max_order, "capacity": sc.capacity, "holding_cost": sc.holding_cost,
+                "shortage_cost": sc.shortage_cost, "order_cost": sc.order_cost, "unit_cost": sc.unit_cost}
+    daily = problem.n_calendar == 4
+    return {
+        "mode": sc.mode,
+        "obs_layout_version": pf.OBS_LAYOUT_VERSION,
+        "obs_names": [f.name for f in problem.obs_fields],
+        "observation": {"n_pipe": problem.n_pipe, "max_lead": problem.max_lead, "demand_window": problem.window,
+                        "n_calendar": problem.n_calendar, "calendar_daily": daily, "lead_norm": problem.lead_norm,
+                        "with_lead": problem.with_lead, "with_period": problem.with_period,
+                        "trained_lead_times": sorted({int(v) for v in p[:, K.LEAD]})},
+        "skus": pf.sku_table([problem.sku_name(i) for i in range(problem.n_skus)], params),
+        "defaults": defaults,
+        "demand_scale_meaning": "mean demand per period of the SKU on its training data (parametric: the "
+                                "scenario's mean); observations are quantities / demand scale",
+    }
+
+
+def _versions(run: Run | None) -> dict[str, Any]:
+    import numpy
+    import onnx
+
+    out: dict[str, Any] = {"export_python": platform.python_version(), "export_numpy": numpy.__version__,
+                           "export_onnx": onnx.__version__}
+    try:
+        from importlib.metadata import version
+
+        out["invrl"] = version("invrl")
+    except Exception:  # not installed as a package
+        out["invrl"] = "source"
+    if run is not None:
+        vf = run.path / "versions.json"
+        if vf.is_file():
+            try:
+                out["training"] = json.loads(vf.read_text())
+            except json.JSONDecodeError:
+                out["training"] = "unreadable versions.json"
+    return out
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_policy(out: Path, data: bytes, meta: dict[str, Any], sidecar: bool) -> None:
+    atomic_write_bytes(out, data)
+    if sidecar:
+        atomic_write_text(out.with_name(out.name + ".json"), json.dumps(meta, indent=1, allow_nan=False))
+
+
+# ----------------------------------------------------------------------------------------- export
+def export_run(run_dir: str | Path, out: str | Path, which: str = "auto", sidecar: bool = True) -> dict[str, Any]:
+    """Export the model of a run folder to ONNX at `out` (+ sidecar ``out.json``). Returns the metadata."""
+    import onnx
+    import torch
+
+    from envs.scenario import resolve_scenario
+
+    run = load_run(run_dir, which)
+    model = run.load_model(device="cpu")
+    torch.set_num_threads(1)
+    layers, head, sizes = network_of(model)
+    problem = run.problem()
+    sc = resolve_scenario(run.config.scenario, **run.config.scenario_overrides)
+    norm = run.normalization
+    names = [f.name for f in problem.obs_fields]
+    if names != norm.obs_names:
+        raise ExportError(f"{run.path}: normalization.json lists observation {norm.obs_names}, the run's scenario "
+                          f"gives {names}")
+    if layers[0][0] != "gemm" or layers[0][1].shape[1] != len(names):
+        raise ExportError(f"{run.model_path}: the network's input size does not match the observation "
+                          f"({len(names)} fields)")
+    meta = {
+        "format": pf.FORMAT, "format_version": pf.FORMAT_VERSION, "kind": "onnx",
+        "algorithm": type(model).__name__, "head": head, "input": "obs", "output": "action",
+        "action": {"mode": sc.action.mode, "n": sc.action.n, "step": sc.action.step, "relative": sc.action.relative,
+                   "output": "float32 [N, 1] in [-1, 1]" if head == "continuous" else "int64 [N] action index"},
+        **problem_metadata(problem),
+        "normalization": {"obs_names": norm.obs_names, "shift": norm.shift.tolist(), "scale": norm.scale.tolist(),
+                          "clip": norm.clip, "formula": "clip((obs + shift) * scale, -clip, clip), in the graph"},
+        "scenario": {"name": problem.scenario.name, "config": run.config.scenario,
+                     "overrides": run.config.scenario_overrides},
+        "costs": {"holding_cost": sc.holding_cost, "shortage_cost": sc.shortage_cost, "order_cost": sc.order_cost,
+                  "unit_cost": sc.unit_cost, "per_sku": "see skus"},
+        "run": {"id": f"{run.name}:{run.model_path.name}:{_sha256(run.model_path)[:12]}", "path": str(run.path),
+                "model_file": run.model_path.name, "model_sha256": _sha256(run.model_path),
+                "num_timesteps": int(model.num_timesteps), "seed": run.config.seed, "preset": run.config.preset},
+        "versions": _versions(run),
+        "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    onnx_model = build_onnx(layers, head, sizes, norm.shift, norm.scale, norm.clip, meta)
+    _write_policy(Path(out), onnx_model.SerializeToString(), meta, sidecar)
+    # a model that the runtime cannot load is an export error, not a deploy-time surprise
+    import onnxruntime as ort
+
+    ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    del onnx
+    return meta
+
+
+LEVEL_BASELINES = ("base_stock", "capped_base_stock", "safety_stock_RS", "safety_stock_RS_tuned", "safety_stock_sS",
+                   "safety_stock_sS_tuned")
+
+
+def export_baseline(name: str, problem, out: str | Path, scenario_info: dict[str, Any],
+                    sidecar: bool = False) -> dict[str, Any]:
+    """Fit a classical baseline on the problem's training data and write its per-SKU levels as a JSON policy
+    (``kind: levels``): S (order-up-to level), s (review: order when IP <= s), cap (largest order)."""
+    from baselines.base import train_data
+    from baselines.evaluation import make_policies
+
+    if name not in LEVEL_BASELINES:
+        raise ExportError(f"baseline {name!r} cannot be exported as levels; choose one of "
+                          f"{', '.join(LEVEL_BASELINES)}")
+    (pol,) = make_policies([name], problem)
+    pol.fit(problem, train_data(problem))
+    n = problem.n_skus
+    skus = np.arange(n)
+    if hasattr(pol, "caps"):  # capped base-stock
+        S, s, cap = pol.levels, pol.levels, pol.caps
+    elif hasattr(pol, "levels"):  # base-stock
+        S, s, cap = pol.levels, pol.levels, np.full(n, np.inf)
+    else:  # (R,S) / (R,s,S) safety-stock rules
+        s = pol.reorder_point(pol.z, skus)
+        S = s + pol.lot if name.startswith("safety_stock_sS") else s
+        cap = np.full(n, np.inf)
+    meta = {
+        "format": pf.FORMAT, "format_version": pf.FORMAT_VERSION, "kind": "levels", "baseline": name,
+        "describe": pol.describe(),
+        "rule": "order min(S - IP, cap) when IP <= s, then MOQ / pack size / max order / capacity",
+        **problem_metadata(problem),
+        "levels": {"S": pf._finite_or_none(S), "s": pf._finite_or_none(s), "cap": pf._finite_or_none(cap)},
+        "scenario": scenario_info, "versions": _versions(None),
+        "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    atomic_write_text(Path(out), json.dumps(meta, indent=1, allow_nan=False))
+    return meta
+
+
+# ----------------------------------------------------------------------------------------- parity
+def evaluation_observations(run: Run, n: int = 10_000, seed: int = 2024,
+                            model=None) -> tuple[np.ndarray, np.ndarray, Any]:
+    """`n` raw observations of the run's evaluation env: parametric episodes (data: test windows) stepped
+    with the agent's own deterministic orders from a random initial stock. Returns (obs [n, D] float32, the
+    SKU index of each row, the problem)."""
+    from envs.batch import BatchSim, data_episodes, parametric_episodes
+    from envs.demand import HistoricalDemand
+    from envs.problem import Problem
+
+    from .policy import AgentPolicy
+
+    overrides = dict(run.config.scenario_overrides)
+    problem = Problem(run.config.scenario, **overrides)
+    if isinstance(problem.source, HistoricalDemand):
+        problem = Problem(run.config.scenario, **{**overrides, "data.window": "test"})
+        eps = data_episodes(problem, "test")
+    else:
+        eps = parametric_episodes(problem, 50, max(1, n // 50) + 1, seed)
+    from envs.scenario import resolve_scenario
+
+    sc = resolve_scenario(run.config.scenario, **overrides)
+    agent = AgentPolicy(model if model is not None else run.load_model(), run.normalization, sc.action)
+    agent.fit(problem, None)
+    sim = BatchSim(problem, eps, initial_state="random", seed=seed)
+    rows, skus = [], []
+    got = 0
+    while not sim.done and got < n:
+        obs = sim.observe().copy()
+        act = sim.raw.active.copy()
+        rows.append(obs[act])
+        skus.append(eps.sku[act])
+        got += int(act.sum())
+        sim.step(agent.act(obs, sim.raw), order_up_to=agent.order_up_to)
+    if got < n:
+        raise ExportError(f"only {got} evaluation observations available (asked for {n})")
+    return np.concatenate(rows)[:n], np.concatenate(skus)[:n], problem
+
+
+def parity(run_dir: str | Path, policy: str | Path, n: int = 10_000, which: str = "auto",
+           seed: int = 2024) -> dict[str, Any]:
+    """Compare the ONNX policy with ``model.predict(normalised obs, deterministic=True)`` on `n` evaluation
+    observations: identical actions (discrete) / identical order units and the max |raw action difference|
+    (continuous)."""
+    import onnxruntime as ort
+
+    run = load_run(run_dir, which)
+    model = run.load_model()
+    obs, sku, problem = evaluation_observations(run, n, seed, model=model)
+    ref, _ = model.predict(run.normalization.apply(obs), deterministic=True)
+    sess = ort.InferenceSession(str(policy), providers=["CPUExecutionProvider"])
+    got = sess.run(["action"], {"obs": obs.astype(np.float32)})[0]
+    meta = json.loads(sess.get_modelmeta().custom_metadata_map[pf.METADATA_KEY])
+    from envs import kernel as K
+
+    scale = problem.params[sku, K.SCALE]
+    ip = obs[:, [f.name for f in problem.obs_fields].index("inventory_position")].astype(np.float64) * scale
+    units_ref = pf.requested_units(ref, meta["action"], scale, ip)
+    units_got = pf.requested_units(got, meta["action"], scale, ip)
+    out = {"n": int(n), "algorithm": meta["algorithm"], "head": meta["head"],
+           "action_mismatches": int((np.asarray(ref).reshape(len(obs), -1)[:, 0]
+                                     != np.asarray(got).reshape(len(obs), -1)[:, 0]).sum()),
+           "unit_mismatches": int((units_ref != units_got).sum())}
+    if meta["head"] == "continuous":
+        out["max_abs_action_diff"] = float(np.abs(np.asarray(ref, np.float64).reshape(-1)
+                                                  - np.asarray(got, np.float64).reshape(-1)).max())
+    return out
+
+
+# ----------------------------------------------------------------------------------------- CLI
+def _parse_overrides(items: list[str]) -> dict[str, Any]:
+    import yaml
+
+    out = {}
+    for it in items:
+        if "=" not in it:
+            raise ExportError(f"override {it!r}: expected KEY=VALUE")
+        k, v = it.split("=", 1)
+        out[k.strip()] = yaml.safe_load(v)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m agents.export", description=__doc__.split("\n\n")[0])
+    ap.add_argument("run_dir", nargs="?", help="run folder written by train.py")
+    ap.add_argument("overrides", nargs="*", help="KEY=VALUE scenario overrides (with --scenario)")
+    ap.add_argument("--out", required=True, help="policy file to write (.onnx for an agent, .json for a baseline)")
+    ap.add_argument("--model", default="auto", choices=("auto", "best", "model", "checkpoint"),
+                    help="which model of the run (auto: best_model.zip if there is one, else model.zip)")
+    ap.add_argument("--best", action="store_true", help="same as --model best")
+    ap.add_argument("--no-sidecar", action="store_true", help="do not write the readable OUT.json beside OUT")
+    ap.add_argument("--check", action="store_true", help="parity check on 10,000 evaluation observations")
+    ap.add_argument("--baseline", help=f"export a classical baseline instead ({', '.join(LEVEL_BASELINES)}), "
+                                       "fitted on the run's scenario or --scenario")
+    ap.add_argument("--scenario", help="scenario for --baseline (instead of a run folder)")
+    args = ap.parse_args(argv)
+    try:
+        if args.baseline:
+            from envs.problem import Problem
+
+            if args.run_dir and "=" in args.run_dir and args.scenario:
+                args.overrides.insert(0, args.run_dir)
+                args.run_dir = None
+            if args.run_dir:
+                run = load_run(args.run_dir)
+                scen, ov = run.config.scenario, dict(run.config.scenario_overrides)
+            elif args.scenario:
+                scen, ov = args.scenario, _parse_overrides(args.overrides)
+            else:
+                raise ExportError("--baseline needs a run folder or --scenario")
+            problem = Problem(scen, **ov)
+            meta = export_baseline(args.baseline, problem, args.out,
+                                   {"name": problem.scenario.name, "config": scen, "overrides": ov})
+            print(f"wrote {args.out}: {meta['describe']} ({len(meta['skus']['sku'])} SKUs)")
+            return 0
+        if not args.run_dir:
+            raise ExportError("give a run folder (or --baseline NAME --scenario NAME)")
+        if args.overrides:
+            raise ExportError(f"unexpected arguments {args.overrides} (scenario overrides go with --baseline)")
+        which = "best" if args.best else args.model
+        meta = export_run(args.run_dir, args.out, which, sidecar=not args.no_sidecar)
+        print(f"wrote {args.out}: {meta['algorithm']} ({meta['head']}), observation {', '.join(meta['obs_names'])}, "
+              f"action {meta['action']['mode']} n={meta['action']['n']}, run {meta['run']['id']}")
+        if args.check:
+            r = parity(args.run_dir, args.out, which=which)
+            print("parity on {n} evaluation observations: {action_mismatches} action and {unit_mismatches} order "
+                  "mismatches".format(**r) + (f", max |raw action diff| {r['max_abs_action_diff']:.3g}"
+                                              if "max_abs_action_diff" in r else ""))
+            if r["unit_mismatches"]:
+                return 1
+        return 0
+    except (ExportError, RunError, ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
