@@ -47,8 +47,9 @@ class TrainConfig:
     """Environment steps (periods, summed over the parallel envs)."""
     n_envs: int = 16
     """Parallel training environments."""
-    vec_env: str = "dummy"
-    """dummy (one process; best for this cheap env) or subproc."""
+    vec_env: str = "vector"
+    """vector (envs.vector.InventoryVecEnv: all envs in one kernel call, fastest), dummy (SB3 DummyVecEnv of
+    single InventoryEnv's) or subproc (SubprocVecEnv, one process per env)."""
     seed: int = 0
     """Seed of the networks, the training envs and the exploration."""
     device: str = "auto"
@@ -99,8 +100,8 @@ class TrainConfig:
             raise PresetError(f"algo {self.algo!r} cannot train algorithm {self.algorithm!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise PresetError(f"device must be auto, cpu or cuda, got {self.device!r}")
-        if self.vec_env not in ("dummy", "subproc"):
-            raise PresetError(f"vec_env must be dummy or subproc, got {self.vec_env!r}")
+        if self.vec_env not in ("vector", "dummy", "subproc"):
+            raise PresetError(f"vec_env must be vector, dummy or subproc, got {self.vec_env!r}")
         if self.lr_schedule not in ("linear", "constant"):
             raise PresetError(f"lr_schedule must be linear or constant, got {self.lr_schedule!r}")
         for name in ("timesteps", "n_envs", "eval_episodes", "eval_periods", "torch_threads"):

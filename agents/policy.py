@@ -101,10 +101,16 @@ class AgentPolicy(Policy):
 
 
 def exact_cost(agent: AgentPolicy, problem: Problem, margin: int = 8) -> float | None:
-    """Exact long-run average cost of the agent's deterministic policy (value determination on its Markov
-    chain, :func:`baselines.dp_optimal.policy_cost`) where the DP optimum applies, else None. Orders that
-    would raise the position above Morton's bound + `margin` are capped there (such states are transient)."""
-    from baselines.dp_optimal import morton_bound, policy_cost
+    """Exact long-run average cost of the agent's deterministic policy where the DP optimum applies (value
+    determination on its Markov chain, :func:`baselines.dp_optimal.policy_cost`), else None.
+
+    The chain lives on the states whose inventory position after ordering is at most B = Morton's bound +
+    `margin`. If a state reachable from the steady start (2 periods of demand on hand, one per pipeline slot)
+    would order beyond B, the policy's chain leaves that set (stock grows without bound, as untrained policies
+    do) and the cost is ``inf``; orders beyond B are only capped in unreachable states, which do not count."""
+    from scipy.sparse.csgraph import breadth_first_order
+
+    from baselines.dp_optimal import _Model, morton_bound, policy_cost
     from baselines.dp_policy import DPOptimal
 
     if not DPOptimal.supports(problem) or agent.order_up_to:
@@ -116,14 +122,28 @@ def exact_cost(agent: AgentPolicy, problem: Problem, margin: int = 8) -> float |
         return None
     B = morton_bound(mean, L, h, pen) + margin
 
-    def orders(on_hand: np.ndarray, pipe: np.ndarray) -> np.ndarray:
+    def raw_orders(on_hand: np.ndarray, pipe: np.ndarray) -> np.ndarray:
         n = on_hand.shape[0]
         obs = np.empty((n, L + 1))
         obs[:, 0] = on_hand
         obs[:, 1:L] = pipe
-        ip = on_hand + pipe.sum(axis=1)
-        obs[:, L] = ip
-        q = agent.units(obs / scale, np.full(n, scale))
-        return np.clip(q, 0, B - ip)
+        obs[:, L] = on_hand + pipe.sum(axis=1)
+        return agent.units(obs / scale, np.full(n, scale))
+
+    model = _Model(mean, L, h, pen, B, B)
+    x = model.coords
+    ip = x.sum(axis=1)
+    q = raw_orders(x[:, 0].astype(np.float64), x[:, 1:].astype(np.float64))
+    binding = q > B - ip
+    capped = np.clip(np.rint(q), 0, B - ip).astype(np.int64)
+    start = np.array([round(2 * mean)] + [round(mean)] * (L - 1))
+    reach = breadth_first_order(model.transitions(capped), int(model.index(start)), directed=True,
+                                return_predecessors=False)
+    if binding[reach].any():
+        return float("inf")
+
+    def orders(on_hand: np.ndarray, pipe: np.ndarray) -> np.ndarray:  # policy_cost enumerates the same states
+        assert on_hand.shape[0] == capped.shape[0] and (on_hand == x[:, 0]).all()
+        return capped
 
     return float(policy_cost(orders, mean, L, h, pen, max_position=B))

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import TensorBoardOutputFormat, configure
 from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnvWrapper
 
 from baselines.base import train_data
 from baselines.base_stock import BaseStock
@@ -162,7 +163,9 @@ class Validation:
 # ----------------------------------------------------------------------------------------- callbacks
 class EvalOnTraces(BaseCallback):
     """Every `freq` steps: evaluate the deterministic policy on the validation traces, log ``eval/...``,
-    append to eval.csv and save best_model.zip when the validation cost improves."""
+    append to eval.csv and save best_model.zip when the validation cost improves (on Zipkin instances, where
+    the DP optimum applies, also ``eval/exact_avg_cost``, the policy's exact long-run cost, which then selects
+    the best model)."""
 
     def __init__(self, problem: Problem, validation: Validation, norm: Normalization, agent_action,
                  run_dir: Path, freq: int, best_cost: float = float("inf")):
@@ -189,12 +192,20 @@ class EvalOnTraces(BaseCallback):
         for k, v in res.items():
             if v is not None:
                 self.logger.record(f"eval/{'avg_cost_' + k if k in ('holding', 'shortage', 'ordering', 'purchase') else k}", v)
+        if self.validation.optimum is not None:  # Zipkin instances: the exact long-run cost is cheap
+            exact = exact_cost(agent, self.problem)
+            if exact is not None:
+                res["exact_avg_cost"] = exact
+                res["exact_gap_to_optimal_pct"] = 100 * (exact - self.validation.optimum) / self.validation.optimum
+                self.logger.record("eval/exact_avg_cost", exact)
+                self.logger.record("eval/exact_gap_to_optimal_pct", res["exact_gap_to_optimal_pct"])
         self.logger.record("eval/cpu_s", time.process_time() - t0)
         self.logger.dump(self.num_timesteps)
         row = {"step": self.num_timesteps, **res, "cpu_s": round(time.process_time(), 2)}
         self._append_csv(row)
-        if res["avg_cost"] < self.best_cost:
-            self.best_cost = res["avg_cost"]
+        score = res.get("exact_avg_cost", res["avg_cost"])  # the model is selected on the exact cost if known
+        if score < self.best_cost or not (self.run_dir / "best_model.zip").exists():
+            self.best_cost = score
             atomic_save_model(self.model, self.run_dir / "best_model.zip")
         self.last = row
         return row
@@ -262,8 +273,34 @@ class ProgressBar(BaseCallback):
 
 
 # ----------------------------------------------------------------------------------------- training
+class NormalizedVecEnv(VecEnvWrapper):
+    """The fixed normalisation over :class:`envs.vector.InventoryVecEnv` (all slots in one kernel call):
+    observations (and terminal observations) normalised, rewards ``-(cost - offset[sku]) * scale[sku]``."""
+
+    def __init__(self, venv, norm: Normalization):
+        super().__init__(venv, observation_space=gym.spaces.Box(-norm.clip, norm.clip, shape=norm.shift.shape,
+                                                                dtype=np.float32))
+        self.norm = norm
+
+    def reset(self):
+        return self.norm.apply(self.venv.reset())
+
+    def step_wait(self):
+        obs, _, dones, infos = self.venv.step_wait()
+        li = self.venv.venv.last_info
+        sku = li["sku"]
+        rewards = (-(li["cost"] - self.norm.reward_offset[sku]) * self.norm.reward_scale[sku]).astype(np.float32)
+        for i in np.flatnonzero(dones):
+            infos[i]["terminal_observation"] = self.norm.apply(infos[i]["terminal_observation"])
+        return self.norm.apply(obs), rewards, dones, infos
+
+
 def make_vec_env(problem: Problem, cfg: TrainConfig, norm: Normalization):
     sc = problem.scenario
+    if cfg.vec_env == "vector":
+        from envs.vector import InventoryVecEnv
+
+        return NormalizedVecEnv(InventoryVecEnv(sc, cfg.n_envs, skus="random", problem=problem), norm)
 
     def make():
         return Monitor(NormalizedEnv(InventoryEnv(sc), norm))

@@ -22,7 +22,7 @@ from envs import Problem
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["eval_freq=1024", "checkpoint_freq=1024", "eval_episodes=4", "eval_periods=200", "--no-progress"]
 TINY_HP = {"ppo": ["hp.n_steps=256", "hp.batch_size=256", "hp.n_epochs=2"],
-           "dqn": ["hp.learning_starts=200", "hp.buffer_size=5000"]}
+           "dqn": ["hp.learning_starts=200", "hp.buffer_size=5000", "hp.batch_size=32", "hp.train_freq=4"]}
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
