@@ -1,0 +1,401 @@
+"""Export (agents.export) and the deploy path (deploy.recommend): ONNX parity with model.predict on 10,000
+evaluation observations, the deploy side's copies of the env's observation / action / order-rule maths, the
+recommend CLI end to end, its input errors, its imports (no torch, no stable-baselines3) and baseline mode.
+
+Tiny training runs (a few hundred steps): these tests check the plumbing, not learning.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pandas as pd
+import pytest
+
+import train as train_cli
+from agents.export import export_baseline, export_run, main as export_main, parity
+from agents.policy import AgentPolicy
+from agents.runs import load_run
+from deploy import policyfile as pf
+from envs import kernel as K
+from envs.batch import BatchSim, parametric_episodes
+from envs.problem import Problem
+from envs.scenario import resolve_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["eval_freq=512", "checkpoint_freq=0", "eval_episodes=2", "eval_periods=50", "--no-progress"]
+HP = {"ppo": ["hp.n_steps=128", "hp.batch_size=128", "hp.n_epochs=1"],
+      "dqn": ["hp.learning_starts=400", "hp.buffer_size=2000", "hp.batch_size=32"]}
+RUNS = {  # name: (algo, extra args)
+    "ppo_continuous": ("ppo", []),  # the default preset: continuous Box(-1, 1) action
+    "ppo_discrete": ("ppo", ["action.mode=units", "observation.demand_window=2"]),
+    "dqn": ("dqn", ["algorithm=DQN"]),
+    "qrdqn": ("dqn", ["pack_size=2"]),  # pack size 2: no DP optimum, so no exact-cost evaluation (faster)
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("runs")
+    out = {}
+    for name, (algo, extra) in RUNS.items():
+        run = base / name
+        rc = train_cli.main(["--algo", algo, "--scenario", "lost-sales-L2-p9", "--timesteps", "512", "--n-envs",
+                             "2", "--run-dir", str(run), *TINY, *HP[algo], *extra])
+        assert rc == 0
+        out[name] = run
+    return out
+
+
+@pytest.fixture(scope="module")
+def policies(runs, tmp_path_factory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("policies")
+    out = {}
+    for name, run in runs.items():
+        out[name] = base / f"{name}.onnx"
+        export_run(run, out[name])
+    return out
+
+
+def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+# ----------------------------------------------------------------------------------------- export + parity
+@pytest.mark.parametrize("name", list(RUNS))
+def test_parity_with_model_predict(runs, policies, name):
+    """10,000 evaluation observations: the ONNX action equals model.predict(deterministic=True): the same index
+    (discrete), the same order units (continuous, raw mean within float32 rounding)."""
+    r = parity(runs[name], policies[name], n=10_000)
+    assert r["n"] == 10_000
+    assert r["unit_mismatches"] == 0
+    if name == "ppo_continuous":
+        assert r["head"] == "continuous"
+        assert r["max_abs_action_diff"] < 1e-5
+    else:
+        assert r["action_mismatches"] == 0
+    assert r["algorithm"] == {"ppo_continuous": "PPO", "ppo_discrete": "PPO", "dqn": "DQN", "qrdqn": "QRDQN"}[name]
+
+
+@pytest.mark.parametrize("name", ["ppo_continuous", "qrdqn"])
+def test_units_match_agent_policy(runs, policies, name):
+    """Order units from the ONNX action via deploy.policyfile equal AgentPolicy.units (the evaluation path)."""
+    import onnxruntime as ort
+
+    from agents.export import evaluation_observations
+
+    run = load_run(runs[name])
+    obs, sku, problem = evaluation_observations(run, 4000, seed=7)
+    sc = resolve_scenario(run.config.scenario, **run.config.scenario_overrides)
+    agent = AgentPolicy(run.load_model(), run.normalization, sc.action)
+    scale = problem.params[sku, K.SCALE]
+    ref = agent.units(obs, scale)
+    sess = ort.InferenceSession(str(policies[name]), providers=["CPUExecutionProvider"])
+    meta = json.loads(sess.get_modelmeta().custom_metadata_map[pf.METADATA_KEY])
+    ip = obs[:, 2].astype(np.float64) * scale
+    got = pf.requested_units(sess.run(["action"], {"obs": obs})[0], meta["action"], scale, ip)
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_metadata_and_sidecar(runs, policies):
+    path = policies["ppo_continuous"]
+    model = onnx.load(str(path))
+    meta = json.loads({p.key: p.value for p in model.metadata_props}[pf.METADATA_KEY])
+    side = json.loads(path.with_name(path.name + ".json").read_text())
+    assert side == meta
+    for key in ("scenario", "obs_layout_version", "obs_names", "action", "skus", "costs", "versions", "run",
+                "normalization", "mode"):
+        assert key in meta, key
+    assert meta["obs_layout_version"] == pf.OBS_LAYOUT_VERSION
+    assert meta["action"] == {**meta["action"], "mode": "continuous", "n": 11, "step": 0.2, "relative": True}
+    assert meta["skus"]["sku"] == ["sku0"] and meta["skus"]["demand_scale"] == [5.0]
+    assert meta["run"]["id"].startswith("ppo_continuous:best_model.zip:")
+    assert "torch" in meta["versions"]["training"] and "export_onnx" in meta["versions"]
+    assert meta["scenario"]["name"] == "lost-sales-L2-p9"
+    # the normalisation is in the graph: its input is the raw observation
+    ops = [n.op_type for n in model.graph.node]
+    assert ops[:3] == ["Add", "Mul", "Clip"] and ops.count("Gemm") == 3 and ops[-1] == "Clip"
+    assert [i.name for i in model.graph.input] == ["obs"]
+    # deterministic export: the same bytes except the export time
+    again = path.with_name("again.onnx")
+    export_run(runs["ppo_continuous"], again, sidecar=False)
+    m2 = onnx.load(str(again))
+    assert m2.graph.SerializeToString() == model.graph.SerializeToString()
+
+
+def test_export_cli_check_and_errors(runs, tmp_path, capsys):
+    out = tmp_path / "p.onnx"
+    assert export_main([str(runs["dqn"]), "--out", str(out), "--best", "--check"]) == 0
+    text = capsys.readouterr().out
+    assert "parity on 10000 evaluation observations: 0 action and 0 order mismatches" in text
+    assert export_main([str(tmp_path / "nope"), "--out", str(tmp_path / "x.onnx")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "x.onnx").exists()
+
+
+# ----------------------------------------------------------------------------------------- deploy maths vs env
+def test_constrain_matches_kernel():
+    rng = np.random.default_rng(0)
+    n = 20_000
+    want = rng.choice([-3.0, 0.0, 1e-12, 0.5, 3.0, 7.0, 12.0, 25.0, 99.0], n) + rng.integers(0, 3, n) * 0.25
+    ip = rng.integers(-5, 40, n).astype(float)
+    moq = rng.choice([0.0, 2.0, 5.0, 12.5], n)
+    pack = rng.choice([1.0, 2.0, 6.0, 12.0], n)
+    max_order = rng.choice([np.inf, 10.0, 24.0, 3.0], n)
+    cap = rng.choice([np.inf, 30.0, 50.0], n)
+    ref = np.array([K.constrain(*args) for args in zip(want, ip, moq, pack, max_order, cap)])
+    np.testing.assert_array_equal(pf.constrain(want, ip, moq, pack, max_order, cap), ref)
+
+
+@pytest.mark.parametrize("overrides", [
+    {"lead_time": 3, "observation.demand_window": 3},
+    {"lead_time": 2, "observation.calendar": True, "demand.start_date": "2024-01-29", "observation.lead_time": True,
+     "observation.demand_window": 1},
+])
+def test_observations_match_env(overrides):
+    """deploy.policyfile.build_observations reproduces BatchSim.observe from the raw state."""
+    problem = Problem("lost-sales-L2-p9", **overrides)
+    eps = parametric_episodes(problem, 64, 30, seed=1)
+    sim = BatchSim(problem, eps, initial_state="random", seed=3)
+    rng = np.random.default_rng(0)
+    names = [f.name for f in problem.obs_fields]
+    for _ in range(12):
+        obs = sim.observe()
+        W = problem.window
+        t = sim.t
+        lags = eps.demand[t:t + W][::-1].T if W else np.zeros((eps.n, 0))  # column k-1 = k periods ago
+        cal = eps.calendar[eps.cal_offset + t] if problem.n_calendar else None
+        got = pf.build_observations(names, net=sim.state[:, K.NET].copy(),
+                                    pipeline=sim.state[:, K.PIPE:K.PIPE + problem.n_pipe],
+                                    lags=lags, scale=sim.params[:, K.SCALE], lead=sim.params[:, K.LEAD],
+                                    lead_norm=problem.lead_norm, calendar=cal)
+        np.testing.assert_array_equal(got, obs)
+        sim.step(rng.integers(0, 12, eps.n).astype(float))
+
+
+def test_calendar_features_match_env():
+    from envs.demand import calendar_features
+
+    d = np.arange(np.datetime64("2023-12-25"), np.datetime64("2024-03-10"))
+    for daily in (True, False):
+        np.testing.assert_array_equal(pf.calendar_features(d, daily), calendar_features(d, daily))
+
+
+# ----------------------------------------------------------------------------------------- recommend CLI
+def _write_state(tmp: Path, rows: list[dict], name: str = "state.csv") -> Path:
+    p = tmp / name
+    pd.DataFrame(rows).to_csv(p, index=False)
+    return p
+
+
+ITEMS = [{"sku": "A-001", "demand_scale": 5, "moq": 0, "pack_size": 1},
+         {"sku": "B-002", "demand_scale": 50, "moq": 20, "pack_size": 12},
+         {"sku": "C-003", "demand_scale": 0.5, "moq": 0, "pack_size": 1},
+         {"sku": "0042", "demand_scale": 20, "moq": 30, "pack_size": 6}]
+STATE = [{"sku": "A-001", "on_hand": 0, "in_transit_1": 0, "demand_lag_1": 6, "demand_lag_2": 4},
+         {"sku": "B-002", "on_hand": 20, "in_transit_1": 30, "demand_lag_1": 55, "demand_lag_2": 45},
+         {"sku": "C-003", "on_hand": 4, "in_transit_1": 0, "demand_lag_1": 1, "demand_lag_2": 0},
+         {"sku": "0042", "on_hand": 0, "in_transit_1": 0, "demand_lag_1": 20, "demand_lag_2": 20},
+         {"sku": "sku0", "on_hand": 12, "in_transit_1": 5, "demand_lag_1": 5, "demand_lag_2": 5}]
+COLUMNS = ["sku", "order_qty", "requested_qty", "on_hand", "inventory_position", "inventory_position_after",
+           "demand_per_period", "periods_of_cover", "safety_stock", "lead_time", "projected_min_stock",
+           "stock_alert", "alert_reason", "policy"]
+
+
+@pytest.mark.parametrize("name", ["ppo_continuous", "ppo_discrete", "qrdqn"])
+def test_recommend_cli_end_to_end(policies, tmp_path, name):
+    state = _write_state(tmp_path, STATE)
+    items = _write_state(tmp_path, ITEMS, "items.csv")
+    out = tmp_path / "orders.csv"
+    p = _cli("-m", "deploy.recommend", "--policy", str(policies[name]), "--state", str(state), "--items",
+             str(items), "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    assert "wrote" in p.stdout and "5 SKUs" in p.stdout
+    df = pd.read_csv(out, dtype={"sku": str})
+    assert list(df.columns) == COLUMNS
+    assert list(df["sku"]) == ["A-001", "B-002", "C-003", "0042", "sku0"]  # order kept, "0042" stays text
+    by = df.set_index("sku")
+    # MOQ and pack size: orders are 0 or >= MOQ, multiples of the pack, from the policy's request
+    for it in ITEMS:
+        q = by.loc[it["sku"], "order_qty"]
+        assert q == 0 or (q >= it["moq"] and q % it["pack_size"] == 0), (it, q)
+    pack = np.array([1, 12, 1, 6, 1 if name != "qrdqn" else 2], float)
+    moq = np.array([0, 20, 0, 30, 0], float)
+    ip = np.array([0, 50, 4, 0, 17], float)
+    np.testing.assert_array_equal(df["inventory_position"], ip)
+    np.testing.assert_array_equal(df["order_qty"], pf.constrain(df["requested_qty"].to_numpy(), ip, moq, pack,
+                                                                 np.full(5, np.inf), np.full(5, np.inf)))
+    np.testing.assert_allclose(df["inventory_position_after"], ip + df["order_qty"])
+    np.testing.assert_allclose(df["demand_per_period"], [5, 50, 0.5, 20, 5])
+    np.testing.assert_allclose(df["periods_of_cover"], (ip + df["order_qty"]) / [5, 50, 0.5, 20, 5], rtol=1e-5)
+    # alerts (L = 2: the order placed now arrives in 2 periods; in_transit_1 arrives next period)
+    a = by.loc["A-001"]  # nothing on hand, nothing coming: stockout this period
+    assert a["stock_alert"] and a["alert_reason"].startswith("stockout projected in period 1: 5.0 units short")
+    b = by.loc["B-002"]  # 20 on hand, 50 per period: short in period 1 before the 30 in transit arrive
+    assert b["stock_alert"] and "period 1: 30.0 units short" in b["alert_reason"]
+    c = by.loc["C-003"]  # 4 on hand, 0.5 per period: 3 left after 2 periods, above its safety stock
+    assert not c["stock_alert"] and pd.isna(c["alert_reason"]) and c["projected_min_stock"] == 3.0
+    s0 = by.loc["sku0"]  # 12 + 5 - 2 x 5 = 7 >= safety stock 1.645 x 0 x sqrt(3) = 0
+    assert not s0["stock_alert"] and s0["projected_min_stock"] == 7.0 and s0["safety_stock"] == 0.0
+    assert df["policy"].str.startswith({"qrdqn": "QRDQN:", "dqn": "DQN:"}.get(name, "PPO:")).all()
+
+
+def test_safety_stock_alert_reason(policies, tmp_path):
+    """Above zero but below the safety stock: the reason names the safety stock; a given safety_stock wins."""
+    rows = [{"sku": "sku0", "on_hand": 9, "in_transit_1": 0, "safety_stock": 4}]
+    out = tmp_path / "o.csv"
+    p = _cli("-m", "deploy.recommend", "--policy", str(policies["ppo_continuous"]), "--state",
+             str(_write_state(tmp_path, rows)), "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    r = pd.read_csv(out).iloc[0]
+    # 9 - 5 = 4 (not below 4), 9 - 10 = -1: a stockout in period 2
+    assert r["stock_alert"] and r["alert_reason"].startswith("stockout projected in period 2: 1.0 units short")
+    rows = [{"sku": "sku0", "on_hand": 12, "in_transit_1": 0, "safety_stock": 3}]
+    p = _cli("-m", "deploy.recommend", "--policy", str(policies["ppo_continuous"]), "--state",
+             str(_write_state(tmp_path, rows)), "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    r = pd.read_csv(out).iloc[0]
+    assert r["stock_alert"] and r["alert_reason"].startswith("projected stock 2.0 in period 2 below safety stock 3.0")
+
+
+def test_history_file_equals_lag_columns(policies, tmp_path):
+    """--history (long table date,sku,demand) gives the same orders as demand_lag_* columns."""
+    state_lags = _write_state(tmp_path, STATE, "lags.csv")
+    state_plain = _write_state(tmp_path, [{k: v for k, v in r.items() if not k.startswith("demand_lag")}
+                                          for r in STATE], "plain.csv")
+    hist = []
+    for r in STATE:
+        for day, k in (("2024-03-01", 3), ("2024-03-02", 2), ("2024-03-03", 1)):
+            hist.append({"date": day, "sku": r["sku"], "demand": r.get(f"demand_lag_{k}", r["demand_lag_1"])})
+    pd.DataFrame(hist[::-1]).to_csv(tmp_path / "hist.csv", index=False)  # any row order
+    items = _write_state(tmp_path, ITEMS, "items.csv")
+    pol = str(policies["ppo_discrete"])  # observes demand_lag_2, demand_lag_1
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    p = _cli("-m", "deploy.recommend", "--policy", pol, "--state", str(state_lags), "--items", str(items),
+             "--out", str(a))
+    assert p.returncode == 0, p.stderr
+    p = _cli("-m", "deploy.recommend", "--policy", pol, "--state", str(state_plain), "--items", str(items),
+             "--history", str(tmp_path / "hist.csv"), "--out", str(b))
+    assert p.returncode == 0, p.stderr
+    da, db = pd.read_csv(a), pd.read_csv(b)
+    np.testing.assert_array_equal(da["order_qty"], db["order_qty"])
+    np.testing.assert_array_equal(da["requested_qty"], db["requested_qty"])
+
+
+def test_deploy_path_imports_no_torch(policies, tmp_path):
+    """The deploy path loads numpy, pandas and onnxruntime only, and never unpickles."""
+    state = _write_state(tmp_path, STATE)
+    items = _write_state(tmp_path, ITEMS, "items.csv")
+    code = f"""
+import pickle, sys
+def _no(*a, **k):
+    raise AssertionError("unpickling on the deploy path")
+pickle.load = pickle.loads = _no
+pickle.Unpickler = _no
+from deploy.recommend import main
+rc = main(["--policy", {str(policies['qrdqn'])!r}, "--state", {str(state)!r}, "--items", {str(items)!r},
+           "--out", {str(tmp_path / 'o.csv')!r}])
+heavy = ("torch", "stable_baselines3", "sb3_contrib", "gymnasium", "numba", "scipy", "envs", "agents",
+         "baselines", "yaml", "onnx")
+print("RC", rc, "LOADED", sorted(m for m in sys.modules if m.split(".")[0] in heavy))
+print("NEEDED", all(m in sys.modules for m in ("numpy", "pandas", "onnxruntime")))
+"""
+    p = _cli("-c", code)
+    assert p.returncode == 0, p.stderr
+    assert "RC 0 LOADED []" in p.stdout, p.stdout
+    assert "NEEDED True" in p.stdout
+
+
+def _tampered(src: Path, dst: Path, **changes) -> Path:
+    model = onnx.load(str(src))
+    props = {p.key: p.value for p in model.metadata_props}
+    meta = json.loads(props[pf.METADATA_KEY])
+    meta.update(changes)
+    onnx.helper.set_model_props(model, {pf.METADATA_KEY: json.dumps(meta)})
+    onnx.save(model, str(dst))
+    return dst
+
+
+BAD_CASES = {
+    "missing column": ({"drop": "in_transit_1"}, "missing required column 'in_transit_1' in the state file"),
+    "unknown sku": ({"set": ("sku", 1, "ZZZ-9")}, "line 3: unknown SKU 'ZZZ-9'"),
+    "negative stock": ({"set": ("on_hand", 2, -3)}, "column 'on_hand', line 4: on hand -3 (SKU 'C-003') "
+                                                    "(negative stock)"),
+    "nan": ({"set": ("in_transit_1", 0, np.nan)}, "column 'in_transit_1', line 2: empty or NaN units in transit "
+                                                  "(SKU 'A-001')"),
+    "text": ({"set": ("on_hand", 0, "lots")}, "on hand 'lots' is not a number"),
+    "duplicate sku": ({"set": ("sku", 1, "A-001")}, "duplicate SKU 'A-001' in column 'sku': line 2 and line 3"),
+    "late transit": ({"add": ("in_transit_2", 4)}, "units arriving in 2 periods for SKU 'A-001', whose lead time "
+                                                    "is 2"),
+    "layout version": ({"meta": {"obs_layout_version": 99}}, "exported for observation layout version 99"),
+    "obs names": ({"meta": {"obs_names": ["on_hand", "pipeline_1", "inventory_level"]}},
+                  "field(s) 'inventory_level' that observation layout version 1 does not define"),
+    "obs size": ({"meta": {"obs_names": ["on_hand", "inventory_position"]}}, "does not match the observation"),
+    "not a policy": ({"policy": "garbage"}, "not a valid ONNX model"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CASES))
+def test_bad_inputs(policies, tmp_path, case):
+    """Each bad input: a clear message, exit status 2, no orders.csv."""
+    how, message = BAD_CASES[case]
+    df = pd.DataFrame(STATE).astype({"on_hand": object, "in_transit_1": object})
+    if "drop" in how:
+        df = df.drop(columns=how["drop"])
+    if "set" in how:
+        col, row, value = how["set"]
+        df.loc[row, col] = value
+    if "add" in how:
+        df[how["add"][0]] = 0
+        df.loc[0, how["add"][0]] = how["add"][1]
+    state = tmp_path / "state.csv"
+    df.to_csv(state, index=False)
+    items = _write_state(tmp_path, ITEMS, "items.csv")
+    policy = policies["ppo_continuous"]
+    if "meta" in how:
+        policy = _tampered(policy, tmp_path / "tampered.onnx", **how["meta"])
+    if "policy" in how:
+        policy = tmp_path / "garbage.onnx"
+        policy.write_text("not a model")
+    out = tmp_path / "orders.csv"
+    p = _cli("-m", "deploy.recommend", "--policy", str(policy), "--state", str(state), "--items", str(items),
+             "--out", str(out))
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    assert p.stderr.startswith("error: ") and message in p.stderr, p.stderr
+    assert "Traceback" not in p.stderr
+    assert not out.exists()
+    assert not list(tmp_path.glob(".orders.csv.*"))
+
+
+# ----------------------------------------------------------------------------------------- baseline mode
+def test_baseline_mode(runs, tmp_path):
+    """A base-stock policy fitted at export time (JSON levels) recommends order-up-to S on the same state file."""
+    from baselines.base import train_data
+    from baselines.base_stock import BaseStock
+
+    out = tmp_path / "base_stock.json"
+    assert export_main(["--baseline", "base_stock", str(runs["ppo_continuous"]), "--out", str(out)]) == 0
+    meta = json.loads(out.read_text())
+    problem = load_run(runs["ppo_continuous"]).problem()
+    S = float(BaseStock().fit(problem, train_data(problem)).levels[0])
+    assert meta["kind"] == "levels" and meta["levels"]["S"] == [S]
+    rows = [{"sku": "sku0", "on_hand": 3, "in_transit_1": 4}]
+    orders = tmp_path / "orders_base_stock.csv"
+    p = _cli("-m", "deploy.recommend", "--policy", str(out), "--state", str(_write_state(tmp_path, rows)), "--out",
+             str(orders))
+    assert p.returncode == 0, p.stderr
+    r = pd.read_csv(orders).iloc[0]
+    assert r["order_qty"] == S - 7 and r["policy"] == "baseline:base_stock"
+    # also from --scenario with overrides; SKUs outside the fitted table are an error
+    out2 = tmp_path / "rs.json"
+    assert export_main(["--baseline", "safety_stock_RS", "--scenario", "lost-sales-L2-p9", "lead_time=3",
+                        "--out", str(out2)]) == 0
+    assert json.loads(out2.read_text())["skus"]["lead_time"] == [3.0]
+    state = _write_state(tmp_path, STATE)
+    p = _cli("-m", "deploy.recommend", "--policy", str(out), "--state", str(state), "--out", str(orders.with_name("x.csv")))
+    assert p.returncode == 2 and "unknown SKU 'A-001'" in p.stderr and "level policy only knows" in p.stderr
