@@ -18,10 +18,12 @@ import pandas as pd
 import pytest
 
 import train as train_cli
-from agents.export import export_baseline, export_run, main as export_main, parity
+from agents.export import export_run, parity
+from agents.export import main as export_main
 from agents.policy import AgentPolicy
 from agents.runs import load_run
 from deploy import policyfile as pf
+from deploy import recommend as rec
 from envs import kernel as K
 from envs.batch import BatchSim, parametric_episodes
 from envs.problem import Problem
@@ -64,6 +66,14 @@ def policies(runs, tmp_path_factory) -> dict[str, Path]:
 
 def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def _recommend(capsys, *args: str) -> subprocess.CompletedProcess:
+    """deploy.recommend.main in this process (what `python -m deploy.recommend` exits with)."""
+    capsys.readouterr()
+    rc = rec.main([str(a) for a in args])
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(["deploy.recommend", *args], rc, out.out, out.err)
 
 
 # ----------------------------------------------------------------------------------------- export + parity
@@ -245,25 +255,25 @@ def test_recommend_cli_end_to_end(policies, tmp_path, name):
     assert df["policy"].str.startswith({"qrdqn": "QRDQN:", "dqn": "DQN:"}.get(name, "PPO:")).all()
 
 
-def test_safety_stock_alert_reason(policies, tmp_path):
+def test_safety_stock_alert_reason(policies, tmp_path, capsys):
     """Above zero but below the safety stock: the reason names the safety stock; a given safety_stock wins."""
     rows = [{"sku": "sku0", "on_hand": 9, "in_transit_1": 0, "safety_stock": 4}]
     out = tmp_path / "o.csv"
-    p = _cli("-m", "deploy.recommend", "--policy", str(policies["ppo_continuous"]), "--state",
-             str(_write_state(tmp_path, rows)), "--out", str(out))
+    p = _recommend(capsys, "--policy", policies["ppo_continuous"], "--state", _write_state(tmp_path, rows),
+                   "--out", out)
     assert p.returncode == 0, p.stderr
     r = pd.read_csv(out).iloc[0]
     # 9 - 5 = 4 (not below 4), 9 - 10 = -1: a stockout in period 2
     assert r["stock_alert"] and r["alert_reason"].startswith("stockout projected in period 2: 1.0 units short")
     rows = [{"sku": "sku0", "on_hand": 12, "in_transit_1": 0, "safety_stock": 3}]
-    p = _cli("-m", "deploy.recommend", "--policy", str(policies["ppo_continuous"]), "--state",
-             str(_write_state(tmp_path, rows)), "--out", str(out))
+    p = _recommend(capsys, "--policy", policies["ppo_continuous"], "--state", _write_state(tmp_path, rows),
+                   "--out", out)
     assert p.returncode == 0, p.stderr
     r = pd.read_csv(out).iloc[0]
     assert r["stock_alert"] and r["alert_reason"].startswith("projected stock 2.0 in period 2 below safety stock 3.0")
 
 
-def test_history_file_equals_lag_columns(policies, tmp_path):
+def test_history_file_equals_lag_columns(policies, tmp_path, capsys):
     """--history (long table date,sku,demand) gives the same orders as demand_lag_* columns."""
     state_lags = _write_state(tmp_path, STATE, "lags.csv")
     state_plain = _write_state(tmp_path, [{k: v for k, v in r.items() if not k.startswith("demand_lag")}
@@ -276,11 +286,10 @@ def test_history_file_equals_lag_columns(policies, tmp_path):
     items = _write_state(tmp_path, ITEMS, "items.csv")
     pol = str(policies["ppo_discrete"])  # observes demand_lag_2, demand_lag_1
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
-    p = _cli("-m", "deploy.recommend", "--policy", pol, "--state", str(state_lags), "--items", str(items),
-             "--out", str(a))
+    p = _recommend(capsys, "--policy", pol, "--state", state_lags, "--items", items, "--out", a)
     assert p.returncode == 0, p.stderr
-    p = _cli("-m", "deploy.recommend", "--policy", pol, "--state", str(state_plain), "--items", str(items),
-             "--history", str(tmp_path / "hist.csv"), "--out", str(b))
+    p = _recommend(capsys, "--policy", pol, "--state", state_plain, "--items", items, "--history",
+                   tmp_path / "hist.csv", "--out", b)
     assert p.returncode == 0, p.stderr
     da, db = pd.read_csv(a), pd.read_csv(b)
     np.testing.assert_array_equal(da["order_qty"], db["order_qty"])
@@ -341,8 +350,9 @@ BAD_CASES = {
 
 
 @pytest.mark.parametrize("case", list(BAD_CASES))
-def test_bad_inputs(policies, tmp_path, case):
-    """Each bad input: a clear message, exit status 2, no orders.csv."""
+def test_bad_inputs(policies, tmp_path, capsys, case):
+    """Each bad input: a clear message, exit status 2, no orders.csv (in a subprocess for one case: the
+    process's exit status; in this process for the others: what main returns is the exit status)."""
     how, message = BAD_CASES[case]
     df = pd.DataFrame(STATE).astype({"on_hand": object, "in_transit_1": object})
     if "drop" in how:
@@ -363,8 +373,8 @@ def test_bad_inputs(policies, tmp_path, case):
         policy = tmp_path / "garbage.onnx"
         policy.write_text("not a model")
     out = tmp_path / "orders.csv"
-    p = _cli("-m", "deploy.recommend", "--policy", str(policy), "--state", str(state), "--items", str(items),
-             "--out", str(out))
+    args = ["--policy", str(policy), "--state", str(state), "--items", str(items), "--out", str(out)]
+    p = _cli("-m", "deploy.recommend", *args) if case == "missing column" else _recommend(capsys, *args)
     assert p.returncode == 2, (p.stdout, p.stderr)
     assert p.stderr.startswith("error: ") and message in p.stderr, p.stderr
     assert "Traceback" not in p.stderr
@@ -373,7 +383,7 @@ def test_bad_inputs(policies, tmp_path, case):
 
 
 # ----------------------------------------------------------------------------------------- baseline mode
-def test_baseline_mode(runs, tmp_path):
+def test_baseline_mode(runs, tmp_path, capsys):
     """A base-stock policy fitted at export time (JSON levels) recommends order-up-to S on the same state file."""
     from baselines.base import train_data
     from baselines.base_stock import BaseStock
@@ -386,8 +396,7 @@ def test_baseline_mode(runs, tmp_path):
     assert meta["kind"] == "levels" and meta["levels"]["S"] == [S]
     rows = [{"sku": "sku0", "on_hand": 3, "in_transit_1": 4}]
     orders = tmp_path / "orders_base_stock.csv"
-    p = _cli("-m", "deploy.recommend", "--policy", str(out), "--state", str(_write_state(tmp_path, rows)), "--out",
-             str(orders))
+    p = _recommend(capsys, "--policy", out, "--state", _write_state(tmp_path, rows), "--out", orders)
     assert p.returncode == 0, p.stderr
     r = pd.read_csv(orders).iloc[0]
     assert r["order_qty"] == S - 7 and r["policy"] == "baseline:base_stock"
@@ -397,5 +406,5 @@ def test_baseline_mode(runs, tmp_path):
                         "--out", str(out2)]) == 0
     assert json.loads(out2.read_text())["skus"]["lead_time"] == [3.0]
     state = _write_state(tmp_path, STATE)
-    p = _cli("-m", "deploy.recommend", "--policy", str(out), "--state", str(state), "--out", str(orders.with_name("x.csv")))
+    p = _recommend(capsys, "--policy", out, "--state", state, "--out", orders.with_name("x.csv"))
     assert p.returncode == 2 and "unknown SKU 'A-001'" in p.stderr and "level policy only knows" in p.stderr
