@@ -200,9 +200,13 @@ def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, wi
         for k in range(window):
             obs[i, j] = trace[t + k, i] / scale
             j += 1
-        for k in range(n_calendar):
-            obs[i, j] = calendar[cal_offset[i] + t, k]
-            j += 1
+        if n_calendar:
+            # clamped: a finished slot of a batch whose episodes differ in length (data windows) keeps
+            # being observed after its last period; its row is never used, but must not be read out of bounds
+            row = min(cal_offset[i] + t, calendar.shape[0] - 1)
+            for k in range(n_calendar):
+                obs[i, j] = calendar[row, k]
+                j += 1
         if with_period:
             obs[i, j] = period_frac
             j += 1
