@@ -103,7 +103,10 @@ class Normalization:
     reward_scale: np.ndarray
 
     def apply(self, obs: np.ndarray) -> np.ndarray:
-        return np.clip((obs + self.shift) * self.scale, -self.clip, self.clip).astype(np.float32)
+        # nan_to_num: BatchSim.observe of data episodes that already ended can read calendar rows past the
+        # end of the table (envs-side issue); those episodes' actions do not count, but NaN must not reach torch
+        x = np.clip((obs + self.shift) * self.scale, -self.clip, self.clip).astype(np.float32)
+        return np.nan_to_num(x, copy=False, nan=0.0)
 
     def to_dict(self) -> dict[str, Any]:
         return {"obs_names": self.obs_names, "shift": self.shift.tolist(), "scale": self.scale.tolist(),
