@@ -72,8 +72,11 @@ class ProblemEpisodes:
     """The default episode source: episodes of a :class:`Problem` drawn in batches, as ``InventoryEnv.reset``
     draws one (parametric: ``episode_length`` periods; data: the ``window`` of the SKU)."""
 
-    def __init__(self, problem: Problem, window: str | None = None, episode_length: int | None = None):
+    def __init__(self, problem: Problem, window: str | None = None, episode_length: int | None = None,
+                 fast_sampler: bool = True):
         self.problem = problem
+        self.fast_sampler = fast_sampler
+        self._fast: InverseCDFDemand | bool | None = None
         src = problem.source
         self.W = problem.window
         self.periods = int(episode_length or problem.scenario.episode_length)
@@ -111,7 +114,11 @@ class ProblemEpisodes:
         src: ParametricDemand = self.problem.source
         W, T, k = self.W, self.periods, sku.shape[0]
         c = src.config
-        if c.promo_prob > 0 and c.promo_lift != 1:  # promotion days are random: each episode draws its own
+        if self._fast is None:
+            self._fast = InverseCDFDemand.build(src, self.pool) if self.fast_sampler else False
+        if self._fast:  # stationary demand: inversion from uniforms (same distribution, faster than numpy)
+            demand = self._fast.sample(rng, sku, W + T)
+        elif c.promo_prob > 0 and c.promo_lift != 1:  # promotion days are random: each episode draws its own
             demand = np.empty((W + T, k))
             for j in range(k):
                 demand[:, j] = src.sample(rng, int(sku[j]), -W, T + W)
@@ -155,17 +162,168 @@ class ProblemEpisodes:
         return EpisodeBatch(sku, demand, lengths, cal if self.problem.n_calendar else None)
 
 
+# ---------------------------------------------------------------------------------- fast demand sampler
+# Inverse-CDF sampling from one uniform per draw, with a guide table (Chen & Asau 1974) per distinct demand
+# distribution. Used only for the vector env's own stream of stationary parametric demand; the
+# distributions are the same as ParametricDemand.sample's (exact CDFs from scipy, see InverseCDFDemand).
+
+_TAIL = 2.0 ** -54
+"""Probability left out at each end of a table (below the uniforms' resolution of 2^-53)."""
+MAX_TABLE_ENTRIES = 4_000_000
+"""Largest total size of the CDF tables (float64 + int64 guide: 16 bytes an entry); beyond it, numpy draws."""
+
+
+class InverseCDFDemand:
+    """Stationary ``ParametricDemand`` (Poisson, negative binomial or rounded normal) sampled by inversion.
+
+    For each distinct (mean, std) of the SKUs, the CDF F(x) = P(X <= x) is tabulated over lo..hi, where
+    P(X < lo) and P(X > hi) are below 2^-54 (the resolution of a float64 uniform is 2^-53), with scipy's
+    exact distribution functions and the same parameters as ``ParametricDemand.sample`` (negative binomial:
+    ``r = mean^2 / (var - mean)``, ``p = r / (r + mean)``, numpy's convention; normal: ``max(0, rint(N(mean,
+    std)))``, so F(x) = Phi((x + 0.5 - mean) / std) for x >= 0). A draw is X = min{x : u < F(x)} for
+    u ~ U[0, 1) (``rng.random``), which has exactly the tabulated probabilities F(x) - F(x - 1); the guide
+    table makes the search O(1). Build with :meth:`build`, which returns None where the fast path does not
+    apply (demand with multipliers, or tables too large).
+    """
+
+    def __init__(self, lo, start, size, cdf, guide, table_of_sku):
+        self.lo, self.start, self.size = lo, start, size
+        self.cdf, self.guide = cdf, guide
+        self.table_of_sku = table_of_sku
+
+    @classmethod
+    def build(cls, src: ParametricDemand, skus: np.ndarray | None = None) -> InverseCDFDemand | None:
+        from scipy import stats
+
+        if not src.stationary:
+            return None
+        kind = src.config.kind
+        skus = np.arange(src.n_skus) if skus is None else np.unique(skus)
+        keys = np.stack([src.means[skus], src.stds[skus]], axis=1)
+        uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+        table_of_sku = np.zeros(src.n_skus, dtype=np.int64)
+        table_of_sku[skus] = inv.reshape(-1)
+        m, s = uniq[:, 0], uniq[:, 1]
+        if kind == "poisson":
+            dist = stats.poisson(m)
+            spread = np.sqrt(m)
+        elif kind == "negative_binomial":
+            var = s ** 2
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = np.where(var > m, m ** 2 / (var - m), 1e12)
+                p = np.where(m > 0, r / (r + m), 1.0)
+            dist = stats.nbinom(np.maximum(r, 1e-12), np.clip(p, 1e-12, 1.0))
+            spread = s
+        else:
+            spread = s
+        # bounds: lo = first x with F(x) >= 2^-54, hi = first x with P(X > x) <= 2^-54 (widened until true)
+        lo = np.zeros(m.shape[0], dtype=np.int64)
+        hi = np.ceil(m + 12 * spread + 40).astype(np.int64)
+        if kind == "normal":
+            det = s == 0  # std 0: the rounded mean, clipped at 0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lo = np.where(det, np.maximum(np.rint(m), 0), np.maximum(np.floor(m - 9 * s), 0)).astype(np.int64)
+                hi = np.where(det, lo, hi)
+        else:
+            lo = np.maximum(np.floor(m - 12 * spread - 40), 0).astype(np.int64)
+            lo = np.where(dist.cdf(lo - 1) >= _TAIL, 0, lo)  # the left tail must not be cut where it matters
+        for _ in range(60):
+            sf = cls._sf(kind, dist if kind != "normal" else None, m, s, hi)
+            wide = sf > _TAIL
+            if not wide.any():
+                break
+            hi = np.where(wide, 2 * hi + 1, hi)
+        size = hi - lo + 1
+        if int(size.sum()) > MAX_TABLE_ENTRIES:
+            return None
+        start = np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64)
+        tab = np.repeat(np.arange(m.shape[0]), size)
+        x = (np.arange(int(size.sum())) - start[tab] + lo[tab]).astype(np.float64)
+        if kind == "normal":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cdf = stats.norm.cdf((x + 0.5 - m[tab]) / s[tab])
+            cdf = np.where(s[tab] == 0, 1.0, cdf)
+        else:
+            cdf = cls._cdf(kind, x, m[tab], s[tab])
+        cdf = np.asarray(cdf, dtype=np.float64)
+        cdf[start + size - 1] = 2.0  # every u < 1 stops at the table's end (the < 2^-54 tail is folded in)
+        guide = np.empty(cdf.shape[0], dtype=np.int64)
+        _build_guides(cdf, start, size, guide)
+        return cls(lo, start, size, cdf, guide, table_of_sku)
+
+    @staticmethod
+    def _sf(kind, dist, m, s, x):
+        from scipy import stats
+
+        if kind == "normal":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(s > 0, stats.norm.sf((x + 0.5 - m) / s), 0.0)
+        return dist.sf(x)
+
+    @staticmethod
+    def _cdf(kind, x, m, s):
+        from scipy import stats
+
+        if kind == "poisson":
+            return stats.poisson.cdf(x, m)
+        var = s ** 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(var > m, m ** 2 / (var - m), 1e12)
+            p = np.where(m > 0, r / (r + m), 1.0)
+        return stats.nbinom.cdf(x, np.maximum(r, 1e-12), np.clip(p, 1e-12, 1.0))
+
+    def sample(self, rng: np.random.Generator, sku: np.ndarray, n: int) -> np.ndarray:
+        """Demand of n periods for each SKU in `sku`: float64 [n, len(sku)]."""
+        u = rng.random((n, sku.shape[0]))
+        _invert(u, self.table_of_sku[sku], self.lo, self.start, self.size, self.cdf, self.guide)
+        return u
+
+
+@njit(cache=True)
+def _build_guides(cdf, start, size, guide) -> None:
+    """guide[start + b] = the first index i of the table with cdf[start + i] > b / size (b = 0..size-1)."""
+    for k in range(start.shape[0]):
+        s, G = start[k], size[k]
+        i = 0
+        for b in range(G):
+            while cdf[s + i] <= b / G:
+                i += 1
+            guide[s + b] = i
+
+
+@njit(cache=True)
+def _invert(u, table, lo, start, size, cdf, guide) -> None:
+    """In place: u[r, j] <- lo + min{i : u[r, j] < cdf[i]} in the table of column j."""
+    for r in range(u.shape[0]):
+        for j in range(u.shape[1]):
+            k = table[j]
+            s = start[k]
+            x = u[r, j]
+            i = guide[s + int(x * size[k])]
+            while cdf[s + i] <= x:
+                i += 1
+            u[r, j] = lo[k] + i
+
+
 # ---------------------------------------------------------------------------------- per-slot bookkeeping
 # (the period's dynamics are kernel.step; these only gather and scatter per-slot values in one pass each)
 
 @njit(cache=True)
 def _gather(table: np.ndarray, actions: np.ndarray, demand: np.ndarray, W: int, t: np.ndarray,
-            discrete: bool, request: np.ndarray, d: np.ndarray) -> None:
-    """request[i] = table[i, actions[i]] (discrete actions) and d[i] = demand[W + t[i], i]."""
+            discrete: bool, request: np.ndarray, d: np.ndarray) -> int:
+    """request[i] = table[i, actions[i]] (discrete actions) and d[i] = demand[W + t[i], i]; returns the number
+    of discrete actions out of 0..table.shape[1] - 1 (their requests are not written)."""
+    bad = 0
+    m = table.shape[1]
     for i in range(t.shape[0]):
         if discrete:
-            request[i] = table[i, actions[i]]
+            a = actions[i]
+            if a < 0 or a >= m:
+                bad += 1
+            else:
+                request[i] = table[i, a]
         d[i] = demand[W + t[i], i]
+    return bad
 
 
 @njit(cache=True)
@@ -338,10 +496,9 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
             a = a.reshape(n)
             if a.dtype.kind not in "iu":
                 a = a.astype(np.int64)
-            if n and (a.min() < 0 or a.max() >= self._table.shape[1]):
-                raise ValueError(f"actions must be in 0..{self._table.shape[1] - 1}")
         t = self.t
-        _gather(self._table, a, self._demand, self._W, t, not self._continuous, request, self._d)
+        if _gather(self._table, a, self._demand, self._W, t, not self._continuous, request, self._d):
+            raise ValueError(f"actions must be in 0..{self._table.shape[1] - 1}")
         K.step(self.state, self.params, request, self._d, self._backorder, self._order_up_to, self._info)
         self._step_sku = self.sku
         ended = _advance(self._info, self._reward_offset, self._reward_scale, self._rewards, self._ep_return, t,
@@ -564,14 +721,15 @@ if _SB3VecEnv is not None:
             if done is not None:
                 dones[done] = True
                 now = time.time()
-                per = v._period  # the period just played; the episode's length is per + 1
+                # the period just played; the episode's length is period + 1
+                ret, length = v._final_returns.tolist(), (v._period[done] + 1).tolist()
+                wall = (now - v._ep_start[done]).tolist()
                 for j, i in enumerate(done.tolist()):
-                    if dicts is None:
-                        infos[i] = {}
-                    infos[i]["terminal_observation"] = final_obs[j]
-                    infos[i]["TimeLimit.truncated"] = True
-                    infos[i]["episode"] = {"r": float(v._final_returns[j]), "l": int(per[i]) + 1,
-                                           "t": round(float(now - v._ep_start[i]), 6)}
+                    info = {} if dicts is None else infos[i]
+                    info["terminal_observation"] = final_obs[j]
+                    info["TimeLimit.truncated"] = True
+                    info["episode"] = {"r": ret[j], "l": length[j], "t": round(wall[j], 6)}
+                    infos[i] = info
             return v._obs.copy(), v._rewards.copy(), dones, infos
 
         def close(self) -> None:
