@@ -20,11 +20,10 @@ from __future__ import annotations
 import numpy as np
 
 from envs import kernel as K
-from envs.batch import BatchSim
 from envs.demand import HistoricalDemand
 
 from .base import LevelPolicy, Policy, TrainData, lead_times, rolling_sums
-from .tuning import grid_search, level_grid, refine_grid, training_episodes
+from .tuning import RULE_CAPPED, RULE_LEVEL, level_grid, refine_grid, rule_search, training_episodes
 
 
 def upper_level(problem, train: TrainData) -> np.ndarray:
@@ -38,16 +37,19 @@ def upper_level(problem, train: TrainData) -> np.ndarray:
     return out
 
 
-def _order_up_to(sim: BatchSim, levels: np.ndarray) -> np.ndarray:
-    return levels
+def _level_values(values: np.ndarray, sku: np.ndarray) -> tuple[np.ndarray, None]:
+    return values, None
 
 
 def tune_base_stock(problem, train: TrainData, window: str = "train", **episode_kw) -> np.ndarray:
+    """Best level per SKU: a coarse grid of 61 levels 0..upper, then every integer within one coarse step of
+    the best (simulated by :func:`baselines.tuning.rule_search`: the costs of ``grid_search`` with
+    ``order_up_to``, bit for bit, in one fused numba pass)."""
     eps, warmup = training_episodes(problem, window=window, **episode_kw)
     coarse = level_grid(upper_level(problem, train))
-    best, _ = grid_search(problem, eps, warmup, coarse, _order_up_to, order_up_to=True)
+    best, _ = rule_search(problem, eps, warmup, coarse, RULE_LEVEL, _level_values)
     fine = refine_grid(best, coarse)
-    best, _ = grid_search(problem, eps, warmup, fine, _order_up_to, order_up_to=True)
+    best, _ = rule_search(problem, eps, warmup, fine, RULE_LEVEL, _level_values)
     return best
 
 
@@ -101,14 +103,15 @@ class CappedBaseStock(Policy):
         grid = np.stack(np.broadcast_arrays(s_grid[:, :, None], caps[:, None, :]), axis=-1)
         grid = grid.reshape(problem.n_skus, -1, 2)
 
-        def act(sim: BatchSim, values: np.ndarray) -> np.ndarray:
-            return np.minimum(np.maximum(values[:, 0] - sim.raw.inventory_position, 0.0), values[:, 1])
+        def values(v: np.ndarray, sku: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            # order min(r, max(0, S - IP)) (CappedBaseStock.act), simulated in one fused pass
+            return v[:, 0], v[:, 1]
 
-        best, _ = grid_search(problem, eps, warmup, grid, act)
+        best, _ = rule_search(problem, eps, warmup, grid, RULE_CAPPED, values)
         # integer refinement of S around the best, cap fixed
         s_fine = np.maximum(best[:, :1] + np.arange(-3, 4)[None, :], 0)
         grid2 = np.stack(np.broadcast_arrays(s_fine, best[:, 1:2]), axis=-1)
-        best, _ = grid_search(problem, eps, warmup, grid2, act)
+        best, _ = rule_search(problem, eps, warmup, grid2, RULE_CAPPED, values)
         self.levels, self.caps = best[:, 0], best[:, 1]
         return self
 

@@ -52,6 +52,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache, partial
 
 import numpy as np
@@ -63,7 +64,7 @@ from envs.demand import HistoricalDemand
 from envs.problem import Problem
 
 from .base import Policy, TrainData, lead_times
-from .tuning import grid_search, training_episodes
+from .tuning import RULE_LEVEL, _subset, replicate, rule_search, training_episodes
 
 __all__ = [
     "ARIMA", "FORECAST_POLICIES", "SES", "TSB", "Croston", "ForecastPolicy", "HoltWinters", "MovingAverage",
@@ -379,6 +380,14 @@ class _Runner:
         return total + self.safety
 
 
+@dataclass
+class _PathState:
+    """The part of RawState a forecast runner reads (period, last period's demand)."""
+
+    period: int
+    last_demand: np.ndarray
+
+
 # ============================================================================================ policies
 
 
@@ -502,14 +511,50 @@ class ForecastPolicy(Policy):
         cand[..., 1] = sig[:, :, None]
         cand[..., 2:] = thetas[:, :, None, :]
         cand = cand.reshape(n, c * nz, 2 + p)
-        best, cost = grid_search(pb, eps, warmup, cand, self._tuning_act(), order_up_to=True)
+        best, cost = rule_search(pb, eps, warmup, cand, RULE_LEVEL, self._safety_values,
+                                 self._forecast_paths(eps, thetas, nz))
         fine = np.repeat(best[:, None, :], Z_FINE.shape[0], axis=1)
         fine[:, :, 0] += Z_FINE[None, :]
-        best, _ = grid_search(pb, eps, warmup, fine, self._tuning_act(), order_up_to=True)
+        best, _ = rule_search(pb, eps, warmup, fine, RULE_LEVEL, self._safety_values,
+                              self._forecast_paths(eps, best[:, None, 2:], Z_FINE.shape[0]))
         tried = ~np.all(np.isnan(cost), axis=1)  # SKUs without training episodes keep the untuned values
         self.z = np.where(tried, best[:, 0], self.z)
         self.sigma = np.where(tried, best[:, 1], self.sigma)
         self.theta = np.where(tried[:, None], best[:, 2:], self.theta)
+
+    # The target of a candidate (z, sigma_e, theta) is S_t = F_t(theta) + z sigma_e sqrt(L+1), and the forecast
+    # F_t(theta) only depends on the demand (never on the orders). So the search runs the forecaster once per
+    # (episode, theta) to get the path of F_t(theta) (with zero safety stock), and the fused rule kernel
+    # (baselines.tuning.rule_costs, RULE_LEVEL with a path) adds each candidate's safety stock: the same
+    # targets, float for float, as grid_search with _tuning_act, whose runner computes F_t + safety.
+    def _safety_values(self, values: np.ndarray, sku: np.ndarray) -> tuple[np.ndarray, None]:
+        H = self._lead[sku] + 1
+        return values[:, 0] * values[:, 1] * np.sqrt(H), None
+
+    def _forecast_paths(self, eps: Episodes, thetas: np.ndarray, per_theta: int
+                        ) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """paths(episode indices) for rule_costs: thetas [n_skus, c, p]; candidate column (j, ci * per_theta +
+        zi) reads path column (j, ci)."""
+        c, p = thetas.shape[1], thetas.shape[2]
+        h = eps.history
+
+        def paths(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            sub = replicate(_subset(eps, idx), c)  # column jj * c + ci: episode idx[jj], theta ci
+            theta = thetas[eps.sku[idx]].reshape(idx.size * c, p)
+            zero = np.zeros(sub.n)
+            runner = self._runner(sub, zero, zero, theta)
+            T = eps.periods
+            out = np.empty((T, sub.n))
+            state = _PathState(period=0, last_demand=np.full(sub.n, np.nan))
+            for t in range(T):
+                state.period = t
+                if t > 0 or h > 0:
+                    state.last_demand = sub.demand[h + t - 1]
+                out[t] = runner.target(state)
+            col = (np.arange(idx.size)[:, None] * c + np.repeat(np.arange(c), per_theta)[None, :]).reshape(-1)
+            return out, col
+
+        return paths
 
     def _tuning_act(self) -> Callable[[BatchSim, np.ndarray], np.ndarray]:
         box: dict[str, object] = {}

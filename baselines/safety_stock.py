@@ -30,7 +30,7 @@ from envs import kernel as K
 from envs.batch import BatchSim
 
 from .base import Policy, TrainData, lead_times
-from .tuning import grid_search, training_episodes
+from .tuning import RULE_CAPPED, RULE_EOQ, RULE_MIN_MAX, grid_search, rule_search, training_episodes
 
 Z_GRID = np.round(np.arange(-2.0, 3.01, 0.25), 2)
 
@@ -70,7 +70,10 @@ class _SafetyStockRule(Policy):
         if self.tuned:
             eps, warmup = training_episodes(problem)
             grid = np.broadcast_to(Z_GRID, (problem.n_skus, Z_GRID.size)).copy()
-            self.z, _ = grid_search(problem, eps, warmup, grid, self._act_for_z)
+            if self.rule is None:
+                self.z, _ = grid_search(problem, eps, warmup, grid, self._act_for_z)
+            else:  # the same search, simulated in one fused pass (bit-identical costs)
+                self.z, _ = rule_search(problem, eps, warmup, grid, self.rule, self._rule_values)
         else:
             self.z = np.full(problem.n_skus, norm.ppf(self.service_level))
         return self
@@ -80,6 +83,12 @@ class _SafetyStockRule(Policy):
 
     def reorder_point(self, z: np.ndarray, sku: np.ndarray) -> np.ndarray:
         return self.mu[sku] * self.protect[sku] + z * self.sigma[sku] * np.sqrt(self.protect[sku])
+
+    rule: int | None = None
+    """The rule of :func:`baselines.tuning.rule_costs` that ``_orders`` is (None: tune through grid_search)."""
+
+    def _rule_values(self, z: np.ndarray, sku: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.reorder_point(z, sku), self.lot[sku]
 
     def _act_for_z(self, sim: BatchSim, z: np.ndarray) -> np.ndarray:
         return self._orders(self.reorder_point(z, sim.raw.sku), sim.raw)
@@ -101,6 +110,10 @@ class OrderUpTo(_SafetyStockRule):
     """(R,S), R = 1: order up to S = mu (L+1) + z sigma sqrt(L+1) every period."""
 
     name = "safety_stock_RS"
+    rule = RULE_CAPPED  # min(max(S - IP, 0), inf)
+
+    def _rule_values(self, z: np.ndarray, sku: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.reorder_point(z, sku), np.full(sku.shape[0], np.inf)
 
     def _orders(self, S: np.ndarray, state) -> np.ndarray:
         return np.maximum(S - state.inventory_position, 0.0)
@@ -110,6 +123,7 @@ class MinMax(_SafetyStockRule):
     """(R,s,S), R = 1: if IP <= s order up to S = s + max(EOQ, mu); s = mu (L+1) + z sigma sqrt(L+1)."""
 
     name = "safety_stock_sS"
+    rule = RULE_MIN_MAX
 
     def _lot(self, p: np.ndarray) -> np.ndarray:
         q = np.array([eoq(m, k, h) for m, k, h in zip(self.mu, p[:, K.ORDER_COST], p[:, K.HOLD])])
@@ -125,6 +139,7 @@ class EOQReorderPoint(_SafetyStockRule):
     """(s, nQ): Q = EOQ rounded to pack size and MOQ; when IP <= s order the smallest n Q lifting IP above s."""
 
     name = "eoq_sQ"
+    rule = RULE_EOQ
 
     def _lot(self, p: np.ndarray) -> np.ndarray:
         q = np.array([eoq(m, k, h) for m, k, h in zip(self.mu, p[:, K.ORDER_COST], p[:, K.HOLD])])

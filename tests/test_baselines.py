@@ -197,3 +197,76 @@ def test_every_baseline_runs_on_real_data(config):
         assert np.isfinite(r.totals).all(), r.name
         assert r.kpis["avg_cost"] >= 0 and 0 <= r.kpis["fill_rate"] <= 1
     assert all(r.totals[:, I_ORDER].sum() > 0 for r in ev.results if r.name == "base_stock")
+
+
+# ------------------------------------------------------------------------------------------ fused tuning
+@pytest.mark.parametrize("scenario", ["lost-sales-L2-p9", "backorder-L1-b9"])
+@pytest.mark.parametrize("lead", [0, 1, 4])
+@pytest.mark.parametrize("kw", [{}, {"moq": 3, "pack_size": 2},
+                                {"max_order": 7, "capacity": 20, "order_cost": 5.0, "unit_cost": 0.5}])
+def test_rule_costs_bit_identical_to_simulate(scenario, lead, kw):
+    """The fused rule kernel of baselines.tuning gives simulate()'s totals bit for bit (warm-up, unequal
+    episode lengths, forecast-style paths)."""
+    from baselines.tuning import RULE_CAPPED, RULE_EOQ, RULE_LEVEL, RULE_MIN_MAX, replicate, rule_costs
+
+    pb = Problem(scenario, lead_time=lead, **kw)
+    eps = replace(parametric_episodes(pb, 4, 80, seed=lead), lengths=np.array([80, 60, 80, 25]))
+    k = 5
+    reps = replicate(eps, k)
+    rng = np.random.default_rng(lead)
+    a, b = rng.uniform(0, 25, reps.n).round(), rng.uniform(1, 9, reps.n).round()
+    path = rng.uniform(0, 10, (80, reps.n))
+
+    def ip(sim):
+        return sim.raw.inventory_position
+
+    cases = [(RULE_LEVEL, lambda sim: a, True, None),
+             (RULE_CAPPED, lambda sim: np.minimum(np.maximum(a - ip(sim), 0.0), b), False, None),
+             (RULE_MIN_MAX, lambda sim: np.where(ip(sim) <= a, a + b - ip(sim), 0.0), False, None),
+             (RULE_EOQ, lambda sim: np.where(ip(sim) <= a, (np.floor((a - ip(sim)) / b) + 1.0) * b, 0.0), False, None),
+             (RULE_LEVEL, lambda sim: path[sim.t] + a, True,
+              lambda idx: (path[:, idx[0] * k:(idx[-1] + 1) * k], np.arange(idx.size * k)))]
+    for rule, act, up_to, paths in cases:
+        for warmup in (0, 10):
+            totals, _ = simulate(pb, reps, act, order_up_to=up_to, warmup=warmup)
+            cost, periods = rule_costs(pb, eps, warmup, rule, a, b, paths, chunk_entries=200)
+            assert np.array_equal(cost, totals[:, I_COST]), (rule, warmup)
+            assert np.array_equal(periods, totals[:, PERIODS]), (rule, warmup)
+
+
+def test_fused_searches_choose_what_grid_search_chooses(small_data):
+    """base-stock, capped base-stock and the tuned safety-stock rules: rule_search's costs and choices are
+    grid_search's (the act-based reference) on a data scenario with per-SKU lead times and pack sizes."""
+    from baselines.base_stock import CappedBaseStock, upper_level
+    from baselines.safety_stock import MinMax, OrderUpTo
+    from baselines.tuning import (
+        RULE_CAPPED,
+        RULE_LEVEL,
+        grid_search,
+        level_grid,
+        rule_search,
+        training_episodes,
+    )
+
+    path, items = small_data
+    pb = Problem("lost-sales-L1-p9", data={"path": str(path), "items": str(items), "test": 0.25})
+    train = train_data(pb)
+    eps, warmup = training_episodes(pb)
+    coarse = level_grid(upper_level(pb, train))
+    ref = grid_search(pb, eps, warmup, coarse, lambda sim, v: v, order_up_to=True)
+    new = rule_search(pb, eps, warmup, coarse, RULE_LEVEL, lambda v, s: (v, None))
+    assert np.array_equal(ref[0], new[0]) and np.array_equal(ref[1], new[1], equal_nan=True)
+    grid = np.stack(np.broadcast_arrays(coarse[:, ::6, None], np.array([1.0, 3.0, np.inf])[None, None, :]), -1)
+    grid = grid.reshape(pb.n_skus, -1, 2)
+    ref = grid_search(pb, eps, warmup, grid, lambda sim, v: np.minimum(
+        np.maximum(v[:, 0] - sim.raw.inventory_position, 0.0), v[:, 1]))
+    new = rule_search(pb, eps, warmup, grid, RULE_CAPPED, lambda v, s: (v[:, 0], v[:, 1]))
+    assert np.array_equal(ref[0], new[0]) and np.array_equal(ref[1], new[1], equal_nan=True)
+    assert isinstance(CappedBaseStock().fit(pb, train).levels, np.ndarray)
+    for cls in (OrderUpTo, MinMax, EOQReorderPoint):
+        pol = cls(tuned=True).fit(pb, train)
+        ref = grid_search(pb, eps, warmup, np.broadcast_to(pol.z[:, None], (pb.n_skus, 1)).copy() + np.array(
+            [[-1.0, 0.0, 0.5]]), pol._act_for_z)
+        new = rule_search(pb, eps, warmup, pol.z[:, None] + np.array([[-1.0, 0.0, 0.5]]), pol.rule,
+                          pol._rule_values)
+        assert np.array_equal(ref[1], new[1], equal_nan=True), cls.__name__

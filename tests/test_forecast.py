@@ -228,3 +228,26 @@ def test_runs_on_real_data(real, dataset, name):
     assert np.all(np.isfinite(pol.sigma)) and np.all(np.isfinite(pol.z)) and text.startswith(name)
     if name.startswith(("holt_winters", "arima")):
         assert pol.n_models <= 3 and str(pol.n_models) in text
+
+
+@pytest.mark.parametrize("name", ["ma", "ses", "croston", "tsb", "holt_winters"])
+def test_tuning_by_forecast_paths_matches_grid_search(name):
+    """_tune (forecast path once per theta + fused rule kernel) picks what grid_search with the per-candidate
+    runner (_tuning_act) picks, with the same costs."""
+    from baselines.tuning import RULE_LEVEL, grid_search, rule_search, training_episodes
+
+    pb = Problem("demo", episode_length=120)
+    train = train_data(pb, periods=600)
+    pol = make(name, tuned=True).fit(pb, train)
+    eps, warmup = training_episodes(pb, n=12, periods=150)
+    n = pb.n_skus
+    thetas = pol._theta_candidates()
+    c, p = thetas.shape[1], thetas.shape[2]
+    sig = pol._sigma(np.repeat(np.arange(n), c), thetas.reshape(n * c, p)).reshape(n, c)
+    zs = np.array([-1.0, 0.0, 1.5])
+    cand = np.empty((n, c, zs.size, 2 + p))
+    cand[..., 0], cand[..., 1], cand[..., 2:] = zs, sig[:, :, None], thetas[:, :, None, :]
+    cand = cand.reshape(n, c * zs.size, 2 + p)
+    ref = grid_search(pb, eps, warmup, cand, pol._tuning_act(), order_up_to=True)
+    new = rule_search(pb, eps, warmup, cand, RULE_LEVEL, pol._safety_values, pol._forecast_paths(eps, thetas, zs.size))
+    assert np.array_equal(ref[1], new[1]) and np.array_equal(ref[0], new[0])
