@@ -23,7 +23,16 @@ from envs import kernel as K
 from envs.demand import HistoricalDemand
 
 from .base import LevelPolicy, Policy, TrainData, lead_times, rolling_sums
-from .tuning import RULE_CAPPED, RULE_LEVEL, level_grid, refine_grid, rule_search, training_episodes
+from .tuning import (
+    RULE_CAPPED,
+    RULE_LEVEL,
+    critical_z,
+    level_grid,
+    nearest,
+    refine_grid,
+    rule_search,
+    training_episodes,
+)
 
 
 def upper_level(problem, train: TrainData) -> np.ndarray:
@@ -47,10 +56,18 @@ def tune_base_stock(problem, train: TrainData, window: str = "train", **episode_
     ``order_up_to``, bit for bit, in one fused numba pass)."""
     eps, warmup = training_episodes(problem, window=window, **episode_kw)
     coarse = level_grid(upper_level(problem, train))
-    best, _ = rule_search(problem, eps, warmup, coarse, RULE_LEVEL, _level_values)
+    best, _ = rule_search(problem, eps, warmup, coarse, RULE_LEVEL, _level_values,
+                          pilot=nearest(coarse, rule_of_thumb_level(problem, train)))
     fine = refine_grid(best, coarse)
-    best, _ = rule_search(problem, eps, warmup, fine, RULE_LEVEL, _level_values)
+    best, _ = rule_search(problem, eps, warmup, fine, RULE_LEVEL, _level_values, pilot=nearest(fine, best))
     return best
+
+
+def rule_of_thumb_level(problem, train: TrainData) -> np.ndarray:
+    """mu (L+1) + z sigma sqrt(L+1) with z the normal quantile of p / (p + h): only the pilot of the pruned
+    level search (the candidate simulated first, whose cost bounds the others), never the answer."""
+    H = lead_times(problem) + 1.0
+    return train.mean() * H + critical_z(problem) * train.std() * np.sqrt(H)
 
 
 class BaseStock(LevelPolicy):
@@ -107,11 +124,13 @@ class CappedBaseStock(Policy):
             # order min(r, max(0, S - IP)) (CappedBaseStock.act), simulated in one fused pass
             return v[:, 0], v[:, 1]
 
-        best, _ = rule_search(problem, eps, warmup, grid, RULE_CAPPED, values)
+        # pilot of the pruned search: S = S* (the base-stock level), no cap
+        pilot = np.full(problem.n_skus, 6 * self.CAP_MULTIPLES.size + self.CAP_MULTIPLES.size - 1)
+        best, _ = rule_search(problem, eps, warmup, grid, RULE_CAPPED, values, pilot=pilot)
         # integer refinement of S around the best, cap fixed
         s_fine = np.maximum(best[:, :1] + np.arange(-3, 4)[None, :], 0)
         grid2 = np.stack(np.broadcast_arrays(s_fine, best[:, 1:2]), axis=-1)
-        best, _ = rule_search(problem, eps, warmup, grid2, RULE_CAPPED, values)
+        best, _ = rule_search(problem, eps, warmup, grid2, RULE_CAPPED, values, pilot=np.full(problem.n_skus, 3))
         self.levels, self.caps = best[:, 0], best[:, 1]
         return self
 

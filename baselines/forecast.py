@@ -64,7 +64,7 @@ from envs.demand import HistoricalDemand
 from envs.problem import Problem
 
 from .base import Policy, TrainData, lead_times
-from .tuning import RULE_LEVEL, _subset, replicate, rule_search, training_episodes
+from .tuning import RULE_LEVEL, _subset, critical_z, replicate, rule_search, training_episodes
 
 __all__ = [
     "ARIMA", "FORECAST_POLICIES", "SES", "TSB", "Croston", "ForecastPolicy", "HoltWinters", "MovingAverage",
@@ -511,12 +511,16 @@ class ForecastPolicy(Policy):
         cand[..., 1] = sig[:, :, None]
         cand[..., 2:] = thetas[:, :, None, :]
         cand = cand.reshape(n, c * nz, 2 + p)
+        # pilots of the pruned searches (candidates simulated first, bounding the others): the first smoothing
+        # candidate with the z of the critical ratio; then the best coarse z
+        pilot = np.abs(Z_COARSE[None, :] - critical_z(pb)[:, None]).argmin(axis=1)
         best, cost = rule_search(pb, eps, warmup, cand, RULE_LEVEL, self._safety_values,
-                                 self._forecast_paths(eps, thetas, nz))
+                                 self._forecast_paths(eps, thetas, nz), pilot=pilot)
         fine = np.repeat(best[:, None, :], Z_FINE.shape[0], axis=1)
         fine[:, :, 0] += Z_FINE[None, :]
         best, _ = rule_search(pb, eps, warmup, fine, RULE_LEVEL, self._safety_values,
-                              self._forecast_paths(eps, best[:, None, 2:], Z_FINE.shape[0]))
+                              self._forecast_paths(eps, best[:, None, 2:], Z_FINE.shape[0]),
+                              pilot=np.full(n, int(np.abs(Z_FINE).argmin())))
         tried = ~np.all(np.isnan(cost), axis=1)  # SKUs without training episodes keep the untuned values
         self.z = np.where(tried, best[:, 0], self.z)
         self.sigma = np.where(tried, best[:, 1], self.sigma)

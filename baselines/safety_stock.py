@@ -30,7 +30,16 @@ from envs import kernel as K
 from envs.batch import BatchSim
 
 from .base import Policy, TrainData, lead_times
-from .tuning import RULE_CAPPED, RULE_EOQ, RULE_MIN_MAX, grid_search, rule_search, training_episodes
+from .tuning import (
+    RULE_CAPPED,
+    RULE_EOQ,
+    RULE_MIN_MAX,
+    critical_z,
+    grid_search,
+    nearest,
+    rule_search,
+    training_episodes,
+)
 
 Z_GRID = np.round(np.arange(-2.0, 3.01, 0.25), 2)
 
@@ -73,7 +82,8 @@ class _SafetyStockRule(Policy):
             if self.rule is None:
                 self.z, _ = grid_search(problem, eps, warmup, grid, self._act_for_z)
             else:  # the same search, simulated in one fused pass (bit-identical costs)
-                self.z, _ = rule_search(problem, eps, warmup, grid, self.rule, self._rule_values)
+                self.z, _ = rule_search(problem, eps, warmup, grid, self.rule, self._rule_values,
+                                        pilot=nearest(grid, critical_z(problem)))
         else:
             self.z = np.full(problem.n_skus, norm.ppf(self.service_level))
         return self

@@ -73,6 +73,22 @@ def grid_search(problem: Problem, eps: Episodes, warmup: int, candidates: np.nda
     return best, cost
 
 
+def critical_z(problem: Problem) -> np.ndarray:
+    """Normal quantile of the critical ratio p / (p + h) per SKU (clipped to [-3, 3]): a rule-of-thumb safety
+    factor, used only to pick the pilot candidate of a pruned search (never the answer)."""
+    h, p = problem.params[:, K.HOLD], problem.params[:, K.SHORT]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(p + h > 0, p / (p + h), 0.5)
+    from scipy.stats import norm
+
+    return np.clip(norm.ppf(ratio), -3.0, 3.0)
+
+
+def nearest(grid: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Index of the candidate of each row of grid [n, k] nearest value [n]."""
+    return np.abs(grid - np.asarray(value)[:, None]).argmin(axis=1)
+
+
 def level_grid(upper: np.ndarray, points: int = 61) -> np.ndarray:
     """Candidate levels 0..upper per SKU: every integer when upper < points, else `points` rounded steps."""
     upper = np.maximum(np.ceil(upper), 1.0)
@@ -112,63 +128,116 @@ RULE_EOQ = 3
 
 
 @njit(cache=True, error_model="numpy")
-def _rule_totals(rule: int, params: np.ndarray, demand: np.ndarray, col_ep: np.ndarray, lengths: np.ndarray,
-                 warmup: int, a: np.ndarray, b: np.ndarray, path: np.ndarray, path_col: np.ndarray,
-                 state0: np.ndarray, backorder: bool, cost: np.ndarray, periods: np.ndarray) -> None:
-    """cost[c] / periods[c]: summed cost and counted periods of column c (episode col_ep[c]) under the rule,
-    over periods warmup <= t < lengths[episode]. demand: [episodes, T]; path: [T, m] per-period targets added
-    to a (RULE_LEVEL with path_col[c] >= 0: column path_col[c] of path)."""
-    width = state0.shape[1] - K.PIPE
-    pipe = np.zeros(max(width, 1))
-    for c in range(col_ep.shape[0]):
-        e = col_ep[c]
+def _rule_totals(rule: int, params: np.ndarray, demand: np.ndarray, ep_lo: int, ep_hi: int, k: int,
+                 lengths: np.ndarray, warmup: int, a: np.ndarray, b: np.ndarray, path: np.ndarray,
+                 path_col: np.ndarray, state0: np.ndarray, backorder: bool, pilot: np.ndarray,
+                 cost: np.ndarray, periods: np.ndarray) -> None:
+    """cost[c] / periods[c]: summed cost and counted periods of column c = (e - ep_lo) * k + i (episode e in
+    ep_lo..ep_hi - 1, candidate i) under the rule, over periods warmup <= t < lengths[e]. demand: [episodes,
+    T]; path: [T, m] per-period targets added to a (RULE_LEVEL with path_col[c] >= 0: column path_col[c]).
+    The k candidates of an episode advance together period by period: their dependency chains (net stock ->
+    order -> net stock) are independent, so the CPU overlaps them.
+
+    Pruning (pilot[e] >= 0): candidate pilot[e] is simulated first; then every other candidate stops as soon
+    as its running cost exceeds the pilot's total, and its cost is set to +inf. Exact for the argmin when the
+    period costs are >= 0 (checked here: h, p, K, c >= 0; otherwise no pruning) and the episode is its SKU's
+    only one: a float sum of non-negative terms never decreases, so such a candidate ends above the pilot."""
+    width = max(state0.shape[1] - K.PIPE, 1)
+    net = np.empty(k)
+    pipe = np.zeros((k, width))
+    tot = np.empty(k)
+    act = np.empty(k, dtype=np.int64)
+    pruned = np.zeros(k, dtype=np.bool_)
+    for e in range(ep_lo, ep_hi):
         L = int(params[e, K.LEAD])
         hold, short = params[e, K.HOLD], params[e, K.SHORT]
         order_cost, unit_cost = params[e, K.ORDER_COST], params[e, K.UNIT_COST]
         moq, pack = params[e, K.MOQ], params[e, K.PACK]
         max_order, capacity = params[e, K.MAX_ORDER], params[e, K.CAPACITY]
-        net = state0[e, K.NET]
-        recv = state0[e, K.RECV]
-        for k in range(width):
-            pipe[k] = state0[e, K.PIPE + k]
-        A, B = a[c], b[c]
-        pc = path_col[c]
-        total = 0.0
-        count = 0.0
-        for t in range(lengths[e]):
-            ip = net
-            for k in range(L):
-                ip += pipe[k]
+        base = (e - ep_lo) * k
+        for i in range(k):
+            net[i] = state0[e, K.NET]
+            pruned[i] = False
+            for j in range(width):
+                pipe[i, j] = state0[e, K.PIPE + j] if j < state0.shape[1] - K.PIPE else 0.0
+            tot[i] = 0.0
+        p0 = pilot[e]
+        if p0 >= 0 and (hold < 0.0 or short < 0.0 or order_cost < 0.0 or unit_cost < 0.0):
+            p0 = -1
+        bound = np.inf
+        for phase in range(2):
+            if p0 < 0:  # one pass, every candidate, no bound
+                if phase == 1:
+                    break
+                na = k
+                for i in range(k):
+                    act[i] = i
+            elif phase == 0:  # the pilot alone
+                na = 1
+                act[0] = p0
+            else:  # the others, bounded by the pilot's total
+                bound = tot[p0]
+                na = 0
+                for i in range(k):
+                    if i != p0:
+                        act[na] = i
+                        na += 1
+            count = 0.0
+            _rule_pass(rule, demand, e, base, lengths[e], warmup, L, hold, short, order_cost, unit_cost, moq, pack,
+                       max_order, capacity, a, b, path, path_col, backorder, net, pipe, tot, act, na, bound,
+                       pruned)
+            for t in range(lengths[e]):
+                if t >= warmup:
+                    count += 1.0
+        for i in range(k):
+            cost[base + i] = np.inf if pruned[i] else tot[i]
+            periods[base + i] = count
+
+
+@njit(cache=True, error_model="numpy")
+def _rule_pass(rule, demand, e, base, length, warmup, L, hold, short, order_cost, unit_cost, moq, pack, max_order,
+               capacity, a, b, path, path_col, backorder, net, pipe, tot, act, na, bound, pruned) -> None:
+    """Candidates act[:na] of episode e through periods 0..length - 1 (see _rule_totals); a candidate whose
+    running cost exceeds `bound` is dropped and marked in `pruned`."""
+    for t in range(length):
+        d = demand[e, t]
+        counted = t >= warmup
+        x = 0
+        while x < na:
+            i = act[x]
+            c = base + i
+            A = a[c]
+            n0 = net[i]
+            ip = n0
+            for j in range(L):
+                ip += pipe[i, j]
             if rule == 0:
                 S = A
-                if pc >= 0:
-                    S = path[t, pc] + A
+                if path_col[c] >= 0:
+                    S = path[t, path_col[c]] + A
                 want = S - ip
             elif rule == 1:
                 w = A - ip
                 w = w if w > 0.0 else 0.0
-                want = w if w < B else B
+                want = w if w < b[c] else b[c]
             elif rule == 2:
-                want = A + B - ip if ip <= A else 0.0
+                want = A + b[c] - ip if ip <= A else 0.0
             else:
-                want = (math.floor((A - ip) / B) + 1.0) * B if ip <= A else 0.0
+                want = (math.floor((A - ip) / b[c]) + 1.0) * b[c] if ip <= A else 0.0
             q = K.constrain(want, ip, moq, pack, max_order, capacity)
-            received = recv
             if L == 0:
-                net += q
-                received += q
+                n0 += q
             else:
-                pipe[L - 1] = q
-            d = demand[e, t]
+                pipe[i, L - 1] = q
             if backorder:
-                end = net - d
+                end = n0 - d
                 back = -end if end < 0.0 else 0.0
                 short_cost = short * back
             else:
-                sales = d if d < net else net
+                sales = d if d < n0 else n0
                 if sales < 0.0:
                     sales = 0.0
-                end = net - sales
+                end = n0 - sales
                 lost = d - sales
                 short_cost = short * lost
             on_hand = end if end > 0.0 else 0.0
@@ -177,17 +246,19 @@ def _rule_totals(rule: int, params: np.ndarray, demand: np.ndarray, col_ep: np.n
             pur_cost = unit_cost * q
             arrival = 0.0
             if L > 0:
-                arrival = pipe[0]
-                for k in range(L - 1):
-                    pipe[k] = pipe[k + 1]
-                pipe[L - 1] = 0.0
-            net = end + arrival
-            recv = arrival
-            if t >= warmup:
-                total += hold_cost + short_cost + ord_cost + pur_cost
-                count += 1.0
-        cost[c] = total
-        periods[c] = count
+                arrival = pipe[i, 0]
+                for j in range(L - 1):
+                    pipe[i, j] = pipe[i, j + 1]
+                pipe[i, L - 1] = 0.0
+            net[i] = end + arrival
+            if counted:
+                tot[i] += hold_cost + short_cost + ord_cost + pur_cost
+                if tot[i] > bound:
+                    pruned[i] = True
+                    na -= 1
+                    act[x] = act[na]
+                    continue
+            x += 1
 
 
 def _subset(eps: Episodes, idx: np.ndarray) -> Episodes:
@@ -198,12 +269,14 @@ def _subset(eps: Episodes, idx: np.ndarray) -> Episodes:
 
 def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: int, a: np.ndarray, b: np.ndarray | None = None,
                paths: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
-               chunk_entries: int = 4_000_000) -> tuple[np.ndarray, np.ndarray]:
+               chunk_entries: int = 4_000_000, pilot: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Summed cost and counted periods [n_eps * k] of column j * k + c (episode j, candidate c) under `rule`
     with per-column values a, b [n_eps * k] (the layout of :func:`replicate`), from the steady initial state,
     as :func:`simulate` gives them. `paths(episode indices)` (RULE_LEVEL): (path [T, m], path_col [len * k]):
     per-period targets of the columns of those episodes (path_col: column of path, -1 for none); the episodes
-    are processed in chunks so that a path holds about `chunk_entries` values."""
+    are processed in chunks so that a path holds about `chunk_entries` values. `pilot` [n_eps]: candidate
+    simulated first in each episode, the others being dropped (cost +inf) once their running cost exceeds
+    its total (see _rule_totals; only valid for the argmin where each SKU has one episode); -1: none."""
     n = eps.n
     k = a.shape[0] // max(n, 1)
     b = np.zeros_like(a) if b is None else np.ascontiguousarray(b, dtype=np.float64)
@@ -216,10 +289,10 @@ def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: int, a: np.nd
     cost = np.zeros(n * k)
     periods = np.zeros(n * k)
     backorder = bool(problem.scenario.backorder)
-    col_ep = np.repeat(np.arange(n), k)
+    pilot = np.full(n, -1, dtype=np.int64) if pilot is None else np.asarray(pilot, dtype=np.int64)
     if paths is None:
-        _rule_totals(rule, params, demand, col_ep, lengths, warmup, a, b, np.zeros((1, 1)),
-                     np.full(n * k, -1, dtype=np.int64), state0, backorder, cost, periods)
+        _rule_totals(rule, params, demand, 0, n, k, lengths, warmup, a, b, np.zeros((1, 1)),
+                     np.full(n * k, -1, dtype=np.int64), state0, backorder, pilot, cost, periods)
         return cost, periods
     step = max(1, chunk_entries // max(eps.periods * k, 1))
     for lo in range(0, n, step):
@@ -227,23 +300,30 @@ def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: int, a: np.nd
         path, path_col = paths(idx)
         cols = slice(lo * k, (lo + idx.size) * k)
         c_cost, c_per = cost[cols], periods[cols]
-        _rule_totals(rule, params, demand, col_ep[cols], lengths, warmup, a[cols], b[cols],
+        _rule_totals(rule, params, demand, lo, lo + idx.size, k, lengths, warmup, a[cols], b[cols],
                      np.ascontiguousarray(path), np.ascontiguousarray(path_col, dtype=np.int64), state0,
-                     backorder, c_cost, c_per)
+                     backorder, pilot, c_cost, c_per)
     return cost, periods
 
 
 def rule_search(problem: Problem, eps: Episodes, warmup: int, candidates: np.ndarray, rule: int,
                 values: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray | None]],
-                paths: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+                paths: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+                pilot: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`grid_search` for a rule of :func:`rule_costs`: the same candidates, the same costs (bit for bit)
-    and the same choice. values(candidate values per column, SKU per column) -> (a, b) per column."""
+    and the same choice. values(candidate values per column, SKU per column) -> (a, b) per column.
+
+    pilot [n_skus] (candidate index per SKU, e.g. a previous stage's best or a rule-of-thumb level): where each
+    SKU has a single episode (data windows), candidates are dropped as soon as their running cost exceeds the
+    pilot's total: the choice is the same (costs are >= 0), but the cost of a dropped candidate is +inf."""
     k = candidates.shape[1]
     sku_col = np.repeat(eps.sku, k)
     per_col = candidates[sku_col, np.tile(np.arange(k), eps.n)]  # column j * k + c: candidate c of episode j
     a, b = values(per_col, sku_col)
-    cost, periods = rule_costs(problem, eps, warmup, rule, a, b, paths)
+    ep_pilot = None
+    if pilot is not None and np.unique(eps.sku).size == eps.n:
+        ep_pilot = np.asarray(pilot, dtype=np.int64)[eps.sku]
+    cost, periods = rule_costs(problem, eps, warmup, rule, a, b, paths, pilot=ep_pilot)
     totals = np.zeros((cost.shape[0], PERIODS + 1))
     totals[:, K.I_COST], totals[:, PERIODS] = cost, periods
     reps = replace(eps, sku=sku_col)
