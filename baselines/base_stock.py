@@ -26,6 +26,7 @@ from .base import LevelPolicy, Policy, TrainData, lead_times, rolling_sums
 from .tuning import (
     RULE_CAPPED,
     RULE_LEVEL,
+    capped_search,
     critical_z,
     level_grid,
     nearest,
@@ -124,9 +125,10 @@ class CappedBaseStock(Policy):
             # order min(r, max(0, S - IP)) (CappedBaseStock.act), simulated in one fused pass
             return v[:, 0], v[:, 1]
 
-        # pilot of the pruned search: S = S* (the base-stock level), no cap
+        # the same grid search, simulated by capped_search (pruned, caps that never bind copied); its pilot:
+        # S = S* (the base-stock level), no cap
         pilot = np.full(problem.n_skus, 6 * self.CAP_MULTIPLES.size + self.CAP_MULTIPLES.size - 1)
-        best, _ = rule_search(problem, eps, warmup, grid, RULE_CAPPED, values, pilot=pilot)
+        best, _ = capped_search(problem, eps, warmup, grid, pilot)
         # integer refinement of S around the best, cap fixed
         s_fine = np.maximum(best[:, :1] + np.arange(-3, 4)[None, :], 0)
         grid2 = np.stack(np.broadcast_arrays(s_fine, best[:, 1:2]), axis=-1)

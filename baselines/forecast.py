@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 
 import numpy as np
+from numba import njit
 from scipy.stats import norm
 
 from envs import kernel as K
@@ -148,15 +149,24 @@ class _MAEngine:
         self.rows = np.arange(self.k.shape[0])
 
     def update(self, y: np.ndarray, idx: np.ndarray | None = None) -> None:
-        r = self.rows if idx is None else idx
-        yy = y if idx is None else y[idx]
-        p = self.pos[r]
-        self.sum[r] += yy - self.buf[r, p]
-        self.buf[r, p] = yy
-        self.pos[r] = (p + 1) % self.k[r]
+        r = self.rows if idx is None else np.asarray(idx, dtype=np.int64)
+        _ma_update(self.sum, self.buf, self.pos, self.k, np.asarray(y, dtype=np.float64), r)
 
     def forecast(self, hmax: int) -> np.ndarray:
         return self.sum / self.k
+
+
+@njit(cache=True)
+def _ma_update(total: np.ndarray, buf: np.ndarray, pos: np.ndarray, k: np.ndarray, y: np.ndarray,
+               rows: np.ndarray) -> None:
+    """The ring-buffer update of _MAEngine for columns `rows` (one loop instead of five fancy-indexed
+    numpy passes; the same float operations)."""
+    for x in range(rows.shape[0]):
+        r = rows[x]
+        p = pos[r]
+        total[r] += y[r] - buf[r, p]
+        buf[r, p] = y[r]
+        pos[r] = (p + 1) % k[r]
 
 
 class _CrostonEngine:

@@ -130,18 +130,25 @@ RULE_EOQ = 3
 @njit(cache=True, error_model="numpy")
 def _rule_totals(rule: int, params: np.ndarray, demand: np.ndarray, ep_lo: int, ep_hi: int, k: int,
                  lengths: np.ndarray, warmup: int, a: np.ndarray, b: np.ndarray, path: np.ndarray,
-                 path_col: np.ndarray, state0: np.ndarray, backorder: bool, pilot: np.ndarray,
-                 cost: np.ndarray, periods: np.ndarray) -> None:
+                 path_col: np.ndarray, state0: np.ndarray, backorder: bool, pilot: np.ndarray, bound0: np.ndarray,
+                 skip: np.ndarray, cost: np.ndarray, periods: np.ndarray, maxw: np.ndarray, integral: bool) -> None:
     """cost[c] / periods[c]: summed cost and counted periods of column c = (e - ep_lo) * k + i (episode e in
     ep_lo..ep_hi - 1, candidate i) under the rule, over periods warmup <= t < lengths[e]. demand: [episodes,
     T]; path: [T, m] per-period targets added to a (RULE_LEVEL with path_col[c] >= 0: column path_col[c]).
     The k candidates of an episode advance together period by period: their dependency chains (net stock ->
-    order -> net stock) are independent, so the CPU overlaps them.
+    order -> net stock) are independent, so the CPU overlaps them. Columns with skip[c] are left alone.
+    maxw[c] (RULE_CAPPED): the largest uncapped want max(a - IP, 0) over the periods simulated.
 
-    Pruning (pilot[e] >= 0): candidate pilot[e] is simulated first; then every other candidate stops as soon
-    as its running cost exceeds the pilot's total, and its cost is set to +inf. Exact for the argmin when the
-    period costs are >= 0 (checked here: h, p, K, c >= 0; otherwise no pruning) and the episode is its SKU's
-    only one: a float sum of non-negative terms never decreases, so such a candidate ends above the pilot."""
+    Pruning (pilot[e] >= 0 and/or a finite bound0[e]): candidate pilot[e] is simulated first; then every other
+    candidate stops as soon as its running cost exceeds min(bound0[e], the pilot's total), and its cost is set
+    to +inf. Exact for the argmin when the period costs are >= 0 (checked here: h, p, K, c >= 0; otherwise no
+    pruning), the episode is its SKU's only one and bound0 is the cost of a candidate of the same search: a
+    float sum of non-negative terms never decreases, so such a candidate ends above a candidate's cost.
+
+    integral: every demand, initial stock and pipeline value and pack size is an integer (below 2^50), so every
+    stock, order and inventory position is one and float sums of them are exact in any order: the inventory
+    position is then carried (IP' = IP + order - sales, or - demand with backorders) instead of summed over
+    the pipeline, and the pipeline is a ring buffer (the same numbers as kernel.step's, not just close)."""
     width = max(state0.shape[1] - K.PIPE, 1)
     net = np.empty(k)
     pipe = np.zeros((k, width))
@@ -161,42 +168,50 @@ def _rule_totals(rule: int, params: np.ndarray, demand: np.ndarray, ep_lo: int, 
             for j in range(width):
                 pipe[i, j] = state0[e, K.PIPE + j] if j < state0.shape[1] - K.PIPE else 0.0
             tot[i] = 0.0
+            maxw[base + i] = 0.0
         p0 = pilot[e]
-        if p0 >= 0 and (hold < 0.0 or short < 0.0 or order_cost < 0.0 or unit_cost < 0.0):
+        bound = bound0[e]
+        if hold < 0.0 or short < 0.0 or order_cost < 0.0 or unit_cost < 0.0:
             p0 = -1
-        bound = np.inf
+            bound = np.inf
+        if p0 >= 0 and skip[base + p0]:
+            p0 = -1
         for phase in range(2):
-            if p0 < 0:  # one pass, every candidate, no bound
-                if phase == 1:
-                    break
-                na = k
-                for i in range(k):
-                    act[i] = i
-            elif phase == 0:  # the pilot alone
+            na = 0
+            if phase == 0 and p0 >= 0:  # the pilot alone
                 na = 1
                 act[0] = p0
-            else:  # the others, bounded by the pilot's total
-                bound = tot[p0]
-                na = 0
+            elif phase == 1 or p0 < 0:
+                if phase == 1 and p0 < 0:
+                    break
+                if p0 >= 0 and tot[p0] < bound:
+                    bound = tot[p0]
                 for i in range(k):
-                    if i != p0:
+                    if i != p0 and not skip[base + i]:
                         act[na] = i
                         na += 1
-            count = 0.0
-            _rule_pass(rule, demand, e, base, lengths[e], warmup, L, hold, short, order_cost, unit_cost, moq, pack,
-                       max_order, capacity, a, b, path, path_col, backorder, net, pipe, tot, act, na, bound,
-                       pruned)
-            for t in range(lengths[e]):
-                if t >= warmup:
-                    count += 1.0
+            bnd = bound if phase == 1 or p0 < 0 else np.inf
+            if integral:
+                _rule_pass_int(rule, demand, e, base, lengths[e], warmup, L, hold, short, order_cost, unit_cost, moq,
+                               pack, max_order, capacity, a, b, path, path_col, backorder, net, pipe, tot, act, na,
+                               bnd, pruned, maxw)
+            else:
+                _rule_pass(rule, demand, e, base, lengths[e], warmup, L, hold, short, order_cost, unit_cost, moq, pack,
+                           max_order, capacity, a, b, path, path_col, backorder, net, pipe, tot, act, na, bnd, pruned,
+                           maxw)
+        count = 0.0
+        for t in range(lengths[e]):
+            if t >= warmup:
+                count += 1.0
         for i in range(k):
-            cost[base + i] = np.inf if pruned[i] else tot[i]
-            periods[base + i] = count
+            if not skip[base + i]:
+                cost[base + i] = np.inf if pruned[i] else tot[i]
+                periods[base + i] = count
 
 
 @njit(cache=True, error_model="numpy")
 def _rule_pass(rule, demand, e, base, length, warmup, L, hold, short, order_cost, unit_cost, moq, pack, max_order,
-               capacity, a, b, path, path_col, backorder, net, pipe, tot, act, na, bound, pruned) -> None:
+               capacity, a, b, path, path_col, backorder, net, pipe, tot, act, na, bound, pruned, maxw) -> None:
     """Candidates act[:na] of episode e through periods 0..length - 1 (see _rule_totals); a candidate whose
     running cost exceeds `bound` is dropped and marked in `pruned`."""
     for t in range(length):
@@ -219,6 +234,8 @@ def _rule_pass(rule, demand, e, base, length, warmup, L, hold, short, order_cost
             elif rule == 1:
                 w = A - ip
                 w = w if w > 0.0 else 0.0
+                if w > maxw[c]:
+                    maxw[c] = w
                 want = w if w < b[c] else b[c]
             elif rule == 2:
                 want = A + b[c] - ip if ip <= A else 0.0
@@ -261,22 +278,113 @@ def _rule_pass(rule, demand, e, base, length, warmup, L, hold, short, order_cost
             x += 1
 
 
+@njit(cache=True, error_model="numpy")
+def _rule_pass_int(rule, demand, e, base, length, warmup, L, hold, short, order_cost, unit_cost, moq, pack,
+                   max_order, capacity, a, b, path, path_col, backorder, net, pipe, tot, act, na, bound, pruned,
+                   maxw) -> None:
+    """_rule_pass for integral data (see _rule_totals): carried inventory positions, a ring-buffer pipeline
+    (slot (h + j) mod L of a candidate's row arrives in j + 1 periods; h is shared: all candidates advance
+    together)."""
+    ipv = np.empty(pipe.shape[0])
+    for x in range(na):
+        i = act[x]
+        ip = net[i]
+        for j in range(L):
+            ip += pipe[i, j]
+        ipv[i] = ip
+    h = 0
+    for t in range(length):
+        d = demand[e, t]
+        counted = t >= warmup
+        wpos = (h + L - 1) % L if L > 0 else 0
+        x = 0
+        while x < na:
+            i = act[x]
+            c = base + i
+            A = a[c]
+            n0 = net[i]
+            ip = ipv[i]
+            if rule == 0:
+                S = A
+                if path_col[c] >= 0:
+                    S = path[t, path_col[c]] + A
+                want = S - ip
+            elif rule == 1:
+                w = A - ip
+                w = w if w > 0.0 else 0.0
+                if w > maxw[c]:
+                    maxw[c] = w
+                want = w if w < b[c] else b[c]
+            elif rule == 2:
+                want = A + b[c] - ip if ip <= A else 0.0
+            else:
+                want = (math.floor((A - ip) / b[c]) + 1.0) * b[c] if ip <= A else 0.0
+            q = K.constrain(want, ip, moq, pack, max_order, capacity)
+            if backorder:
+                if L == 0:
+                    n0 += q
+                end = n0 - d
+                back = -end if end < 0.0 else 0.0
+                short_cost = short * back
+                ipv[i] = ip + q - d
+            else:
+                if L == 0:
+                    n0 += q
+                sales = d if d < n0 else n0
+                if sales < 0.0:
+                    sales = 0.0
+                end = n0 - sales
+                lost = d - sales
+                short_cost = short * lost
+                ipv[i] = ip + q - sales
+            on_hand = end if end > 0.0 else 0.0
+            hold_cost = hold * on_hand
+            ord_cost = order_cost if q > 0.0 else 0.0
+            pur_cost = unit_cost * q
+            if L > 0:
+                pipe[i, wpos] = q
+                net[i] = end + pipe[i, h]
+                pipe[i, h] = 0.0
+            else:
+                net[i] = end
+            if counted:
+                tot[i] += hold_cost + short_cost + ord_cost + pur_cost
+                if tot[i] > bound:
+                    pruned[i] = True
+                    na -= 1
+                    act[x] = act[na]
+                    continue
+            x += 1
+        if L > 0:
+            h = (h + 1) % L
+
+
 def _subset(eps: Episodes, idx: np.ndarray) -> Episodes:
     """Episodes idx of eps (a column subset)."""
     return replace(eps, sku=eps.sku[idx], demand=np.ascontiguousarray(eps.demand[:, idx]), lengths=eps.lengths[idx],
                    cal_offset=eps.cal_offset[idx], past=[eps.past[i] for i in idx])
 
 
+def _integral(x: np.ndarray) -> bool:
+    """Every value an integer of magnitude below 2^50 (sums of such floats are exact in any order)."""
+    return bool(np.all((np.abs(x) < 2.0 ** 50) & (np.floor(x) == x)))
+
+
 def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: int, a: np.ndarray, b: np.ndarray | None = None,
                paths: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
-               chunk_entries: int = 4_000_000, pilot: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+               chunk_entries: int = 4_000_000, pilot: np.ndarray | None = None, bound: np.ndarray | None = None,
+               skip: np.ndarray | None = None, maxw: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Summed cost and counted periods [n_eps * k] of column j * k + c (episode j, candidate c) under `rule`
     with per-column values a, b [n_eps * k] (the layout of :func:`replicate`), from the steady initial state,
     as :func:`simulate` gives them. `paths(episode indices)` (RULE_LEVEL): (path [T, m], path_col [len * k]):
     per-period targets of the columns of those episodes (path_col: column of path, -1 for none); the episodes
     are processed in chunks so that a path holds about `chunk_entries` values. `pilot` [n_eps]: candidate
     simulated first in each episode, the others being dropped (cost +inf) once their running cost exceeds
-    its total (see _rule_totals; only valid for the argmin where each SKU has one episode); -1: none."""
+    its total (see _rule_totals; only valid for the argmin where each SKU has one episode); -1: none. `bound`
+    [n_eps]: prune above this cost too (the cost of a candidate of the same search). `skip` [n_eps * k] bool:
+    columns not simulated (cost and periods left 0). `maxw` [n_eps * k] (output, RULE_CAPPED): the largest
+    uncapped want of each column (a cap at or above it never binds: the column's trajectory is the uncapped
+    one)."""
     n = eps.n
     k = a.shape[0] // max(n, 1)
     b = np.zeros_like(a) if b is None else np.ascontiguousarray(b, dtype=np.float64)
@@ -290,9 +398,14 @@ def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: int, a: np.nd
     periods = np.zeros(n * k)
     backorder = bool(problem.scenario.backorder)
     pilot = np.full(n, -1, dtype=np.int64) if pilot is None else np.asarray(pilot, dtype=np.int64)
+    bound = np.full(n, np.inf) if bound is None else np.asarray(bound, dtype=np.float64)
+    skip = np.zeros(n * k, dtype=np.bool_) if skip is None else np.asarray(skip, dtype=np.bool_)
+    maxw = np.zeros(n * k) if maxw is None else maxw
+    integral = bool(_integral(demand) and _integral(state0) and _integral(params[:, K.PACK]))
     if paths is None:
         _rule_totals(rule, params, demand, 0, n, k, lengths, warmup, a, b, np.zeros((1, 1)),
-                     np.full(n * k, -1, dtype=np.int64), state0, backorder, pilot, cost, periods)
+                     np.full(n * k, -1, dtype=np.int64), state0, backorder, pilot, bound, skip, cost, periods, maxw,
+                     integral)
         return cost, periods
     step = max(1, chunk_entries // max(eps.periods * k, 1))
     for lo in range(0, n, step):
@@ -302,7 +415,7 @@ def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: int, a: np.nd
         c_cost, c_per = cost[cols], periods[cols]
         _rule_totals(rule, params, demand, lo, lo + idx.size, k, lengths, warmup, a[cols], b[cols],
                      np.ascontiguousarray(path), np.ascontiguousarray(path_col, dtype=np.int64), state0,
-                     backorder, pilot, c_cost, c_per)
+                     backorder, pilot, bound, skip[cols], c_cost, c_per, maxw[cols], integral)
     return cost, periods
 
 
@@ -324,6 +437,15 @@ def rule_search(problem: Problem, eps: Episodes, warmup: int, candidates: np.nda
     if pilot is not None and np.unique(eps.sku).size == eps.n:
         ep_pilot = np.asarray(pilot, dtype=np.int64)[eps.sku]
     cost, periods = rule_costs(problem, eps, warmup, rule, a, b, paths, pilot=ep_pilot)
+    return choose(problem, eps, candidates, cost, periods)
+
+
+def choose(problem: Problem, eps: Episodes, candidates: np.ndarray, cost: np.ndarray, periods: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """The best candidate per SKU from column costs and periods (layout of :func:`replicate`), as
+    :func:`grid_search` chooses it: (best, cost per SKU and candidate)."""
+    k = candidates.shape[1]
+    sku_col = np.repeat(eps.sku, k)
     totals = np.zeros((cost.shape[0], PERIODS + 1))
     totals[:, K.I_COST], totals[:, PERIODS] = cost, periods
     reps = replace(eps, sku=sku_col)
@@ -331,3 +453,44 @@ def rule_search(problem: Problem, eps: Episodes, warmup: int, candidates: np.nda
     filled = np.where(np.isnan(cost_sku), np.inf, cost_sku)
     best = candidates[np.arange(problem.n_skus), filled.argmin(axis=1)]
     return best, cost_sku
+
+
+def capped_search(problem: Problem, eps: Episodes, warmup: int, candidates: np.ndarray, pilot: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """rule_search for RULE_CAPPED over candidates [n_skus, k, 2] = (S, cap r), the same choice with less
+    simulation where each SKU has a single episode (data windows):
+
+    1. the uncapped candidates (r = inf) first, pruned against the pilot (an uncapped one); they record the
+       largest want max(S - IP, 0) of their trajectory;
+    2. a capped candidate whose cap is at least that largest want of its uncapped twin (same S, not pruned)
+       never binds: its trajectory, hence its cost, is the twin's, bit for bit, and is copied;
+    3. the others are simulated, pruned against the best uncapped cost (a candidate of this search).
+    """
+    k = candidates.shape[1]
+    if np.unique(eps.sku).size != eps.n or not np.isinf(candidates[..., 1]).any():
+        return rule_search(problem, eps, warmup, candidates, RULE_CAPPED, lambda v, s: (v[:, 0], v[:, 1]),
+                           pilot=pilot)
+    sku_col = np.repeat(eps.sku, k)
+    per_col = candidates[sku_col, np.tile(np.arange(k), eps.n)]
+    a, b = per_col[:, 0], per_col[:, 1]
+    free = np.isinf(b)
+    maxw = np.zeros(a.shape[0])
+    cost, periods = rule_costs(problem, eps, warmup, RULE_CAPPED, a, b, pilot=np.asarray(pilot)[eps.sku],
+                               skip=~free, maxw=maxw)
+    # the uncapped twin of each column: the uncapped candidate with the same S (-1: none)
+    twin = np.full(a.shape[0], -1, dtype=np.int64)
+    cols = np.arange(a.shape[0]).reshape(eps.n, k)
+    for j in range(eps.n):  # per episode: map S -> its uncapped column
+        row = cols[j]
+        fr = row[free[row]]
+        lookup = dict(zip(a[fr].tolist(), fr.tolist()))
+        twin[row] = [lookup.get(v, -1) for v in a[row].tolist()]
+    has = (twin >= 0) & ~free
+    tw = np.where(has, twin, 0)
+    copy = has & np.isfinite(cost[tw]) & (b >= maxw[tw])
+    cost[copy], periods[copy] = cost[tw[copy]], periods[tw[copy]]
+    rest = ~free & ~copy
+    bound = np.where(free, cost, np.inf).reshape(eps.n, k).min(axis=1)
+    c2, p2 = rule_costs(problem, eps, warmup, RULE_CAPPED, a, b, bound=bound, skip=~rest)
+    cost[rest], periods[rest] = c2[rest], p2[rest]
+    return choose(problem, eps, candidates, cost, periods)

@@ -204,13 +204,26 @@ def test_every_baseline_runs_on_real_data(config):
 @pytest.mark.parametrize("lead", [0, 1, 4])
 @pytest.mark.parametrize("kw", [{}, {"moq": 3, "pack_size": 2},
                                 {"max_order": 7, "capacity": 20, "order_cost": 5.0, "unit_cost": 0.5}])
-def test_rule_costs_bit_identical_to_simulate(scenario, lead, kw):
+@pytest.mark.parametrize("fractional", [False, True])
+def test_rule_costs_bit_identical_to_simulate(scenario, lead, kw, fractional):
     """The fused rule kernel of baselines.tuning gives simulate()'s totals bit for bit (warm-up, unequal
-    episode lengths, forecast-style paths)."""
-    from baselines.tuning import RULE_CAPPED, RULE_EOQ, RULE_LEVEL, RULE_MIN_MAX, replicate, rule_costs
+    episode lengths, forecast-style paths), on integer demand (carried inventory position) and fractional
+    demand (summed pipeline)."""
+    from baselines.tuning import (
+        RULE_CAPPED,
+        RULE_EOQ,
+        RULE_LEVEL,
+        RULE_MIN_MAX,
+        _integral,
+        replicate,
+        rule_costs,
+    )
 
     pb = Problem(scenario, lead_time=lead, **kw)
     eps = replace(parametric_episodes(pb, 4, 80, seed=lead), lengths=np.array([80, 60, 80, 25]))
+    if fractional:
+        eps = replace(eps, demand=eps.demand * 0.37)
+    assert _integral(eps.demand) != fractional
     k = 5
     reps = replicate(eps, k)
     rng = np.random.default_rng(lead)
