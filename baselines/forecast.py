@@ -115,6 +115,34 @@ def _train_start_rows(problem: Problem, n: int) -> np.ndarray:
 # engines) else [N, hmax].
 
 
+# numba twins of the engines' full updates (idx None): the same float operations as the numpy expressions
+@njit(cache=True)
+def _ses_update(level, alpha, y) -> None:
+    for r in range(level.shape[0]):
+        level[r] += alpha[r] * (y[r] - level[r])
+
+
+@njit(cache=True)
+def _croston_update(size, interval, q, alpha, y) -> None:
+    for r in range(size.shape[0]):
+        if y[r] > 0:
+            size[r] = size[r] + alpha[r] * (y[r] - size[r])
+            interval[r] = interval[r] + alpha[r] * (q[r] - interval[r])
+            q[r] = 1.0
+        else:
+            q[r] = q[r] + 1.0
+
+
+@njit(cache=True)
+def _tsb_update(size, prob, alpha, beta, y) -> None:
+    for r in range(size.shape[0]):
+        hit = y[r] > 0
+        b = prob[r]
+        prob[r] = b + beta[r] * ((1.0 if hit else 0.0) - b)
+        if hit:
+            size[r] = size[r] + alpha[r] * (y[r] - size[r])
+
+
 class _SESEngine:
     """Simple exponential smoothing: l_t = l_{t-1} + alpha (y_t - l_{t-1}); forecast l_t for every horizon."""
 
@@ -126,7 +154,7 @@ class _SESEngine:
 
     def update(self, y: np.ndarray, idx: np.ndarray | None = None) -> None:
         if idx is None:
-            self.level += self.alpha * (y - self.level)
+            _ses_update(self.level, self.alpha, np.asarray(y, dtype=np.float64))
         else:
             lv = self.level[idx]
             self.level[idx] = lv + self.alpha[idx] * (y[idx] - lv)
@@ -187,7 +215,10 @@ class _CrostonEngine:
         self.factor = 1.0 - self.alpha / 2.0 if sba else np.ones_like(self.alpha)
 
     def update(self, y: np.ndarray, idx: np.ndarray | None = None) -> None:
-        i = slice(None) if idx is None else idx
+        if idx is None:
+            _croston_update(self.size, self.interval, self.q, self.alpha, np.asarray(y, dtype=np.float64))
+            return
+        i = idx
         yy, a, z, p, q = y[i], self.alpha[i], self.size[i], self.interval[i], self.q[i]
         hit = yy > 0
         self.size[i] = np.where(hit, z + a * (yy - z), z)
@@ -213,7 +244,10 @@ class _TSBEngine:
         self.prob = np.array(prob, dtype=np.float64)
 
     def update(self, y: np.ndarray, idx: np.ndarray | None = None) -> None:
-        i = slice(None) if idx is None else idx
+        if idx is None:
+            _tsb_update(self.size, self.prob, self.alpha, self.beta, np.asarray(y, dtype=np.float64))
+            return
+        i = idx
         yy, z, b = y[i], self.size[i], self.prob[i]
         hit = yy > 0
         self.prob[i] = b + self.beta[i] * (hit - b)

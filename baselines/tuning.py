@@ -445,11 +445,17 @@ def choose(problem: Problem, eps: Episodes, candidates: np.ndarray, cost: np.nda
     """The best candidate per SKU from column costs and periods (layout of :func:`replicate`), as
     :func:`grid_search` chooses it: (best, cost per SKU and candidate)."""
     k = candidates.shape[1]
-    sku_col = np.repeat(eps.sku, k)
-    totals = np.zeros((cost.shape[0], PERIODS + 1))
-    totals[:, K.I_COST], totals[:, PERIODS] = cost, periods
-    reps = replace(eps, sku=sku_col)
-    cost_sku = per_sku_cost(problem, reps, totals, k)
+    if np.unique(eps.sku).size == eps.n:  # one episode per SKU: the sums of per_sku_cost are the values
+        num = np.zeros((problem.n_skus, k))
+        den = np.zeros((problem.n_skus, k))
+        num[eps.sku] += cost.reshape(-1, k)
+        den[eps.sku] += periods.reshape(-1, k)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cost_sku = num / den
+    else:
+        totals = np.zeros((cost.shape[0], PERIODS + 1))
+        totals[:, K.I_COST], totals[:, PERIODS] = cost, periods
+        cost_sku = per_sku_cost(problem, replace(eps, sku=np.repeat(eps.sku, k)), totals, k)
     filled = np.where(np.isnan(cost_sku), np.inf, cost_sku)
     best = candidates[np.arange(problem.n_skus), filled.argmin(axis=1)]
     return best, cost_sku
