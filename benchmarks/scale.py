@@ -10,13 +10,15 @@ so the ratio of the vectorised to the single env is printed from the same run.
    steps per CPU-second.
 2. The vectorised env (``envs.vector.InventoryVecEnv``, the SB3 ``VecEnv`` PPO uses; lost-sales-L2-p9, L = 2)
    at several N: SKU-steps per CPU-second with random actions, episode resets (drawing 500 periods of Poisson
-   demand for every slot) included; also the same without the demand draws (the share spent in numpy's
-   Poisson sampler), the gymnasium ``VectorInventoryEnv`` front end, and the replay of the 10,000-SKU data set.
+   demand for every slot, by inversion: ``envs.vector.InverseCDFDemand``) included; also the same without the
+   episode draws, the same with numpy's Poisson sampler (``fast_sampler=False``), the gymnasium
+   ``VectorInventoryEnv`` front end, and the replay of the 10,000-SKU data set.
 3. Every baseline of ``baselines.evaluation`` on a synthetic catalogue of ``--skus`` SKUs (daily demand, two
    years: the last ``--periods`` days are the test window replayed by ``evaluate``), fit and run CPU-seconds per
    policy. The statsmodels-fitted forecasters (``holt_winters``, ``arima`` and their tuned variants) fit one
-   model per SKU: they are timed on the first ``--subset`` SKUs and extrapolated linearly to the full catalogue
-   (marked ``~``) unless ``--full-statsmodels``.
+   model per selected SKU (at most ``max_fits`` = 200, the largest smooth/erratic ones; SES for the others):
+   they are timed on the first ``--subset`` SKUs and extrapolated linearly to the full catalogue (marked ``~``;
+   an over-estimate, since the number of statsmodels fits is capped) unless ``--full-statsmodels``.
 """
 
 from __future__ import annotations
@@ -159,8 +161,13 @@ def main() -> None:
               f"{rate:>16,.0f} {rate / single:>9.1f} {share:>9.0%}", flush=True)
         if n == 4096:
             no_draw = rate / (1 - share)
-            print(f"{'  the same, demand draws (numpy Poisson) left out':<62} {n:>7} {no_draw:>16,.0f} "
+            print(f"{'  the same, episode draws left out':<62} {n:>7} {no_draw:>16,.0f} "
                   f"{no_draw / single:>9.1f} {'':>9}", flush=True)
+            venv = InventoryVecEnv("lost-sales-L2-p9", n)
+            venv.venv.episodes.fast_sampler = False  # numpy's Poisson sampler, as before the inversion sampler
+            r_np, s_np = time_vec(venv, steps)
+            print(f"{'  the same with numpy Poisson draws (fast_sampler=False)':<62} {n:>7} {r_np:>16,.0f} "
+                  f"{r_np / single:>9.1f} {s_np:>9.0%}", flush=True)
             rate, share = time_vec(VectorInventoryEnv(n, "lost-sales-L2-p9"), steps, gym_api=True)
             print(f"{'VectorInventoryEnv (gymnasium VectorEnv), same':<62} {n:>7} {rate:>16,.0f} "
                   f"{rate / single:>9.1f} {share:>9.0%}", flush=True)
