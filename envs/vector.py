@@ -115,7 +115,7 @@ class ProblemEpisodes:
         W, T, k = self.W, self.periods, sku.shape[0]
         c = src.config
         if self._fast is None:
-            self._fast = InverseCDFDemand.build(src, self.pool) if self.fast_sampler else False
+            self._fast = (InverseCDFDemand.build(src, self.pool) if self.fast_sampler else None) or False
         if self._fast:  # stationary demand: inversion from uniforms (same distribution, faster than numpy)
             demand = self._fast.sample(rng, sku, W + T)
         elif c.promo_prob > 0 and c.promo_lift != 1:  # promotion days are random: each episode draws its own

@@ -319,3 +319,80 @@ def test_final_observation_calendar_and_batch_observation_layout(data_files):
     sim = BatchSim(single.problem, eps, initial_state="steady")
     first = np.stack([single.reset(options={"sku": int(s)})[0] for s in eps.sku])
     np.testing.assert_array_equal(sim.observe(), first)
+
+
+# ----------------------------------------------------------------------- the inversion demand sampler
+@pytest.mark.parametrize("demand", [
+    {"kind": "poisson", "mean": [0.0, 0.3, 5.0, 40.0, 900.0]},
+    {"kind": "negative_binomial", "mean": [1.0, 12.0, 300.0], "std": [1.5, 6.0, 100.0]},
+    {"kind": "normal", "mean": [0.0, 2.5, 3.0, 50.0], "std": [1.0, 0.0, 2.0, 10.0]},
+])
+def test_inverse_cdf_sampler_has_the_demand_distribution(demand):
+    """The vector env's sampler (inversion of the exact CDF) against the exact pmf: chi-square goodness of fit
+    on 10^6 draws per SKU (cells with expected count >= 5, the tails pooled), mean and variance within 5
+    standard errors; numpy's sampler (ParametricDemand.sample) passes the same test."""
+    from scipy import stats
+
+    from envs.problem import Problem
+    from envs.vector import InverseCDFDemand
+
+    pb = Problem("lost-sales-L2-p9", demand=demand)
+    src = pb.source
+    fast = InverseCDFDemand.build(src)
+    assert fast is not None
+    n = 1_000_000
+    sku = np.arange(src.n_skus)
+    draws = {"inverse": fast.sample(np.random.default_rng(0), sku, n),
+             "numpy": src.sample(np.random.default_rng(0), sku, 0, n).reshape(n, -1)}
+    for k in range(src.n_skus):
+        m, s = src.means[k], src.stds[k]
+        x = np.arange(int(m + 20 * max(s, 1) + 50))
+        if demand["kind"] == "poisson":
+            pmf, var = stats.poisson.pmf(x, m), m
+        elif demand["kind"] == "negative_binomial":
+            r = m * m / (s * s - m)
+            pmf, var = stats.nbinom.pmf(x, r, r / (r + m)), s * s
+        else:
+            cdf = np.ones_like(x, dtype=float) if s == 0 else stats.norm.cdf((x + 0.5 - m) / s)
+            if s == 0:
+                cdf = (x >= max(np.rint(m), 0)).astype(float)
+            pmf = np.diff(np.concatenate([[0.0], cdf]))
+            var = float((pmf * x ** 2).sum() - (pmf * x).sum() ** 2)
+        mean = float((pmf * x).sum())
+        for name, d in draws.items():
+            col = d[:, k]
+            assert np.all(col == np.rint(col)) and col.min() >= 0, name
+            assert abs(col.mean() - mean) <= 5 * np.sqrt(var / n) + 1e-12, (name, k)
+            if var == 0:
+                assert np.all(col == mean), name
+                continue
+            assert abs(col.var() / var - 1) < 5 * np.sqrt(2 / n) * 3, (name, k)
+            counts = np.bincount(col.astype(np.int64), minlength=x.size)[:x.size]
+            expected = pmf * n
+            keep = expected >= 5
+            obs = np.append(counts[keep], n - counts[keep].sum())
+            exp = np.append(expected[keep], n - expected[keep].sum())
+            if exp[-1] < 5:  # pool a tiny remainder into the last kept cell
+                obs[-2] += obs[-1]
+                exp[-2] += exp[-1]
+                obs, exp = obs[:-1], exp[:-1]
+            p = stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue
+            assert p > 1e-4, (name, k, p)
+
+
+def test_vector_env_uses_the_inversion_sampler_where_it_applies():
+    stationary = VectorInventoryEnv(8, "lost-sales-L2-p9", episode_length=20)
+    stationary.reset(seed=0)
+    assert stationary.episodes._fast  # Poisson demand, no multipliers: inversion
+    weekly = VectorInventoryEnv(8, "lost-sales-L2-p9", episode_length=20,
+                                demand={"mean": 5.0, "weekly": [1, 1, 1, 1, 1, 2, 2]})
+    weekly.reset(seed=0)
+    assert weekly.episodes._fast is False  # multipliers: numpy's sampler (ParametricDemand.sample)
+    for _ in range(25):  # through an episode end (a new episode drawn for every slot)
+        weekly.step(np.zeros(8, dtype=np.int64))
+        stationary.step(np.zeros(8, dtype=np.int64))
+    a = VectorInventoryEnv(8, "lost-sales-L2-p9", episode_length=20)
+    a.reset(seed=3)
+    b = VectorInventoryEnv(8, "lost-sales-L2-p9", episode_length=20)
+    b.reset(seed=3)
+    assert np.array_equal(a._demand, b._demand)  # seeded: reproducible
