@@ -100,16 +100,15 @@ class AgentPolicy(Policy):
         return f"{self.name}: {type(self.model).__name__}, action {self.action.mode} n={self.action.n}"
 
 
-def exact_cost(agent: AgentPolicy, problem: Problem, margin: int = 8) -> float | None:
+def exact_cost(agent: AgentPolicy, problem: Problem, margin: int = 8, tol_mass: float = 1e-6) -> float | None:
     """Exact long-run average cost of the agent's deterministic policy where the DP optimum applies (value
     determination on its Markov chain, :func:`baselines.dp_optimal.policy_cost`), else None.
 
     The chain lives on the states whose inventory position after ordering is at most B = Morton's bound +
-    `margin`. If a state reachable from the steady start (2 periods of demand on hand, one per pipeline slot)
-    would order beyond B, the policy's chain leaves that set (stock grows without bound, as untrained policies
-    do) and the cost is ``inf``; orders beyond B are only capped in unreachable states, which do not count."""
-    from scipy.sparse.csgraph import breadth_first_order
-
+    `margin`; orders beyond B are capped. The capped chain's stationary distribution (power iteration from the
+    steady start: 2 periods of demand on hand, one per pipeline slot) must put less than `tol_mass` on states
+    where the cap binds, else the policy's own chain leaves the set (stock grows without bound, as untrained
+    policies do) and the cost is ``inf``. The error of the capped cost is of the order of that mass."""
     from baselines.dp_optimal import _Model, morton_bound, policy_cost
     from baselines.dp_policy import DPOptimal
 
@@ -137,9 +136,16 @@ def exact_cost(agent: AgentPolicy, problem: Problem, margin: int = 8) -> float |
     binding = q > B - ip
     capped = np.clip(np.rint(q), 0, B - ip).astype(np.int64)
     start = np.array([round(2 * mean)] + [round(mean)] * (L - 1))
-    reach = breadth_first_order(model.transitions(capped), int(model.index(start)), directed=True,
-                                return_predecessors=False)
-    if binding[reach].any():
+    PT = model.transitions(capped).T.tocsr()
+    pi = np.zeros(model.n)
+    pi[int(model.index(start))] = 1.0
+    for _ in range(20000):  # lazy power iteration (aperiodic), from the steady start
+        nxt = 0.5 * pi + 0.5 * (PT @ pi)
+        done = np.abs(nxt - pi).sum() < 1e-10
+        pi = nxt
+        if done:
+            break
+    if pi[binding].sum() > tol_mass:
         return float("inf")
 
     def orders(on_hand: np.ndarray, pipe: np.ndarray) -> np.ndarray:  # policy_cost enumerates the same states

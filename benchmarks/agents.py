@@ -73,6 +73,28 @@ def zipkin(args) -> None:
               f"mean gap to optimum {sum(r['gap_opt_pct'] for r in rows) / len(rows):+.2f} %")
 
 
+def rescore(args) -> None:
+    """Exact costs of the best and final models of finished run folders (with the current exact_cost)."""
+    from agents.policy import AgentPolicy, exact_cost
+    from agents.runs import load_run
+    from baselines.dp_optimal import best_base_stock, solve_lost_sales
+
+    print(f"{'run':28s} {'optimum':>8s} {'base-stk':>8s} {'best':>8s} {'final':>8s} {'gap_opt%':>8s} "
+          f"{'gap_bs%':>8s}  (gaps of the better of best/final)")
+    for d in args.rescore:
+        run = load_run(d, "model")
+        pb = run.problem()
+        name = pb.scenario.name
+        L, p = int(name.split("-L")[1].split("-")[0]), float(name.split("-p")[1])
+        opt = solve_lost_sales(5.0, L, 1.0, p).avg_cost
+        _, bs = best_base_stock(5.0, L, 1.0, p)
+        final = exact_cost(AgentPolicy.from_run(run), pb)
+        best = exact_cost(AgentPolicy.from_run(load_run(d, "best")), pb)
+        c = min(final, best)
+        print(f"{Path(d).name:28s} {opt:8.4f} {bs:8.4f} {best:8.4f} {final:8.4f} {100 * (c - opt) / opt:+8.2f} "
+              f"{100 * (c - bs) / bs:+8.2f}", flush=True)
+
+
 def res_norm(run_dir: Path):
     from agents.runs import load_run
 
@@ -133,10 +155,13 @@ def main() -> None:
     ap.add_argument("--preset")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--out", default="runs/bench")
+    ap.add_argument("--rescore", nargs="+", metavar="RUN_DIR", help="only score finished Zipkin run folders")
     ap.add_argument("--reuse", action="store_true", help="data scenario: reuse a finished run folder")
     ap.add_argument("--override", nargs="*", type=lambda s: tuple(_kv(s)), help="KEY=VALUE (see train.py)")
     args = ap.parse_args()
-    if args.data_scenario:
+    if args.rescore:
+        rescore(args)
+    elif args.data_scenario:
         data(args)
     else:
         zipkin(args)
