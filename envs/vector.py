@@ -70,7 +70,9 @@ class EpisodeBatch:
 
 class ProblemEpisodes:
     """The default episode source: episodes of a :class:`Problem` drawn in batches, as ``InventoryEnv.reset``
-    draws one (parametric: ``episode_length`` periods; data: the ``window`` of the SKU)."""
+    draws one (parametric: ``episode_length`` periods; data: the ``window`` of the SKU). Stationary parametric
+    demand is drawn by inversion (:class:`InverseCDFDemand`: the same distribution as
+    ``ParametricDemand.sample``, another stream) unless ``fast_sampler=False``."""
 
     def __init__(self, problem: Problem, window: str | None = None, episode_length: int | None = None,
                  fast_sampler: bool = True):
