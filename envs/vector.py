@@ -229,15 +229,15 @@ class InverseCDFDemand:
         else:
             lo = np.maximum(np.floor(m - 12 * spread - 40), 0).astype(np.int64)
             lo = np.where(dist.cdf(lo - 1) >= _TAIL, 0, lo)  # the left tail must not be cut where it matters
-        for _ in range(60):
+        while True:
+            if int((hi - lo + 1).sum()) > MAX_TABLE_ENTRIES:
+                return None
             sf = cls._sf(kind, dist if kind != "normal" else None, m, s, hi)
             wide = sf > _TAIL
             if not wide.any():
                 break
             hi = np.where(wide, 2 * hi + 1, hi)
         size = hi - lo + 1
-        if int(size.sum()) > MAX_TABLE_ENTRIES:
-            return None
         start = np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64)
         tab = np.repeat(np.arange(m.shape[0]), size)
         x = (np.arange(int(size.sum())) - start[tab] + lo[tab]).astype(np.float64)
