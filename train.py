@@ -3,6 +3,7 @@
     python train.py --algo ppo|dqn --scenario NAME_OR_YAML [--data FILE] [--items FILE] [--timesteps N]
                     [--device auto|cpu|cuda] [--n-envs N] [--seed S] [--run-dir DIR] [--preset NAME]
                     [--resume RUN_DIR] [KEY=VALUE ...]
+    python train.py export RUN_DIR --out policy.onnx [--check]      (= python -m agents.export)
 
 Settings come from configs/presets/<algo>.yaml (the scenario's entry, else `default`), then the flags, then
 KEY=VALUE overrides: a run-config field (eval_freq=20000), a hyperparameter (hp.gamma=0.99) or a scenario
@@ -46,6 +47,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if raw[:1] == ["export"]:  # the export command lives in agents.export; this keeps one training CLI
+        from agents.export import main as export_main
+
+        return export_main(raw[1:])
     args = parse_args(argv)
     from agents.config import PresetError, resolve_config
     from agents.runs import RunError

@@ -148,6 +148,17 @@ def test_export_cli_check_and_errors(runs, tmp_path, capsys):
     assert not (tmp_path / "x.onnx").exists()
 
 
+def test_train_py_export_alias(runs, tmp_path, capsys):
+    """`python train.py export ...` is the same command as `python -m agents.export ...`."""
+    import train
+
+    out = tmp_path / "alias.onnx"
+    assert train.main(["export", str(runs["dqn"]), "--out", str(out)]) == 0
+    assert out.exists() and (tmp_path / "alias.onnx.json").exists()
+    assert train.main(["export", str(tmp_path / "nope"), "--out", str(tmp_path / "y.onnx")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
 # ----------------------------------------------------------------------------------------- deploy maths vs env
 def test_constrain_matches_kernel():
     rng = np.random.default_rng(0)
