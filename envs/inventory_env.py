@@ -157,6 +157,8 @@ class InventoryEnv(gym.Env):
         if trace.periods < 1:
             raise ScenarioError(f"SKU {pb.sku_name(sku)!r} has no demand to replay in the {window} window")
         self._sku = sku
+        self._sku_name = pb.sku_name(sku)
+        self._lead = int(pb.params[sku, K.LEAD])
         self._trace = trace.demand.reshape(-1, 1)
         if pb.n_calendar:
             self._calendar = np.ascontiguousarray(trace.calendar[:, : pb.n_calendar])
@@ -178,9 +180,10 @@ class InventoryEnv(gym.Env):
         if t >= self._periods:
             raise RuntimeError("step() called after the episode ended; call reset()")
         if self._continuous:
-            self._request[0] = self.problem.request(action, self._sku)
+            requested = self.problem.request(action, self._sku)
         else:
-            self._request[0] = self._table[self._sku, action]
+            requested = float(self._table[self._sku, action])
+        self._request[0] = requested
         K.step(self._state, self._params, self._request, self._trace[t + self.problem.window],
                self._backorder, self._order_up_to, self._info)
         self._t = t + 1
@@ -188,15 +191,12 @@ class InventoryEnv(gym.Env):
         values = self._info[0].tolist()
         cost = values[K.I_COST]
         info = dict(zip(K.INFO_KEYS, values))
-        info["requested"] = self._request[0].item()
+        info["requested"] = requested
         info["period"] = t
-        info["sku"] = self.problem.sku_name(self._sku)
-        L = int(self._params[0, K.LEAD])
-        pipeline = np.empty(L)
-        if L:
-            pipeline[0] = self._state[0, K.RECV]
-            pipeline[1:] = self._state[0, K.PIPE:K.PIPE + L - 1]
-        info["pipeline"] = pipeline
+        info["sku"] = self._sku_name
+        # units arriving in 1..L periods: the slot received next period (RECV) then the pipeline (PIPE..), which
+        # sit side by side in the state row
+        info["pipeline"] = self._state[0, K.RECV:K.RECV + self._lead].copy()
         self._last_info = info
         reward = -(cost - self._reward_offset) * self._reward_scale
         return self._obs[0].copy(), reward, False, self._t >= self._periods, info
