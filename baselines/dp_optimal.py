@@ -91,7 +91,16 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse, stats
 
-__all__ = ["DPSolution", "best_base_stock", "morton_bound", "policy_cost", "solve_lost_sales"]
+__all__ = ["ZIPKIN_OPTIMA", "DPSolution", "best_base_stock", "morton_bound", "policy_cost", "solve_lost_sales"]
+
+ZIPKIN_OPTIMA: dict[tuple[int, int], float] = {
+    # Zipkin (2008), Oper. Res. 56(5): published optimal average costs, Poisson(5) demand, h = 1,
+    # keyed by (lead time L, lost-sales penalty p); the paper's table stops at L = 4, p = 9
+    (1, 4): 4.0407, (1, 9): 5.4382, (1, 19): 6.6757, (1, 39): 7.8359,
+    (2, 4): 4.3953, (2, 9): 6.0936, (2, 19): 7.6644, (2, 39): 9.1064,
+    (3, 4): 4.5987, (3, 9): 6.5314, (3, 19): 8.3625, (3, 39): 10.0385,
+    (4, 4): 4.7285, (4, 9): 6.8359,
+}
 
 _DEFAULTS = {"demand_mean": 5.0, "lead_time": 2, "holding_cost": 1.0, "lost_sales_penalty": 9.0}
 _MARGIN = 2  # default B = morton_bound + _MARGIN

@@ -21,15 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from baselines.dp_optimal import best_base_stock, morton_bound, solve_lost_sales  # noqa: E402
-
-# Zipkin (2008), Oper. Res. 56(5), optimal average costs, Poisson(5) demand, h = 1
-ZIPKIN = {
-    (1, 4): 4.0407, (1, 9): 5.4382, (1, 19): 6.6757, (1, 39): 7.8359,
-    (2, 4): 4.3953, (2, 9): 6.0936, (2, 19): 7.6644, (2, 39): 9.1064,
-    (3, 4): 4.5987, (3, 9): 6.5314, (3, 19): 8.3625, (3, 39): 10.0385,
-    (4, 4): 4.7285, (4, 9): 6.8359,
-}
+from baselines.dp_optimal import ZIPKIN_OPTIMA, best_base_stock, morton_bound, solve_lost_sales  # noqa: E402
 
 
 def main() -> None:
@@ -51,7 +43,7 @@ def main() -> None:
             cpu = time.process_time() - t0
             total += cpu
             s_star, bs_cost = best_base_stock(5.0, L, 1.0, p)
-            ref = ZIPKIN.get((L, int(p)))
+            ref = ZIPKIN_OPTIMA.get((L, int(p)))
             ref_s = f"{ref:7.4f}" if ref is not None else f"{'-':>7}"
             diff_s = f"{sol.avg_cost - ref:+8.5f}" if ref is not None else f"{'-':>8}"
             gap = 100.0 * (bs_cost / sol.avg_cost - 1.0)

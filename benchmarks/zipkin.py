@@ -34,16 +34,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # statsmodels fits of the fo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from baselines.dp_optimal import best_base_stock, solve_lost_sales  # noqa: E402
+from baselines.dp_optimal import ZIPKIN_OPTIMA, best_base_stock, solve_lost_sales  # noqa: E402
 from baselines.evaluation import evaluate, make_policies  # noqa: E402
 from envs import Problem  # noqa: E402
-
-ZIPKIN = {  # Zipkin (2008), Oper. Res. 56(5): optimal average costs, Poisson(5), h = 1
-    (1, 4): 4.0407, (1, 9): 5.4382, (1, 19): 6.6757, (1, 39): 7.8359,
-    (2, 4): 4.3953, (2, 9): 6.0936, (2, 19): 7.6644, (2, 39): 9.1064,
-    (3, 4): 4.5987, (3, 9): 6.5314, (3, 19): 8.3625, (3, 39): 10.0385,
-    (4, 4): 4.7285, (4, 9): 6.8359,
-}
 
 
 def main() -> None:
@@ -78,7 +71,7 @@ def main() -> None:
                 gaps.setdefault(name, {})[inst] = 100.0 * (sim[name]["avg_cost"] / ref - 1.0)
             rivals = {n: k for n, k in sim.items() if n != "dp_optimal"}
             best = min(rivals, key=lambda n: rivals[n]["avg_cost"])
-            rows.append((L, p, sol.avg_cost, ZIPKIN.get((L, p)), s_star, bs_exact,
+            rows.append((L, p, sol.avg_cost, ZIPKIN_OPTIMA.get((L, p)), s_star, bs_exact,
                          sim.get("base_stock", {}).get("avg_cost"), sim.get("capped_base_stock", {}).get("avg_cost"),
                          sim.get("dp_optimal", {}).get("avg_cost"), best, rivals[best]["avg_cost"],
                          rivals[best]["avg_cost_ci95"], gaps[best][inst]))
