@@ -209,6 +209,24 @@ def _rule_totals(rule: int, params: np.ndarray, demand: np.ndarray, ep_lo: int, 
                 periods[base + i] = count
 
 
+@njit(cache=True, inline="always")
+def _rule_want(rule: int, A: float, B: float, ip: float, forecast: float, maxw: np.ndarray, c: int) -> float:
+    """Units a rule asks for at inventory position ip (before constraints): 0 order-up-to S = A (+ the
+    forecast path), 1 capped base-stock (S = A, cap B; records the largest uncapped order in maxw[c]),
+    2 (s,S) with s = A, S = A + B, 3 (s,nQ) with s = A, Q = B."""
+    if rule == 0:
+        return A + forecast - ip
+    if rule == 1:
+        w = A - ip
+        w = w if w > 0.0 else 0.0
+        if w > maxw[c]:
+            maxw[c] = w
+        return w if w < B else B
+    if rule == 2:
+        return A + B - ip if ip <= A else 0.0
+    return (math.floor((A - ip) / B) + 1.0) * B if ip <= A else 0.0
+
+
 @njit(cache=True, error_model="numpy")
 def _rule_pass(rule, demand, e, base, length, warmup, L, hold, short, order_cost, unit_cost, moq, pack, max_order,
                capacity, a, b, path, path_col, backorder, net, pipe, tot, act, na, bound, pruned, maxw) -> None:
@@ -226,21 +244,7 @@ def _rule_pass(rule, demand, e, base, length, warmup, L, hold, short, order_cost
             ip = n0
             for j in range(L):
                 ip += pipe[i, j]
-            if rule == 0:
-                S = A
-                if path_col[c] >= 0:
-                    S = path[t, path_col[c]] + A
-                want = S - ip
-            elif rule == 1:
-                w = A - ip
-                w = w if w > 0.0 else 0.0
-                if w > maxw[c]:
-                    maxw[c] = w
-                want = w if w < b[c] else b[c]
-            elif rule == 2:
-                want = A + b[c] - ip if ip <= A else 0.0
-            else:
-                want = (math.floor((A - ip) / b[c]) + 1.0) * b[c] if ip <= A else 0.0
+            want = _rule_want(rule, A, b[c], ip, path[t, path_col[c]] if path_col[c] >= 0 else 0.0, maxw, c)
             q = K.constrain(want, ip, moq, pack, max_order, capacity)
             if L == 0:
                 n0 += q
@@ -304,21 +308,7 @@ def _rule_pass_int(rule, demand, e, base, length, warmup, L, hold, short, order_
             A = a[c]
             n0 = net[i]
             ip = ipv[i]
-            if rule == 0:
-                S = A
-                if path_col[c] >= 0:
-                    S = path[t, path_col[c]] + A
-                want = S - ip
-            elif rule == 1:
-                w = A - ip
-                w = w if w > 0.0 else 0.0
-                if w > maxw[c]:
-                    maxw[c] = w
-                want = w if w < b[c] else b[c]
-            elif rule == 2:
-                want = A + b[c] - ip if ip <= A else 0.0
-            else:
-                want = (math.floor((A - ip) / b[c]) + 1.0) * b[c] if ip <= A else 0.0
+            want = _rule_want(rule, A, b[c], ip, path[t, path_col[c]] if path_col[c] >= 0 else 0.0, maxw, c)
             q = K.constrain(want, ip, moq, pack, max_order, capacity)
             if backorder:
                 if L == 0:
