@@ -681,7 +681,22 @@ class MovingAverage(ForecastPolicy):
         return _MAEngine(theta[:, 0], self._level0[sku])
 
 
-class SES(ForecastPolicy):
+class _OneAlpha:
+    """One smoothing constant alpha: given, or fitted on the training one-step SSE over :data:`ALPHA_GRID`;
+    the tuned variant tries the fitted alpha and ``TUNE_GRID`` with the safety factor."""
+
+    def _fit_theta(self) -> np.ndarray:
+        if self.alpha is not None:
+            return np.full((self.problem.n_skus, 1), float(self.alpha))
+        return self._grid_fit(ALPHA_GRID[:, None], np.array([0.1]))
+
+    def _theta_candidates(self) -> np.ndarray:
+        n = self.problem.n_skus
+        fixed = np.broadcast_to(np.array(self.TUNE_GRID)[None, :], (n, len(self.TUNE_GRID)))
+        return np.concatenate([self.theta, fixed], axis=1)[:, :, None]
+
+
+class SES(_OneAlpha, ForecastPolicy):
     """Simple exponential smoothing (Hyndman & Athanasopoulos, *FPP* 3rd ed., section 8.1):
     l_t = alpha y_t + (1 - alpha) l_{t-1}, per-period forecast l_{t-1} for period t, F(L+1) = (L+1) l_{t-1}.
 
@@ -697,21 +712,11 @@ class SES(ForecastPolicy):
         super().__init__(**kw)
         self.alpha = alpha
 
-    def _fit_theta(self) -> np.ndarray:
-        if self.alpha is not None:
-            return np.full((self.problem.n_skus, 1), float(self.alpha))
-        return self._grid_fit(ALPHA_GRID[:, None], np.array([0.1]))
-
-    def _theta_candidates(self) -> np.ndarray:
-        n = self.problem.n_skus
-        fixed = np.broadcast_to(np.array(self.TUNE_GRID)[None, :], (n, len(self.TUNE_GRID)))
-        return np.concatenate([self.theta, fixed], axis=1)[:, :, None]
-
     def _make_engine(self, sku, theta, count):
         return self._ses_engine(sku, theta, count)
 
 
-class Croston(ForecastPolicy):
+class Croston(_OneAlpha, ForecastPolicy):
     """Croston's method for intermittent demand (Croston 1972, "Forecasting and stock control for intermittent
     demands", Operational Research Quarterly 23(3); Syntetos & Boylan 2005, IJF 21(2), for the bias correction):
 
@@ -733,16 +738,6 @@ class Croston(ForecastPolicy):
             self.base_name = "croston_sba"
         super().__init__(**kw)
         self.alpha = alpha
-
-    def _fit_theta(self) -> np.ndarray:
-        if self.alpha is not None:
-            return np.full((self.problem.n_skus, 1), float(self.alpha))
-        return self._grid_fit(ALPHA_GRID[:, None], np.array([0.1]))
-
-    def _theta_candidates(self) -> np.ndarray:
-        n = self.problem.n_skus
-        fixed = np.broadcast_to(np.array(self.TUNE_GRID)[None, :], (n, len(self.TUNE_GRID)))
-        return np.concatenate([self.theta, fixed], axis=1)[:, :, None]
 
     def _make_engine(self, sku, theta, count):
         interval = np.where(np.isfinite(self._adi[sku]), self._adi[sku], 1.0)
