@@ -161,7 +161,27 @@ class Validation:
 
 
 # ----------------------------------------------------------------------------------------- callbacks
-class EvalOnTraces(BaseCallback):
+class _Every(BaseCallback):
+    """Calls ``fire()`` at the first step at or past each multiple of ``self.freq`` timesteps (0 = never),
+    counting from the run's step count at (re)start, so a resumed run keeps the same schedule."""
+
+    freq: int = 0
+    _next: int | None = None
+
+    def _on_training_start(self) -> None:
+        self._next = (self.num_timesteps // self.freq + 1) * self.freq if self.freq else None
+
+    def _on_step(self) -> bool:
+        if self._next is not None and self.num_timesteps >= self._next:
+            self._next = (self.num_timesteps // self.freq + 1) * self.freq
+            self.fire()
+        return True
+
+    def fire(self) -> None:
+        raise NotImplementedError
+
+
+class EvalOnTraces(_Every):
     """Every `freq` steps: evaluate the deterministic policy on the validation traces, log ``eval/...``,
     append to eval.csv and save best_model.zip when the validation cost improves (on Zipkin instances, where
     the DP optimum applies, also ``eval/exact_avg_cost``, the policy's exact long-run cost, which then selects
@@ -173,17 +193,9 @@ class EvalOnTraces(BaseCallback):
         self.problem, self.validation, self.norm, self.agent_action = problem, validation, norm, agent_action
         self.run_dir, self.freq, self.best_cost = run_dir, freq, best_cost
         self.last: dict[str, Any] | None = None
-        self._next = None
 
-    def _on_training_start(self) -> None:
-        if self.freq:
-            self._next = (self.num_timesteps // self.freq + 1) * self.freq
-
-    def _on_step(self) -> bool:
-        if self._next is not None and self.num_timesteps >= self._next:
-            self._next = (self.num_timesteps // self.freq + 1) * self.freq
-            self.run_eval()
-        return True
+    def fire(self) -> None:
+        self.run_eval()
 
     def run_eval(self) -> dict[str, Any]:
         agent = AgentPolicy(self.model, self.norm, self.agent_action)
@@ -221,7 +233,7 @@ class EvalOnTraces(BaseCallback):
         atomic_write_text(path, old + buf.getvalue())
 
 
-class AtomicCheckpoint(BaseCallback):
+class AtomicCheckpoint(_Every):
     """Every `freq` steps: checkpoint/model.zip (weights, optimiser state, step count), the replay buffer for
     off-policy algorithms and state.json, each written atomically (the state file last)."""
 
@@ -230,17 +242,9 @@ class AtomicCheckpoint(BaseCallback):
         self.dir = run_dir / "checkpoint"
         self.freq = freq
         self.eval_cb = eval_cb
-        self._next = None
 
-    def _on_training_start(self) -> None:
-        if self.freq:
-            self._next = (self.num_timesteps // self.freq + 1) * self.freq
-
-    def _on_step(self) -> bool:
-        if self._next is not None and self.num_timesteps >= self._next:
-            self._next = (self.num_timesteps // self.freq + 1) * self.freq
-            self.save()
-        return True
+    def fire(self) -> None:
+        self.save()
 
     def save(self) -> None:
         if hasattr(self.model, "replay_buffer") and self.model.replay_buffer is not None:
