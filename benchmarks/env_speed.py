@@ -30,6 +30,8 @@ def time_env(env: InventoryEnv, steps: int, seed: int = 0) -> tuple[float, int]:
     n_actions = env.action_space.n
     actions = np.random.default_rng(seed).integers(n_actions, size=steps).tolist()
     env.reset(seed=seed)
+    env.step(actions[0])  # warm-up: the first call loads the compiled kernel (numba's cache), not timed
+    env.reset(seed=seed)
     resets = 0
     t0 = time.process_time()
     for a in actions:

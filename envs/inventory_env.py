@@ -13,6 +13,10 @@ from .problem import Problem
 from .scenario import Scenario, ScenarioError
 
 _NO_CALENDAR = np.zeros((1, 0), dtype=np.float64)
+# step() unpacks the kernel's info row by position into a dict literal (faster than dict(zip(...)))
+assert K.INFO_KEYS == ("demand", "sales", "lost", "backordered", "received", "order", "on_hand",
+                       "inventory_position", "cost", "holding_cost", "shortage_cost", "ordering_cost",
+                       "purchase_cost"), "update InventoryEnv.step to the new info columns"
 
 
 class InventoryEnv(gym.Env):
@@ -130,6 +134,13 @@ class InventoryEnv(gym.Env):
         self._trace = np.zeros((1, 1))
         self._calendar = _NO_CALENDAR
         self._last_info: dict[str, Any] | None = None
+        # views and constants of the hot path, made once
+        self._obs0, self._info0 = self._obs[0], self._info[0]
+        self._pipe = self._state[0, K.RECV:K.RECV + 1]
+        self._cfg = np.zeros(K.N_CFG, dtype=np.float64)
+        self._cfg[[K.C_WINDOW, K.C_BACKORDER, K.C_ORDER_UP_TO, K.C_N_CALENDAR, K.C_WITH_PERIOD, K.C_LEAD_NORM,
+                   K.C_WITH_LEAD, K.C_N_PIPE]] = (pb.window, self._backorder, self._order_up_to, pb.n_calendar,
+                                                  pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe)
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -159,12 +170,16 @@ class InventoryEnv(gym.Env):
         self._sku = sku
         self._sku_name = pb.sku_name(sku)
         self._lead = int(pb.params[sku, K.LEAD])
+        # units arriving in 1..L periods: the slot received next period (RECV) then the pipeline (PIPE..),
+        # side by side in the state row
+        self._pipe = self._state[0, K.RECV:K.RECV + self._lead]
         self._trace = trace.demand.reshape(-1, 1)
         if pb.n_calendar:
             self._calendar = np.ascontiguousarray(trace.calendar[:, : pb.n_calendar])
         else:
             self._calendar = _NO_CALENDAR
         self._periods = trace.periods
+        self._cfg[K.C_PERIODS] = trace.periods
         self._t = 0
         self._params[0] = pb.params[sku]
         kind = options.get("initial_state", self.scenario.initial_state)
@@ -184,22 +199,19 @@ class InventoryEnv(gym.Env):
         else:
             requested = float(self._table[self._sku, action])
         self._request[0] = requested
-        K.step(self._state, self._params, self._request, self._trace[t + self.problem.window],
-               self._backorder, self._order_up_to, self._info)
+        K.step_observe(self._state, self._params, self._request, self._trace, t, self._calendar, self._cal_offset,
+                       self._cfg, self._obs, self._info)
         self._t = t + 1
-        self._observe()
-        values = self._info[0].tolist()
-        cost = values[K.I_COST]
-        info = dict(zip(K.INFO_KEYS, values))
-        info["requested"] = requested
-        info["period"] = t
-        info["sku"] = self._sku_name
-        # units arriving in 1..L periods: the slot received next period (RECV) then the pipeline (PIPE..), which
-        # sit side by side in the state row
-        info["pipeline"] = self._state[0, K.RECV:K.RECV + self._lead].copy()
+        (demand, sales, lost, backordered, received, order, on_hand, position, cost, holding, shortage, ordering,
+         purchase) = self._info0.tolist()
+        info = {"demand": demand, "sales": sales, "lost": lost, "backordered": backordered, "received": received,
+                "order": order, "on_hand": on_hand, "inventory_position": position, "cost": cost,
+                "holding_cost": holding, "shortage_cost": shortage, "ordering_cost": ordering,
+                "purchase_cost": purchase, "requested": requested, "period": t, "sku": self._sku_name,
+                "pipeline": self._pipe.copy()}
         self._last_info = info
         reward = -(cost - self._reward_offset) * self._reward_scale
-        return self._obs[0].copy(), reward, False, self._t >= self._periods, info
+        return self._obs0.copy(), reward, False, self._t >= self._periods, info
 
     def render(self):
         if self.render_mode != "ansi":

@@ -213,3 +213,23 @@ def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, wi
         if with_lead:
             obs[i, j] = L * lead_norm
             j += 1
+
+
+# the single env's per-episode constants for step_observe, one float64 vector (fewer arguments to unbox per call)
+(C_WINDOW, C_BACKORDER, C_ORDER_UP_TO, C_N_CALENDAR, C_PERIODS, C_WITH_PERIOD, C_LEAD_NORM, C_WITH_LEAD,
+ C_N_PIPE) = range(9)
+N_CFG = 9
+
+
+@njit(cache=True)
+def step_observe(state: np.ndarray, params: np.ndarray, request: np.ndarray, trace: np.ndarray, t: int,
+                 calendar: np.ndarray, cal_offset: np.ndarray, cfg: np.ndarray, obs: np.ndarray,
+                 info: np.ndarray) -> None:
+    """:func:`step` of period t then :func:`observe` at period t + 1, in one call (the single env's step: one
+    dispatch instead of two). cfg holds the other arguments (columns ``C_*``); the period feature is
+    (t + 1) / cfg[C_PERIODS], the same float division the env would do."""
+    window = int(cfg[C_WINDOW])
+    step(state, params, request, trace[t + window], cfg[C_BACKORDER] != 0.0, cfg[C_ORDER_UP_TO] != 0.0, info)
+    observe(state, params, trace, t + 1, window, calendar, cal_offset, int(cfg[C_N_CALENDAR]),
+            (t + 1) / cfg[C_PERIODS], cfg[C_WITH_PERIOD] != 0.0, cfg[C_LEAD_NORM], cfg[C_WITH_LEAD] != 0.0,
+            int(cfg[C_N_PIPE]), obs)
