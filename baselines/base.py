@@ -16,7 +16,7 @@ per-episode parameters); ``obs`` is the env's observation matrix [N, obs_dim] (o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -37,12 +37,19 @@ class TrainData:
 
     demand: list[np.ndarray]
     simulated: bool
+    cache: dict = field(default_factory=dict, repr=False, compare=False)
+    """Results computed from this training data that several policies need (e.g. the tuned base-stock levels,
+    which capped base-stock starts from): computed once per evaluation. Keys name what and for which problem."""
 
     def mean(self) -> np.ndarray:
-        return np.array([d.mean() if d.size else 0.0 for d in self.demand])
+        if "mean" not in self.cache:
+            self.cache["mean"] = np.array([d.mean() if d.size else 0.0 for d in self.demand])
+        return self.cache["mean"].copy()
 
     def std(self) -> np.ndarray:
-        return np.array([d.std(ddof=1) if d.size > 1 else 0.0 for d in self.demand])
+        if "std" not in self.cache:
+            self.cache["std"] = np.array([d.std(ddof=1) if d.size > 1 else 0.0 for d in self.demand])
+        return self.cache["std"].copy()
 
 
 def train_data(problem: Problem, periods: int = 20_000, seed: int = 12345) -> TrainData:

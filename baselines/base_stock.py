@@ -54,7 +54,18 @@ def _level_values(values: np.ndarray, sku: np.ndarray) -> tuple[np.ndarray, None
 def tune_base_stock(problem, train: TrainData, window: str = "train", **episode_kw) -> np.ndarray:
     """Best level per SKU: a coarse grid of 61 levels 0..upper, then every integer within one coarse step of
     the best (simulated by :func:`baselines.tuning.rule_search`: the costs of ``grid_search`` with
-    ``order_up_to``, bit for bit, in one fused numba pass)."""
+    ``order_up_to``, bit for bit, in one fused numba pass). Kept in ``train.cache`` per problem, window and
+    episode settings: base-stock and capped base-stock evaluated together tune the levels once."""
+    key = ("base_stock_levels", window, tuple(sorted(episode_kw.items())))
+    hit = train.cache.get(key)
+    if hit is not None and hit[0] is problem:
+        return hit[1].copy()
+    levels = _tune_base_stock(problem, train, window, **episode_kw)
+    train.cache[key] = (problem, levels)
+    return levels.copy()
+
+
+def _tune_base_stock(problem, train: TrainData, window: str, **episode_kw) -> np.ndarray:
     eps, warmup = training_episodes(problem, window=window, **episode_kw)
     coarse = level_grid(upper_level(problem, train))
     best, _ = rule_search(problem, eps, warmup, coarse, RULE_LEVEL, _level_values,

@@ -841,7 +841,7 @@ def _fit_holt_winters(y: np.ndarray, m: int) -> tuple[dict, np.ndarray] | None:
                 warnings.simplefilter("ignore")
                 res = ExponentialSmoothing(
                     y, trend=trend, damped_trend=trend is not None, seasonal="add" if seasonal else None,
-                    seasonal_periods=m if seasonal else None, initialization_method="estimated").fit()
+                    seasonal_periods=m if seasonal else None, initialization_method="estimated").fit(use_brute=False)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError):
             continue
         crit = res.aicc if np.isfinite(res.aicc) else res.aic
@@ -878,7 +878,7 @@ def _fit_arima(y: np.ndarray, orders=ARIMA_ORDERS) -> tuple[dict, np.ndarray] | 
         try:
             with _one_blas_thread(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                res = _SMARIMA(y, order=order, trend=trend).fit(low_memory=True)
+                res = _SMARIMA(y, order=order, trend=trend).fit(low_memory=True, cov_type="none")
         except (ValueError, ArithmeticError, np.linalg.LinAlgError, IndexError):
             continue
         if np.isfinite(res.aic) and (best is None or res.aic < best[0]):

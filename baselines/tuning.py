@@ -134,7 +134,7 @@ def _rule_totals(rule: int, params: np.ndarray, demand: np.ndarray, ep_lo: int, 
                  skip: np.ndarray, cost: np.ndarray, periods: np.ndarray, maxw: np.ndarray, integral: bool) -> None:
     """cost[c] / periods[c]: summed cost and counted periods of column c = (e - ep_lo) * k + i (episode e in
     ep_lo..ep_hi - 1, candidate i) under the rule, over periods warmup <= t < lengths[e]. demand: [episodes,
-    T]; path: [T, m] per-period targets added to a (RULE_LEVEL with path_col[c] >= 0: column path_col[c]).
+    T]; path: [m, T] per-period targets added to a (RULE_LEVEL with path_col[c] >= 0: row path_col[c]; rule_costs transposes the [T, m] paths it is given, so that each row is contiguous in time).
     The k candidates of an episode advance together period by period: their dependency chains (net stock ->
     order -> net stock) are independent, so the CPU overlaps them. Columns with skip[c] are left alone.
     maxw[c] (RULE_CAPPED): the largest uncapped want max(a - IP, 0) over the periods simulated.
@@ -244,7 +244,7 @@ def _rule_pass(rule, demand, e, base, length, warmup, L, hold, short, order_cost
             ip = n0
             for j in range(L):
                 ip += pipe[i, j]
-            want = _rule_want(rule, A, b[c], ip, path[t, path_col[c]] if path_col[c] >= 0 else 0.0, maxw, c)
+            want = _rule_want(rule, A, b[c], ip, path[path_col[c], t] if path_col[c] >= 0 else 0.0, maxw, c)
             q = K.constrain(want, ip, moq, pack, max_order, capacity)
             if L == 0:
                 n0 += q
@@ -283,70 +283,154 @@ def _rule_pass(rule, demand, e, base, length, warmup, L, hold, short, order_cost
 
 
 @njit(cache=True, error_model="numpy")
+def _level_lost_period(na, d, t, counted, L, wpos, h, hold, short, order_cost, unit_cost, moq, pack, with_path,
+                       capped, A, B, MW, pc, path, N, IP, P, TOT) -> None:
+    """One period of _rule_pass_int's candidates 0..na-1 for RULE_LEVEL (or RULE_CAPPED: `capped`) with lost
+    sales and neither max order nor capacity: kernel.step's arithmetic with kernel.constrain reduced to what it does without limits
+    (the same numbers: q / 1.0 == q), written without branches on the candidate so the loop vectorises."""
+    eps = K._EPS
+    for x in range(na):
+        ip = IP[x]
+        if capped:  # _rule_want's RULE_CAPPED
+            w = A[x] - ip
+            w = w if w > 0.0 else 0.0
+            MW[x] = w if w > MW[x] else MW[x]
+            want = w if w < B[x] else B[x]
+        else:
+            fc = path[pc[x], t] if with_path and pc[x] >= 0 else 0.0
+            want = A[x] + fc - ip
+        q = want if want > moq else moq
+        q = math.ceil(q / pack - eps) * pack
+        q = q if want > eps else 0.0
+        n0 = N[x]
+        if L == 0:
+            n0 += q
+        sales = d if d < n0 else n0
+        if sales < 0.0:
+            sales = 0.0
+        end = n0 - sales
+        lost = d - sales
+        IP[x] = ip + q - sales
+        on_hand = end if end > 0.0 else 0.0
+        ord_cost = order_cost if q > 0.0 else 0.0
+        if L > 0:
+            P[wpos, x] = q
+            N[x] = end + P[h, x]
+            P[h, x] = 0.0
+        else:
+            N[x] = end
+        if counted:
+            TOT[x] += hold * on_hand + short * lost + ord_cost + unit_cost * q
+
+
+@njit(cache=True, error_model="numpy")
 def _rule_pass_int(rule, demand, e, base, length, warmup, L, hold, short, order_cost, unit_cost, moq, pack,
                    max_order, capacity, a, b, path, path_col, backorder, net, pipe, tot, act, na, bound, pruned,
                    maxw) -> None:
-    """_rule_pass for integral data (see _rule_totals): carried inventory positions, a ring-buffer pipeline
-    (slot (h + j) mod L of a candidate's row arrives in j + 1 periods; h is shared: all candidates advance
-    together)."""
-    ipv = np.empty(pipe.shape[0])
+    """_rule_pass for integral data (see _rule_totals): carried inventory positions and a ring-buffer pipeline
+    (slot (h + j) mod L arrives in j + 1 periods; h is shared: all candidates advance together).
+
+    The active candidates' values and state are first copied into contiguous arrays (position x; the pipeline
+    as [slot, x]), so the per-period loop over candidates reads and writes consecutive memory with no
+    indirection and the compiler can vectorise it; the running costs are compared with `bound` after each
+    period, and a dropped candidate is swapped out of the arrays. Each candidate sees the same operations as in
+    _rule_pass (same expressions, same order), so the totals are the same numbers."""
+    W = L if L > 0 else 1
+    cid = np.empty(na, dtype=np.int64)
+    A = np.empty(na)
+    B = np.empty(na)
+    pc = np.empty(na, dtype=np.int64)
+    N = np.empty(na)
+    IP = np.empty(na)
+    TOT = np.empty(na)
+    MW = np.empty(na)
+    P = np.zeros((W, na))
+    with_path = False
     for x in range(na):
         i = act[x]
+        c = base + i
+        cid[x] = i
+        A[x] = a[c]
+        B[x] = b[c]
+        pc[x] = path_col[c]
+        if pc[x] >= 0:
+            with_path = True
+        N[x] = net[i]
+        TOT[x] = tot[i]
+        MW[x] = maxw[c]
         ip = net[i]
         for j in range(L):
             ip += pipe[i, j]
-        ipv[i] = ip
+            P[j, x] = pipe[i, j]
+        IP[x] = ip
+    # the commonest cases (order-up-to and capped rules, lost sales, no max order or capacity) have a loop of their own
+    capped = rule == RULE_CAPPED
+    level_lost = (rule == RULE_LEVEL or capped) and not backorder and max_order == np.inf and capacity == np.inf
     h = 0
     for t in range(length):
         d = demand[e, t]
         counted = t >= warmup
         wpos = (h + L - 1) % L if L > 0 else 0
-        x = 0
-        while x < na:
-            i = act[x]
-            c = base + i
-            A = a[c]
-            n0 = net[i]
-            ip = ipv[i]
-            want = _rule_want(rule, A, b[c], ip, path[t, path_col[c]] if path_col[c] >= 0 else 0.0, maxw, c)
+        if level_lost:
+            _level_lost_period(na, d, t, counted, L, wpos, h, hold, short, order_cost, unit_cost, moq, pack,
+                               with_path, capped, A, B, MW, pc, path, N, IP, P, TOT)
+        for x in range(na if not level_lost else 0):
+            n0 = N[x]
+            ip = IP[x]
+            fc = 0.0
+            if with_path and pc[x] >= 0:
+                fc = path[pc[x], t]
+            want = _rule_want(rule, A[x], B[x], ip, fc, MW, x)
             q = K.constrain(want, ip, moq, pack, max_order, capacity)
+            if L == 0:
+                n0 += q
             if backorder:
-                if L == 0:
-                    n0 += q
                 end = n0 - d
                 back = -end if end < 0.0 else 0.0
                 short_cost = short * back
-                ipv[i] = ip + q - d
+                IP[x] = ip + q - d
             else:
-                if L == 0:
-                    n0 += q
                 sales = d if d < n0 else n0
                 if sales < 0.0:
                     sales = 0.0
                 end = n0 - sales
                 lost = d - sales
                 short_cost = short * lost
-                ipv[i] = ip + q - sales
+                IP[x] = ip + q - sales
             on_hand = end if end > 0.0 else 0.0
             hold_cost = hold * on_hand
             ord_cost = order_cost if q > 0.0 else 0.0
             pur_cost = unit_cost * q
             if L > 0:
-                pipe[i, wpos] = q
-                net[i] = end + pipe[i, h]
-                pipe[i, h] = 0.0
+                P[wpos, x] = q
+                N[x] = end + P[h, x]
+                P[h, x] = 0.0
             else:
-                net[i] = end
+                N[x] = end
             if counted:
-                tot[i] += hold_cost + short_cost + ord_cost + pur_cost
-                if tot[i] > bound:
+                TOT[x] += hold_cost + short_cost + ord_cost + pur_cost
+        if counted and bound < np.inf:
+            x = 0
+            while x < na:
+                if TOT[x] > bound:  # dropped: recorded, and the last active candidate moved into its place
+                    i = cid[x]
                     pruned[i] = True
+                    tot[i] = TOT[x]
+                    maxw[base + i] = MW[x]
                     na -= 1
-                    act[x] = act[na]
+                    cid[x], A[x], B[x], pc[x], N[x], IP[x], TOT[x], MW[x] = (
+                        cid[na], A[na], B[na], pc[na], N[na], IP[na], TOT[na], MW[na])
+                    for j in range(W):
+                        P[j, x] = P[j, na]
                     continue
-            x += 1
+                x += 1
         if L > 0:
             h = (h + 1) % L
+    for x in range(na):
+        i = cid[x]
+        tot[i] = TOT[x]
+        maxw[base + i] = MW[x]
+        net[i] = N[x]
 
 
 def _subset(eps: Episodes, idx: np.ndarray) -> Episodes:
@@ -404,7 +488,7 @@ def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: int, a: np.nd
         cols = slice(lo * k, (lo + idx.size) * k)
         c_cost, c_per = cost[cols], periods[cols]
         _rule_totals(rule, params, demand, lo, lo + idx.size, k, lengths, warmup, a[cols], b[cols],
-                     np.ascontiguousarray(path), np.ascontiguousarray(path_col, dtype=np.int64), state0,
+                     np.ascontiguousarray(path.T), np.ascontiguousarray(path_col, dtype=np.int64), state0,
                      backorder, pilot, bound, skip[cols], c_cost, c_per, maxw[cols], integral)
     return cost, periods
 

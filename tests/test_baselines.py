@@ -202,7 +202,7 @@ def test_every_baseline_runs_on_real_data(config):
 # ------------------------------------------------------------------------------------------ fused tuning
 @pytest.mark.parametrize("scenario", ["lost-sales-L2-p9", "backorder-L1-b9"])
 @pytest.mark.parametrize("lead", [0, 1, 4])
-@pytest.mark.parametrize("kw", [{}, {"moq": 3, "pack_size": 2},
+@pytest.mark.parametrize("kw", [{}, {"moq": 3, "pack_size": 2, "order_cost": 5.0, "unit_cost": 0.5},
                                 {"max_order": 7, "capacity": 20, "order_cost": 5.0, "unit_cost": 0.5}])
 @pytest.mark.parametrize("fractional", [False, True])
 def test_rule_costs_bit_identical_to_simulate(scenario, lead, kw, fractional):
@@ -283,3 +283,36 @@ def test_fused_searches_choose_what_grid_search_chooses(small_data):
         new = rule_search(pb, eps, warmup, pol.z[:, None] + np.array([[-1.0, 0.0, 0.5]]), pol.rule,
                           pol._rule_values)
         assert np.array_equal(ref[1], new[1], equal_nan=True), cls.__name__
+
+
+@pytest.mark.parametrize("scenario", ["lost-sales-L2-p9", "backorder-L1-b9"])
+@pytest.mark.parametrize("lead", [0, 2])
+@pytest.mark.parametrize("fractional", [False, True])
+def test_pruned_rule_costs_keep_the_argmin(scenario, lead, fractional):
+    """Pruning (a pilot candidate first, or a bound): the candidates that are kept have the unpruned costs bit
+    for bit, the dropped ones (+inf) cost more than the bound, and the best candidate of each episode is kept."""
+    from baselines.tuning import RULE_CAPPED, RULE_LEVEL, replicate, rule_costs
+
+    pb = Problem(scenario, lead_time=lead, moq=2, order_cost=1.0)
+    eps = parametric_episodes(pb, 6, 120, seed=lead)
+    if fractional:
+        eps = replace(eps, demand=eps.demand * 0.37)
+    k = 12
+    reps = replicate(eps, k)
+    a = np.tile(np.arange(k, dtype=np.float64) * 2.0, eps.n)
+    b = np.tile(np.r_[np.full(k // 2, 3.0), np.full(k - k // 2, np.inf)], eps.n)
+    for rule in (RULE_LEVEL, RULE_CAPPED):
+        full, per = rule_costs(pb, eps, 0, rule, a, b)
+        full2 = full.reshape(eps.n, k)
+        pilot = np.full(eps.n, 5)
+        bound = np.sort(full2, axis=1)[:, 2]  # the third-best cost: a valid bound from the same search
+        for kw in ({"pilot": pilot}, {"bound": bound}, {"pilot": pilot, "bound": bound}):
+            cost, per2 = rule_costs(pb, eps, 0, rule, a, b, **kw)
+            cost2 = cost.reshape(eps.n, k)
+            kept = np.isfinite(cost2)
+            assert np.array_equal(cost2[kept], full2[kept]), (rule, kw)
+            limit = np.minimum(kw.get("bound", np.inf), full2[np.arange(eps.n), pilot] if "pilot" in kw else np.inf)
+            assert np.all(full2[~kept] > np.repeat(limit, k).reshape(eps.n, k)[~kept]), (rule, kw)
+            assert np.array_equal(np.argmin(cost2, axis=1), np.argmin(full2, axis=1)), (rule, kw)
+            assert np.array_equal(per2, per)
+        assert reps.n == a.size
