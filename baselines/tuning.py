@@ -558,13 +558,16 @@ def capped_search(problem: Problem, eps: Episodes, warmup: int, candidates: np.n
     cost, periods = rule_costs(problem, eps, warmup, RULE_CAPPED, a, b, pilot=np.asarray(pilot)[eps.sku],
                                skip=~free, maxw=maxw)
     # the uncapped twin of each column: the uncapped candidate with the same S (-1: none)
-    twin = np.full(a.shape[0], -1, dtype=np.int64)
-    cols = np.arange(a.shape[0]).reshape(eps.n, k)
-    for j in range(eps.n):  # per episode: map S -> its uncapped column
-        row = cols[j]
-        fr = row[free[row]]
-        lookup = dict(zip(a[fr].tolist(), fr.tolist()))
-        twin[row] = [lookup.get(v, -1) for v in a[row].tolist()]
+    # (episode, S) as one integer key; among uncapped columns with the same key the last one is the twin
+    _, rank = np.unique(a, return_inverse=True)
+    key = np.repeat(np.arange(eps.n, dtype=np.int64), k) * (int(rank.max(initial=0)) + 1) + rank
+    fidx = np.flatnonzero(free)
+    order = np.lexsort((fidx, key[fidx]))
+    fk, fc = key[fidx][order], fidx[order]
+    last = np.r_[fk[1:] != fk[:-1], True]
+    fk, fc = fk[last], fc[last]
+    pos = np.minimum(np.searchsorted(fk, key), fk.size - 1)
+    twin = np.where(fk[pos] == key, fc[pos], -1)
     has = (twin >= 0) & ~free
     tw = np.where(has, twin, 0)
     copy = has & np.isfinite(cost[tw]) & (b >= maxw[tw])

@@ -434,7 +434,6 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
         self._info = np.zeros((n, K.N_INFO))
         self._obs = np.zeros((n, pb.obs_dim), dtype=np.float32)
         self._ep_return = np.zeros(n)
-        self._ep_start = np.zeros(n)
         self._rng = np.random.default_rng()
         self._np_random = self._rng
         self._np_random_seed = None
@@ -580,7 +579,6 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
             raise ScenarioError("an episode with no periods to replay")
         self.t[slots] = 0
         self._ep_return[slots] = 0.0
-        self._ep_start[slots] = time.time()
         if batch.state is not None:
             self.state[slots] = batch.state
         else:
@@ -687,7 +685,8 @@ if _SB3VecEnv is not None:
         Arguments as for :class:`VectorInventoryEnv` (or ``venv=`` an existing one). ``step`` returns
         ``(obs, rewards, dones, infos)``: at an episode end ``infos[i]`` holds ``terminal_observation``,
         ``TimeLimit.truncated`` (always True: episodes only end by truncation) and ``episode`` (``r``: the
-        episode's return, ``l``: its length, ``t``: wall seconds), as SB3's Monitor would; the other slots'
+        episode's return, ``l``: its length, ``t``: wall seconds since this VecEnv was made), as SB3's Monitor
+        would; the other slots'
         infos are one shared, read-only empty dict (``info="dicts"``: the single env's info dicts); the returned
         observation is the first one of the next episode. ``seed(s)`` seeds the next ``reset`` (one random
         stream for all slots). ``get_attr``/``set_attr``/``env_method`` act on the one underlying
@@ -700,6 +699,7 @@ if _SB3VecEnv is not None:
             v = self.venv
             self.problem = v.problem
             self._actions: np.ndarray | None = None
+            self._t_start = time.time()  # Monitor's "t": seconds since the start, at each episode's end
             super().__init__(v.num_envs, v.single_observation_space, v.single_action_space)
 
         def reset(self):
@@ -725,12 +725,12 @@ if _SB3VecEnv is not None:
                 now = time.time()
                 # the period just played; the episode's length is period + 1
                 ret, length = v._final_returns.tolist(), (v._period[done] + 1).tolist()
-                wall = (now - v._ep_start[done]).tolist()
+                elapsed = round(now - self._t_start, 6)
                 for j, i in enumerate(done.tolist()):
                     info = {} if dicts is None else infos[i]
                     info["terminal_observation"] = final_obs[j]
                     info["TimeLimit.truncated"] = True
-                    info["episode"] = {"r": ret[j], "l": length[j], "t": round(wall[j], 6)}
+                    info["episode"] = {"r": ret[j], "l": length[j], "t": elapsed}
                     infos[i] = info
             return v._obs.copy(), v._rewards.copy(), dones, infos
 

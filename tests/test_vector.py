@@ -68,6 +68,7 @@ def run_parity(make_single, n: int, steps: int, front: str, seed: int = 0, **vec
     np.testing.assert_array_equal(obs, np.stack([reset_obs[i] for i in range(n)]))
     rng = np.random.default_rng(seed)
     ends = 0
+    last_t = 0.0
     for t in range(steps):
         acts = random_actions(pb.action_space, rng, n)
         ref = [singles[i].step(acts[i]) for i in range(n)]
@@ -95,6 +96,9 @@ def run_parity(make_single, n: int, steps: int, front: str, seed: int = 0, **vec
                 if sb3:
                     assert infos[i]["TimeLimit.truncated"] is True
                     assert infos[i]["episode"]["l"] == inf["period"] + 1
+                    # SB3 Monitor's "t": seconds since the env was made, never decreasing
+                    assert infos[i]["episode"]["t"] >= last_t
+                    last_t = infos[i]["episode"]["t"]
                 else:
                     assert vinfo["_final_obs"][i]
             else:
