@@ -485,8 +485,12 @@ class ForecastPolicy(Policy):
             self._size0 = np.where(hits > 0, Y.sum(axis=0) / np.maximum(hits, 1), 0.0)
             self._adi = np.where(hits > 0, nobs / np.maximum(hits, 1), np.inf)
         self._prob0 = np.where(nobs > 0, hits / np.maximum(nobs, 1), 0.0)
-        self._prepare()
-        self.theta = self._fit_theta()
+        self._train = train  # for _grid_fit's cache, during fit only
+        try:
+            self._prepare()
+            self.theta = self._fit_theta()
+        finally:
+            del self._train
         self.sigma = self._sigma(np.arange(n), self.theta)
         self.z = np.full(n, float(norm.ppf(self.service_level)))
         if self.tuned:
@@ -532,8 +536,21 @@ class ForecastPolicy(Policy):
         sse, cnt = self._in_sample(sku, theta)
         return np.sqrt(sse / np.maximum(cnt, 1))
 
-    def _grid_fit(self, grid: np.ndarray, default: np.ndarray, make_engine=None) -> np.ndarray:
-        """Per-SKU row of `grid` [g, p] with the least in-sample SSE (`default` where fewer than 3 errors)."""
+    def _grid_fit(self, grid: np.ndarray, default: np.ndarray, make_engine=None, key: tuple | None = None
+                  ) -> np.ndarray:
+        """Per-SKU row of `grid` [g, p] with the least in-sample SSE (`default` where fewer than 3 errors).
+
+        key: names the engine (e.g. ("ses",)): the result is then kept in the training data's cache, so that
+        the policies that fit the same smoothing constants on the same data (ses, ses_tuned and the SES
+        fallback of holt_winters and arima, ...) compute them once."""
+        if key is not None:
+            full = ("grid_fit",) + key + (grid.tobytes(), default.tobytes(), self.burn_in, self.fit_periods)
+            hit = self._train.cache.get(full)
+            if hit is not None and hit[0] is self.problem:
+                return hit[1].copy()
+            out = self._grid_fit(grid, default, make_engine)
+            self._train.cache[full] = (self.problem, out)
+            return out.copy()
         n, g = self.problem.n_skus, grid.shape[0]
         sku = np.repeat(np.arange(n), g)
         sse, cnt = self._in_sample(sku, np.tile(grid, (n, 1)), make_engine)
@@ -688,7 +705,10 @@ class _OneAlpha:
     def _fit_theta(self) -> np.ndarray:
         if self.alpha is not None:
             return np.full((self.problem.n_skus, 1), float(self.alpha))
-        return self._grid_fit(ALPHA_GRID[:, None], np.array([0.1]))
+        return self._grid_fit(ALPHA_GRID[:, None], np.array([0.1]), key=self._engine_key())
+
+    def _engine_key(self) -> tuple:
+        return (self.base_name,) + ((self.sba,) if hasattr(self, "sba") else ())
 
     def _theta_candidates(self) -> np.ndarray:
         n = self.problem.n_skus
@@ -771,7 +791,7 @@ class TSB(ForecastPolicy):
         default = np.array([0.1 if self.alpha is None else self.alpha, 0.1 if self.beta is None else self.beta])
         if grid.shape[0] == 1:
             return np.repeat(grid, self.problem.n_skus, axis=0)
-        return self._grid_fit(grid, default)
+        return self._grid_fit(grid, default, key=("tsb",))
 
     def _theta_candidates(self) -> np.ndarray:
         g = np.array(self.TUNE_GRID)
@@ -791,6 +811,9 @@ _BLAS_THREADS = (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_t
                  ("openblas_get_num_threads", "openblas_set_num_threads"))
 
 
+_BLAS_DEPTH = 0
+
+
 @contextmanager
 def _one_blas_thread() -> Iterator[None]:
     """Run the block with every loaded OpenBLAS (numpy's and scipy's copies) on one thread, then restore.
@@ -801,6 +824,10 @@ def _one_blas_thread() -> Iterator[None]:
     ``threadpoolctl.threadpool_limits(1, "blas")`` does (not a dependency): process-wide while the block runs;
     Linux only, a no-op elsewhere.
     """
+    global _BLAS_DEPTH
+    if _BLAS_DEPTH:  # inside an outer block (e.g. the fitting loop of _ModelPolicy): already on one thread
+        yield
+        return
     restore = []
     try:
         with open("/proc/self/maps") as f:
@@ -818,9 +845,11 @@ def _one_blas_thread() -> Iterator[None]:
                 restore.append((p, int(g())))
                 p(1)
                 break
+    _BLAS_DEPTH += 1
     try:
         yield
     finally:
+        _BLAS_DEPTH -= 1
         for p, n in restore:
             p(n)
 
@@ -933,14 +962,19 @@ class _ModelPolicy(ForecastPolicy):
 
     def _prepare(self) -> None:
         n = self.problem.n_skus
-        self._ses_alpha = self._grid_fit(ALPHA_GRID[:, None], np.array([0.1]), self._ses_engine)[:, 0]
+        self._ses_alpha = self._grid_fit(ALPHA_GRID[:, None], np.array([0.1]), self._ses_engine, key=("ses",))[:, 0]
         volume = self._level0 * self._nobs
         ok = np.flatnonzero((self._adi < ADI_CUT) & (self._nobs >= self.min_periods))
         chosen = ok[np.argsort(-volume[ok], kind="stable")][: self.max_fits]
         self._fit_index = np.full(n, -1, dtype=np.int64)
         self.model_used = np.full(n, "ses", dtype=object)
         records = []
-        for i in np.sort(chosen):
+        with _one_blas_thread():  # once for all fits (finding the BLAS libraries reads /proc/self/maps)
+            self._fit_chosen(np.sort(chosen), records)
+        self._stack(records)
+
+    def _fit_chosen(self, chosen: np.ndarray, records: list[dict]) -> None:
+        for i in chosen:
             nobs = int(self._nobs[i])
             start = nobs - min(nobs, self.model_periods)
             out = self._fit_one(np.ascontiguousarray(self._Y[start:nobs, i]), int(self._offset[i]) + start)
@@ -948,7 +982,6 @@ class _ModelPolicy(ForecastPolicy):
                 self._fit_index[i] = len(records)
                 records.append(out[0])
                 self.model_used[i] = out[1]
-        self._stack(records)
 
     def _fit_one(self, y: np.ndarray, count0: int) -> tuple[dict, str] | None:
         raise NotImplementedError
