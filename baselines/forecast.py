@@ -946,17 +946,18 @@ class _ModelPolicy(ForecastPolicy):
     most recent ``model_periods`` training periods; a failed fit falls back to SES. ``model_used[i]`` names
     SKU i's model. Tuned: z only (the smoothing constants are the fitted ones).
 
-    ``max_fits`` (default 50) bounds the statsmodels work per catalogue: a fit costs ~0.05-0.1 CPU-s
-    (Holt-Winters, two trend variants) to ~0.15-0.2 CPU-s (ARIMA, three orders) per SKU, so 50 fits keep an
-    evaluation of all baselines on 10,000 SKUs near a minute (``benchmarks/scale.py``). Fitting more SKUs did
-    not pay on the shared data: on m5_tiny (107 eligible SKUs) the 50 largest gave holt_winters_tuned 9.1162
-    and arima_tuned 9.4001 per SKU-period against 9.1119 and 9.4739 with all 107 fitted; carparts and
-    man_weekly have fewer than 25 eligible SKUs (``benchmarks/model_fits.py``).
+    ``max_fits`` (default 25) bounds the statsmodels work per catalogue: a fit costs ~0.1 CPU-s (Holt-Winters,
+    two trend variants) to ~0.25 CPU-s (ARIMA, three orders) per SKU, so that all baselines on 10,000 SKUs stay
+    within about a minute (``benchmarks/scale.py``). Fitting more SKUs did not pay on the shared data: on m5_tiny
+    (107 eligible SKUs) holt_winters_tuned / arima_tuned cost 9.0248 / 9.3643 per SKU-period with the 25
+    largest fitted, 9.1162 / 9.4001 with 50, 9.1204 / 9.4712 with 100, 9.1119 / 9.4739 with all 107, 9.3867
+    with none (SES everywhere); carparts and man_weekly have fewer than 25 eligible SKUs
+    (``benchmarks/model_fits.py``).
     """
 
     model_label = "model"
 
-    def __init__(self, *, max_fits: int = 50, min_periods: int = 24, model_periods: int = 300, **kw):
+    def __init__(self, *, max_fits: int = 25, min_periods: int = 24, model_periods: int = 300, **kw):
         super().__init__(**kw)
         self.max_fits, self.min_periods, self.model_periods = max_fits, min_periods, model_periods
 
