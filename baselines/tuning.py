@@ -29,7 +29,11 @@ def training_episodes(problem: Problem, n: int = 200, periods: int = 1000, seed:
     non-stationary parametric demand (trend, season, promotions) `n` episodes as evaluated: the scenario's
     episode length from the steady initial state, no warm-up."""
     if isinstance(problem.source, HistoricalDemand):
-        return data_episodes(problem, window), 0
+        # the same episodes for every policy tuned on this problem: built once (nothing modifies them)
+        cache = problem.__dict__.setdefault("_training_episodes", {})
+        if window not in cache:
+            cache[window] = data_episodes(problem, window)
+        return cache[window], 0
     if not problem.source.stationary:
         n = max(n // problem.n_skus, 1) * problem.n_skus
         return parametric_episodes(problem, n, problem.scenario.episode_length, seed), 0
@@ -444,6 +448,23 @@ def _integral(x: np.ndarray) -> bool:
     return bool(np.all((np.abs(x) < 2.0 ** 50) & (np.floor(x) == x)))
 
 
+_EPISODE_DEMAND: list[tuple[np.ndarray, np.ndarray, bool]] = []
+
+
+def _episode_demand(eps: Episodes) -> tuple[np.ndarray, bool]:
+    """eps's demand after the history as [episodes, T] (C order) and whether it is integral; the last few
+    are kept (keyed by the demand array itself: the last two), since every search of every policy passes the same
+    episodes."""
+    for src, demand, integral in _EPISODE_DEMAND:
+        if src is eps.demand:
+            return demand, integral
+    demand = np.ascontiguousarray(eps.demand[eps.history:].T)
+    integral = _integral(demand)
+    _EPISODE_DEMAND.insert(0, (eps.demand, demand, integral))
+    del _EPISODE_DEMAND[2:]
+    return demand, integral
+
+
 def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: int, a: np.ndarray, b: np.ndarray | None = None,
                paths: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
                chunk_entries: int = 4_000_000, pilot: np.ndarray | None = None, bound: np.ndarray | None = None,
@@ -465,8 +486,7 @@ def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: int, a: np.nd
     a = np.ascontiguousarray(a, dtype=np.float64)
     params = np.ascontiguousarray(problem.params[eps.sku])
     state0 = BatchSim(problem, eps).state  # the steady initial state, as simulate() starts from
-    h = eps.history
-    demand = np.ascontiguousarray(eps.demand[h:].T)
+    demand, integral_demand = _episode_demand(eps)
     lengths = eps.lengths.astype(np.int64)
     cost = np.zeros(n * k)
     periods = np.zeros(n * k)
@@ -475,7 +495,7 @@ def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: int, a: np.nd
     bound = np.full(n, np.inf) if bound is None else np.asarray(bound, dtype=np.float64)
     skip = np.zeros(n * k, dtype=np.bool_) if skip is None else np.asarray(skip, dtype=np.bool_)
     maxw = np.zeros(n * k) if maxw is None else maxw
-    integral = bool(_integral(demand) and _integral(state0) and _integral(params[:, K.PACK]))
+    integral = bool(integral_demand and _integral(state0) and _integral(params[:, K.PACK]))
     if paths is None:
         _rule_totals(rule, params, demand, 0, n, k, lengths, warmup, a, b, np.zeros((1, 1)),
                      np.full(n * k, -1, dtype=np.int64), state0, backorder, pilot, bound, skip, cost, periods, maxw,
