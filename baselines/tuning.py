@@ -467,13 +467,13 @@ def _episode_demand(eps: Episodes) -> tuple[np.ndarray, bool]:
 
 def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: int, a: np.ndarray, b: np.ndarray | None = None,
                paths: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
-               chunk_entries: int = 4_000_000, pilot: np.ndarray | None = None, bound: np.ndarray | None = None,
+               chunk_entries: int = 32_000_000, pilot: np.ndarray | None = None, bound: np.ndarray | None = None,
                skip: np.ndarray | None = None, maxw: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Summed cost and counted periods [n_eps * k] of column j * k + c (episode j, candidate c) under `rule`
     with per-column values a, b [n_eps * k] (the layout of :func:`replicate`), from the steady initial state,
     as :func:`simulate` gives them. `paths(episode indices)` (RULE_LEVEL): (path [T, m], path_col [len * k]):
     per-period targets of the columns of those episodes (path_col: column of path, -1 for none); the episodes
-    are processed in chunks so that a path holds about `chunk_entries` values. `pilot` [n_eps]: candidate
+    are processed in chunks of chunk_entries // (periods x k) episodes (a path then holds chunk_entries x c / k values for c distinct paths per episode). `pilot` [n_eps]: candidate
     simulated first in each episode, the others being dropped (cost +inf) once their running cost exceeds
     its total (see _rule_totals; only valid for the argmin where each SKU has one episode); -1: none. `bound`
     [n_eps]: prune above this cost too (the cost of a candidate of the same search). `skip` [n_eps * k] bool:
