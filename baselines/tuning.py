@@ -473,7 +473,8 @@ def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: int, a: np.nd
     with per-column values a, b [n_eps * k] (the layout of :func:`replicate`), from the steady initial state,
     as :func:`simulate` gives them. `paths(episode indices)` (RULE_LEVEL): (path [T, m], path_col [len * k]):
     per-period targets of the columns of those episodes (path_col: column of path, -1 for none); the episodes
-    are processed in chunks of chunk_entries // (periods x k) episodes (a path then holds chunk_entries x c / k values for c distinct paths per episode). `pilot` [n_eps]: candidate
+    are processed in chunks of chunk_entries // (periods x k) episodes (a path then holds chunk_entries x c / k
+    values for c distinct paths per episode). `pilot` [n_eps]: candidate
     simulated first in each episode, the others being dropped (cost +inf) once their running cost exceeds
     its total (see _rule_totals; only valid for the argmin where each SKU has one episode); -1: none. `bound`
     [n_eps]: prune above this cost too (the cost of a candidate of the same search). `skip` [n_eps * k] bool:

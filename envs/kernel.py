@@ -59,7 +59,10 @@ def constrain(want: float, ip: float, moq: float, pack: float, max_order: float,
     if not (want > _EPS):
         return 0.0
     q = want if want > moq else moq
-    q = math.ceil(q / pack - _EPS) * pack
+    if pack == 1.0:  # the same number as the general expression (q / 1.0 == q, x * 1.0 == x), minus a division
+        q = math.ceil(q - _EPS)
+    else:
+        q = math.ceil(q / pack - _EPS) * pack
     limit = max_order
     room = capacity - ip
     if room < limit:
