@@ -287,28 +287,19 @@ def _rule_pass(rule, demand, e, base, length, warmup, L, hold, short, order_cost
 
 
 @njit(cache=True, error_model="numpy")
-def _level_lost_period(na, d, t, counted, L, wpos, h, hold, short, order_cost, unit_cost, moq, pack, with_path,
-                       capped, A, B, MW, pc, path, N, IP, P, TOT) -> None:
-    """One period of _rule_pass_int's candidates 0..na-1 for RULE_LEVEL (or RULE_CAPPED: `capped`) with lost
-    sales and neither max order nor capacity: kernel.step's arithmetic with kernel.constrain reduced to what it does without limits
-    (the same numbers: q / 1.0 == q), written without branches on the candidate so the loop vectorises."""
+def _lost_sales_period(na, d, wpos, h, hold, short, order_cost, unit_cost, moq, pack, WANT, N, IP, P, COST) -> None:
+    """One period of _rule_pass_int's candidates 0..na-1 with lost sales, a lead time L >= 1 and neither max
+    order nor capacity, given the units each asks for (WANT): kernel.step's arithmetic, with kernel.constrain
+    reduced to what it does without limits (the same numbers: q / 1.0 == q), and the period's cost written to
+    COST. No branch depends on the candidate, so the loop vectorises."""
     eps = K._EPS
     for x in range(na):
+        want = WANT[x]
         ip = IP[x]
-        if capped:  # _rule_want's RULE_CAPPED
-            w = A[x] - ip
-            w = w if w > 0.0 else 0.0
-            MW[x] = w if w > MW[x] else MW[x]
-            want = w if w < B[x] else B[x]
-        else:
-            fc = path[pc[x], t] if with_path and pc[x] >= 0 else 0.0
-            want = A[x] + fc - ip
         q = want if want > moq else moq
         q = math.ceil(q / pack - eps) * pack
         q = q if want > eps else 0.0
         n0 = N[x]
-        if L == 0:
-            n0 += q
         sales = d if d < n0 else n0
         if sales < 0.0:
             sales = 0.0
@@ -317,14 +308,10 @@ def _level_lost_period(na, d, t, counted, L, wpos, h, hold, short, order_cost, u
         IP[x] = ip + q - sales
         on_hand = end if end > 0.0 else 0.0
         ord_cost = order_cost if q > 0.0 else 0.0
-        if L > 0:
-            P[wpos, x] = q
-            N[x] = end + P[h, x]
-            P[h, x] = 0.0
-        else:
-            N[x] = end
-        if counted:
-            TOT[x] += hold * on_hand + short * lost + ord_cost + unit_cost * q
+        P[wpos, x] = q
+        N[x] = end + P[h, x]
+        P[h, x] = 0.0
+        COST[x] = hold * on_hand + short * lost + ord_cost + unit_cost * q
 
 
 @njit(cache=True, error_model="numpy")
@@ -367,17 +354,35 @@ def _rule_pass_int(rule, demand, e, base, length, warmup, L, hold, short, order_
             ip += pipe[i, j]
             P[j, x] = pipe[i, j]
         IP[x] = ip
-    # the commonest cases (order-up-to and capped rules, lost sales, no max order or capacity) have a loop of their own
+    # the commonest cases (order-up-to and capped rules, lost sales, L >= 1, no max order or capacity): the
+    # orders asked for, the period and the running costs in three simple loops (each one vectorises)
     capped = rule == RULE_CAPPED
-    level_lost = (rule == RULE_LEVEL or capped) and not backorder and max_order == np.inf and capacity == np.inf
+    level_lost = ((rule == RULE_LEVEL or capped) and not backorder and L > 0 and max_order == np.inf
+                  and capacity == np.inf)
+    WANT = np.empty(na)
+    COST = np.empty(na)
     h = 0
     for t in range(length):
         d = demand[e, t]
         counted = t >= warmup
-        wpos = (h + L - 1) % L if L > 0 else 0
+        wpos = (h - 1 if h > 0 else L - 1) if L > 0 else 0  # (h + L - 1) mod L, without a division
         if level_lost:
-            _level_lost_period(na, d, t, counted, L, wpos, h, hold, short, order_cost, unit_cost, moq, pack,
-                               with_path, capped, A, B, MW, pc, path, N, IP, P, TOT)
+            if capped:  # _rule_want's RULE_CAPPED
+                for x in range(na):
+                    w = A[x] - IP[x]
+                    w = w if w > 0.0 else 0.0
+                    MW[x] = w if w > MW[x] else MW[x]
+                    WANT[x] = w if w < B[x] else B[x]
+            elif with_path:
+                for x in range(na):
+                    WANT[x] = A[x] + (path[pc[x], t] if pc[x] >= 0 else 0.0) - IP[x]
+            else:
+                for x in range(na):
+                    WANT[x] = A[x] + 0.0 - IP[x]
+            _lost_sales_period(na, d, wpos, h, hold, short, order_cost, unit_cost, moq, pack, WANT, N, IP, P, COST)
+            if counted:
+                for x in range(na):
+                    TOT[x] += COST[x]
         for x in range(na if not level_lost else 0):
             n0 = N[x]
             ip = IP[x]
@@ -429,7 +434,7 @@ def _rule_pass_int(rule, demand, e, base, length, warmup, L, hold, short, order_
                     continue
                 x += 1
         if L > 0:
-            h = (h + 1) % L
+            h = h + 1 if h + 1 < L else 0
     for x in range(na):
         i = cid[x]
         tot[i] = TOT[x]

@@ -115,6 +115,14 @@ def bench_baselines(folder: Path, n: int, periods: int, subset: int, full_sm: bo
     t3 = time.process_time()
     print(f"catalogue: {n:,} SKUs x {days} days written in {t1 - t0:.1f} CPU-s, loaded (Problem) in "
           f"{t2 - t1:.1f} CPU-s, training data in {t3 - t2:.1f} CPU-s", flush=True)
+    # warm-up: every policy once on a small catalogue, so that numba's compilation (done once after an install
+    # or a source change, then cached on disk) is not counted as fitting
+    path_w, items_w = synthetic_catalogue(folder, 40, days, seed=1)
+    small = Problem("lost-sales-L2-p9", **catalogue_scenario(path_w, items_w, periods, days))
+    t0 = time.process_time()
+    evaluate(small, make_policies("all", small), record=0)
+    print(f"warm-up (all policies on 40 SKUs: numba compilation or loading its cache): "
+          f"{time.process_time() - t0:.1f} CPU-s", flush=True)
     names = [p.name for p in make_policies("all", problem)]
     fast = [m for m in names if m not in STATSMODELS or full_sm]
     slow = [m for m in names if m in STATSMODELS and not full_sm]
