@@ -236,10 +236,12 @@ def _fill_kpis(ev: Evaluation) -> None:
 
 
 def per_sku_kpis(ev: Evaluation, result: PolicyResult) -> list[dict]:
-    """One row per SKU (data scenarios) or per episode (parametric), with the same KPIs."""
+    """One row per SKU (data scenarios) or per episode (parametric), with the same KPIs, the periods counted
+    and the total cost over them (``periods``, ``total_cost``: so that totals over SKUs add up)."""
     rows = []
     pb = ev.problem
     for j in range(ev.episodes.n):
         k = kpis_from_totals(result.totals[j:j + 1], ci=False)
-        rows.append({"policy": result.name, "sku": pb.sku_name(int(ev.episodes.sku[j])), "episode": j, **k})
+        rows.append({"policy": result.name, "sku": pb.sku_name(int(ev.episodes.sku[j])), "episode": j, **k,
+                     "periods": int(result.totals[j, PERIODS]), "total_cost": float(result.totals[j, K.I_COST])})
     return rows

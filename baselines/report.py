@@ -144,7 +144,8 @@ def report_md(ev: Evaluation, command: str | None, plots: list[str]) -> str:
 def results_csv(ev: Evaluation) -> str:
     buf = io.StringIO()
     fields = ["policy", "sku", "episode"] + [k for k in KPI_KEYS if k not in
-                                            ("avg_cost_ci95", "gap_to_best_pct", "gap_to_optimal_pct")]
+                                            ("avg_cost_ci95", "gap_to_best_pct", "gap_to_optimal_pct")] + \
+        ["periods", "total_cost"]
     w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for r in ev.ranked():

@@ -3,8 +3,9 @@
     python evaluate.py --model runs/bench/m5/ppo-m5_tiny-s0 --out runs/eval-m5
     python benchmarks/per_sku.py runs/eval-m5/results.csv [--policy ppo:ppo-m5_tiny-s0]
 
-Prints the policy's sum over SKUs of the cost per period and its mean per-SKU fill rate (unweighted; report.md
-has the demand-weighted KPIs), the best baseline by that sum, and the share of SKUs on which the policy is cheaper
+Prints the policy's total cost over all SKUs (the ``total_cost`` column; older files without it: the sum over
+SKUs of the cost per period) and its mean per-SKU fill rate (unweighted; report.md has the demand-weighted
+KPIs), the best baseline by total cost, and the share of SKUs on which the policy is cheaper
 than that best baseline (and equal to it), and cheaper than every baseline. The hindsight bound
 (``hindsight_base_stock``) is left out of the baselines: it sees the test window. ``--policy`` defaults to the
 only policy whose name contains ':' (evaluate.py names agents ``ALGO:RUN``).
@@ -36,12 +37,14 @@ def main() -> None:
         sys.exit(f"error: name the policy with --policy (policies: {', '.join(sorted(df.policy.unique()))})")
     cost = df.pivot_table(index="sku", columns="policy", values="avg_cost", aggfunc="mean")
     base = [p for p in cost.columns if p != policy and p not in BOUNDS and ":" not in p]
-    totals = df.groupby("policy").avg_cost.sum()
+    col = "total_cost" if "total_cost" in df.columns else "avg_cost"
+    totals = df.groupby("policy")[col].sum()
     best = totals[base].idxmin()
     fill = df.groupby("policy").fill_rate.mean()
     mine, other = cost[policy], cost[best]
     tol = args.tolerance
-    print(f"{'policy':<28} {'sum of per-SKU cost/period':>26} {'mean per-SKU fill':>17}")
+    what = "total cost" if col == "total_cost" else "sum of per-SKU cost/period"
+    print(f"{'policy':<28} {what:>26} {'mean per-SKU fill':>17}")
     for p in (policy, best):
         print(f"{p:<28} {totals[p]:>26,.2f} {fill[p]:>17.3f}")
     n = len(cost)

@@ -132,7 +132,11 @@ def test_evaluate_cli_writes_schema(tmp_path):
     assert min(k["gap_to_best_pct"] for k in res["policies"].values()) == 0
     assert res["policies"]["base_stock"]["avg_cost"] >= best
     csv = pd.read_csv(out / "results.csv")
-    assert len(csv) == 3 * 20 and {"policy", "sku", "avg_cost", "fill_rate"} <= set(csv.columns)
+    assert len(csv) == 3 * 20 and {"policy", "sku", "avg_cost", "fill_rate", "periods", "total_cost"} <= set(csv.columns)
+    np.testing.assert_allclose(csv.total_cost, csv.avg_cost * csv.periods, rtol=1e-9)
+    means = csv.groupby("policy").avg_cost.mean()  # avg_cost: the mean over episodes of cost per period
+    for name, kpis in res["policies"].items():
+        assert means[name] == pytest.approx(kpis["avg_cost"], rel=1e-9)
     for f in ("report.md", "trajectories.png", "cost_breakdown.png"):
         assert (out / f).stat().st_size > 0
     assert not list(out.glob(".*.tmp"))
