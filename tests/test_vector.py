@@ -193,6 +193,38 @@ def test_parity_data_per_sku_parameters_default_source(data_files, mode):
     assert ends >= n
 
 
+@pytest.mark.parametrize("mode", ["lost_sales", "backorder"])
+def test_evaluation_simulator_is_the_vector_env(data_files, mode):
+    """evaluate.py simulates every policy (baselines and agents) batched through envs.batch.BatchSim; an
+    observation-driven policy run there gives, per SKU, the test-window totals the SB3 VecEnv gives when it is
+    stepped with the same policy (per-SKU lead times 0..4, costs, MOQ, pack sizes, max order, capacity)."""
+    from envs.batch import PERIODS, data_episodes, simulate
+
+    kw = data_overrides(data_files, mode=mode)
+    venv = InventoryVecEnv("lost-sales-L2-p9", None, **kw)
+    pb = venv.problem
+    n_act = pb.action_space.n
+
+    def policy(obs: np.ndarray) -> np.ndarray:  # a deterministic function of the observation
+        return np.clip(np.rint(3.0 * (1.5 - obs[:, 0]) + obs[:, -1]), 0, n_act - 1).astype(np.int64)
+
+    eps = data_episodes(pb, "test")
+    totals, _ = simulate(pb, eps, lambda sim: pb.action_table[sim.episodes.sku, policy(sim.observe())],
+                         initial_state="steady")
+    obs = venv.reset()
+    assert np.array_equal(eps.sku, venv.venv.sku)
+    cost = np.zeros(venv.num_envs)
+    periods = np.zeros(venv.num_envs)
+    live = np.ones(venv.num_envs, dtype=bool)
+    while live.any():
+        obs, _, dones, _ = venv.step(policy(obs))
+        cost += np.where(live, venv.venv.last_info["cost"], 0.0)
+        periods += live
+        live &= ~dones
+    np.testing.assert_array_equal(periods, totals[:, PERIODS])
+    np.testing.assert_array_equal(cost, totals[:, K.I_COST])
+
+
 def test_data_train_window_episodes_replay_the_data(data_files):
     """Random train-window episodes (default source) replay contiguous stretches of each SKU's train data."""
     kw = data_overrides(data_files, window="train", episode_length=10)
