@@ -1,7 +1,7 @@
 """Evaluate replenishment policies side by side on the same demand traces.
 
     python evaluate.py --scenario NAME_OR_YAML [--data FILE] [--items FILE] [--policies LIST] [--episodes N]
-                       [--periods N] [--seed S] [--out DIR] [KEY=VALUE ...]
+                       [--periods N] [--seed S] [--max-fits N] [--out DIR] [KEY=VALUE ...]
     python evaluate.py --model RUN_DIR [--model RUN_DIR ...] [--policies LIST] [...]
 
 `--model RUN_DIR` (repeatable) adds trained agents (train.py run folders): the scenario, its overrides and the
@@ -33,6 +33,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--episodes", type=int, default=100, help="simulated episodes (parametric scenarios)")
     ap.add_argument("--periods", type=int, help="periods per episode (default: the scenario's episode length)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-fits", type=int, metavar="N",
+                    help="statsmodels fits of holt_winters / arima (+ _tuned): the N largest smooth or erratic SKUs "
+                         "get a fitted model, the others SES (default 25; ~0.1-0.25 CPU-s per SKU)")
     ap.add_argument("--out", help="folder for results.json, results.csv, report.md and plots")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     ap.add_argument("--list-policies", action="store_true", help="print the known policy names and exit")
@@ -42,6 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         ap.error("--episodes must be >= 1")
     if args.periods is not None and args.periods < 1:
         ap.error("--periods must be >= 1")
+    if args.max_fits is not None and args.max_fits < 0:
+        ap.error("--max-fits must be >= 0")
     return args
 
 
@@ -78,6 +83,10 @@ def main(argv=None) -> int:
             runs, scenario, overrides = model_problem_args(args.model, args.scenario, overrides)
         problem = Problem(scenario, **overrides)
         policies = evaluation.make_policies(args.policies, problem)
+        if args.max_fits is not None:
+            for p in policies:
+                if hasattr(p, "max_fits"):
+                    p.max_fits = args.max_fits
         if runs:
             policies += agent_policies(runs, problem)
         ev = evaluation.evaluate(problem, policies, episodes=args.episodes, periods=args.periods, seed=args.seed,

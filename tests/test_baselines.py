@@ -169,7 +169,22 @@ def test_evaluate_cli_on_data_with_items(tmp_path, small_data):
     assert "ABC class" in report and "demand pattern" in report
 
 
+def test_evaluate_cli_max_fits(tmp_path, small_data):
+    """--max-fits sets the statsmodels budget of holt_winters / arima: 0 = SES for every SKU (and the same
+    costs as ses, whose alpha is fitted the same way)."""
+    path, items = small_data
+    out = tmp_path / "out"
+    r = run_cli("--scenario", "lost-sales-L1-p9", "--data", str(path), "--items", str(items), "--out", str(out),
+                "--policies", "ses,holt_winters,arima", "--max-fits", "0", "data.test=0.25")
+    assert r.returncode == 0, r.stderr
+    report = (out / "report.md").read_text()
+    assert "Holt-Winters on 0 SKUs" in report and "ARIMA on 0 SKUs" in report
+    res = json.loads((out / "results.json").read_text())["policies"]
+    assert res["holt_winters"]["avg_cost"] == res["ses"]["avg_cost"] == res["arima"]["avg_cost"]
+
+
 @pytest.mark.parametrize("args,message", [
+    (["--max-fits", "-1"], "--max-fits must be >= 0"),
     (["--policies", "base_stock,magic"], "unknown policy 'magic'; known policies: base_stock"),
     (["--scenario", "lost-sales-L2-p9", "--policies", "hindsight_base_stock"], "does not apply"),
     (["--scenario", "nope"], "unknown scenario"),
