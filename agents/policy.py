@@ -109,7 +109,7 @@ def exact_cost(agent: AgentPolicy, problem: Problem, margin: int = 8, tol_mass: 
     steady start: 2 periods of demand on hand, one per pipeline slot) must put less than `tol_mass` on states
     where the cap binds, else the policy's own chain leaves the set (stock grows without bound, as untrained
     policies do) and the cost is ``inf``. The error of the capped cost is of the order of that mass."""
-    from baselines.dp_optimal import _Model, morton_bound, policy_cost
+    from baselines.dp_optimal import capped_policy_cost, morton_bound
     from baselines.dp_policy import DPOptimal
 
     if not DPOptimal.supports(problem) or agent.order_up_to:
@@ -119,7 +119,6 @@ def exact_cost(agent: AgentPolicy, problem: Problem, margin: int = 8, tol_mass: 
     mean, scale = float(problem.source.means[0]), float(p[K.SCALE])
     if problem.obs_dim != L + 1:
         return None
-    B = morton_bound(mean, L, h, pen) + margin
 
     def raw_orders(on_hand: np.ndarray, pipe: np.ndarray) -> np.ndarray:
         n = on_hand.shape[0]
@@ -129,27 +128,5 @@ def exact_cost(agent: AgentPolicy, problem: Problem, margin: int = 8, tol_mass: 
         obs[:, L] = on_hand + pipe.sum(axis=1)
         return agent.units(obs / scale, np.full(n, scale))
 
-    model = _Model(mean, L, h, pen, B, B)
-    x = model.coords
-    ip = x.sum(axis=1)
-    q = raw_orders(x[:, 0].astype(np.float64), x[:, 1:].astype(np.float64))
-    binding = q > B - ip
-    capped = np.clip(np.rint(q), 0, B - ip).astype(np.int64)
-    start = np.array([round(2 * mean)] + [round(mean)] * (L - 1))
-    PT = model.transitions(capped).T.tocsr()
-    pi = np.zeros(model.n)
-    pi[int(model.index(start))] = 1.0
-    for _ in range(20000):  # lazy power iteration (aperiodic), from the steady start
-        nxt = 0.5 * pi + 0.5 * (PT @ pi)
-        done = np.abs(nxt - pi).sum() < 1e-10
-        pi = nxt
-        if done:
-            break
-    if pi[binding].sum() > tol_mass:
-        return float("inf")
-
-    def orders(on_hand: np.ndarray, pipe: np.ndarray) -> np.ndarray:  # policy_cost enumerates the same states
-        assert on_hand.shape[0] == capped.shape[0] and (on_hand == x[:, 0]).all()
-        return capped
-
-    return float(policy_cost(orders, mean, L, h, pen, max_position=B))
+    return capped_policy_cost(raw_orders, mean, L, h, pen, morton_bound(mean, L, h, pen) + margin,
+                              tol_mass=tol_mass)

@@ -418,6 +418,45 @@ def policy_cost(policy: PolicyLike, demand_mean: float | None = None, lead_time:
     return 0.5 * (lo + hi)
 
 
+def capped_policy_cost(policy: Callable[[np.ndarray, np.ndarray], np.ndarray], demand_mean: float,
+                       lead_time: int, holding_cost: float, lost_sales_penalty: float, max_position: int, *,
+                       start: Sequence[int] | None = None, tol_mass: float = 1e-6) -> float:
+    """Exact long-run average cost of a batched policy ``f(on_hand [n], pipeline [n, L-1]) -> orders [n]`` that
+    may order beyond ``max_position`` (a learned policy, say): its orders are rounded and capped so that the
+    inventory position after ordering stays <= max_position, and the capped chain is evaluated by
+    :func:`policy_cost`. If the capped chain's stationary distribution (lazy power iteration from ``start``,
+    default 2 periods of mean demand on hand and one per pipeline slot) puts more than ``tol_mass`` on states
+    where the cap binds, the policy's own chain leaves the state set (stock grows without bound) and the cost
+    is ``inf``; otherwise the error of the capped cost is of the order of that mass."""
+    mean, L, h, p = _resolve(demand_mean, lead_time, holding_cost, lost_sales_penalty)
+    B = int(max_position)
+    model = _Model(mean, L, h, p, B, B)
+    x = model.coords
+    ip = x.sum(axis=1)
+    pipe = x[:, 1:].astype(np.float64) if L > 1 else np.zeros((model.n, 0))
+    q = np.asarray(policy(x[:, 0].astype(np.float64), pipe), dtype=np.float64).reshape(-1)
+    binding = q > B - ip
+    capped = np.clip(np.rint(q), 0, B - ip).astype(np.int64)
+    if start is None:
+        start = [round(2 * mean)] + [round(mean)] * (L - 1)
+    PT = model.transitions(capped).T.tocsr()
+    pi = np.zeros(model.n)
+    pi[int(model.index(np.asarray(start)))] = 1.0
+    for _ in range(20000):  # lazy power iteration (aperiodic)
+        nxt = 0.5 * pi + 0.5 * (PT @ pi)
+        done = np.abs(nxt - pi).sum() < 1e-10
+        pi = nxt
+        if done:
+            break
+    if pi[binding].sum() > tol_mass:
+        return float("inf")
+
+    def orders(on_hand: np.ndarray, pipeline: np.ndarray) -> np.ndarray:  # policy_cost enumerates the same states
+        return capped
+
+    return float(policy_cost(orders, mean, L, h, p, max_position=B))
+
+
 def best_base_stock(demand_mean: float = 5.0, lead_time: int = 2, holding_cost: float = 1.0,
                     lost_sales_penalty: float = 9.0) -> tuple[int, float]:
     """Best base-stock level S* and its exact cost (local search down from Morton's bound; the cost is

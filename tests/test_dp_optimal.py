@@ -264,3 +264,18 @@ def test_api_lookup_and_clipping():
 def test_policy_cost_rejects_open_policy():
     with pytest.raises(ValueError):
         policy_cost(lambda oh, pipe: np.full(oh.shape, 50), MEAN, 2, H, 9, max_position=30)
+
+
+def test_capped_policy_cost():
+    """A policy within the state set costs what policy_cost says (base-stock S = 19, L = 2, p = 9: Zipkin's
+    6.3163); one whose stock grows without bound is reported as inf, not as the cost of its capped chain."""
+    from baselines.dp_optimal import capped_policy_cost, policy_cost
+
+    def base_stock(on_hand, pipe):
+        return np.maximum(19 - on_hand - pipe.sum(axis=1), 0)
+
+    c = capped_policy_cost(base_stock, 5.0, 2, 1.0, 9.0, max_position=30)
+    assert c == pytest.approx(policy_cost(19, 5.0, 2, 1.0, 9.0), abs=1e-9)
+    assert c == pytest.approx(6.3163, abs=5e-5)
+    assert capped_policy_cost(lambda on_hand, pipe: np.full(on_hand.shape, 8.0), 5.0, 2, 1.0, 9.0,
+                              max_position=30) == float("inf")
