@@ -231,6 +231,22 @@ def _rule_want(rule: int, A: float, B: float, ip: float, forecast: float, maxw: 
     return (math.floor((A - ip) / B) + 1.0) * B if ip <= A else 0.0
 
 
+@njit(cache=True, inline="always")
+def _serve(n0: float, d: float, backorder: bool, short: float) -> tuple[float, float, float]:
+    """Demand d served from net stock n0, as envs.kernel.step serves it: (net stock at the end, units that leave
+    the inventory position (d with backorders, the sales with lost sales), shortage cost)."""
+    if backorder:
+        end = n0 - d
+        back = -end if end < 0.0 else 0.0
+        return end, d, short * back
+    sales = d if d < n0 else n0
+    if sales < 0.0:
+        sales = 0.0
+    end = n0 - sales
+    lost = d - sales
+    return end, sales, short * lost
+
+
 @njit(cache=True, error_model="numpy")
 def _rule_pass(rule, demand, e, base, length, warmup, L, hold, short, order_cost, unit_cost, moq, pack, max_order,
                capacity, a, b, path, path_col, backorder, net, pipe, tot, act, na, bound, pruned, maxw) -> None:
@@ -254,17 +270,7 @@ def _rule_pass(rule, demand, e, base, length, warmup, L, hold, short, order_cost
                 n0 += q
             else:
                 pipe[i, L - 1] = q
-            if backorder:
-                end = n0 - d
-                back = -end if end < 0.0 else 0.0
-                short_cost = short * back
-            else:
-                sales = d if d < n0 else n0
-                if sales < 0.0:
-                    sales = 0.0
-                end = n0 - sales
-                lost = d - sales
-                short_cost = short * lost
+            end, _, short_cost = _serve(n0, d, backorder, short)
             on_hand = end if end > 0.0 else 0.0
             hold_cost = hold * on_hand
             ord_cost = order_cost if q > 0.0 else 0.0
@@ -393,19 +399,8 @@ def _rule_pass_int(rule, demand, e, base, length, warmup, L, hold, short, order_
             q = K.constrain(want, ip, moq, pack, max_order, capacity)
             if L == 0:
                 n0 += q
-            if backorder:
-                end = n0 - d
-                back = -end if end < 0.0 else 0.0
-                short_cost = short * back
-                IP[x] = ip + q - d
-            else:
-                sales = d if d < n0 else n0
-                if sales < 0.0:
-                    sales = 0.0
-                end = n0 - sales
-                lost = d - sales
-                short_cost = short * lost
-                IP[x] = ip + q - sales
+            end, out, short_cost = _serve(n0, d, backorder, short)
+            IP[x] = ip + q - out
             on_hand = end if end > 0.0 else 0.0
             hold_cost = hold * on_hand
             ord_cost = order_cost if q > 0.0 else 0.0
