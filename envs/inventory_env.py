@@ -10,6 +10,7 @@ import numpy as np
 from . import kernel as K
 from .demand import HistoricalDemand
 from .problem import Problem
+from .reward import Reward
 from .scenario import Scenario, ScenarioError
 
 _NO_CALENDAR = np.zeros((1, 0), dtype=np.float64)
@@ -48,7 +49,9 @@ class InventoryEnv(gym.Env):
     order), c = ``unit_cost`` (per unit ordered). Per-SKU values come from the item table when one is given.
 
     ## Rewards
-    ``reward = -(cost - reward_offset) * reward_scale``; ``info["cost"]`` is always the unscaled cost.
+    ``reward = -(cost - offset[sku]) * scale[sku]`` (:class:`envs.reward.Reward`; from the scenario's
+    ``reward_offset`` and ``reward_scale`` unless ``env.unwrapped.reward`` is set, e.g. to an agent's per-SKU
+    normalisation; a new reward applies from the next ``reset``); ``info["cost"]`` is always the unscaled cost.
 
     ## Action Space
     ``action.mode``:
@@ -95,13 +98,14 @@ class InventoryEnv(gym.Env):
     ## Arguments
     ``gymnasium.make("Inventory-v0", scenario="lost-sales-L2-p9", **overrides)``: ``scenario`` is a built-in
     name, a YAML path or an ``envs.Scenario``; keyword overrides replace any scenario field (nested ones as
-    ``demand={"mean": 6}`` or ``**{"demand.mean": 6}``).
+    ``demand={"mean": 6}`` or ``**{"demand.mean": 6}``); ``reward=`` an :class:`envs.reward.Reward` replaces the
+    scenario's reward.
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
 
     def __init__(self, scenario: str | Scenario = "lost-sales-L2-p9", render_mode: str | None = None,
-                 **overrides: Any):
+                 reward: Reward | None = None, **overrides: Any):
         self.problem = Problem(scenario, **overrides)
         self.scenario = self.problem.scenario
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -120,8 +124,8 @@ class InventoryEnv(gym.Env):
         self._backorder = self.scenario.backorder
         self._order_up_to = pb.order_up_to
         self._continuous = self.scenario.action.mode == "continuous"
-        self._reward_scale = float(self.scenario.reward_scale)
-        self._reward_offset = float(self.scenario.reward_offset)
+        self.reward = reward if reward is not None else Reward.from_scenario(self.scenario)
+        self._reward_offset, self._reward_scale = 0.0, 1.0
         self._data = isinstance(pb.source, HistoricalDemand)
         self._window_name = self.scenario.data.window if self._data else None
         self._sku_pool = pb.source.skus_in(self._window_name) if self._data else np.arange(pb.n_skus)
@@ -182,6 +186,8 @@ class InventoryEnv(gym.Env):
         self._cfg[K.C_PERIODS] = trace.periods
         self._t = 0
         self._params[0] = pb.params[sku]
+        self._reward_offset = float(self._reward_tables[0][sku])
+        self._reward_scale = float(self._reward_tables[1][sku])
         kind = options.get("initial_state", self.scenario.initial_state)
         pb.initial_state(rng, sku, kind, self._state[0])
         self._last_info = None
@@ -224,6 +230,16 @@ class InventoryEnv(gym.Env):
                 f"on hand {i['on_hand']:g} IP {i['inventory_position']:g} cost {i['cost']:.2f}")
 
     # ------------------------------------------------------------------ helpers
+    @property
+    def reward(self) -> Reward:
+        """The reward function (:class:`envs.reward.Reward`); set it to change the reward from the next reset."""
+        return self._reward
+
+    @reward.setter
+    def reward(self, value: Reward) -> None:
+        self._reward_tables = value.tables(self.problem.n_skus)
+        self._reward = value
+
     def _observe(self) -> None:
         pb = self.problem
         K.observe(self._state, self._params, self._trace, self._t, pb.window, self._calendar, self._cal_offset,

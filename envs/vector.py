@@ -48,6 +48,7 @@ from numba import njit
 from . import kernel as K
 from .demand import HistoricalDemand, ParametricDemand, calendar_features
 from .problem import Problem
+from .reward import Reward
 from .scenario import Scenario, ScenarioError
 
 
@@ -329,12 +330,13 @@ def _gather(table: np.ndarray, actions: np.ndarray, demand: np.ndarray, W: int, 
 
 
 @njit(cache=True)
-def _advance(info: np.ndarray, offset: float, scale: float, rewards: np.ndarray, ep_return: np.ndarray,
+def _advance(info: np.ndarray, offset: np.ndarray, scale: np.ndarray, rewards: np.ndarray, ep_return: np.ndarray,
              t: np.ndarray, period: np.ndarray, lengths: np.ndarray) -> int:
-    """Rewards as the single env computes them, returns, clocks; returns the number of episodes that ended."""
+    """Rewards as the single env computes them (per-slot offset and scale of the slot's SKU), returns, clocks;
+    returns the number of episodes that ended."""
     ended = 0
     for i in range(t.shape[0]):
-        r = -(info[i, K.I_COST] - offset) * scale
+        r = -(info[i, K.I_COST] - offset[i]) * scale[i]
         rewards[i] = r
         ep_return[i] += r
         period[i] = t[i]
@@ -356,11 +358,11 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
     """``num_envs`` SKU-episodes of ``Inventory-v0`` stepped together (see the module docstring).
 
     ``VectorInventoryEnv(num_envs=None, scenario="lost-sales-L2-p9", *, skus=None, window=None,
-    initial_state=None, info="arrays", episode_source=None, **overrides)``: ``num_envs`` defaults to the
+    initial_state=None, info="arrays", episode_source=None, reward=None, **overrides)``: ``num_envs`` defaults to the
     number of SKUs in the pool; ``scenario`` and ``overrides`` as for ``InventoryEnv``; ``window`` replays
     another data window than the scenario's; ``initial_state`` overrides the scenario's; ``episode_source``
     (``(rng, sku array, slot array) -> EpisodeBatch``) replaces the default :class:`ProblemEpisodes` (tests use it to
-    replay the single env's demand).
+    replay the single env's demand); ``reward`` (:class:`envs.reward.Reward`) replaces the scenario's reward.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
@@ -369,7 +371,8 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
                  skus: str | Sequence | np.ndarray | None = None, window: str | None = None,
                  initial_state: str | None = None, info: str = "arrays",
                  episode_source: Callable[[np.random.Generator, np.ndarray, np.ndarray], EpisodeBatch] | None = None,
-                 render_mode: str | None = None, problem: Problem | None = None, **overrides: Any):
+                 render_mode: str | None = None, problem: Problem | None = None, reward: Reward | None = None,
+                 **overrides: Any):
         pb = problem if problem is not None else Problem(scenario, **overrides)
         self.problem = pb
         self.scenario = sc = pb.scenario
@@ -407,8 +410,9 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
         self._backorder = sc.backorder
         self._order_up_to = pb.order_up_to
         self._continuous = sc.action.mode == "continuous"
-        self._reward_scale = float(sc.reward_scale)
-        self._reward_offset = float(sc.reward_offset)
+        self._reward_offset = np.zeros(n)
+        self._reward_scale = np.ones(n)
+        self.reward = reward if reward is not None else Reward.from_scenario(sc)
         self._W = pb.window
         self._period_col = pb.obs_dim - 1 - int(pb.with_lead)
         self._rows = np.arange(n)
@@ -560,6 +564,8 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
             self._grow(T)
         self.sku[slots] = batch.sku
         self.params[slots] = pb.params[batch.sku]
+        self._reward_offset[slots] = self._reward_tables[0][batch.sku]
+        self._reward_scale[slots] = self._reward_tables[1][batch.sku]
         self._table[slots] = pb.action_table[batch.sku]
         if self._continuous:
             self._cont_max[slots] = pb._cont_max[batch.sku]
@@ -644,6 +650,17 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
             self._obs[slots] = obs
 
     # ------------------------------------------------------------------ helpers
+    @property
+    def reward(self) -> Reward:
+        """The reward function (:class:`envs.reward.Reward`, the single env's); setting it takes effect for
+        the slots' next episodes (call ``reset`` to apply it to every slot at once)."""
+        return self._reward
+
+    @reward.setter
+    def reward(self, value: Reward) -> None:
+        self._reward_tables = value.tables(self.problem.n_skus)
+        self._reward = value
+
     @property
     def inventory_position(self) -> np.ndarray:
         out = np.zeros(self.num_envs)
@@ -736,6 +753,15 @@ if _SB3VecEnv is not None:
 
         def close(self) -> None:
             self.venv.close()
+
+        @property
+        def reward(self) -> Reward:
+            """The underlying :class:`VectorInventoryEnv`'s reward (settable; applies from the next episodes)."""
+            return self.venv.reward
+
+        @reward.setter
+        def reward(self, value: Reward) -> None:
+            self.venv.reward = value
 
         def _indices(self, indices) -> list[int]:
             if indices is None:
