@@ -12,6 +12,8 @@ import pytest
 from statsmodels.tsa.holtwinters import SimpleExpSmoothing  # imported here, not inside a warnings check
 
 from baselines import forecast as F
+from baselines import forecast_engines as FE
+from baselines import forecast_models as FM
 from baselines.base import TrainData, train_data
 from envs import kernel as K
 from envs.batch import PERIODS, Episodes, data_episodes, parametric_episodes, simulate
@@ -60,7 +62,7 @@ def test_ses_level_matches_statsmodels():
     alpha, l0 = 0.3, float(y.mean())
     sm = SimpleExpSmoothing(y, initialization_method="known", initial_level=l0).fit(smoothing_level=alpha,
                                                                                    optimized=False)
-    eng = F._SESEngine(np.array([alpha]), np.array([l0]))
+    eng = FE._SESEngine(np.array([alpha]), np.array([l0]))
     levels = []
     for v in y:
         eng.update(np.array([v]))
@@ -119,19 +121,19 @@ def test_holt_winters_and_arima_recursions_match_statsmodels():
     rng = np.random.default_rng(1)
     t = np.arange(96)
     y = np.maximum(0, 20 + 0.05 * t + 5 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 2, t.size)).round()
-    rec, fitted = F._fit_holt_winters(y, 12)
+    rec, fitted = FM._fit_holt_winters(y, 12)
     assert rec["m"] == 12
-    eng = F._HoltWintersEngine(*([rec[k]] for k in ("alpha", "beta", "phi", "gamma", "m", "level", "trend")),
-                               rec["seasons"][None, :], [0])
+    eng = FE._HoltWintersEngine(*([rec[k]] for k in ("alpha", "beta", "phi", "gamma", "m", "level", "trend")),
+                                rec["seasons"][None, :], [0])
     mine = []
     for v in y:
         mine.append(eng.forecast(1)[0, 0])
         eng.update(np.array([v]))
     np.testing.assert_allclose(mine, fitted, rtol=1e-10, atol=1e-8)
     for order in F.ARIMA_ORDERS:
-        rec, fitted = F._fit_arima(y, (order,))
-        eng = F._KalmanEngine(rec["T"][None], rec["Z"][None], rec["RQR"][None], [rec["d"]], [rec["H"]],
-                              rec["a"][None], rec["P"][None])
+        rec, fitted = FM._fit_arima(y, (order,))
+        eng = FE._KalmanEngine(rec["T"][None], rec["Z"][None], rec["RQR"][None], [rec["d"]], [rec["H"]],
+                               rec["a"][None], rec["P"][None])
         mine = []
         for v in y:
             mine.append(eng.forecast(1)[0, 0])
