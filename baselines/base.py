@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from envs import kernel as K
-from envs.batch import Episodes, RawState, parametric_episodes
-from envs.demand import HistoricalDemand
+from envs.batch import RawState
+from envs.episodes import STREAMS, Episodes
 from envs.problem import Problem
 
 
@@ -52,22 +52,9 @@ class TrainData:
         return self.cache["std"].copy()
 
 
-def train_data(problem: Problem, periods: int = 20_000, seed: int = 12345) -> TrainData:
-    src = problem.source
-    if isinstance(src, HistoricalDemand):
-        out = []
-        for i in range(problem.n_skus):
-            s, e = src.window_range("train", i)
-            out.append(src.data.demand[i, s:e].copy())
-        return TrainData(out, simulated=False)
-    if not src.stationary:  # trends and seasons restart each episode: sample whole episodes
-        length = problem.scenario.episode_length
-        reps = max(1, periods // length)
-        eps = parametric_episodes(problem, problem.n_skus * reps, length, seed)
-        return TrainData([np.concatenate([eps.episode_demand(j) for j in range(i, eps.n, problem.n_skus)])
-                          for i in range(problem.n_skus)], simulated=True)
-    eps = parametric_episodes(problem, problem.n_skus, periods, seed)
-    return TrainData([eps.episode_demand(i).copy() for i in range(problem.n_skus)], simulated=True)
+def train_data(problem: Problem, periods: int = 20_000, seed: int = STREAMS["fit"]) -> TrainData:
+    """Each SKU's training demand (:class:`TrainData`), from the demand source (``train_demand``)."""
+    return TrainData(problem.source.train_demand(problem, periods, seed), simulated=not problem.source.replays_windows)
 
 
 class Policy:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import numpy as np
 
 from envs import kernel as K
-from envs.demand import HistoricalDemand
 
 from .base import LevelPolicy, Policy, TrainData, lead_times, rolling_sums
 from .tuning import (
@@ -104,12 +103,10 @@ class Hindsight(LevelPolicy):
         self.window = window
 
     def fit(self, problem, train: TrainData) -> Hindsight:
-        if not isinstance(problem.source, HistoricalDemand):
+        if not problem.source.replays_windows:
             raise ValueError("the hindsight bound is defined for data scenarios only")
         self.problem = problem
-        src = problem.source
-        test = TrainData([src.data.demand[i, slice(*src.window_range(self.window, i))]
-                          for i in range(problem.n_skus)], simulated=False)
+        test = TrainData(problem.source.window_demand(self.window), simulated=False)
         self.levels = tune_base_stock(problem, test, window=self.window)
         return self
 

@@ -7,7 +7,6 @@ import functools
 import numpy as np
 
 from envs import kernel as K
-from envs.demand import ParametricDemand
 from envs.problem import Problem
 
 from .base import Policy, TrainData
@@ -30,7 +29,7 @@ class DPOptimal(Policy):
     @classmethod
     def supports(cls, problem: Problem) -> bool:
         sc, src = problem.scenario, problem.source
-        return (isinstance(src, ParametricDemand) and src.n_skus == 1 and src.stationary
+        return (not src.replays_windows and src.n_skus == 1 and src.stationary
                 and sc.demand.kind == "poisson" and sc.mode == "lost_sales" and 1 <= sc.lead_time <= cls.MAX_LEAD
                 and sc.order_cost == 0 and sc.unit_cost == 0 and sc.moq == 0 and sc.pack_size == 1
                 and sc.max_order is None and sc.capacity is None)

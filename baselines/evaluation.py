@@ -30,19 +30,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from envs import kernel as K
-from envs.batch import (
-    DEMAND_SQ,
-    ORDER_SQ,
-    ORDERS,
-    PERIODS,
-    STOCKOUTS,
-    Episodes,
-    Trajectory,
-    data_episodes,
-    parametric_episodes,
-    simulate,
-)
-from envs.demand import HistoricalDemand
+from envs.batch import DEMAND_SQ, ORDER_SQ, ORDERS, PERIODS, STOCKOUTS, Trajectory, simulate
+from envs.episodes import STREAMS, Episodes, make_episodes
 from envs.problem import Problem
 from envs.scenario import ScenarioError
 
@@ -84,7 +73,7 @@ def known_policies() -> list[str]:
 
 def applicable(problem: Problem, name: str) -> bool:
     if name == "hindsight_base_stock":
-        return isinstance(problem.source, HistoricalDemand)
+        return problem.source.replays_windows
     if name == "dp_optimal":
         from .dp_policy import DPOptimal
 
@@ -142,11 +131,11 @@ def evaluation_episodes(problem: Problem, *, episodes: int = 100, periods: int |
                         window: str = "test") -> tuple[Episodes, int]:
     """The common demand traces: `episodes` simulated episodes (parametric; + 100 warm-up periods when the
     demand is stationary, so the figures estimate the long-run average cost), or every SKU's `window`."""
-    if isinstance(problem.source, HistoricalDemand):
-        return data_episodes(problem, window), 0
+    if problem.source.replays_windows:
+        return make_episodes(problem, window), 0
     periods = periods or problem.scenario.episode_length
-    warmup = 100 if problem.source.stationary else 0
-    return parametric_episodes(problem, episodes, periods + warmup, seed=seed + 1), warmup
+    warmup = 100 if problem.source.long_run else 0
+    return make_episodes(problem, window, seed=seed + STREAMS["test"], n=episodes, periods=periods + warmup), warmup
 
 
 def evaluate(problem: Problem, policies: list[Policy], *, episodes: int = 100, periods: int | None = None,
@@ -158,7 +147,7 @@ def evaluate(problem: Problem, policies: list[Policy], *, episodes: int = 100, p
     rec = None
     if record:  # plots show the busiest SKU (data) or the first episodes (parametric)
         busiest = np.argsort(-eps.demand[eps.history:].sum(axis=0), kind="stable")
-        rec = busiest[:record] if isinstance(problem.source, HistoricalDemand) else np.arange(min(record, eps.n))
+        rec = busiest[:record] if problem.source.replays_windows else np.arange(min(record, eps.n))
     results = []
     bar = None
     if progress:
@@ -223,7 +212,7 @@ def kpis_from_totals(totals: np.ndarray, ci: bool) -> dict[str, float | None]:
 
 
 def _fill_kpis(ev: Evaluation) -> None:
-    ci = not isinstance(ev.problem.source, HistoricalDemand)
+    ci = not ev.problem.source.replays_windows
     for r in ev.results:
         r.kpis = kpis_from_totals(r.totals, ci)
     fair = [r.kpis["avg_cost"] for r in ev.results if not r.uses_future]

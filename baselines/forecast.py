@@ -60,7 +60,6 @@ from scipy.stats import norm
 
 from envs import kernel as K
 from envs.batch import BatchSim, Episodes, RawState
-from envs.demand import HistoricalDemand
 from envs.problem import Problem
 
 from .base import Policy, TrainData, lead_times
@@ -99,25 +98,13 @@ Z_FINE = np.round(np.arange(-0.4, 0.41, 0.1), 10)
 
 def season_length(problem: Problem) -> int:
     """Periods per season: 12 (monthly data), 52 (weekly), 7 (daily), 4 (quarterly), 5 (business days);
-    7 for parametric demand with weekly multipliers; 1 (no season) otherwise."""
-    src = problem.source
-    if isinstance(src, HistoricalDemand):
-        freq = src.data.freq.upper()
-        if freq[:1].isdigit():  # multiples ("2W-MON", "3D"): no standard season
-            return 1
-        for prefix, m in (("MS", 12), ("ME", 12), ("QS", 4), ("QE", 4), ("W", 52), ("D", 7), ("B", 5)):
-            if freq.startswith(prefix):
-                return m
-        return 1
-    return 7 if getattr(src, "weekly", None) is not None else 1
+    7 for parametric demand with weekly multipliers; 1 (no season) otherwise (the source's ``season_length``)."""
+    return problem.source.season_length()
 
 
 def _train_start_rows(problem: Problem, n: int) -> np.ndarray:
     """Calendar row of the first period of each SKU's training demand (see the module docstring)."""
-    src = problem.source
-    if isinstance(src, HistoricalDemand):
-        return np.array([src.window_range("train", i)[0] for i in range(n)], dtype=np.int64)
-    return np.full(n, problem.window, dtype=np.int64)
+    return problem.source.train_start_rows(problem)[:n]
 
 
 # ===================================================================================== order-up-to targets
@@ -714,7 +701,8 @@ FORECAST_POLICIES: dict[str, Callable[[], Policy]] = {
 def main(argv: list[str] | None = None) -> int:
     """Fit every forecast baseline on a data scenario's training window, evaluate it on the test window, print
     the cost per SKU-period and the CPU seconds (time.process_time) of fitting and of evaluation."""
-    from envs.batch import PERIODS, data_episodes, simulate
+    from envs.batch import PERIODS, simulate
+    from envs.episodes import make_episodes
 
     from .base import train_data
 
@@ -731,7 +719,7 @@ def main(argv: list[str] | None = None) -> int:
         pb = Problem(args.scenario, data={"path": args.source, "test": args.test},
                      action={"relative": True, "step": 0.5})
     train = train_data(pb)
-    eps = data_episodes(pb, "test")
+    eps = make_episodes(pb, "test")
     print(f"{eps.label}; CPU seconds (time.process_time)")
     print(f"{'policy':<20}{'cost/period':>12}{'fit s':>8}{'eval s':>8}  description")
     total = 0.0

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from envs import kernel as K
-from envs.demand import HistoricalDemand
 
 from .evaluation import KPI_KEYS, Evaluation, per_sku_kpis
 
@@ -90,7 +89,7 @@ def groups(ev: Evaluation) -> dict[str, np.ndarray] | None:
     otherwise: A = top 80 %, B = next 15 %, C = last 5 %) and Syntetos-Boylan-Croston demand pattern per
     evaluated SKU."""
     src = ev.problem.source
-    if not isinstance(src, HistoricalDemand):
+    if not src.replays_windows:
         return None
     from envs import data as data_mod
 

@@ -15,11 +15,11 @@ import numpy as np
 from numba import njit
 
 from envs import kernel as K
-from envs.batch import PERIODS, BatchSim, Episodes, data_episodes, parametric_episodes, simulate
-from envs.demand import HistoricalDemand
+from envs.batch import PERIODS, BatchSim, simulate
+from envs.episodes import STREAMS, Episodes, initial_states, make_episodes
 from envs.problem import Problem
 
-TRAIN_SEED = 987_654  # seed of simulated training demand; evaluation uses other seeds
+TRAIN_SEED = STREAMS["tune"]  # seed of simulated training demand; evaluation uses other seeds
 
 
 def training_episodes(problem: Problem, n: int = 200, periods: int = 1000, seed: int = TRAIN_SEED,
@@ -28,25 +28,23 @@ def training_episodes(problem: Problem, n: int = 200, periods: int = 1000, seed:
     parametric demand `n` simulated episodes of `periods` periods after 100 warm-up periods; for
     non-stationary parametric demand (trend, season, promotions) `n` episodes as evaluated: the scenario's
     episode length from the steady initial state, no warm-up."""
-    if isinstance(problem.source, HistoricalDemand):
+    src = problem.source
+    if src.replays_windows:
         # the same episodes for every policy tuned on this problem: built once (nothing modifies them)
         cache = problem.__dict__.setdefault("_training_episodes", {})
         if window not in cache:
-            cache[window] = data_episodes(problem, window)
+            cache[window] = make_episodes(problem, window)
         return cache[window], 0
-    if not problem.source.stationary:
+    if not src.long_run:
         n = max(n // problem.n_skus, 1) * problem.n_skus
-        return parametric_episodes(problem, n, problem.scenario.episode_length, seed), 0
+        return make_episodes(problem, seed=seed, n=n, periods=problem.scenario.episode_length), 0
     warmup = 100
-    return parametric_episodes(problem, n, periods + warmup, seed), warmup
+    return make_episodes(problem, seed=seed, n=n, periods=periods + warmup), warmup
 
 
 def replicate(eps: Episodes, k: int) -> Episodes:
     """Each episode repeated k times: column j * k + c is episode j with candidate c."""
-    rep = np.repeat
-    return replace(eps, sku=rep(eps.sku, k), demand=np.ascontiguousarray(rep(eps.demand, k, axis=1)),
-                   lengths=rep(eps.lengths, k), cal_offset=rep(eps.cal_offset, k),
-                   past=[p for p in eps.past for _ in range(k)])
+    return eps.replicate(k)
 
 
 def per_sku_cost(problem: Problem, eps: Episodes, totals: np.ndarray, k: int) -> np.ndarray:
@@ -439,30 +437,12 @@ def _rule_pass_int(rule, demand, e, base, length, warmup, L, hold, short, order_
 
 def _subset(eps: Episodes, idx: np.ndarray) -> Episodes:
     """Episodes idx of eps (a column subset)."""
-    return replace(eps, sku=eps.sku[idx], demand=np.ascontiguousarray(eps.demand[:, idx]), lengths=eps.lengths[idx],
-                   cal_offset=eps.cal_offset[idx], past=[eps.past[i] for i in idx])
+    return eps.subset(idx)
 
 
 def _integral(x: np.ndarray) -> bool:
     """Every value an integer of magnitude below 2^50 (sums of such floats are exact in any order)."""
     return bool(np.all((np.abs(x) < 2.0 ** 50) & (np.floor(x) == x)))
-
-
-_EPISODE_DEMAND: list[tuple[np.ndarray, np.ndarray, bool]] = []
-
-
-def _episode_demand(eps: Episodes) -> tuple[np.ndarray, bool]:
-    """eps's demand after the history as [episodes, T] (C order) and whether it is integral; the last few
-    are kept (keyed by the demand array itself: the last two), since every search of every policy passes the same
-    episodes."""
-    for src, demand, integral in _EPISODE_DEMAND:
-        if src is eps.demand:
-            return demand, integral
-    demand = np.ascontiguousarray(eps.demand[eps.history:].T)
-    integral = _integral(demand)
-    _EPISODE_DEMAND.insert(0, (eps.demand, demand, integral))
-    del _EPISODE_DEMAND[2:]
-    return demand, integral
 
 
 def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: int, a: np.ndarray, b: np.ndarray | None = None,
@@ -486,8 +466,8 @@ def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: int, a: np.nd
     b = np.zeros_like(a) if b is None else np.ascontiguousarray(b, dtype=np.float64)
     a = np.ascontiguousarray(a, dtype=np.float64)
     params = np.ascontiguousarray(problem.params[eps.sku])
-    state0 = BatchSim(problem, eps).state  # the steady initial state, as simulate() starts from
-    demand, integral_demand = _episode_demand(eps)
+    state0 = initial_states("steady", params, K.PIPE + max(problem.max_lead, 1), None)  # as simulate() starts
+    demand, integral_demand = eps.by_episode
     lengths = eps.lengths.astype(np.int64)
     cost = np.zeros(n * k)
     periods = np.zeros(n * k)

@@ -1,101 +1,22 @@
-"""Many SKU-episodes stepped together through the kernel: the batched twin of :class:`InventoryEnv`.
+"""Evaluation's front end over the batched engine: policies stepped on fixed episodes, with per-episode totals.
 
-:class:`Episodes` fixes the demand traces (common random numbers: every policy evaluated on the same
-``Episodes`` sees the same demand); :class:`BatchSim` steps them, giving policies the raw state and, for
-learned agents, the same observation vector as the single env. :func:`simulate` runs a policy to the end
-and returns per-episode totals for the KPIs.
+:class:`envs.episodes.Episodes` fixes the demand traces (common random numbers: every policy evaluated on the
+same ``Episodes`` sees the same demand); :class:`BatchSim` steps them through :class:`envs.engine.Engine`,
+giving policies the raw state and, for learned agents, the same observation vector as the single env.
+:func:`simulate` (the one rollout function) runs a policy to the end and returns per-episode totals for the KPIs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import kernel as K
-from .demand import HistoricalDemand, ParametricDemand, calendar_features
+from .engine import Engine
+from .episodes import Episodes, make_episodes
 from .problem import Problem
-from .scenario import ScenarioError
-
-
-@dataclass(frozen=True)
-class Episodes:
-    """N episodes: SKU index, demand [history + T, N] (0 beyond an episode's length), lengths [N]."""
-
-    sku: np.ndarray
-    demand: np.ndarray
-    lengths: np.ndarray
-    history: int
-    calendar: np.ndarray
-    cal_offset: np.ndarray
-    past: list[np.ndarray] = field(repr=False)
-    """Demand observed before each episode starts (for forecasters to roll forward; never the future)."""
-    label: str = ""
-
-    @property
-    def n(self) -> int:
-        return self.sku.shape[0]
-
-    @property
-    def periods(self) -> int:
-        return self.demand.shape[0] - self.history
-
-    def episode_demand(self, i: int) -> np.ndarray:
-        return self.demand[self.history:self.history + self.lengths[i], i]
-
-
-def parametric_episodes(problem: Problem, n: int, periods: int, seed: int = 0) -> Episodes:
-    """n episodes of `periods` periods; with several SKUs, episode i is SKU i mod n_skus."""
-    src = problem.source
-    if not isinstance(src, ParametricDemand):
-        raise ScenarioError("parametric_episodes needs a parametric scenario; use data_episodes for data")
-    rng = np.random.default_rng(seed)
-    W = problem.window
-    sku = np.arange(n) % src.n_skus
-    demand = src.sample(rng, sku, -W, periods + W).reshape(periods + W, n)
-    if src.start_date is not None:
-        dates = src.start_date + np.arange(-W, periods)
-        calendar = calendar_features(dates, daily=True)
-    else:
-        calendar = np.zeros((1, 0))
-    past = [demand[:W, i].copy() for i in range(n)]
-    return Episodes(sku=sku, demand=np.ascontiguousarray(demand), lengths=np.full(n, periods), history=W,
-                    calendar=calendar, cal_offset=np.full(n, W, dtype=np.int64), past=past,
-                    label=f"{n} simulated episodes of {periods} periods (seed {seed})")
-
-
-def data_episodes(problem: Problem, window: str = "test", skus: np.ndarray | None = None) -> Episodes:
-    """Every SKU with data in `window`, replayed from the window's start to its end."""
-    src = problem.source
-    if not isinstance(src, HistoricalDemand):
-        raise ScenarioError("data_episodes needs a data scenario")
-    if skus is None:
-        skus = src.skus_in(window)
-    if len(skus) == 0:
-        raise ScenarioError(f"no SKU has data in the {window} window of {src.data.path}")
-    W = problem.window
-    ranges = np.array([src.window_range(window, int(s)) for s in skus])
-    lengths = ranges[:, 1] - ranges[:, 0]
-    T = int(lengths.max())
-    demand = np.zeros((W + T, len(skus)))
-    past = []
-    for j, s in enumerate(skus):
-        start, stop = ranges[j]
-        row = src.data.demand[s]
-        lo = start - W
-        first = int(src.data.first[s])
-        hist = row[max(lo, first):start]
-        if lo < first:
-            hist = np.concatenate([np.full(first - lo, src.scales[s]), hist])
-        demand[:W, j] = hist
-        demand[W:W + stop - start, j] = row[start:stop]
-        past.append(row[first:start].copy())
-    calendar = src._calendar if problem.n_calendar else np.zeros((1, 0))
-    cal_offset = ranges[:, 0].astype(np.int64)
-    return Episodes(sku=np.asarray(skus, dtype=np.int64), demand=demand, lengths=lengths, history=W,
-                    calendar=calendar, cal_offset=cal_offset, past=past,
-                    label=f"{window} window of {src.data.path}: {len(skus)} SKUs, up to {T} periods")
 
 
 @dataclass
@@ -117,7 +38,8 @@ TOTAL_KEYS = K.INFO_KEYS + ("stockout_periods", "orders_placed", "order_sq", "de
 
 
 class BatchSim:
-    """N episodes stepped together. Finished episodes (beyond their length) stop counting in the totals."""
+    """N episodes stepped together, all at the same period. Finished episodes (beyond their length) keep being
+    stepped on zero demand but stop counting in the totals."""
 
     def __init__(self, problem: Problem, episodes: Episodes, initial_state: str = "steady", seed: int = 0,
                  warmup: int = 0):
@@ -125,32 +47,21 @@ class BatchSim:
         self.warmup = warmup
         self.episodes = episodes
         n = episodes.n
-        self.params = np.ascontiguousarray(problem.params[episodes.sku])
-        self.state = np.zeros((n, K.PIPE + max(problem.max_lead, 1)))
-        self.info = np.zeros((n, K.N_INFO))
+        self.engine = eng = Engine(problem, n)
+        eng.load(episodes, initial_state, np.random.default_rng(seed))
+        self.params = eng.params
+        self.state = eng.state
+        self.info = eng.info
         self.ip = np.zeros(n)
         self.totals = np.zeros((n, len(TOTAL_KEYS)))
-        self.obs = np.zeros((n, problem.obs_dim), dtype=np.float32)
         self.t = 0
-        self._set_initial(initial_state, np.random.default_rng(seed))
-        self.raw = RawState(period=0, on_hand=self.state[:, K.NET], pipeline=self.state[:, K.PIPE:],
+        self.raw = RawState(period=0, on_hand=eng.state[:, K.NET], pipeline=eng.state[:, K.PIPE:],
                             inventory_position=self.ip, last_demand=np.zeros(n), active=np.ones(n, bool),
-                            params=self.params, sku=episodes.sku)
+                            params=eng.params, sku=episodes.sku)
         self._refresh()
 
-    def _set_initial(self, kind: str, rng: np.random.Generator) -> None:
-        scale = self.params[:, K.SCALE]
-        lead = self.params[:, K.LEAD].astype(np.int64)
-        if kind == "steady":
-            self.state[:, K.NET] = np.rint(2 * scale)
-            slots = np.arange(self.state.shape[1] - K.PIPE)
-            self.state[:, K.PIPE:] = np.where(slots[None, :] < (lead - 1)[:, None], np.rint(scale)[:, None], 0.0)
-        elif kind != "empty":
-            for i, s in enumerate(self.episodes.sku):
-                self.problem.initial_state(rng, int(s), kind, self.state[i])
-
     def _refresh(self) -> None:
-        K.inventory_position(self.state, self.params, self.ip)
+        self.engine.inventory_position(self.ip)
         ep = self.episodes
         self.raw.period = self.t
         self.raw.active[:] = ep.lengths > self.t
@@ -162,25 +73,15 @@ class BatchSim:
         return self.t >= self.episodes.periods
 
     def observe(self) -> np.ndarray:
-        pb, ep = self.problem, self.episodes
-        length = np.maximum(ep.lengths, 1)
-        K.observe(self.state, self.params, ep.demand, self.t, pb.window, ep.calendar, ep.cal_offset,
-                  pb.n_calendar, 0.0, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe, self.obs)
-        if pb.with_period:
-            self.obs[:, pb.obs_dim - 1 - int(pb.with_lead)] = self.t / length
-        return self.obs
+        """The observation of every episode at the current period (the env's layout; the period feature is
+        t / the episode's own length)."""
+        return self.engine.observe()
 
     def step(self, request: np.ndarray, order_up_to: bool = False) -> np.ndarray:
         """One period for every episode; `request` = units to order (or targets if order_up_to)."""
-        ep = self.episodes
-        request = np.ascontiguousarray(request, dtype=np.float64)
-        K.step(self.state, self.params, request, ep.demand[ep.history + self.t], self.problem.scenario.backorder,
-               order_up_to, self.info)
-        if self.t < self.warmup:
-            self.t += 1
-            self._refresh()
-            return self.info
-        K.accumulate(self.info, self.raw.active, self.totals)
+        self.engine.step(np.ascontiguousarray(request, dtype=np.float64), order_up_to)
+        if self.t >= self.warmup:
+            K.accumulate(self.info, self.raw.active, self.totals)
         self.t += 1
         self._refresh()
         return self.info
@@ -221,7 +122,7 @@ def long_run_cost(problem: Problem, act: Callable[[BatchSim], np.ndarray], *, n:
                   warmup: int = 100, seed: int = 0, order_up_to: bool = False) -> tuple[float, float]:
     """Long-run average cost per period of a parametric scenario: mean over `n` independent replications of
     `periods` periods after `warmup`, and its standard error (replication means are iid)."""
-    eps = parametric_episodes(problem, n, warmup + periods, seed)
+    eps = make_episodes(problem, "test", seed=seed, n=n, periods=warmup + periods)
     totals, _ = simulate(problem, eps, act, seed=seed, warmup=warmup, order_up_to=order_up_to)
     per = totals[:, K.I_COST] / totals[:, PERIODS]
     return float(per.mean()), float(per.std(ddof=1) / np.sqrt(n))
@@ -230,3 +131,13 @@ def long_run_cost(problem: Problem, act: Callable[[BatchSim], np.ndarray], *, n:
 def base_stock(level: float | np.ndarray) -> Callable[[BatchSim], np.ndarray]:
     """Order up to `level` on inventory position every period (Zipkin's base-stock policy)."""
     return lambda sim: np.maximum(level - sim.raw.inventory_position, 0.0)
+
+
+def parametric_episodes(problem: Problem, n: int, periods: int, seed: int = 0) -> Episodes:  # pragma: no cover
+    """Deprecated: ``make_episodes(problem, seed=seed, n=n, periods=periods)``."""
+    return make_episodes(problem, "test", seed=seed, n=n, periods=periods)
+
+
+def data_episodes(problem: Problem, window: str = "test", skus: np.ndarray | None = None) -> Episodes:  # pragma: no cover
+    """Deprecated: ``make_episodes(problem, window, skus=skus)``."""
+    return make_episodes(problem, window, skus=skus)

@@ -1,35 +1,31 @@
 """Demand sources: parametric generators and historical replay, both giving float64 numpy traces.
 
 A source knows its SKUs (``n_skus``), each SKU's demand scale (the mean demand of its training data, used to
-normalise observations and actions), and draws a whole episode trace at once (``episode``), so that
-``step`` only indexes an array.
+normalise observations and actions), and implements the episode factory (``episodes``: whole traces of a
+batch of SKUs at once, see :mod:`envs.episodes`), so that ``step`` only indexes an array and no consumer
+branches on the kind of demand.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .episodes import Episodes
 from .scenario import DataConfig, DemandConfig, Scenario, ScenarioError
 
 
-@dataclass(frozen=True)
-class Trace:
-    """One episode's demand for one SKU, with `history` leading periods of past demand (for the window)."""
-
-    demand: np.ndarray  # float64 [history + periods]
-    history: int
-    calendar: np.ndarray | None
-    """float64 [history + periods + 1, n_calendar] or None; the last row is the period after the episode (for
-    the observation that follows the last step)."""
-    sku: int
-    start: int  # period index of the first episode period (in the source's own time axis)
-
-    @property
-    def periods(self) -> int:
-        return self.demand.shape[0] - self.history
+def negative_binomial_params(mean, std) -> tuple[np.ndarray, np.ndarray]:
+    """numpy's / scipy's (n, p) of a negative binomial with this mean and standard deviation:
+    ``n = mean^2 / (var - mean)``, ``p = n / (n + mean)`` (var <= mean: n = 1e12, nearly Poisson), clipped to
+    n >= 1e-12 and 1e-12 <= p <= 1. The one place these parameters are computed (sampling and CDF tables)."""
+    mean = np.asarray(mean, dtype=np.float64)
+    var = np.asarray(std, dtype=np.float64) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(var > mean, mean**2 / (var - mean), 1e12)
+        p = np.where(mean > 0, r / (r + mean), 1.0)
+    return np.maximum(r, 1e-12), np.clip(p, 1e-12, 1.0)
 
 
 def calendar_features(dates: np.ndarray, daily: bool) -> np.ndarray:
@@ -82,6 +78,9 @@ class ParametricDemand:
     def has_calendar(self) -> bool:
         return self.start_date is not None
 
+    daily_calendar = True
+    """Parametric demand is daily when it has dates (month and weekday features)."""
+
     def multipliers(self, rng: np.random.Generator, start: int, n: int) -> np.ndarray | None:
         if self.stationary:
             return None
@@ -110,25 +109,104 @@ class ParametricDemand:
             out = rng.poisson(np.broadcast_to(mean, shape))
         elif kind == "negative_binomial":
             mean_b = np.broadcast_to(mean, shape)
-            var = np.broadcast_to(std, shape) ** 2
-            with np.errstate(divide="ignore", invalid="ignore"):
-                r = np.where(var > mean_b, mean_b**2 / (var - mean_b), 1e12)
-                p = np.where(mean_b > 0, r / (r + mean_b), 1.0)
-            out = rng.negative_binomial(np.maximum(r, 1e-12), np.clip(p, 1e-12, 1.0))
+            out = rng.negative_binomial(*negative_binomial_params(mean_b, np.broadcast_to(std, shape)))
             out = np.where(mean_b > 0, out, 0)
         else:
             out = np.maximum(0.0, np.rint(rng.normal(np.broadcast_to(mean, shape), np.broadcast_to(std, shape))))
         return out.astype(np.float64)
 
-    def episode(self, rng: np.random.Generator, sku: int, periods: int, history: int) -> Trace:
-        start = 0
-        demand = self.sample(rng, sku, start - history, periods + history) if history else \
-            self.sample(rng, sku, start, periods)
-        calendar = None
-        if self.start_date is not None:
-            dates = self.start_date + np.arange(start - history, start + periods + 1)
-            calendar = calendar_features(dates, daily=True)
-        return Trace(demand=demand, history=history, calendar=calendar, sku=sku, start=start)
+    kind = "parametric"
+    replays_windows = False
+    """Episodes are fresh draws; there are no data windows to replay."""
+
+    @property
+    def long_run(self) -> bool:
+        """Stationary demand: evaluation estimates the long-run average cost (long episodes after a warm-up)."""
+        return self.stationary
+
+    def skus_in(self, split: str) -> np.ndarray:
+        """The SKUs episodes of `split` can be drawn for: every SKU."""
+        return np.arange(self.n_skus)
+
+    def sku_name(self, sku: int) -> str:
+        return f"sku{sku}"
+
+    def sku_index(self, sku) -> int | None:
+        """Index of a SKU given by name, or None (parametric SKUs have no names beyond sku0, sku1, ...)."""
+        return None
+
+    def train_demand(self, problem, periods: int, seed: int) -> list[np.ndarray]:
+        """Training demand per SKU: `periods` periods simulated from the scenario's own demand model with a
+        seed evaluation does not use (whole episodes, concatenated, when the demand has a trend or season that
+        restarts each episode)."""
+        rng = np.random.default_rng(seed)
+        if not self.stationary:
+            length = problem.scenario.episode_length
+            reps = max(1, periods // length)
+            eps = self.episodes(problem, "train", rng, np.arange(problem.n_skus * reps) % self.n_skus, length)
+            return [np.concatenate([eps.episode_demand(j) for j in range(i, eps.n, problem.n_skus)])
+                    for i in range(problem.n_skus)]
+        eps = self.episodes(problem, "train", rng, np.arange(problem.n_skus) % self.n_skus, periods)
+        return [eps.episode_demand(i).copy() for i in range(problem.n_skus)]
+
+    def train_start_rows(self, problem) -> np.ndarray:
+        """Calendar row of the first period of each SKU's training demand (period 0: row `window`)."""
+        return np.full(self.n_skus, problem.window, dtype=np.int64)
+
+    def season_length(self) -> int:
+        """7 with weekly multipliers, else 1 (no season)."""
+        return 7 if self.weekly is not None else 1
+
+    def _calendar_table(self, history: int, periods: int, n_calendar: int) -> np.ndarray:
+        if not n_calendar:
+            return _NO_CALENDAR
+        key = (history, periods, n_calendar)
+        cache = self.__dict__.setdefault("_calendars", {})
+        if key not in cache:
+            if len(cache) > 8:
+                cache.clear()
+            dates = self.start_date + np.arange(-history, periods + 1)
+            cache[key] = np.ascontiguousarray(calendar_features(dates, daily=True)[:, :n_calendar])
+        return cache[key]
+
+    def _inverse_cdf(self):
+        if "_fast" not in self.__dict__:
+            from .sampling import InverseCDFDemand
+
+            self._fast = InverseCDFDemand.build(self)
+        return self._fast
+
+    def episodes(self, problem, split: str, rng: np.random.Generator, sku: np.ndarray, periods: int | None = None,
+                 *, start=None, sampler: str = "joint", with_past: bool = True) -> Episodes:
+        """Episodes of `periods` periods (default: the scenario's episode length) for the SKUs `sku`, with
+        ``problem.window`` periods of history before each, drawn from `rng`. Every split draws fresh demand
+        (the caller's random stream tells the splits apart).
+
+        sampler: ``joint`` (one ``sample`` call for the batch: one set of promotion days for all episodes),
+        ``per_episode`` (promotion days drawn per episode), ``inverse_cdf`` (stationary demand by inversion,
+        :mod:`envs.sampling`: the same distribution, another stream; otherwise as ``per_episode``)."""
+        if start is not None:
+            raise ScenarioError("start applies to data scenarios only (parametric episodes start at period 0)")
+        sku = np.asarray(sku, dtype=np.int64)
+        W = problem.window
+        T = int(periods if periods is not None else problem.scenario.episode_length)
+        k = sku.shape[0]
+        c = self.config
+        fast = self._inverse_cdf() if sampler == "inverse_cdf" else None
+        if fast:
+            demand = fast.sample(rng, sku, W + T)
+        elif sampler != "joint" and c.promo_prob > 0 and c.promo_lift != 1:
+            demand = np.empty((W + T, k))
+            for j in range(k):
+                demand[:, j] = self.sample(rng, int(sku[j]), -W, T + W)
+        else:
+            demand = self.sample(rng, sku, -W, T + W).reshape(W + T, k)
+        demand = np.ascontiguousarray(demand)
+        past = [demand[:W, i].copy() for i in range(k)] if with_past else None
+        return Episodes(sku=sku, demand=demand, lengths=np.full(k, T, dtype=np.int64), history=W,
+                        calendar=self._calendar_table(W, T, problem.n_calendar),
+                        cal_offset=np.full(k, W, dtype=np.int64), past=past,
+                        label=f"{k} simulated episodes of {T} periods")
 
 
 class HistoricalDemand:
@@ -187,33 +265,113 @@ class HistoricalDemand:
         s, e = self._ranges[window][sku]
         return int(s), int(e)
 
-    def episode(self, rng: np.random.Generator, sku: int, periods: int, history: int, window: str = "train",
-                start: int | None = None) -> Trace:
-        s, e = self.window_range(window, sku)
-        if e <= s:
-            raise ScenarioError(f"SKU {self.data.skus[sku]!r} has no data in the {window} window")
-        row = self.data.demand[sku]
-        if window == "train" and self.config.bootstrap_block > 0:
+    kind = "data"
+    replays_windows = True
+    """val/test episodes replay each SKU's window from its start to its end."""
+    long_run = False
+    daily_calendar = property(lambda self: self.data.freq.upper().startswith("D"))
+
+    def sku_name(self, sku: int) -> str:
+        return str(self.data.skus[sku])
+
+    def sku_index(self, sku) -> int | None:
+        hits = np.flatnonzero(self.data.skus == str(sku))
+        return int(hits[0]) if hits.size else None
+
+    def train_demand(self, problem, periods: int, seed: int) -> list[np.ndarray]:
+        """Each SKU's train window (`periods` and `seed` do not apply)."""
+        return self.window_demand("train")
+
+    def window_demand(self, window: str) -> list[np.ndarray]:
+        """Each SKU's demand in `window` (train / val / test; empty where the SKU has none)."""
+        out = []
+        for i in range(self.n_skus):
+            s, e = self.window_range(window, i)
+            out.append(self.data.demand[i, s:e].copy())
+        return out
+
+    def train_start_rows(self, problem) -> np.ndarray:
+        """Calendar row (= period index of the data) of the first period of each SKU's train window."""
+        return self._ranges["train"][:, 0].astype(np.int64)
+
+    def season_length(self) -> int:
+        """Periods per season by the data's frequency: 12 (monthly), 52 (weekly), 7 (daily), 4 (quarterly),
+        5 (business days); 1 for multiples ("2W-MON") and anything else."""
+        freq = self.data.freq.upper()
+        if freq[:1].isdigit():
+            return 1
+        for prefix, m in (("MS", 12), ("ME", 12), ("QS", 4), ("QE", 4), ("W", 52), ("D", 7), ("B", 5)):
+            if freq.startswith(prefix):
+                return m
+        return 1
+
+    def episodes(self, problem, split: str, rng: np.random.Generator, sku: np.ndarray, periods: int | None = None,
+                 *, start=None, sampler: str = "joint", with_past: bool = True) -> Episodes:
+        """Episodes of the SKUs `sku` from the data, with ``problem.window`` periods of history before each
+        (earlier data, padded with the SKU's scale where the data starts later).
+
+        ``train``: `periods` periods (default: the scenario's episode length) from a random start of the train
+        window (shorter where the window ends first), or a block bootstrap of the window
+        (``data.bootstrap_block``); ``val`` / ``test``: the window replayed from its start (or `start`) to its
+        end (or `periods` periods). `sampler` does not apply to data."""
+        if split not in ("train", "val", "test"):
+            raise ScenarioError(f"window must be train, val or test, got {split!r}")
+        sku = np.asarray(sku, dtype=np.int64)
+        data = self.data
+        W, k, n = problem.window, sku.shape[0], data.n_periods
+        r = self._ranges[split]
+        s, e = r[sku, 0], r[sku, 1]
+        if (e <= s).any():
+            bad = int(sku[np.argmax(e <= s)])
+            raise ScenarioError(f"SKU {self.sku_name(bad)!r} has no data in the {split} window")
+        cal_rows = None
+        first = data.first.astype(np.int64)[sku]
+        if split == "train" and self.config.bootstrap_block > 0:
+            T = int(periods if periods is not None else problem.scenario.episode_length)
             b = self.config.bootstrap_block
-            n_blocks = -(-(periods + history) // b)
-            starts = rng.integers(s, max(s + 1, e - b + 1), size=n_blocks)
-            idx = (starts[:, None] + np.arange(b)[None, :]).ravel()
-            idx = np.minimum(idx, e - 1)[: periods + history]
-            demand = row[idx].copy()
-            calendar = self._calendar[np.append(idx, min(int(idx[-1]) + 1, self.data.n_periods - 1))]
-            return Trace(demand=demand, history=history, calendar=calendar, sku=sku, start=int(idx[history]))
-        if start is None:
-            start = int(rng.integers(s, max(s + 1, e - periods + 1))) if window == "train" else s
-        stop = min(e, start + periods)
-        lo = start - history
-        first = int(self.data.first[sku])
-        if lo >= first:
-            demand = row[lo:stop].copy()
+            n_blocks = -(-(T + W) // b)
+            starts = rng.integers(s[:, None], np.maximum(s + 1, e - b + 1)[:, None], size=(k, n_blocks))
+            idx = (starts[:, :, None] + np.arange(b)[None, None, :]).reshape(k, -1)
+            idx = np.minimum(idx, (e - 1)[:, None])[:, :T + W]
+            demand = data.demand[sku[:, None], idx].T.copy()
+            lengths = np.full(k, T, dtype=np.int64)
+            cal_rows = np.concatenate([idx, np.minimum(idx[:, -1:] + 1, n - 1)], axis=1).T
+            first_period = idx[:, W].astype(np.int64)
+            past = None
         else:
-            pad = np.full(first - lo, self.scales[sku])
-            demand = np.concatenate([pad, row[first:stop]])
-        cal_idx = np.clip(np.arange(lo, stop + 1), 0, self.data.n_periods - 1)
-        return Trace(demand=demand, history=history, calendar=self._calendar[cal_idx], sku=sku, start=start)
+            given = None if start is None else np.broadcast_to(np.asarray(start, dtype=np.int64), (k,)).copy()
+            if split == "train":
+                T = int(periods if periods is not None else problem.scenario.episode_length)
+                begin = given if given is not None else rng.integers(s, np.maximum(s + 1, e - T + 1))
+                stop = np.minimum(e, begin + T)
+            else:
+                begin = given if given is not None else s
+                stop = e if periods is None else np.minimum(e, begin + int(periods))
+            lengths = (stop - begin).astype(np.int64)
+            if split != "train":
+                T = int(lengths.max())
+            lo = begin - W
+            idx = lo[None, :] + np.arange(W + T)[:, None]
+            vals = data.demand[sku[None, :], np.clip(idx, 0, n - 1)]
+            demand = np.where(idx < first[None, :], self.scales[sku][None, :],
+                              np.where(idx < stop[None, :], vals, 0.0))
+            first_period = begin.astype(np.int64)
+            past = [data.demand[j, f:b0].copy() for j, f, b0 in zip(sku.tolist(), first.tolist(), begin.tolist())] \
+                if with_past else None
+        return Episodes(sku=sku, demand=np.ascontiguousarray(demand), lengths=lengths, history=W,
+                        calendar=self._calendar_table(problem.n_calendar), cal_offset=first_period,
+                        cal_rows=cal_rows, past=past,
+                        label=f"{split} window of {data.path}: {k} SKUs, up to {T} periods")
+
+    def _calendar_table(self, n_calendar: int) -> np.ndarray:
+        if not n_calendar:
+            return _NO_CALENDAR
+        if self._calendar.shape[1] != n_calendar:
+            return np.ascontiguousarray(self._calendar[:, :n_calendar])
+        return self._calendar
+
+
+_NO_CALENDAR = np.zeros((1, 0), dtype=np.float64)
 
 
 def _resolve_path(p: str, base_dir: Path | None) -> Path:
@@ -225,7 +383,11 @@ def _resolve_path(p: str, base_dir: Path | None) -> Path:
     return path
 
 
-def make_source(scenario: Scenario) -> ParametricDemand | HistoricalDemand:
+DemandSource = ParametricDemand | HistoricalDemand
+"""What implements the episode factory (``episodes``) and the per-SKU facts consumers ask for."""
+
+
+def make_source(scenario: Scenario) -> DemandSource:
     if scenario.data is not None:
         base = None
         if scenario.source and (scenario.source.endswith((".yaml", ".yml"))):

@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 
 from . import kernel as K
-from .demand import HistoricalDemand
+from .episodes import initial_states, make_episodes
 from .problem import Problem
 from .reward import Reward
 from .scenario import Scenario, ScenarioError
@@ -126,9 +126,9 @@ class InventoryEnv(gym.Env):
         self._continuous = self.scenario.action.mode == "continuous"
         self.reward = reward if reward is not None else Reward.from_scenario(self.scenario)
         self._reward_offset, self._reward_scale = 0.0, 1.0
-        self._data = isinstance(pb.source, HistoricalDemand)
-        self._window_name = self.scenario.data.window if self._data else None
-        self._sku_pool = pb.source.skus_in(self._window_name) if self._data else np.arange(pb.n_skus)
+        self._data = pb.source.replays_windows
+        self._window_name = self.scenario.data.window if self._data else "train"
+        self._sku_pool = pb.source.skus_in(self._window_name)
         if self._sku_pool.size == 0:
             raise ScenarioError(f"no SKU has data in the {self._window_name} window")
         self._table = pb.action_table
@@ -159,17 +159,13 @@ class InventoryEnv(gym.Env):
         else:
             sku = int(self._sku_pool[rng.integers(self._sku_pool.size)])
         window = options.get("window", self._window_name)
-        periods = int(options.get("periods", self.scenario.episode_length))
-        if self._data:
-            if window not in ("train", "val", "test"):
-                raise ScenarioError(f"window must be train, val or test, got {window!r}")
-            if window != "train" and "periods" not in options:
-                s, e = pb.source.window_range(window, sku)
-                periods = e - s
-            trace = pb.source.episode(rng, sku, periods, pb.window, window=window, start=options.get("start"))
-        else:
-            trace = pb.source.episode(rng, sku, periods, pb.window)
-        if trace.periods < 1:
+        periods = options.get("periods")
+        if periods is None and not (self._data and window != "train"):
+            periods = self.scenario.episode_length  # val/test windows: replayed to their end
+        eps = make_episodes(pb, window, rng=rng, skus=[sku], periods=None if periods is None else int(periods),
+                            start=options.get("start"), with_past=False)
+        length = int(eps.lengths[0])
+        if length < 1:
             raise ScenarioError(f"SKU {pb.sku_name(sku)!r} has no demand to replay in the {window} window")
         self._sku = sku
         self._sku_name = pb.sku_name(sku)
@@ -177,19 +173,20 @@ class InventoryEnv(gym.Env):
         # units arriving in 1..L periods: the slot received next period (RECV) then the pipeline (PIPE..),
         # side by side in the state row
         self._pipe = self._state[0, K.RECV:K.RECV + self._lead]
-        self._trace = trace.demand.reshape(-1, 1)
-        if pb.n_calendar:
-            self._calendar = np.ascontiguousarray(trace.calendar[:, : pb.n_calendar])
+        rows = pb.window + length
+        self._trace = np.ascontiguousarray(eps.demand[:rows, :1])
+        if pb.n_calendar:  # the calendar rows of the trace (and the period after it), aligned with it
+            self._calendar = np.ascontiguousarray(eps.calendar[eps.calendar_rows()[:rows + 1, 0]])
         else:
             self._calendar = _NO_CALENDAR
-        self._periods = trace.periods
-        self._cfg[K.C_PERIODS] = trace.periods
+        self._periods = length
+        self._cfg[K.C_PERIODS] = length
         self._t = 0
         self._params[0] = pb.params[sku]
         self._reward_offset = float(self._reward_tables[0][sku])
         self._reward_scale = float(self._reward_tables[1][sku])
         kind = options.get("initial_state", self.scenario.initial_state)
-        pb.initial_state(rng, sku, kind, self._state[0])
+        self._state[0] = initial_states(kind, self._params, self._state.shape[1], rng)[0]
         self._last_info = None
         self._observe()
         info = self.raw_state

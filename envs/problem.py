@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 
 from . import kernel as K
-from .demand import HistoricalDemand, ParametricDemand, make_source
+from .demand import DemandSource, make_source
 from .scenario import Scenario, ScenarioError, resolve_scenario
 
 _ITEM_TO_PARAM = {
@@ -35,7 +35,7 @@ class Problem:
     def __init__(self, scenario: Scenario | str = "lost-sales-L2-p9", **overrides):
         sc = resolve_scenario(scenario, **overrides)
         self.scenario = sc
-        self.source: ParametricDemand | HistoricalDemand = make_source(sc)
+        self.source: DemandSource = make_source(sc)
         n = self.source.n_skus
         p = np.empty((n, K.N_PARAMS), dtype=np.float64)
         p[:, K.LEAD] = sc.lead_time
@@ -68,8 +68,7 @@ class Problem:
                                 "(give demand.start_date or use a data file)")
         self.n_calendar = 0
         if want_cal:
-            daily = isinstance(self.source, ParametricDemand) or self.source.data.freq.upper().startswith("D")
-            self.n_calendar = 4 if daily else 2
+            self.n_calendar = 4 if self.source.daily_calendar else 2
         leads = p[:, K.LEAD]
         self.with_lead = bool(leads.min() != leads.max()) if o.lead_time == "auto" else bool(o.lead_time)
         self.lead_norm = 1.0 / max(self.max_lead, 1)
@@ -120,36 +119,15 @@ class Problem:
             return float(np.rint((a + 1.0) * 0.5 * self._cont_max[sku]))
         return float(self.action_table[sku, int(action)])
 
-    def initial_state(self, rng: np.random.Generator, sku: int, kind: str, out: np.ndarray) -> None:
-        """Fill a state row: 'empty' (nothing anywhere), 'steady' (2 periods of demand on hand, one per
-        pipeline slot) or 'random' (on hand ~ U{0..ceil(3 scale)}, each pipeline slot ~ Poisson(scale))."""
-        out[:] = 0.0
-        L = int(self.params[sku, K.LEAD])
-        scale = float(self.params[sku, K.SCALE])
-        if kind == "empty":
-            return
-        if kind == "steady":
-            out[K.NET] = float(np.rint(2 * scale))
-            out[K.PIPE:K.PIPE + max(L - 1, 0)] = float(np.rint(scale))
-        elif kind == "random":
-            out[K.NET] = float(rng.integers(0, math.ceil(3 * scale) + 1))
-            if L > 1:
-                out[K.PIPE:K.PIPE + L - 1] = rng.poisson(scale, L - 1)
-        else:
-            raise ScenarioError(f"initial_state must be random, steady or empty, got {kind!r}")
-
     def sku_name(self, sku: int) -> str:
-        if isinstance(self.source, HistoricalDemand):
-            return str(self.source.data.skus[sku])
-        return f"sku{sku}"
+        return self.source.sku_name(sku)
 
     def sku_index(self, sku) -> int:
         if isinstance(sku, (int, np.integer)):
             if not 0 <= sku < self.n_skus:
                 raise ScenarioError(f"SKU index {sku} out of range 0..{self.n_skus - 1}")
             return int(sku)
-        if isinstance(self.source, HistoricalDemand):
-            hits = np.flatnonzero(self.source.data.skus == str(sku))
-            if hits.size:
-                return int(hits[0])
+        i = self.source.sku_index(sku)
+        if i is not None:
+            return i
         raise ScenarioError(f"unknown SKU {sku!r}")

@@ -17,7 +17,6 @@ import sys
 import numpy as np
 
 from . import kernel as K
-from .demand import HistoricalDemand
 from .inventory_env import InventoryEnv
 from .scenario import ScenarioError, parse_override
 
@@ -104,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.items:
             raise ScenarioError("--items needs --data")
         env = InventoryEnv(args.scenario, **overrides)
-        if args.window and not isinstance(env.problem.source, HistoricalDemand):
+        if args.window and not env.problem.source.replays_windows:
             raise ScenarioError("--window applies to data scenarios only")
         res = run(env, args.episodes, args.seed, args.level_periods, args.window)
     except (ScenarioError, ValueError) as e:

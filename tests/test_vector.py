@@ -12,7 +12,8 @@ import pytest
 import envs
 from envs import InventoryEnv
 from envs import kernel as K
-from envs.vector import EpisodeBatch, InventoryVecEnv, VectorInventoryEnv
+from envs.episodes import Episodes
+from envs.vector import InventoryVecEnv, VectorInventoryEnv
 
 INFO_FIELDS = K.INFO_KEYS + ("requested", "period", "sku")
 
@@ -40,10 +41,11 @@ def replay_source(singles: list[InventoryEnv], reset_obs: dict[int, np.ndarray])
         for j, e in enumerate(batches):
             demand[:W + e._periods, j] = e._trace[:, 0]
             cal[:, j] = np.arange(W + T + 1)  # parametric calendar: row r of the episode = row r of the table
-        return EpisodeBatch(sku=np.array([e.sku for e in batches]), demand=demand,
-                            lengths=np.array([e._periods for e in batches]),
-                            cal_rows=cal if singles[0].problem.n_calendar else None,
-                            state=np.stack([e._state[0] for e in batches]))
+        pb = singles[0].problem
+        return Episodes(sku=np.array([e.sku for e in batches]), demand=demand,
+                        lengths=np.array([e._periods for e in batches]), history=W,
+                        calendar=pb.source._calendar_table(W, T, pb.n_calendar), cal_offset=np.full(k, W),
+                        cal_rows=cal if pb.n_calendar else None, state=np.stack([e._state[0] for e in batches]))
 
     return source
 
@@ -198,7 +200,8 @@ def test_evaluation_simulator_is_the_vector_env(data_files, mode):
     """evaluate.py simulates every policy (baselines and agents) batched through envs.batch.BatchSim; an
     observation-driven policy run there gives, per SKU, the test-window totals the SB3 VecEnv gives when it is
     stepped with the same policy (per-SKU lead times 0..4, costs, MOQ, pack sizes, max order, capacity)."""
-    from envs.batch import PERIODS, data_episodes, simulate
+    from envs.batch import PERIODS, simulate
+    from envs.episodes import make_episodes
 
     kw = data_overrides(data_files, mode=mode)
     venv = InventoryVecEnv("lost-sales-L2-p9", None, **kw)
@@ -208,7 +211,7 @@ def test_evaluation_simulator_is_the_vector_env(data_files, mode):
     def policy(obs: np.ndarray) -> np.ndarray:  # a deterministic function of the observation
         return np.clip(np.rint(3.0 * (1.5 - obs[:, 0]) + obs[:, -1]), 0, n_act - 1).astype(np.int64)
 
-    eps = data_episodes(pb, "test")
+    eps = make_episodes(pb, "test")
     totals, _ = simulate(pb, eps, lambda sim: pb.action_table[sim.episodes.sku, policy(sim.observe())],
                          initial_state="steady")
     obs = venv.reset()
@@ -255,7 +258,7 @@ def test_bootstrap_and_val_window_run(data_files):
         obs, *_ = vec.step(np.ones(8, dtype=np.int64))
         assert np.isfinite(obs).all()
     v2 = VectorInventoryEnv(None, "lost-sales-L2-p9", window="train", **data_overrides(data_files))
-    assert v2.episodes.window == "train"
+    assert v2.window == "train"
 
 
 # ----------------------------------------------------------------------- front ends, seeding, training
@@ -331,7 +334,8 @@ def test_sb3_vec_env_api():
     venv.set_attr("initial_state", "empty")
     obs = venv.reset()
     assert (obs[:, 0] == 0).all()
-    assert venv.env_method("_initial_states", np.array([0]), "steady", indices=[2, 3])[0].shape == (1, 4)
+    eps = venv.env_method("_episodes", np.random.default_rng(0), np.array([0]), np.array([0]), indices=[2, 3])
+    assert len(eps) == 2 and eps[0].demand.shape[1] == 1
     venv.close()
 
 
@@ -347,11 +351,12 @@ def test_final_observation_calendar_and_batch_observation_layout(data_files):
     np.testing.assert_allclose(obs[cal[0]] ** 2 + obs[cal[1]] ** 2, 1.0, rtol=1e-6)
     np.testing.assert_allclose(obs[cal[2]] ** 2 + obs[cal[3]] ** 2, 1.0, rtol=1e-6)
 
-    from envs.batch import BatchSim, data_episodes
+    from envs.batch import BatchSim
+    from envs.episodes import make_episodes
 
     kw = data_overrides(data_files)
     single = InventoryEnv("lost-sales-L2-p9", **kw)
-    eps = data_episodes(single.problem, "test")
+    eps = make_episodes(single.problem, "test")
     sim = BatchSim(single.problem, eps, initial_state="steady")
     first = np.stack([single.reset(options={"sku": int(s)})[0] for s in eps.sku])
     np.testing.assert_array_equal(sim.observe(), first)
@@ -370,7 +375,7 @@ def test_inverse_cdf_sampler_has_the_demand_distribution(demand):
     from scipy import stats
 
     from envs.problem import Problem
-    from envs.vector import InverseCDFDemand
+    from envs.sampling import InverseCDFDemand
 
     pb = Problem("lost-sales-L2-p9", demand=demand)
     src = pb.source
@@ -419,11 +424,11 @@ def test_inverse_cdf_sampler_has_the_demand_distribution(demand):
 def test_vector_env_uses_the_inversion_sampler_where_it_applies():
     stationary = VectorInventoryEnv(8, "lost-sales-L2-p9", episode_length=20)
     stationary.reset(seed=0)
-    assert stationary.episodes._fast  # Poisson demand, no multipliers: inversion
+    assert stationary.problem.source._inverse_cdf()  # Poisson demand, no multipliers: inversion
     weekly = VectorInventoryEnv(8, "lost-sales-L2-p9", episode_length=20,
                                 demand={"mean": 5.0, "weekly": [1, 1, 1, 1, 1, 2, 2]})
     weekly.reset(seed=0)
-    assert weekly.episodes._fast is False  # multipliers: numpy's sampler (ParametricDemand.sample)
+    assert weekly.problem.source._inverse_cdf() is None  # multipliers: numpy's sampler (ParametricDemand.sample)
     for _ in range(25):  # through an episode end (a new episode drawn for every slot)
         weekly.step(np.zeros(8, dtype=np.int64))
         stationary.step(np.zeros(8, dtype=np.int64))
@@ -431,4 +436,4 @@ def test_vector_env_uses_the_inversion_sampler_where_it_applies():
     a.reset(seed=3)
     b = VectorInventoryEnv(8, "lost-sales-L2-p9", episode_length=20)
     b.reset(seed=3)
-    assert np.array_equal(a._demand, b._demand)  # seeded: reproducible
+    assert np.array_equal(a.engine.demand, b.engine.demand)  # seeded: reproducible

@@ -1,0 +1,185 @@
+"""The one batched engine: N slots of SKU-episodes stepped through the kernel, owning their state, parameters,
+demand and observation buffers. :class:`envs.batch.BatchSim` (evaluation), :class:`envs.vector.VectorInventoryEnv`
+and :class:`envs.sb3_vec.InventoryVecEnv` are front ends over its public API; the single env keeps its own
+one-call fast path (``kernel.step_observe``) on the same kernel, parameters, episodes and initial-state rule.
+May import numpy, numba and the rest of envs below it (kernel, episodes, problem).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import kernel
+from .episodes import Episodes, initial_states
+from .problem import Problem
+from .scenario import ScenarioError
+
+
+class Engine:
+    """``start(slots, episodes)``, ``step(request)``, ``observe()``; per-slot clocks ``t`` and ``lengths``.
+
+    Public buffers (read them, do not resize them): ``sku`` [N], ``state`` [N, kernel.PIPE + max(L_max, 1)]
+    (columns ``kernel.NET, RECV, PIPE..``), ``params`` [N, kernel.N_PARAMS], ``t`` [N] (the slot's period),
+    ``lengths`` [N], ``info`` [N, kernel.N_INFO] (the last period's figures), ``request`` [N] (the last requests),
+    ``obs`` [N, obs_dim] float32 (the last observation written by :meth:`observe`).
+    """
+
+    def __init__(self, problem: Problem, n: int):
+        pb = problem
+        self.problem = pb
+        self.n = n
+        self.window = W = pb.window
+        self.backorder = pb.scenario.backorder
+        self.sku = np.zeros(n, dtype=np.int64)
+        self.state = np.zeros((n, kernel.PIPE + max(pb.max_lead, 1)))
+        self.params = np.zeros((n, kernel.N_PARAMS))
+        self.t = np.zeros(n, dtype=np.int64)
+        self.lengths = np.ones(n, dtype=np.int64)
+        self.info = np.zeros((n, kernel.N_INFO))
+        self.request = np.zeros(n)
+        self.obs = np.zeros((n, pb.obs_dim), dtype=np.float32)
+        self.demand = np.zeros((W + 1, n))
+        self.cal_rows = np.zeros((W + 2, n), dtype=np.int64) if pb.n_calendar else None
+        self.calendar = np.zeros((1, 0))
+        self._shared = False  # demand (and calendar rows) are an Episodes' own arrays (see load)
+        self._rows_buf = 1
+        self._d = np.zeros(n)
+        self._winbuf = np.zeros((W, n))
+        self._all = np.arange(n)
+        self._no_offset = np.zeros(n, dtype=np.int64)
+        self._period_col = pb.obs_dim - 1 - int(pb.with_lead)
+        self._win = np.arange(W)[:, None]
+
+    # ------------------------------------------------------------------ episodes
+    def load(self, episodes: Episodes, initial_state: str = "steady", rng: np.random.Generator | None = None) -> None:
+        """Start `episodes` in every slot (N = episodes.n), sharing their demand array instead of copying it
+        (the engine never writes demand rows of a running episode; a later :meth:`start` copies first)."""
+        if episodes.n != self.n:
+            raise ValueError(f"{episodes.n} episodes for {self.n} slots")
+        self.demand = episodes.demand
+        self._rows_buf = episodes.periods
+        if self.cal_rows is not None:
+            self.cal_rows = episodes.calendar_rows()
+        self._shared = True
+        self._set(self._all, episodes, initial_state, rng)
+
+    def start(self, slots: np.ndarray, episodes: Episodes, initial_state: str = "steady",
+              rng: np.random.Generator | None = None) -> None:
+        """New episodes in `slots` (episode j in slot slots[j]): SKU, demand, clock, parameters, initial state
+        (``episodes.state`` if given, else the initial-state rule drawn from `rng`)."""
+        if self._shared:
+            self.demand = self.demand.copy()
+            if self.cal_rows is not None:
+                self.cal_rows = self.cal_rows.copy()
+            self._shared = False
+        W = self.window
+        T = episodes.periods
+        if T > self._rows_buf:
+            self._grow(T)
+        rows = T + W
+        if slots.size == self.n:  # every slot (reset, or episodes of equal length): whole rows
+            self.demand[:rows] = episodes.demand
+            self.demand[rows:] = 0.0
+            if self.cal_rows is not None:
+                self.cal_rows[:rows + 1] = episodes.calendar_rows()
+        else:
+            self.demand[:rows, slots] = episodes.demand
+            self.demand[rows:, slots] = 0.0
+            if self.cal_rows is not None:
+                self.cal_rows[:rows + 1, slots] = episodes.calendar_rows()
+        self._set(slots, episodes, initial_state, rng)
+
+    def _set(self, slots, episodes: Episodes, initial_state: str, rng) -> None:
+        if (episodes.lengths < 1).any():
+            raise ScenarioError("an episode with no periods to replay")
+        self.calendar = episodes.calendar
+        self.sku[slots] = episodes.sku
+        self.params[slots] = self.problem.params[episodes.sku]
+        self.lengths[slots] = episodes.lengths
+        self.t[slots] = 0
+        if episodes.state is not None:
+            self.state[slots] = episodes.state
+        else:
+            self.state[slots] = initial_states(initial_state, self.params[slots], self.state.shape[1], rng)
+
+    def _grow(self, T: int) -> None:
+        W = self.window
+        d = np.zeros((W + T, self.n))
+        d[:self.demand.shape[0]] = self.demand
+        self.demand = d
+        if self.cal_rows is not None:
+            c = np.zeros((W + T + 1, self.n), dtype=np.int64)
+            c[:self.cal_rows.shape[0]] = self.cal_rows
+            self.cal_rows = c
+        self._rows_buf = T
+
+    # ------------------------------------------------------------------ dynamics
+    def step(self, request: np.ndarray, order_up_to: bool = False) -> int:
+        """One period for every slot: `request` [N] = units to order (or target inventory positions), then
+        every clock advances. Returns the number of slots whose episode ended (t reached its length); the
+        period's figures are in :attr:`info`."""
+        _demand_now(self.demand, self.window, self.t, self._d)
+        kernel.step(self.state, self.params, request, self._d, self.backorder, order_up_to, self.info)
+        return _tick(self.t, self.lengths)
+
+    def inventory_position(self, out: np.ndarray | None = None) -> np.ndarray:
+        out = np.empty(self.n) if out is None else out
+        kernel.inventory_position(self.state, self.params, out)
+        return out
+
+    def observe(self, slots: np.ndarray | None = None) -> np.ndarray:
+        """Write the observation of every slot (or of `slots`) at its own period into :attr:`obs` (the layout
+        of ``Problem.obs_fields``) and return :attr:`obs`."""
+        pb = self.problem
+        W = self.window
+        if slots is None:
+            t, cols, state, params, obs = self.t, self._all, self.state, self.params, self.obs
+        else:
+            t, cols = self.t[slots], slots
+            state, params = self.state[slots], self.params[slots]
+            obs = np.empty((slots.size, pb.obs_dim), dtype=np.float32)
+        if not W:
+            trace = self.demand
+        elif slots is None:
+            trace = self._winbuf
+            _window(self.demand, t, W, trace)
+        else:
+            trace = self.demand[t[None, :] + self._win, cols[None, :]]
+        cal_offset = self.cal_rows[W + t, cols] if self.cal_rows is not None else self._no_offset[:t.size]
+        # the period column is per slot: the kernel writes a placeholder (so that the lead time lands in the
+        # last column), overwritten below
+        kernel.observe(state, params, trace, 0, W, self.calendar, cal_offset, pb.n_calendar, 0.0, pb.with_period,
+                       pb.lead_norm, pb.with_lead, pb.n_pipe, obs)
+        if pb.with_period:
+            obs[:, self._period_col] = t / np.maximum(self.lengths[cols], 1)
+        if slots is not None:
+            self.obs[slots] = obs
+        return self.obs
+
+
+@njit(cache=True)
+def _demand_now(demand: np.ndarray, W: int, t: np.ndarray, d: np.ndarray) -> None:
+    """d[i] = demand[W + t[i], i]: each slot's demand of its own period (0 beyond the buffer: finished slots)."""
+    rows = demand.shape[0]
+    for i in range(t.shape[0]):
+        r = W + t[i]
+        d[i] = demand[r, i] if r < rows else 0.0
+
+
+@njit(cache=True)
+def _tick(t: np.ndarray, lengths: np.ndarray) -> int:
+    ended = 0
+    for i in range(t.shape[0]):
+        t[i] += 1
+        if t[i] >= lengths[i]:
+            ended += 1
+    return ended
+
+
+@njit(cache=True)
+def _window(demand: np.ndarray, t: np.ndarray, W: int, out: np.ndarray) -> None:
+    """out[k, i] = demand[t[i] + k, i]: the demand window of every slot at its own period."""
+    for i in range(t.shape[0]):
+        for k in range(W):
+            out[k, i] = demand[t[i] + k, i]
