@@ -1,24 +1,12 @@
 """Evaluate policies side by side on the same demand traces (common random numbers) and compute the KPIs.
 
 One path for everything: every policy (baseline or, later, learned agent) is fitted on the training data,
-then simulated by :func:`envs.batch.simulate` on the same :class:`envs.batch.Episodes`: several simulated
+then simulated by :func:`envs.batch.simulate` on the same :class:`envs.episodes.Episodes`: several simulated
 episodes for parametric scenarios, the test window of every SKU for data scenarios.
 
-KPI definitions (per policy; "per period" figures are averaged over episodes/SKUs, each weighted equally):
-
-- ``avg_cost`` and its parts ``holding, shortage, ordering, purchase``: cost per period;
-  ``avg_cost_ci95``: half-width of the 95 % confidence interval over episodes (parametric scenarios with
-  several episodes; null for data, where episodes are different SKUs rather than samples of one quantity);
-- ``fill_rate``: units served / units demanded (pooled); for backorders, units shipped within the horizon;
-- ``cycle_service_level``: share of periods with no stockout (no lost sale, no backorder at the end);
-- ``avg_on_hand``: end-of-period on hand per period; ``turnover``: units sold per period / average on hand
-  (inventory turns per period, pooled over episodes; multiply by periods per year for annual turns);
-- ``orders``: orders placed per period; ``bullwhip``: variance of orders / variance of demand within an
-  episode, the median over episodes whose demand varies (a mean would be ruled by near-constant SKUs);
-- with a purchase cost c, the cost counts what was bought within the horizon; stock left at the end is not
-  credited, so compare purchase costs over horizons long against the lead time;
-- ``gap_to_best_pct``: cost above the cheapest policy that does not see the future, in %;
-  ``gap_to_optimal_pct``: cost above the exact optimum, where the scenario has one (``dp_optimal``).
+The KPIs are the one table of :mod:`envs.kpis` (definitions there); evaluation adds
+``gap_to_best_pct`` (cost above the cheapest policy that does not see the future, in %) and
+``gap_to_optimal_pct`` (cost above the exact optimum, where the scenario has one: ``dp_optimal``).
 """
 
 from __future__ import annotations
@@ -30,18 +18,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from envs import kernel as K
-from envs.batch import DEMAND_SQ, ORDER_SQ, ORDERS, PERIODS, STOCKOUTS, Trajectory, simulate
+from envs.batch import PERIODS, Trajectory, simulate
 from envs.episodes import STREAMS, Episodes, make_episodes
+from envs.kpis import KPI_KEYS, kpis_from_totals  # noqa: F401  (re-exported: the one KPI table)
 from envs.problem import Problem
 from envs.scenario import ScenarioError
 
 from .base import Policy, TrainData, train_data
 from .base_stock import BaseStock, CappedBaseStock, Hindsight
 from .safety_stock import EOQReorderPoint, MinMax, OrderUpTo
-
-KPI_KEYS = ("avg_cost", "avg_cost_ci95", "holding", "shortage", "ordering", "purchase", "fill_rate",
-            "cycle_service_level", "avg_on_hand", "turnover", "orders", "bullwhip", "gap_to_best_pct",
-            "gap_to_optimal_pct")
 
 
 def _registry() -> dict[str, Callable[[], Policy]]:
@@ -179,36 +164,6 @@ def evaluate(problem: Problem, policies: list[Policy], *, episodes: int = 100, p
     ev = Evaluation(problem, eps, results, optimal, warmup)
     _fill_kpis(ev)
     return ev
-
-
-def kpis_from_totals(totals: np.ndarray, ci: bool) -> dict[str, float | None]:
-    """KPIs of one policy from per-episode totals (see the module docstring for the definitions)."""
-    periods = np.maximum(totals[:, PERIODS], 1)
-    per = lambda col: totals[:, col] / periods  # noqa: E731
-    cost = per(K.I_COST)
-    n = totals.shape[0]
-    demand = totals[:, K.I_DEMAND].sum()
-    sales = totals[:, K.I_SALES].sum()
-    avg_on_hand = per(K.I_ON_HAND)
-    mean_q = per(K.I_ORDER)
-    var_q = per(ORDER_SQ) - mean_q**2
-    mean_d = per(K.I_DEMAND)
-    var_d = per(DEMAND_SQ) - mean_d**2
-    varies = var_d > 1e-12
-    return {
-        "avg_cost": float(cost.mean()),
-        "avg_cost_ci95": float(1.96 * cost.std(ddof=1) / np.sqrt(n)) if ci and n > 1 else None,
-        "holding": float(per(K.I_HOLD).mean()),
-        "shortage": float(per(K.I_SHORT).mean()),
-        "ordering": float(per(K.I_ORDERING).mean()),
-        "purchase": float(per(K.I_PURCHASE).mean()),
-        "fill_rate": float(sales / demand) if demand > 0 else None,
-        "cycle_service_level": float(1 - totals[:, STOCKOUTS].sum() / periods.sum()),
-        "avg_on_hand": float(avg_on_hand.mean()),
-        "turnover": float(per(K.I_SALES).sum() / avg_on_hand.sum()) if avg_on_hand.sum() > 0 else None,
-        "orders": float(per(ORDERS).mean()),
-        "bullwhip": float(np.median(np.maximum(var_q[varies], 0) / var_d[varies])) if varies.any() else None,
-    }
 
 
 def _fill_kpis(ev: Evaluation) -> None:

@@ -2,11 +2,12 @@
 
     python -m envs.simulate --scenario demo [--episodes 20] [--seed 0] [--level-periods 1.0] [KEY=VALUE ...]
 
-The rule orders up to ``(L + 1 + level_periods) * scale`` on inventory position: mean demand over the
+The rule orders up to ``(L + 1 + level_periods) * scale`` units on inventory position: mean demand over the
 protection interval (lead time + one review period) plus ``level_periods`` periods of mean demand as safety
 stock, ``scale`` being the SKU's mean demand. It is a transparent reference, not a tuned baseline (those live
 in ``baselines/``). With ``--data FILE`` the scenario replays a demand file (``--window test`` replays every
-SKU's test window once).
+SKU's test window once). The episodes, the rollout and the KPIs are the evaluator's (:func:`envs.episodes.make_episodes`,
+:func:`envs.batch.simulate`, :mod:`envs.kpis`).
 """
 
 from __future__ import annotations
@@ -17,66 +18,38 @@ import sys
 import numpy as np
 
 from . import kernel as K
-from .inventory_env import InventoryEnv
+from .batch import PERIODS, simulate
+from .episodes import make_episodes
+from .kpis import kpis_from_totals
+from .problem import Problem
 from .scenario import ScenarioError, parse_override
 
 
-def kpis(infos: list[dict]) -> dict[str, float]:
-    """Average cost per period and its parts, fill rate, cycle service level, average on hand."""
-    n = len(infos)
-    tot = {k: sum(i[k] for i in infos) for k in ("cost", "holding_cost", "shortage_cost", "ordering_cost",
-                                                  "purchase_cost", "demand", "sales", "on_hand", "order")}
-    short = sum(1 for i in infos if i["lost"] > 0 or i["backordered"] > i.get("_prev_back", 0))
-    return {
-        "avg_cost": tot["cost"] / n,
-        "holding": tot["holding_cost"] / n,
-        "shortage": tot["shortage_cost"] / n,
-        "ordering": tot["ordering_cost"] / n,
-        "purchase": tot["purchase_cost"] / n,
-        "fill_rate": tot["sales"] / tot["demand"] if tot["demand"] > 0 else float("nan"),
-        "cycle_service_level": 1 - short / n,
-        "avg_on_hand": tot["on_hand"] / n,
-        "orders_placed": sum(1 for i in infos if i["order"] > 0) / n,
-    }
-
-
-def run(env: InventoryEnv, episodes: int, seed: int, level_periods: float, window: str | None) -> dict:
-    infos: list[dict] = []
-    pb = env.problem
-    resets = []
+def run(problem: Problem, episodes: int, seed: int, level_periods: float, window: str | None) -> dict:
+    """The order-up-to rule on `episodes` episodes of the problem (data: random train episodes, or every SKU's
+    `window` once from the steady state), through the one rollout function and the one KPI table."""
     if window is not None:
-        skus = pb.source.skus_in(window)
-        resets = [{"sku": int(s), "window": window, "initial_state": "steady"} for s in skus]
+        eps = make_episodes(problem, window)
+        initial = "steady"
     else:
-        resets = [{} for _ in range(episodes)]
-    for e, options in enumerate(resets):
-        env.reset(seed=seed + e, options=options)
-        L = int(pb.params[env.sku, K.LEAD])
-        level = (L + 1 + level_periods) * float(pb.params[env.sku, K.SCALE])
-        prev_back = 0.0
-        while True:
-            order = max(level - env.inventory_position, 0.0)
-            action = _action_for(env, order)
-            _, _, term, trunc, info = env.step(action)
-            info["_prev_back"] = prev_back
-            prev_back = info["backordered"]
-            infos.append(info)
-            if term or trunc:
-                break
-    return {"episodes": len(resets), "periods": len(infos), **kpis(infos)}
+        split = problem.scenario.data.window if problem.source.replays_windows else "train"
+        eps = make_episodes(problem, split, seed=seed, n=episodes,
+                            skus=None if not problem.source.replays_windows else _random_skus(problem, split,
+                                                                                                 episodes, seed))
+        initial = problem.scenario.initial_state
+    p = problem.params[eps.sku]
+    level = (p[:, K.LEAD] + 1 + level_periods) * p[:, K.SCALE]
+    totals, _ = simulate(problem, eps, lambda sim: level, initial_state=initial, seed=seed, order_up_to=True)
+    k = kpis_from_totals(totals, ci=False)
+    out = {"episodes": eps.n, "periods": int(totals[:, PERIODS].sum())}
+    out.update({name: k[name] for name in ("avg_cost", "holding", "shortage", "ordering", "purchase", "fill_rate",
+                                           "cycle_service_level", "avg_on_hand", "orders")})
+    return out
 
 
-def _action_for(env: InventoryEnv, units: float):
-    """The action whose order is closest to `units` (discrete modes) or the continuous action for it."""
-    pb = env.problem
-    mode = pb.scenario.action.mode
-    if mode == "continuous":
-        top = pb._cont_max[env.sku]
-        return np.array([np.clip(2 * units / top - 1, -1, 1)], dtype=np.float32)
-    row = pb.action_table[env.sku]
-    if mode == "order_up_to":
-        return int(np.argmin(np.abs(row - (env.inventory_position + units))))
-    return int(np.argmin(np.abs(row - units)))
+def _random_skus(problem: Problem, split: str, n: int, seed: int) -> np.ndarray:
+    pool = problem.source.skus_in(split)
+    return pool[np.random.default_rng(seed).integers(pool.size, size=n)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,16 +75,16 @@ def main(argv: list[str] | None = None) -> int:
                 overrides["data.items"] = args.items
         elif args.items:
             raise ScenarioError("--items needs --data")
-        env = InventoryEnv(args.scenario, **overrides)
-        if args.window and not env.problem.source.replays_windows:
+        problem = Problem(args.scenario, **overrides)
+        if args.window and not problem.source.replays_windows:
             raise ScenarioError("--window applies to data scenarios only")
-        res = run(env, args.episodes, args.seed, args.level_periods, args.window)
+        res = run(problem, args.episodes, args.seed, args.level_periods, args.window)
     except (ScenarioError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    sc = env.scenario
-    print(f"scenario {sc.name}: {sc.mode}, lead time {env.problem.max_lead if env.problem.n_skus > 1 else sc.lead_time}, "
-          f"{env.problem.n_skus} SKU(s); order-up-to (L + 1 + {args.level_periods:g}) x mean demand")
+    sc = problem.scenario
+    print(f"scenario {sc.name}: {sc.mode}, lead time {problem.max_lead if problem.n_skus > 1 else sc.lead_time}, "
+          f"{problem.n_skus} SKU(s); order-up-to (L + 1 + {args.level_periods:g}) x mean demand")
     print(f"{res['episodes']} episodes, {res['periods']} periods (seed {args.seed})")
     width = max(len(k) for k in res)
     for k, v in res.items():
