@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from envs import kernel as K
+from envs import kernel
 from envs.batch import RawState
 from envs.episodes import STREAMS, Episodes
 from envs.problem import Problem
@@ -105,7 +105,7 @@ class LevelPolicy(Policy):
 
 
 def lead_times(problem: Problem) -> np.ndarray:
-    return problem.params[:, K.LEAD].astype(np.int64)
+    return problem.params[:, kernel.LEAD].astype(np.int64)
 
 
 def rolling_sums(demand: np.ndarray, k: int) -> np.ndarray:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs import kernel as K
+from envs import kernel
 
 from .base import LevelPolicy, Policy, TrainData, lead_times, rolling_sums
 from .tuning import (
@@ -38,7 +38,7 @@ from .tuning import (
 def upper_level(problem, train: TrainData) -> np.ndarray:
     """A level no sensible policy exceeds: 1.5 x the largest (L+1)-period training demand + 2 scales."""
     L = lead_times(problem)
-    scale = problem.params[:, K.SCALE]
+    scale = problem.params[:, kernel.SCALE]
     out = np.empty(problem.n_skus)
     for i, d in enumerate(train.demand):
         top = rolling_sums(d, int(L[i]) + 1).max() if d.size else 0.0

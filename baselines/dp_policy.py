@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-from envs import kernel as K
+from envs import kernel
 from envs.problem import Problem
 
 from .base import Policy, TrainData
@@ -39,7 +39,7 @@ class DPOptimal(Policy):
             raise ValueError(f"dp_optimal does not apply to scenario {problem.scenario.name!r}")
         self.problem = problem
         p = problem.params[0]
-        self.solution = _solve(float(problem.source.means[0]), int(p[K.LEAD]), float(p[K.HOLD]), float(p[K.SHORT]))
+        self.solution = _solve(float(problem.source.means[0]), int(p[kernel.LEAD]), float(p[kernel.HOLD]), float(p[kernel.SHORT]))
         self.exact_avg_cost = self.solution.avg_cost
         return self
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from envs import kernel as K
+from envs import kernel
 from envs.batch import PERIODS, Trajectory, simulate
 from envs.episodes import STREAMS, Episodes, make_episodes
 from envs.kpis import KPI_KEYS, kpis_from_totals  # noqa: F401  (re-exported: the one KPI table)
@@ -187,5 +187,5 @@ def per_sku_kpis(ev: Evaluation, result: PolicyResult) -> list[dict]:
     for j in range(ev.episodes.n):
         k = kpis_from_totals(result.totals[j:j + 1], ci=False)
         rows.append({"policy": result.name, "sku": pb.sku_name(int(ev.episodes.sku[j])), "episode": j, **k,
-                     "periods": int(result.totals[j, PERIODS]), "total_cost": float(result.totals[j, K.I_COST])})
+                     "periods": int(result.totals[j, PERIODS]), "total_cost": float(result.totals[j, kernel.I_COST])})
     return rows

@@ -58,7 +58,7 @@ from functools import partial
 import numpy as np
 from scipy.stats import norm
 
-from envs import kernel as K
+from envs import kernel
 from envs.batch import BatchSim, Episodes, RawState
 from envs.problem import Problem
 
@@ -731,7 +731,7 @@ def main(argv: list[str] | None = None) -> int:
         tot, _ = simulate(pb, eps, lambda sim, p=pol: p.act(None, sim.raw), order_up_to=True)
         t2 = time.process_time()
         total += t2 - t0
-        cost = tot[:, K.I_COST].sum() / tot[:, PERIODS].sum()
+        cost = tot[:, kernel.I_COST].sum() / tot[:, PERIODS].sum()
         print(f"{name:<20}{cost:>12.4f}{t1 - t0:>8.2f}{t2 - t1:>8.2f}  {pol.describe()}")
     print(f"fit + evaluation, all policies: {total:.2f} CPU s")
     return 0

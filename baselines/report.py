@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from envs import kernel as K
+from envs import kernel
 
 from .evaluation import KPI_KEYS, Evaluation, per_sku_kpis
 
@@ -52,9 +52,9 @@ def table(ev: Evaluation) -> str:
 
 def header(ev: Evaluation) -> str:
     sc = ev.problem.scenario
-    out = [f"scenario: {sc.name} ({sc.mode}, lead time {_param_text(ev, K.LEAD)}, h={_param_text(ev, K.HOLD)}, "
-           f"{'p' if sc.mode == 'lost_sales' else 'b'}={_param_text(ev, K.SHORT)}, "
-           f"K={_param_text(ev, K.ORDER_COST)}, c={_param_text(ev, K.UNIT_COST)})",
+    out = [f"scenario: {sc.name} ({sc.mode}, lead time {_param_text(ev, kernel.LEAD)}, h={_param_text(ev, kernel.HOLD)}, "
+           f"{'p' if sc.mode == 'lost_sales' else 'b'}={_param_text(ev, kernel.SHORT)}, "
+           f"K={_param_text(ev, kernel.ORDER_COST)}, c={_param_text(ev, kernel.UNIT_COST)})",
            f"traces: {ev.episodes.label}" + (f"; first {ev.warmup} periods of each discarded as warm-up"
                                              if ev.warmup else "")]
     if ev.optimal_avg_cost is not None:
@@ -95,7 +95,7 @@ def groups(ev: Evaluation) -> dict[str, np.ndarray] | None:
 
     skus = ev.episodes.sku
     demand = np.nan_to_num(src.data.demand[skus], nan=0.0).sum(axis=1)
-    cost = ev.problem.params[skus, K.UNIT_COST]
+    cost = ev.problem.params[skus, kernel.UNIT_COST]
     value = demand * cost if (cost > 0).any() else demand
     order = np.argsort(-value)
     share = np.cumsum(value[order]) / max(value.sum(), 1e-12)
@@ -112,7 +112,7 @@ def group_table(ev: Evaluation, labels: np.ndarray) -> str:
     head = "| policy | " + " | ".join(f"{k} ({int((labels == k).sum())} SKUs)" for k in keys) + " |"
     lines = [head, "|" + "---|" * (len(keys) + 1)]
     for r in ev.ranked():
-        per = r.totals[:, K.I_COST] / np.maximum(r.totals[:, -1], 1)
+        per = r.totals[:, kernel.I_COST] / np.maximum(r.totals[:, -1], 1)
         cells = [f"{per[labels == k].mean():.4f}" for k in keys]
         lines.append(f"| {r.name}{' *' if r.uses_future else ''} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

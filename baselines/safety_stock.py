@@ -26,7 +26,7 @@ import math
 import numpy as np
 from scipy.stats import norm
 
-from envs import kernel as K
+from envs import kernel
 from envs.batch import BatchSim
 
 from .base import Policy, TrainData, lead_times
@@ -136,7 +136,7 @@ class MinMax(_SafetyStockRule):
     rule = RULE_MIN_MAX
 
     def _lot(self, p: np.ndarray) -> np.ndarray:
-        q = np.array([eoq(m, k, h) for m, k, h in zip(self.mu, p[:, K.ORDER_COST], p[:, K.HOLD])])
+        q = np.array([eoq(m, k, h) for m, k, h in zip(self.mu, p[:, kernel.ORDER_COST], p[:, kernel.HOLD])])
         return np.maximum(np.where(np.isfinite(q), q, 0.0), self.mu)
 
     def _orders(self, s: np.ndarray, state) -> np.ndarray:
@@ -152,9 +152,9 @@ class EOQReorderPoint(_SafetyStockRule):
     rule = RULE_EOQ
 
     def _lot(self, p: np.ndarray) -> np.ndarray:
-        q = np.array([eoq(m, k, h) for m, k, h in zip(self.mu, p[:, K.ORDER_COST], p[:, K.HOLD])])
+        q = np.array([eoq(m, k, h) for m, k, h in zip(self.mu, p[:, kernel.ORDER_COST], p[:, kernel.HOLD])])
         q = np.where(np.isfinite(q), q, np.maximum(self.mu, 1.0) * 4)
-        return order_quantity(q, p[:, K.MOQ], p[:, K.PACK])
+        return order_quantity(q, p[:, kernel.MOQ], p[:, kernel.PACK])
 
     def _orders(self, s: np.ndarray, state) -> np.ndarray:
         Q = self.lot[state.sku]

@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 from numba import njit
 
-from envs import kernel as K
+from envs import kernel
 from envs.batch import PERIODS, BatchSim, simulate
 from envs.episodes import STREAMS, Episodes, initial_states, make_episodes
 from envs.problem import Problem
@@ -49,7 +49,7 @@ def replicate(eps: Episodes, k: int) -> Episodes:
 
 def per_sku_cost(problem: Problem, eps: Episodes, totals: np.ndarray, k: int) -> np.ndarray:
     """Average cost per period for each (SKU, candidate): [n_skus, k] (NaN for SKUs without episodes)."""
-    cost = totals[:, K.I_COST].reshape(-1, k)
+    cost = totals[:, kernel.I_COST].reshape(-1, k)
     periods = totals[:, PERIODS].reshape(-1, k)
     sku = eps.sku.reshape(-1, k)[:, 0]
     num = np.zeros((problem.n_skus, k))
@@ -78,7 +78,7 @@ def grid_search(problem: Problem, eps: Episodes, warmup: int, candidates: np.nda
 def critical_z(problem: Problem) -> np.ndarray:
     """Normal quantile of the critical ratio p / (p + h) per SKU (clipped to [-3, 3]): a rule-of-thumb safety
     factor, used only to pick the pilot candidate of a pruned search (never the answer)."""
-    h, p = problem.params[:, K.HOLD], problem.params[:, K.SHORT]
+    h, p = problem.params[:, kernel.HOLD], problem.params[:, kernel.SHORT]
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(p + h > 0, p / (p + h), 0.5)
     from scipy.stats import norm
@@ -151,24 +151,24 @@ def _rule_totals(rule: int, params: np.ndarray, demand: np.ndarray, ep_lo: int, 
     stock, order and inventory position is one and float sums of them are exact in any order: the inventory
     position is then carried (IP' = IP + order - sales, or - demand with backorders) instead of summed over
     the pipeline, and the pipeline is a ring buffer (the same numbers as kernel.step's, not just close)."""
-    width = max(state0.shape[1] - K.PIPE, 1)
+    width = max(state0.shape[1] - kernel.PIPE, 1)
     net = np.empty(k)
     pipe = np.zeros((k, width))
     tot = np.empty(k)
     act = np.empty(k, dtype=np.int64)
     pruned = np.zeros(k, dtype=np.bool_)
     for e in range(ep_lo, ep_hi):
-        L = int(params[e, K.LEAD])
-        hold, short = params[e, K.HOLD], params[e, K.SHORT]
-        order_cost, unit_cost = params[e, K.ORDER_COST], params[e, K.UNIT_COST]
-        moq, pack = params[e, K.MOQ], params[e, K.PACK]
-        max_order, capacity = params[e, K.MAX_ORDER], params[e, K.CAPACITY]
+        L = int(params[e, kernel.LEAD])
+        hold, short = params[e, kernel.HOLD], params[e, kernel.SHORT]
+        order_cost, unit_cost = params[e, kernel.ORDER_COST], params[e, kernel.UNIT_COST]
+        moq, pack = params[e, kernel.MOQ], params[e, kernel.PACK]
+        max_order, capacity = params[e, kernel.MAX_ORDER], params[e, kernel.CAPACITY]
         base = (e - ep_lo) * k
         for i in range(k):
-            net[i] = state0[e, K.NET]
+            net[i] = state0[e, kernel.NET]
             pruned[i] = False
             for j in range(width):
-                pipe[i, j] = state0[e, K.PIPE + j] if j < state0.shape[1] - K.PIPE else 0.0
+                pipe[i, j] = state0[e, kernel.PIPE + j] if j < state0.shape[1] - kernel.PIPE else 0.0
             tot[i] = 0.0
             maxw[base + i] = 0.0
         p0 = pilot[e]
@@ -263,7 +263,7 @@ def _rule_pass(rule, demand, e, base, length, warmup, L, hold, short, order_cost
             for j in range(L):
                 ip += pipe[i, j]
             want = _rule_want(rule, A, b[c], ip, path[path_col[c], t] if path_col[c] >= 0 else 0.0, maxw, c)
-            q = K.constrain(want, ip, moq, pack, max_order, capacity)
+            q = kernel.constrain(want, ip, moq, pack, max_order, capacity)
             if L == 0:
                 n0 += q
             else:
@@ -296,7 +296,7 @@ def _lost_sales_period(na, d, wpos, h, hold, short, order_cost, unit_cost, moq, 
     order nor capacity, given the units each asks for (WANT): kernel.step's arithmetic, with kernel.constrain
     reduced to what it does without limits (the same numbers: q / 1.0 == q), and the period's cost written to
     COST. No branch depends on the candidate, so the loop vectorises."""
-    eps = K._EPS
+    eps = kernel._EPS
     for x in range(na):
         want = WANT[x]
         ip = IP[x]
@@ -394,7 +394,7 @@ def _rule_pass_int(rule, demand, e, base, length, warmup, L, hold, short, order_
             if with_path and pc[x] >= 0:
                 fc = path[pc[x], t]
             want = _rule_want(rule, A[x], B[x], ip, fc, MW, x)
-            q = K.constrain(want, ip, moq, pack, max_order, capacity)
+            q = kernel.constrain(want, ip, moq, pack, max_order, capacity)
             if L == 0:
                 n0 += q
             end, out, short_cost = _serve(n0, d, backorder, short)
@@ -466,7 +466,7 @@ def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: int, a: np.nd
     b = np.zeros_like(a) if b is None else np.ascontiguousarray(b, dtype=np.float64)
     a = np.ascontiguousarray(a, dtype=np.float64)
     params = np.ascontiguousarray(problem.params[eps.sku])
-    state0 = initial_states("steady", params, K.PIPE + max(problem.max_lead, 1), None)  # as simulate() starts
+    state0 = initial_states("steady", params, kernel.PIPE + max(problem.max_lead, 1), None)  # as simulate() starts
     demand, integral_demand = eps.by_episode
     lengths = eps.lengths.astype(np.int64)
     cost = np.zeros(n * k)
@@ -476,7 +476,7 @@ def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: int, a: np.nd
     bound = np.full(n, np.inf) if bound is None else np.asarray(bound, dtype=np.float64)
     skip = np.zeros(n * k, dtype=np.bool_) if skip is None else np.asarray(skip, dtype=np.bool_)
     maxw = np.zeros(n * k) if maxw is None else maxw
-    integral = bool(integral_demand and _integral(state0) and _integral(params[:, K.PACK]))
+    integral = bool(integral_demand and _integral(state0) and _integral(params[:, kernel.PACK]))
     if paths is None:
         _rule_totals(rule, params, demand, 0, n, k, lengths, warmup, a, b, np.zeros((1, 1)),
                      np.full(n * k, -1, dtype=np.int64), state0, backorder, pilot, bound, skip, cost, periods, maxw,
@@ -529,7 +529,7 @@ def choose(problem: Problem, eps: Episodes, candidates: np.ndarray, cost: np.nda
             cost_sku = num / den
     else:
         totals = np.zeros((cost.shape[0], PERIODS + 1))
-        totals[:, K.I_COST], totals[:, PERIODS] = cost, periods
+        totals[:, kernel.I_COST], totals[:, PERIODS] = cost, periods
         cost_sku = per_sku_cost(problem, replace(eps, sku=np.repeat(eps.sku, k)), totals, k)
     filled = np.where(np.isnan(cost_sku), np.inf, cost_sku)
     best = candidates[np.arange(problem.n_skus), filled.argmin(axis=1)]

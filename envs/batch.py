@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import kernel as K
+from . import kernel
 from .engine import Engine
 from .episodes import Episodes, make_episodes
 from .problem import Problem
@@ -33,8 +33,8 @@ class RawState:
     sku: np.ndarray  # [N]
 
 
-STOCKOUTS, ORDERS, ORDER_SQ, DEMAND_SQ, PERIODS = range(K.N_INFO, K.N_INFO + 5)
-TOTAL_KEYS = K.INFO_KEYS + ("stockout_periods", "orders_placed", "order_sq", "demand_sq", "periods")
+STOCKOUTS, ORDERS, ORDER_SQ, DEMAND_SQ, PERIODS = range(kernel.N_INFO, kernel.N_INFO + 5)
+TOTAL_KEYS = kernel.INFO_KEYS + ("stockout_periods", "orders_placed", "order_sq", "demand_sq", "periods")
 
 
 class BatchSim:
@@ -55,7 +55,7 @@ class BatchSim:
         self.ip = np.zeros(n)
         self.totals = np.zeros((n, len(TOTAL_KEYS)))
         self.t = 0
-        self.raw = RawState(period=0, on_hand=eng.state[:, K.NET], pipeline=eng.state[:, K.PIPE:],
+        self.raw = RawState(period=0, on_hand=eng.state[:, kernel.NET], pipeline=eng.state[:, kernel.PIPE:],
                             inventory_position=self.ip, last_demand=np.zeros(n), active=np.ones(n, bool),
                             params=eng.params, sku=episodes.sku)
         self._refresh()
@@ -81,7 +81,7 @@ class BatchSim:
         """One period for every episode; `request` = units to order (or targets if order_up_to)."""
         self.engine.step(np.ascontiguousarray(request, dtype=np.float64), order_up_to)
         if self.t >= self.warmup:
-            K.accumulate(self.info, self.raw.active, self.totals)
+            kernel.accumulate(self.info, self.raw.active, self.totals)
         self.t += 1
         self._refresh()
         return self.info
@@ -112,9 +112,9 @@ def simulate(problem: Problem, episodes: Episodes, act: Callable[[BatchSim], np.
         t = sim.t
         info = sim.step(act(sim), order_up_to=order_up_to)
         if traj is not None:
-            traj.on_hand[t] = info[record, K.I_ON_HAND] - info[record, K.I_BACK]
-            traj.order[t] = info[record, K.I_ORDER]
-            traj.demand[t] = info[record, K.I_DEMAND]
+            traj.on_hand[t] = info[record, kernel.I_ON_HAND] - info[record, kernel.I_BACK]
+            traj.order[t] = info[record, kernel.I_ORDER]
+            traj.demand[t] = info[record, kernel.I_DEMAND]
     return sim.totals, traj
 
 
@@ -124,7 +124,7 @@ def long_run_cost(problem: Problem, act: Callable[[BatchSim], np.ndarray], *, n:
     `periods` periods after `warmup`, and its standard error (replication means are iid)."""
     eps = make_episodes(problem, "test", seed=seed, n=n, periods=warmup + periods)
     totals, _ = simulate(problem, eps, act, seed=seed, warmup=warmup, order_up_to=order_up_to)
-    per = totals[:, K.I_COST] / totals[:, PERIODS]
+    per = totals[:, kernel.I_COST] / totals[:, PERIODS]
     return float(per.mean()), float(per.std(ddof=1) / np.sqrt(n))
 
 

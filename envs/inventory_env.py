@@ -7,7 +7,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from . import kernel as K
+from . import kernel
 from .episodes import initial_states, make_episodes
 from .problem import Problem
 from .reward import Reward
@@ -15,7 +15,7 @@ from .scenario import Scenario, ScenarioError
 
 _NO_CALENDAR = np.zeros((1, 0), dtype=np.float64)
 # step() unpacks the kernel's info row by position into a dict literal (faster than dict(zip(...)))
-assert K.INFO_KEYS == ("demand", "sales", "lost", "backordered", "received", "order", "on_hand",
+assert kernel.INFO_KEYS == ("demand", "sales", "lost", "backordered", "received", "order", "on_hand",
                        "inventory_position", "cost", "holding_cost", "shortage_cost", "ordering_cost",
                        "purchase_cost"), "update InventoryEnv.step to the new info columns"
 
@@ -115,10 +115,10 @@ class InventoryEnv(gym.Env):
         self.action_space = pb.action_space
         self.observation_space = pb.observation_space
         self.obs_fields = pb.obs_fields
-        self._state = np.zeros((1, K.PIPE + max(pb.max_lead, 1)), dtype=np.float64)
-        self._params = np.zeros((1, K.N_PARAMS), dtype=np.float64)
+        self._state = np.zeros((1, kernel.PIPE + max(pb.max_lead, 1)), dtype=np.float64)
+        self._params = np.zeros((1, kernel.N_PARAMS), dtype=np.float64)
         self._request = np.zeros(1, dtype=np.float64)
-        self._info = np.zeros((1, K.N_INFO), dtype=np.float64)
+        self._info = np.zeros((1, kernel.N_INFO), dtype=np.float64)
         self._obs = np.zeros((1, pb.obs_dim), dtype=np.float32)
         self._cal_offset = np.full(1, pb.window, dtype=np.int64)  # calendar rows are aligned with the trace
         self._backorder = self.scenario.backorder
@@ -140,10 +140,10 @@ class InventoryEnv(gym.Env):
         self._last_info: dict[str, Any] | None = None
         # views and constants of the hot path, made once
         self._obs0, self._info0 = self._obs[0], self._info[0]
-        self._pipe = self._state[0, K.RECV:K.RECV + 1]
-        self._cfg = np.zeros(K.N_CFG, dtype=np.float64)
-        self._cfg[[K.C_WINDOW, K.C_BACKORDER, K.C_ORDER_UP_TO, K.C_N_CALENDAR, K.C_WITH_PERIOD, K.C_LEAD_NORM,
-                   K.C_WITH_LEAD, K.C_N_PIPE]] = (pb.window, self._backorder, self._order_up_to, pb.n_calendar,
+        self._pipe = self._state[0, kernel.RECV:kernel.RECV + 1]
+        self._cfg = np.zeros(kernel.N_CFG, dtype=np.float64)
+        self._cfg[[kernel.C_WINDOW, kernel.C_BACKORDER, kernel.C_ORDER_UP_TO, kernel.C_N_CALENDAR, kernel.C_WITH_PERIOD, kernel.C_LEAD_NORM,
+                   kernel.C_WITH_LEAD, kernel.C_N_PIPE]] = (pb.window, self._backorder, self._order_up_to, pb.n_calendar,
                                                   pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe)
 
     # ------------------------------------------------------------------ gym API
@@ -169,10 +169,10 @@ class InventoryEnv(gym.Env):
             raise ScenarioError(f"SKU {pb.sku_name(sku)!r} has no demand to replay in the {window} window")
         self._sku = sku
         self._sku_name = pb.sku_name(sku)
-        self._lead = int(pb.params[sku, K.LEAD])
+        self._lead = int(pb.params[sku, kernel.LEAD])
         # units arriving in 1..L periods: the slot received next period (RECV) then the pipeline (PIPE..),
         # side by side in the state row
-        self._pipe = self._state[0, K.RECV:K.RECV + self._lead]
+        self._pipe = self._state[0, kernel.RECV:kernel.RECV + self._lead]
         rows = pb.window + length
         self._trace = np.ascontiguousarray(eps.demand[:rows, :1])
         if pb.n_calendar:  # the calendar rows of the trace (and the period after it), aligned with it
@@ -180,7 +180,7 @@ class InventoryEnv(gym.Env):
         else:
             self._calendar = _NO_CALENDAR
         self._periods = length
-        self._cfg[K.C_PERIODS] = length
+        self._cfg[kernel.C_PERIODS] = length
         self._t = 0
         self._params[0] = pb.params[sku]
         self._reward_offset = float(self._reward_tables[0][sku])
@@ -190,7 +190,7 @@ class InventoryEnv(gym.Env):
         self._last_info = None
         self._observe()
         info = self.raw_state
-        info["scale"] = float(self._params[0, K.SCALE])
+        info["scale"] = float(self._params[0, kernel.SCALE])
         return self._obs[0].copy(), info
 
     def step(self, action):
@@ -202,7 +202,7 @@ class InventoryEnv(gym.Env):
         else:
             requested = float(self._table[self._sku, action])
         self._request[0] = requested
-        K.step_observe(self._state, self._params, self._request, self._trace, t, self._calendar, self._cal_offset,
+        kernel.step_observe(self._state, self._params, self._request, self._trace, t, self._calendar, self._cal_offset,
                        self._cfg, self._obs, self._info)
         self._t = t + 1
         (demand, sales, lost, backordered, received, order, on_hand, position, cost, holding, shortage, ordering,
@@ -221,7 +221,7 @@ class InventoryEnv(gym.Env):
             return None
         i = self._last_info
         if i is None:
-            return f"period 0 sku {self.problem.sku_name(self._sku)}: on hand {self._state[0, K.NET]:g}"
+            return f"period 0 sku {self.problem.sku_name(self._sku)}: on hand {self._state[0, kernel.NET]:g}"
         return (f"period {i['period']} sku {i['sku']}: demand {i['demand']:g} sales {i['sales']:g} "
                 f"lost {i['lost']:g} backordered {i['backordered']:g} order {i['order']:g} "
                 f"on hand {i['on_hand']:g} IP {i['inventory_position']:g} cost {i['cost']:.2f}")
@@ -239,7 +239,7 @@ class InventoryEnv(gym.Env):
 
     def _observe(self) -> None:
         pb = self.problem
-        K.observe(self._state, self._params, self._trace, self._t, pb.window, self._calendar, self._cal_offset,
+        kernel.observe(self._state, self._params, self._trace, self._t, pb.window, self._calendar, self._cal_offset,
                   pb.n_calendar, self._t / self._periods, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe,
                   self._obs)
 
@@ -249,14 +249,14 @@ class InventoryEnv(gym.Env):
 
     @property
     def inventory_position(self) -> float:
-        L = int(self._params[0, K.LEAD])
-        return float(self._state[0, K.NET] + self._state[0, K.PIPE:K.PIPE + L].sum())
+        L = int(self._params[0, kernel.LEAD])
+        return float(self._state[0, kernel.NET] + self._state[0, kernel.PIPE:kernel.PIPE + L].sum())
 
     @property
     def raw_state(self) -> dict[str, Any]:
         """Net inventory after arrival and the pipeline at the current decision point (raw units)."""
-        L = int(self._params[0, K.LEAD])
-        return {"on_hand": float(self._state[0, K.NET]),
-                "pipeline": self._state[0, K.PIPE:K.PIPE + max(L - 1, 0)].copy(),
+        L = int(self._params[0, kernel.LEAD])
+        return {"on_hand": float(self._state[0, kernel.NET]),
+                "pipeline": self._state[0, kernel.PIPE:kernel.PIPE + max(L - 1, 0)].copy(),
                 "inventory_position": self.inventory_position, "period": self._t,
                 "sku": self.problem.sku_name(self._sku)}

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kernel as K
+from . import kernel
 from .batch import DEMAND_SQ, ORDER_SQ, ORDERS, PERIODS, STOCKOUTS
 
 KPI_KEYS = ("avg_cost", "avg_cost_ci95", "holding", "shortage", "ordering", "purchase", "fill_rate",
@@ -35,27 +35,27 @@ def kpis_from_totals(totals: np.ndarray, ci: bool) -> dict[str, float | None]:
     """KPIs of one policy from per-episode totals (see the module docstring for the definitions)."""
     periods = np.maximum(totals[:, PERIODS], 1)
     per = lambda col: totals[:, col] / periods  # noqa: E731
-    cost = per(K.I_COST)
+    cost = per(kernel.I_COST)
     n = totals.shape[0]
-    demand = totals[:, K.I_DEMAND].sum()
-    sales = totals[:, K.I_SALES].sum()
-    avg_on_hand = per(K.I_ON_HAND)
-    mean_q = per(K.I_ORDER)
+    demand = totals[:, kernel.I_DEMAND].sum()
+    sales = totals[:, kernel.I_SALES].sum()
+    avg_on_hand = per(kernel.I_ON_HAND)
+    mean_q = per(kernel.I_ORDER)
     var_q = per(ORDER_SQ) - mean_q**2
-    mean_d = per(K.I_DEMAND)
+    mean_d = per(kernel.I_DEMAND)
     var_d = per(DEMAND_SQ) - mean_d**2
     varies = var_d > 1e-12
     return {
         "avg_cost": float(cost.mean()),
         "avg_cost_ci95": float(1.96 * cost.std(ddof=1) / np.sqrt(n)) if ci and n > 1 else None,
-        "holding": float(per(K.I_HOLD).mean()),
-        "shortage": float(per(K.I_SHORT).mean()),
-        "ordering": float(per(K.I_ORDERING).mean()),
-        "purchase": float(per(K.I_PURCHASE).mean()),
+        "holding": float(per(kernel.I_HOLD).mean()),
+        "shortage": float(per(kernel.I_SHORT).mean()),
+        "ordering": float(per(kernel.I_ORDERING).mean()),
+        "purchase": float(per(kernel.I_PURCHASE).mean()),
         "fill_rate": float(sales / demand) if demand > 0 else None,
         "cycle_service_level": float(1 - totals[:, STOCKOUTS].sum() / periods.sum()),
         "avg_on_hand": float(avg_on_hand.mean()),
-        "turnover": float(per(K.I_SALES).sum() / avg_on_hand.sum()) if avg_on_hand.sum() > 0 else None,
+        "turnover": float(per(kernel.I_SALES).sum() / avg_on_hand.sum()) if avg_on_hand.sum() > 0 else None,
         "orders": float(per(ORDERS).mean()),
         "bullwhip": float(np.median(np.maximum(var_q[varies], 0) / var_d[varies])) if varies.any() else None,
     }

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from . import kernel as K
+from . import kernel
 from .demand import DemandSource, make_source
 from .scenario import Scenario, ScenarioError, resolve_scenario
 
 _ITEM_TO_PARAM = {
-    "lead_time": K.LEAD, "holding_cost": K.HOLD, "shortage_cost": K.SHORT, "order_cost": K.ORDER_COST,
-    "unit_cost": K.UNIT_COST, "moq": K.MOQ, "pack_size": K.PACK,
+    "lead_time": kernel.LEAD, "holding_cost": kernel.HOLD, "shortage_cost": kernel.SHORT, "order_cost": kernel.ORDER_COST,
+    "unit_cost": kernel.UNIT_COST, "moq": kernel.MOQ, "pack_size": kernel.PACK,
 }
 
 
@@ -37,17 +37,17 @@ class Problem:
         self.scenario = sc
         self.source: DemandSource = make_source(sc)
         n = self.source.n_skus
-        p = np.empty((n, K.N_PARAMS), dtype=np.float64)
-        p[:, K.LEAD] = sc.lead_time
-        p[:, K.HOLD] = sc.holding_cost
-        p[:, K.SHORT] = sc.shortage_cost
-        p[:, K.ORDER_COST] = sc.order_cost
-        p[:, K.UNIT_COST] = sc.unit_cost
-        p[:, K.MOQ] = sc.moq
-        p[:, K.PACK] = sc.pack_size
-        p[:, K.MAX_ORDER] = math.inf if sc.max_order is None else sc.max_order
-        p[:, K.CAPACITY] = math.inf if sc.capacity is None else sc.capacity
-        p[:, K.SCALE] = self.source.scales
+        p = np.empty((n, kernel.N_PARAMS), dtype=np.float64)
+        p[:, kernel.LEAD] = sc.lead_time
+        p[:, kernel.HOLD] = sc.holding_cost
+        p[:, kernel.SHORT] = sc.shortage_cost
+        p[:, kernel.ORDER_COST] = sc.order_cost
+        p[:, kernel.UNIT_COST] = sc.unit_cost
+        p[:, kernel.MOQ] = sc.moq
+        p[:, kernel.PACK] = sc.pack_size
+        p[:, kernel.MAX_ORDER] = math.inf if sc.max_order is None else sc.max_order
+        p[:, kernel.CAPACITY] = math.inf if sc.capacity is None else sc.capacity
+        p[:, kernel.SCALE] = self.source.scales
         items = getattr(self.source, "items", None)
         if items is not None:
             for name, col in _ITEM_TO_PARAM.items():
@@ -55,10 +55,10 @@ class Problem:
                 if v is not None:
                     given = ~np.isnan(v)
                     p[given, col] = v[given]
-        p[:, K.PACK] = np.maximum(p[:, K.PACK], 1.0)
+        p[:, kernel.PACK] = np.maximum(p[:, kernel.PACK], 1.0)
         self.params = p
         self.n_skus = n
-        self.max_lead = int(p[:, K.LEAD].max())
+        self.max_lead = int(p[:, kernel.LEAD].max())
         self.n_pipe = max(self.max_lead - 1, 0)
         o = sc.observation
         self.window = o.demand_window
@@ -69,7 +69,7 @@ class Problem:
         self.n_calendar = 0
         if want_cal:
             self.n_calendar = 4 if self.source.daily_calendar else 2
-        leads = p[:, K.LEAD]
+        leads = p[:, kernel.LEAD]
         self.with_lead = bool(leads.min() != leads.max()) if o.lead_time == "auto" else bool(o.lead_time)
         self.lead_norm = 1.0 / max(self.max_lead, 1)
         self.with_period = o.period
@@ -77,7 +77,7 @@ class Problem:
         self.obs_dim = len(self.obs_fields)
         a = sc.action
         steps = np.arange(a.n, dtype=np.float64) * a.step
-        unit = p[:, K.SCALE:K.SCALE + 1] if a.relative else np.ones((n, 1))
+        unit = p[:, kernel.SCALE:kernel.SCALE + 1] if a.relative else np.ones((n, 1))
         table = steps[None, :] * unit
         self.action_table = np.rint(table) if a.mode == "units" else table
         self.order_up_to = a.mode == "order_up_to"

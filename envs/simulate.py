@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-from . import kernel as K
+from . import kernel
 from .batch import PERIODS, simulate
 from .episodes import make_episodes
 from .kpis import kpis_from_totals
@@ -38,7 +38,7 @@ def run(problem: Problem, episodes: int, seed: int, level_periods: float, window
                                                                                                  episodes, seed))
         initial = problem.scenario.initial_state
     p = problem.params[eps.sku]
-    level = (p[:, K.LEAD] + 1 + level_periods) * p[:, K.SCALE]
+    level = (p[:, kernel.LEAD] + 1 + level_periods) * p[:, kernel.SCALE]
     totals, _ = simulate(problem, eps, lambda sim: level, initial_state=initial, seed=seed, order_up_to=True)
     k = kpis_from_totals(totals, ci=False)
     out = {"episodes": eps.n, "periods": int(totals[:, PERIODS].sum())}
