@@ -10,13 +10,12 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from envs import kernel
+from invcore.atomic import atomic_write_bytes as atomic_write
 
 from .evaluation import KPI_KEYS, Evaluation, per_sku_kpis
 
@@ -219,13 +218,3 @@ def write_outputs(ev: Evaluation, out_dir: str | Path, command: str | None = Non
     return written
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from invcore.calendar import calendar_features
+
 from .episodes import Episodes
 from .scenario import DataConfig, DemandConfig, Scenario, ScenarioError
 
@@ -26,17 +28,6 @@ def negative_binomial_params(mean, std) -> tuple[np.ndarray, np.ndarray]:
         r = np.where(var > mean, mean**2 / (var - mean), 1e12)
         p = np.where(mean > 0, r / (r + mean), 1.0)
     return np.maximum(r, 1e-12), np.clip(p, 1e-12, 1.0)
-
-
-def calendar_features(dates: np.ndarray, daily: bool) -> np.ndarray:
-    """sin/cos of month of year (always) and of day of week (daily data) for datetime64[D] dates."""
-    d = dates.astype("datetime64[D]")
-    months = d.astype("datetime64[M]").astype(np.int64) % 12
-    cols = [np.sin(2 * np.pi * months / 12), np.cos(2 * np.pi * months / 12)]
-    if daily:
-        dow = (d.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-        cols += [np.sin(2 * np.pi * dow / 7), np.cos(2 * np.pi * dow / 7)]
-    return np.stack(cols, axis=1).astype(np.float64)
 
 
 class ParametricDemand:

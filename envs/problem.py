@@ -12,6 +12,9 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
+from invcore.constraints import action_table, continuous_max
+from invcore.observation import obs_layout
+
 from . import kernel
 from .demand import DemandSource, make_source
 from .scenario import Scenario, ScenarioError, resolve_scenario
@@ -76,14 +79,11 @@ class Problem:
         self.obs_fields = self._layout()
         self.obs_dim = len(self.obs_fields)
         a = sc.action
-        steps = np.arange(a.n, dtype=np.float64) * a.step
-        unit = p[:, kernel.SCALE:kernel.SCALE + 1] if a.relative else np.ones((n, 1))
-        table = steps[None, :] * unit
-        self.action_table = np.rint(table) if a.mode == "units" else table
+        self.action_table = action_table(a.mode, a.n, a.step, a.relative, p[:, kernel.SCALE])
         self.order_up_to = a.mode == "order_up_to"
         if a.mode == "continuous":
             self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
-            self._cont_max = (a.n - 1) * a.step * unit[:, 0]
+            self._cont_max = continuous_max(a.n, a.step, a.relative, p[:, kernel.SCALE])
         else:
             self.action_space = gym.spaces.Discrete(a.n)
         low = np.full(self.obs_dim, -np.inf if sc.backorder else 0.0, dtype=np.float32)
@@ -97,20 +97,9 @@ class Problem:
         self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
 
     def _layout(self) -> list[ObsField]:
-        f = [("on_hand", "net inventory after this period's arrival / scale (on hand; < 0 = backorders)")]
-        f += [(f"pipeline_{k + 1}", f"units arriving in {k + 1} period(s) / scale") for k in range(self.n_pipe)]
-        f += [("inventory_position", "net inventory + outstanding orders / scale")]
-        f += [(f"demand_lag_{self.window - k}", f"demand {self.window - k} period(s) ago / scale")
-              for k in range(self.window)]
-        if self.n_calendar:
-            f += [("calendar_month_sin", "sin(2 pi month/12)"), ("calendar_month_cos", "cos(2 pi month/12)")]
-            if self.n_calendar == 4:
-                f += [("calendar_dow_sin", "sin(2 pi weekday/7)"), ("calendar_dow_cos", "cos(2 pi weekday/7)")]
-        if self.with_period:
-            f += [("period", "period index / episode length")]
-        if self.with_lead:
-            f += [("lead_time", "lead time / largest lead time")]
-        return [ObsField(i, name, meaning) for i, (name, meaning) in enumerate(f)]
+        """The observation layout (:func:`invcore.observation.obs_layout`, shared with the deploy side)."""
+        pairs = obs_layout(self.n_pipe, self.window, self.n_calendar, self.with_period, self.with_lead)
+        return [ObsField(i, name, meaning) for i, (name, meaning) in enumerate(pairs)]
 
     def request(self, action, sku: int) -> float:
         """Requested quantity (units, or target inventory position) for an action of SKU `sku`."""

@@ -1,0 +1,91 @@
+"""Order rules and action -> units, vectorised over SKUs (numpy).
+
+:func:`constrain` is the rule of ``envs.kernel.constrain`` (numba, one SKU at a time), bit for bit;
+:func:`action_table` / :func:`requested_units` map actions to units as ``envs.problem.Problem`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+EPS = 1e-9
+"""Tolerance of the order rules: a request <= EPS is no order; pack rounding forgives EPS packs."""
+ACTION_MODES = ("units", "order_up_to", "continuous")
+
+
+def constrain(want: np.ndarray, ip: np.ndarray, moq: np.ndarray, pack: np.ndarray, max_order: np.ndarray,
+              capacity: np.ndarray) -> np.ndarray:
+    """Units actually ordered for requested quantities `want` at inventory positions `ip` (arrays that
+    broadcast; float64):
+
+    1. nothing (0) if want <= 1e-9;  2. at least moq;  3. rounded up to a multiple of the pack size,
+       ``ceil(q / pack - 1e-9) * pack``;  4. at most ``min(max_order, capacity - ip)``: above it, the order is
+       ``floor(limit / pack + 1e-9) * pack``, and nothing if that is below moq or <= 0.
+    """
+    want = np.asarray(want, dtype=np.float64)
+    pos = want > EPS
+    q = np.where(want > moq, want, moq)
+    q = np.ceil(q / pack - EPS) * pack + 0.0  # + 0.0: -0.0 (a ceil in (-1, 0)) becomes 0.0, as in the kernel
+    limit = np.minimum(max_order, capacity - ip)
+    over = q > limit
+    if over.any():
+        with np.errstate(invalid="ignore"):
+            cut = np.floor(limit / pack + EPS) * pack
+        cut = np.where((cut < moq) | (cut <= 0.0), 0.0, cut)
+        q = np.where(over, cut, q)
+    return np.where(pos, q, 0.0)
+
+
+def action_unit(relative: bool, scale: np.ndarray) -> np.ndarray:
+    """Units of one action step per SKU: the demand scale if `relative`, else 1."""
+    scale = np.asarray(scale, dtype=np.float64)
+    return scale if relative else np.ones_like(scale)
+
+
+def action_table(mode: str, n: int, step: float, relative: bool, scale: np.ndarray) -> np.ndarray:
+    """[N, n] level of discrete action i for each SKU: ``i * step * unit``, rounded to units in mode units
+    (order_up_to: the target inventory position; continuous: the grid of the range)."""
+    _check_mode(mode)
+    steps = np.arange(n, dtype=np.float64) * step
+    table = steps[None, :] * action_unit(relative, scale)[:, None]
+    return np.rint(table) if mode == "units" else table
+
+
+def continuous_max(n: int, step: float, relative: bool, scale: np.ndarray) -> np.ndarray:
+    """Largest request of a continuous action per SKU: ``(n - 1) * step * unit`` (at a = 1)."""
+    return (n - 1) * step * action_unit(relative, scale)
+
+
+def requested_units(action: np.ndarray, spec: Mapping[str, Any], scale: np.ndarray,
+                    ip: np.ndarray) -> np.ndarray:
+    """Units requested by the deterministic actions of N SKUs, before the order rules, as the env maps them
+    (``envs.problem.Problem.request`` and the kernel's order-up-to step). spec: mode, n, step, relative
+    (the scenario's action settings).
+
+    continuous: ``rint((clip(a, -1, 1) + 1) / 2 * (n - 1) * step * unit)``; units: ``rint(a * step * unit)``;
+    order_up_to: ``a * step * unit - IP``; unit = the demand scale if relative, else 1."""
+    mode, n, step = spec["mode"], int(spec["n"]), float(spec["step"])
+    unit = action_unit(spec["relative"], scale)
+    if mode == "continuous":
+        a = np.clip(np.asarray(action, dtype=np.float64).reshape(len(unit), -1)[:, 0], -1.0, 1.0)
+        return np.rint((a + 1.0) * 0.5 * ((n - 1) * step * unit))
+    _check_mode(mode)
+    k = np.asarray(action).reshape(-1).astype(np.float64)
+    level = (k * step) * unit
+    if mode == "units":
+        return np.rint(level)
+    return level - ip
+
+
+def level_units(levels: Mapping[str, np.ndarray], ip: np.ndarray) -> np.ndarray:
+    """Requested units of an (s, S, cap) level policy: ``min(S - IP, cap)`` when ``IP <= s``, else 0."""
+    want = np.where(ip <= levels["s"], levels["S"] - ip, 0.0)
+    return np.minimum(want, levels["cap"])
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in ACTION_MODES:
+        raise ValueError(f"unknown action mode {mode!r}")

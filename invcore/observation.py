@@ -1,0 +1,88 @@
+"""The observation layout (names, meanings, order of the fields) and building observations from named state.
+
+``envs.problem.Problem`` lays out the simulator's observation with :func:`obs_layout` (``envs.kernel.observe``
+writes it); the deploy job rebuilds the same vector from a state file with :func:`build_observations`.
+Quantities are divided by the SKU's demand scale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+OBS_LAYOUT_VERSION = 1
+"""Version of the layout of :func:`obs_layout`: on_hand, pipeline_1..n, inventory_position, demand_lag_W..1,
+calendar_*, period, lead_time. Exported policies record it; bump it with any change to the fields, their order
+or their meaning."""
+
+CALENDAR_FIELDS = ("calendar_month_sin", "calendar_month_cos", "calendar_dow_sin", "calendar_dow_cos")
+"""Calendar field names, in the column order of :func:`invcore.calendar.calendar_features`."""
+KNOWN_FIELDS = ("on_hand", "pipeline_<k>", "inventory_position", "demand_lag_<k>", *CALENDAR_FIELDS, "period",
+                "lead_time")
+
+
+def obs_layout(n_pipe: int, window: int, n_calendar: int, with_period: bool,
+               with_lead: bool) -> list[tuple[str, str]]:
+    """(name, meaning) of every observation field, in order. n_pipe: pipeline slots (largest lead time - 1);
+    window: demand periods; n_calendar: 0, 2 (month) or 4 (month and weekday)."""
+    f = [("on_hand", "net inventory after this period's arrival / scale (on hand; < 0 = backorders)")]
+    f += [(f"pipeline_{k + 1}", f"units arriving in {k + 1} period(s) / scale") for k in range(n_pipe)]
+    f += [("inventory_position", "net inventory + outstanding orders / scale")]
+    f += [(f"demand_lag_{window - k}", f"demand {window - k} period(s) ago / scale") for k in range(window)]
+    if n_calendar:
+        f += [("calendar_month_sin", "sin(2 pi month/12)"), ("calendar_month_cos", "cos(2 pi month/12)")]
+        if n_calendar == 4:
+            f += [("calendar_dow_sin", "sin(2 pi weekday/7)"), ("calendar_dow_cos", "cos(2 pi weekday/7)")]
+    if with_period:
+        f += [("period", "period index / episode length")]
+    if with_lead:
+        f += [("lead_time", "lead time / largest lead time")]
+    return f
+
+
+def known_field(name: str) -> bool:
+    """Whether layout version :data:`OBS_LAYOUT_VERSION` defines a field of this name."""
+    if name in ("on_hand", "inventory_position", "period", "lead_time") or name.startswith("calendar_"):
+        return name in KNOWN_FIELDS
+    for prefix in ("pipeline_", "demand_lag_"):
+        if name.startswith(prefix):
+            k = name[len(prefix):]
+            return k.isdigit() and int(k) >= 1
+    return False
+
+
+def inventory_position(net: np.ndarray, pipeline: np.ndarray) -> np.ndarray:
+    """Net inventory + all units in the pipeline [N, P], summed slot by slot as the kernel does."""
+    ip = np.array(net, dtype=np.float64, copy=True)
+    for k in range(pipeline.shape[1]):
+        ip += pipeline[:, k]
+    return ip
+
+
+def build_observations(names: list[str], *, net: np.ndarray, pipeline: np.ndarray, lags: np.ndarray,
+                       scale: np.ndarray, lead: np.ndarray, lead_norm: float, calendar: np.ndarray | None = None,
+                       extra: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """The env's observation (``envs.kernel.observe``) for N SKUs at the decision point, float32 [N, D].
+
+    net: net inventory after this period's arrival; pipeline [N, P]: column k-1 = units arriving in k
+    periods; lags [N, W]: column k-1 = demand k periods ago; calendar [N, 2 or 4] calendar features of the
+    period being planned; extra: any other field by name (``period``)."""
+    n = net.shape[0]
+    obs = np.empty((n, len(names)), dtype=np.float32)
+    ip = inventory_position(net, pipeline)
+    cal_cols = {name: k for k, name in enumerate(CALENDAR_FIELDS)}
+    for j, name in enumerate(names):
+        if name == "on_hand":
+            obs[:, j] = net / scale
+        elif name == "inventory_position":
+            obs[:, j] = ip / scale
+        elif name.startswith("pipeline_"):
+            obs[:, j] = pipeline[:, int(name[9:]) - 1] / scale
+        elif name.startswith("demand_lag_"):
+            obs[:, j] = lags[:, int(name[11:]) - 1] / scale
+        elif name in cal_cols:
+            obs[:, j] = calendar[:, cal_cols[name]]
+        elif name == "lead_time":
+            obs[:, j] = lead * lead_norm
+        else:
+            obs[:, j] = extra[name]
+    return obs
