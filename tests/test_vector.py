@@ -437,3 +437,53 @@ def test_vector_env_uses_the_inversion_sampler_where_it_applies():
     b = VectorInventoryEnv(8, "lost-sales-L2-p9", episode_length=20)
     b.reset(seed=3)
     assert np.array_equal(a.engine.demand, b.engine.demand)  # seeded: reproducible
+
+
+# ----------------------------------------------------------------------- the episode factory
+def test_block_bootstrap_episodes_are_blocks_of_the_train_window(data_files):
+    """data.bootstrap_block = b: every training episode is a sequence of b-period blocks of its SKU's own train
+    window (consecutive periods inside a block, the block cut at the window's end), the calendar rows follow
+    the demand's periods, the history rows are the first W of the same sequence, the draws are reproducible
+    per seed and differ between seeds and episodes."""
+    from envs.episodes import make_episodes
+    from envs.problem import Problem
+
+    b, T = 4, 30
+    kw = data_overrides(data_files, window="train", episode_length=T)
+    kw["data"]["bootstrap_block"] = b
+    pb = Problem("lost-sales-L2-p9", **kw)
+    src, W = pb.source, pb.window
+    skus = np.repeat(src.skus_in("train"), 5)
+    eps = make_episodes(pb, "train", seed=7, skus=skus)
+    assert eps.demand.shape == (W + T, skus.size) and (eps.lengths == T).all()
+    rows = eps.calendar_rows()
+    assert rows.shape == (W + T + 1, skus.size)
+    for j, s in enumerate(skus.tolist()):
+        lo, hi = src.window_range("train", s)
+        idx = rows[:W + T, j]  # the data period of every trace row
+        assert (idx >= lo).all() and (idx < hi).all(), "a period outside the SKU's train window"
+        np.testing.assert_array_equal(eps.demand[:, j], src.data.demand[s, idx])
+        for k in range(0, W + T, b):  # within a block: consecutive periods (or held at the window's last period)
+            blk = idx[k:k + b]
+            steps = np.diff(blk)
+            assert ((steps == 1) | ((steps == 0) & (blk[1:] == hi - 1))).all(), (j, blk)
+        assert rows[W + T, j] == min(idx[-1] + 1, src.data.n_periods - 1)  # the period after the episode
+        assert eps.cal_offset[j] == idx[W]
+    again = make_episodes(pb, "train", seed=7, skus=skus)
+    np.testing.assert_array_equal(again.demand, eps.demand)
+    other = make_episodes(pb, "train", seed=8, skus=skus)
+    assert not np.array_equal(other.calendar_rows(), rows)
+    assert len({tuple(rows[:, j]) for j in range(skus.size)}) > skus.size // 2  # episodes are not copies
+
+
+def test_single_env_and_factory_agree(data_files):
+    """The single env's reset draws its episode from the same factory: its trace is make_episodes' for the
+    same random stream (one SKU), on data and parametric scenarios."""
+    from envs.episodes import make_episodes
+
+    for kw, sku in ((data_overrides(data_files, window="train", episode_length=12), 1), ({"episode_length": 12}, 0)):
+        env = InventoryEnv("lost-sales-L2-p9", **kw)
+        env.reset(seed=3, options={"sku": sku, "initial_state": "empty"})
+        rng = np.random.default_rng(3)
+        eps = make_episodes(env.problem, "train", rng=rng, skus=[sku], periods=12, with_past=False)
+        np.testing.assert_array_equal(env._trace[:, 0], eps.demand[:env.problem.window + int(eps.lengths[0]), 0])
