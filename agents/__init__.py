@@ -1,6 +1,6 @@
-"""Learned agents: PPO (stable-baselines3) and QR-DQN / DQN (sb3-contrib / SB3) trained on ``Inventory-v0``,
-with presets, run folders, TensorBoard evaluation and an adapter that evaluates them beside the baselines.
-May import envs, baselines, torch, stable-baselines3 and sb3-contrib; nothing imports agents except the CLIs.
+"""Learned agents (SB3 PPO / DQN, sb3-contrib QR-DQN) on ``Inventory-v0``: training, runs, evaluation, export.
+May import envs, baselines, torch, SB3, sb3-contrib (only the CLIs import agents); inside, module-level
+imports form a chain: config -> normalization -> runs -> policy -> training, evaluation, export.
 """
 
 from .config import PresetError, TrainConfig, load_preset, resolve_config

@@ -1,4 +1,4 @@
-"""One typed config per training run, and the YAML presets it is resolved from.
+"""One typed config per training run, the YAML presets it is resolved from, and the algorithm class it names.
 
 Resolution order (later wins): the preset's ``default`` block -> the preset entry chosen for the scenario
 (``--preset NAME``, else the scenario's name, else the first glob key that matches it, e.g.
@@ -27,6 +27,23 @@ ALGORITHM_CLASSES = ("PPO", "DQN", "QRDQN")
 
 class PresetError(ValueError):
     """An unknown preset, a preset file that cannot be read, or a config value that cannot be used."""
+
+
+def algorithm_class(name: str):
+    """The SB3 / sb3-contrib class of a :attr:`TrainConfig.algorithm` name (imported on first use)."""
+    if name == "PPO":
+        from stable_baselines3 import PPO
+
+        return PPO
+    if name == "DQN":
+        from stable_baselines3 import DQN
+
+        return DQN
+    if name == "QRDQN":
+        from sb3_contrib import QRDQN
+
+        return QRDQN
+    raise PresetError(f"unknown algorithm {name!r}")
 
 
 @dataclass

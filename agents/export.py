@@ -37,6 +37,7 @@ import numpy as np
 
 from deploy import policyfile as pf
 
+from .policy import AgentPolicy
 from .runs import Run, RunError, atomic_write_bytes, atomic_write_text, load_run
 
 OPSET = 17
@@ -319,8 +320,6 @@ def evaluation_observations(run: Run, n: int = 10_000, seed: int = 2024,
     from envs.batch import BatchSim, data_episodes, parametric_episodes
     from envs.demand import HistoricalDemand
     from envs.problem import Problem
-
-    from .policy import AgentPolicy
 
     overrides = dict(run.config.scenario_overrides)
     problem = Problem(run.config.scenario, **overrides)

@@ -1,5 +1,5 @@
-"""A trained agent behind the baselines' :class:`baselines.base.Policy` interface, the training-env wrapper
-that applies the same fixed normalisation, and the exact long-run cost of an agent on Zipkin instances.
+"""A trained agent behind the baselines' :class:`baselines.base.Policy` interface (it applies the run's fixed
+normalisation, :mod:`agents.normalization`), and the exact long-run cost of an agent on Zipkin instances.
 
 The agent acts on the env's observation (``BatchSim.observe()`` in evaluation, ``InventoryEnv`` in training),
 normalised by the run's fixed affine map, and its deterministic action is turned into units with the run's own
@@ -9,7 +9,6 @@ differ (the baselines do not use them).
 
 from __future__ import annotations
 
-import gymnasium as gym
 import numpy as np
 
 from baselines.base import Policy, TrainData
@@ -17,41 +16,7 @@ from envs import kernel as K
 from envs.problem import Problem
 from envs.scenario import ActionConfig
 
-from .runs import Normalization
-
-
-def default_obs_shift(problem: Problem) -> np.ndarray:
-    """Centre of each observation feature in demand-scale units: on hand -2, each pipeline slot -1,
-    inventory position -(L_max + 1), each demand lag -1, calendar / period / lead-time features 0.
-    (On lost-sales-L2-p9 this is the measured setting: on hand/5 - 2, pipeline/5 - 1, position/5 - 3.)"""
-    shift = np.zeros(problem.obs_dim, dtype=np.float32)
-    for f in problem.obs_fields:
-        if f.name == "on_hand":
-            shift[f.index] = -2.0
-        elif f.name.startswith("pipeline_") or f.name.startswith("demand_lag_"):
-            shift[f.index] = -1.0
-        elif f.name == "inventory_position":
-            shift[f.index] = -(problem.max_lead + 1.0)
-    return shift
-
-
-class NormalizedEnv(gym.Wrapper):
-    """Applies the fixed observation normalisation and the per-SKU reward ``-(cost - offset) * scale``."""
-
-    def __init__(self, env: gym.Env, norm: Normalization):
-        super().__init__(env)
-        self.norm = norm
-        self.observation_space = gym.spaces.Box(-norm.clip, norm.clip, shape=norm.shift.shape, dtype=np.float32)
-
-    def reset(self, **kwargs):
-        obs, info = self.env.reset(**kwargs)
-        return self.norm.apply(obs), info
-
-    def step(self, action):
-        obs, _, terminated, truncated, info = self.env.step(action)
-        sku = self.env.unwrapped.sku
-        reward = -(info["cost"] - self.norm.reward_offset[sku]) * self.norm.reward_scale[sku]
-        return self.norm.apply(obs), float(reward), terminated, truncated, info
+from .normalization import Normalization
 
 
 class AgentPolicy(Policy):

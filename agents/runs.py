@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .config import PresetError, TrainConfig
+from .config import PresetError, TrainConfig, algorithm_class
+from .normalization import Normalization
 
 
 class RunError(ValueError):
@@ -90,38 +91,6 @@ def versions() -> dict[str, str]:
     return out
 
 
-@dataclass
-class Normalization:
-    """Fixed affine observation normalisation ``clip((obs + shift) * scale, -clip, clip)`` and the per-SKU
-    reward ``-(cost - reward_offset[sku]) * reward_scale[sku]``."""
-
-    obs_names: list[str]
-    shift: np.ndarray
-    scale: np.ndarray
-    clip: float
-    reward_offset: np.ndarray
-    reward_scale: np.ndarray
-
-    def apply(self, obs: np.ndarray) -> np.ndarray:
-        # nan_to_num: BatchSim.observe of data episodes that already ended can read calendar rows past the
-        # end of the table (envs-side issue); those episodes' actions do not count, but NaN must not reach torch
-        x = np.clip((obs + self.shift) * self.scale, -self.clip, self.clip).astype(np.float32)
-        return np.nan_to_num(x, copy=False, nan=0.0)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"obs_names": self.obs_names, "shift": self.shift.tolist(), "scale": self.scale.tolist(),
-                "clip": self.clip, "reward_offset": self.reward_offset.tolist(),
-                "reward_scale": self.reward_scale.tolist(),
-                "formula": "obs_n = clip((obs + shift) * scale, -clip, clip); "
-                           "reward = -(cost - reward_offset[sku]) * reward_scale[sku]"}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Normalization:
-        return cls(list(d["obs_names"]), np.asarray(d["shift"], dtype=np.float32),
-                   np.asarray(d["scale"], dtype=np.float32), float(d["clip"]),
-                   np.asarray(d["reward_offset"], dtype=np.float64), np.asarray(d["reward_scale"], dtype=np.float64))
-
-
 def write_run_files(run_dir: Path, cfg: TrainConfig, scenario_dict: dict[str, Any], norm: Normalization,
                     command: str, device: str) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -158,8 +127,6 @@ class Run:
         return Problem(self.config.scenario, **self.config.scenario_overrides)
 
     def load_model(self, device: str = "cpu"):
-        from .training import algorithm_class
-
         cls = algorithm_class(self.config.algorithm)
         try:
             return cls.load(str(self.model_path), device=device)

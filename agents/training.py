@@ -1,6 +1,7 @@
 """Training: build the normalised vectorised env, the SB3 model and the callbacks; write the run folder.
 
-:func:`train` is what ``train.py`` calls; tests and scripts call it directly.
+:func:`train` is what ``train.py`` calls; tests and scripts call it directly. (``algorithm_class`` lives in
+:mod:`agents.config`, the normalisation and the training envs in :mod:`agents.normalization`.)
 """
 
 from __future__ import annotations
@@ -15,28 +16,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
-import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import TensorBoardOutputFormat, configure
 from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
 from baselines.base import train_data
 from baselines.base_stock import BaseStock
 from baselines.evaluation import kpis_from_totals
-from baselines.tuning import training_episodes
-from envs import kernel as K
-from envs.batch import PERIODS, Episodes, data_episodes, parametric_episodes, simulate
+from envs.batch import Episodes, data_episodes, parametric_episodes, simulate
 from envs.demand import HistoricalDemand
-from envs.inventory_env import InventoryEnv
 from envs.problem import Problem
 
-from .config import PresetError, TrainConfig
-from .policy import AgentPolicy, NormalizedEnv, default_obs_shift, exact_cost
+from .config import PresetError, TrainConfig, algorithm_class
+from .normalization import Normalization, build_normalization, normalized_env, normalized_vec_env
+from .policy import AgentPolicy, exact_cost
 from .runs import (
-    Normalization,
     RunError,
     append_command,
     atomic_save_model,
@@ -47,22 +43,6 @@ from .runs import (
 )
 
 VAL_SEED = 424_242  # seed of the validation traces (training uses cfg.seed, evaluation.py other seeds)
-
-
-def algorithm_class(name: str):
-    if name == "PPO":
-        from stable_baselines3 import PPO
-
-        return PPO
-    if name == "DQN":
-        from stable_baselines3 import DQN
-
-        return DQN
-    if name == "QRDQN":
-        from sb3_contrib import QRDQN
-
-        return QRDQN
-    raise PresetError(f"unknown algorithm {name!r}")
 
 
 class LinearSchedule:
@@ -81,37 +61,6 @@ def resolve_device(device: str) -> str:
     if device == "cuda" and not torch.cuda.is_available():
         raise PresetError("--device cuda asked for, but torch sees no CUDA device (use --device auto or cpu)")
     return device
-
-
-# ----------------------------------------------------------------------------------------- normalisation
-def build_normalization(problem: Problem, cfg: TrainConfig) -> Normalization:
-    """Fixed observation shift (see :func:`agents.policy.default_obs_shift`; quantities are already in demand
-    scales) and per-SKU reward offset/scale (``auto``: from the tuned base-stock policy's training cost)."""
-    n = problem.n_skus
-    if cfg.reward_offset == "auto" or cfg.reward_scale == "auto":
-        ref = reference_costs(problem)
-    if cfg.reward_offset == "auto":
-        offset = ref
-    else:
-        offset = np.full(n, float(cfg.reward_offset))
-    if cfg.reward_scale == "auto":
-        floor = max(1e-6, 0.1 * float(np.median(ref)))
-        scale = 1.0 / (cfg.reward_scale_ratio * np.maximum(ref, floor))
-    else:
-        scale = np.full(n, float(cfg.reward_scale))
-    return Normalization([f.name for f in problem.obs_fields], default_obs_shift(problem),
-                         np.ones(problem.obs_dim, dtype=np.float32), float(cfg.obs_clip), offset, scale)
-
-
-def reference_costs(problem: Problem) -> np.ndarray:
-    """Per-SKU cost per period of the base-stock policy tuned on the training demand, on that demand."""
-    pol = BaseStock().fit(problem, train_data(problem))
-    eps, warmup = training_episodes(problem, n=50)
-    pol.start(eps)
-    totals, _ = simulate(problem, eps, lambda sim: pol.act(None, sim.raw), warmup=warmup, order_up_to=True)
-    cost = np.bincount(eps.sku, totals[:, K.I_COST], minlength=problem.n_skus)
-    periods = np.bincount(eps.sku, totals[:, PERIODS], minlength=problem.n_skus)
-    return np.where(periods > 0, cost / np.maximum(periods, 1), 0.0)
 
 
 # ----------------------------------------------------------------------------------------- validation
@@ -277,37 +226,15 @@ class ProgressBar(BaseCallback):
 
 
 # ----------------------------------------------------------------------------------------- training
-class NormalizedVecEnv(VecEnvWrapper):
-    """The fixed normalisation over :class:`envs.vector.InventoryVecEnv` (all slots in one kernel call):
-    observations (and terminal observations) normalised, rewards ``-(cost - offset[sku]) * scale[sku]``."""
-
-    def __init__(self, venv, norm: Normalization):
-        super().__init__(venv, observation_space=gym.spaces.Box(-norm.clip, norm.clip, shape=norm.shift.shape,
-                                                                dtype=np.float32))
-        self.norm = norm
-
-    def reset(self):
-        return self.norm.apply(self.venv.reset())
-
-    def step_wait(self):
-        obs, _, dones, infos = self.venv.step_wait()
-        li = self.venv.venv.last_info
-        sku = li["sku"]
-        rewards = (-(li["cost"] - self.norm.reward_offset[sku]) * self.norm.reward_scale[sku]).astype(np.float32)
-        for i in np.flatnonzero(dones):
-            infos[i]["terminal_observation"] = self.norm.apply(infos[i]["terminal_observation"])
-        return self.norm.apply(obs), rewards, dones, infos
-
-
 def make_vec_env(problem: Problem, cfg: TrainConfig, norm: Normalization):
-    sc = problem.scenario
+    """The training VecEnv: the envs compute the run's reward (``reward=norm.reward()``), the wrappers of
+    :mod:`agents.normalization` normalise the observations."""
     if cfg.vec_env == "vector":
-        from envs.vector import InventoryVecEnv
-
-        return NormalizedVecEnv(InventoryVecEnv(sc, cfg.n_envs, skus="random", problem=problem), norm)
+        return normalized_vec_env(problem, cfg.n_envs, norm)
+    sc = problem.scenario
 
     def make():
-        return Monitor(NormalizedEnv(InventoryEnv(sc), norm))
+        return Monitor(normalized_env(sc, norm))
 
     fns = [make for _ in range(cfg.n_envs)]
     if cfg.vec_env == "subproc":

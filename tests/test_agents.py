@@ -167,8 +167,52 @@ def test_config_resolution_routes_overrides():
 
 
 def test_observation_shift_matches_the_measured_setting():
-    from agents.policy import default_obs_shift
+    from agents.normalization import default_obs_shift
 
     pb = Problem("lost-sales-L2-p9")
     assert [f.name for f in pb.obs_fields] == ["on_hand", "pipeline_1", "inventory_position"]
     np.testing.assert_array_equal(default_obs_shift(pb), [-2, -1, -3])
+
+
+@pytest.mark.parametrize("vec_env", ["vector", "dummy"])
+def test_training_env_reward_is_the_normalised_cost(vec_env):
+    """The env computes the reward (``reward=norm.reward()``), the wrappers only normalise observations:
+    reward = -(cost - offset[sku]) * scale[sku] from the period's info, per SKU (4 SKUs), float32; an ended
+    episode's Monitor-style return is the sum of those rewards, its terminal observation normalised."""
+    from agents.config import TrainConfig
+    from agents.normalization import Normalization, default_obs_shift
+    from agents.training import make_vec_env
+
+    pb = Problem("demo", episode_length=30)
+    names = [f.name for f in pb.obs_fields]
+    index = {pb.sku_name(i): i for i in range(pb.n_skus)}  # info["sku"] is the name
+    norm = Normalization(names, default_obs_shift(pb), np.full(pb.obs_dim, 0.5, dtype=np.float32), 6.0,
+                         np.array([3.0, 5.5, 7.25, 11.0]), np.array([0.1, 0.05, 0.2, 0.03]))
+    venv = make_vec_env(pb, TrainConfig(scenario="demo", n_envs=3, vec_env=vec_env), norm)
+    venv.seed(0)
+    venv.reset()
+    rng = np.random.default_rng(0)
+    returns = np.zeros(3)
+    seen_skus, ended = set(), 0
+    for _ in range(100):
+        obs, rewards, dones, infos = venv.step(rng.integers(venv.action_space.n, size=3))
+        if vec_env == "vector":  # the raw figures of the period just played (views, read before the next step)
+            last = venv.venv.venv.last_info
+            cost, sku = last["cost"], last["sku"]
+        else:
+            cost = np.array([info["cost"] for info in infos])
+            sku = np.array([index[info["sku"]] for info in infos])
+        expected = -(cost - norm.reward_offset[sku]) * norm.reward_scale[sku]
+        assert rewards.dtype == np.float32
+        np.testing.assert_array_equal(rewards, expected.astype(np.float32))
+        assert np.abs(obs).max() <= norm.clip
+        seen_skus.update(sku.tolist())
+        returns += expected
+        for i in np.flatnonzero(dones):
+            ended += 1
+            assert infos[i]["episode"]["r"] == pytest.approx(returns[i], rel=1e-6, abs=1e-6)
+            assert infos[i]["terminal_observation"].dtype == np.float32
+            assert np.abs(infos[i]["terminal_observation"]).max() <= norm.clip
+            returns[i] = 0.0
+    assert ended >= 9 and seen_skus == {0, 1, 2, 3}
+    venv.close()
