@@ -69,7 +69,6 @@ def main(argv=None) -> int:
         overrides = dict(parse_override(o) for o in args.overrides)
         if args.data:
             overrides["data.path"] = args.data
-            overrides.setdefault("data.window", "test")
             if args.items:
                 overrides["data.items"] = args.items
         elif args.items:

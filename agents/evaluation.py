@@ -13,20 +13,12 @@ from .runs import Run, RunError, load_run
 def model_problem_args(run_dirs: list[str], scenario: str | None,
                        overrides: dict[str, Any]) -> tuple[list[Run], str, dict[str, Any]]:
     """Load the runs; the scenario and its overrides come from the first run (the command line's win).
-    Data scenarios are evaluated on the test window."""
+    Data scenarios are evaluated on the test window (evaluate's ``window`` argument)."""
     runs = [load_run(d) for d in run_dirs]
     first = runs[0].config
     merged = dict(first.scenario_overrides)
-    if "data.path" in merged or _has_data(first):
-        merged["data.window"] = "test"
     merged.update(overrides)
     return runs, scenario or first.scenario, merged
-
-
-def _has_data(cfg) -> bool:
-    from envs.scenario import resolve_scenario
-
-    return resolve_scenario(cfg.scenario).data is not None
 
 
 def agent_policies(runs: list[Run], problem: Problem) -> list[AgentPolicy]:

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from deploy import policyfile as pf
+from envs.episodes import STREAMS
 
 from .policy import AgentPolicy
 from .runs import Run, RunError, atomic_write_bytes, atomic_write_text, load_run
@@ -312,22 +313,19 @@ def export_baseline(name: str, problem, out: str | Path, scenario_info: dict[str
 
 
 # ----------------------------------------------------------------------------------------- parity
-def evaluation_observations(run: Run, n: int = 10_000, seed: int = 2024,
+def evaluation_observations(run: Run, n: int = 10_000, seed: int = STREAMS["export"],
                             model=None) -> tuple[np.ndarray, np.ndarray, Any]:
     """`n` raw observations of the run's evaluation env: parametric episodes (data: test windows) stepped
     with the agent's own deterministic orders from a random initial stock. Returns (obs [n, D] float32, the
     SKU index of each row, the problem)."""
-    from envs.batch import BatchSim, data_episodes, parametric_episodes
-    from envs.demand import HistoricalDemand
+    from envs.batch import BatchSim
+    from envs.episodes import make_episodes
     from envs.problem import Problem
 
     overrides = dict(run.config.scenario_overrides)
     problem = Problem(run.config.scenario, **overrides)
-    if isinstance(problem.source, HistoricalDemand):
-        problem = Problem(run.config.scenario, **{**overrides, "data.window": "test"})
-        eps = data_episodes(problem, "test")
-    else:
-        eps = parametric_episodes(problem, 50, max(1, n // 50) + 1, seed)
+    # data: every SKU's test window; parametric: 50 episodes long enough for n observations
+    eps = make_episodes(problem, "test", seed=seed, n=50, periods=max(1, n // 50) + 1)
     from envs.scenario import resolve_scenario
 
     sc = resolve_scenario(run.config.scenario, **overrides)
@@ -349,7 +347,7 @@ def evaluation_observations(run: Run, n: int = 10_000, seed: int = 2024,
 
 
 def parity(run_dir: str | Path, policy: str | Path, n: int = 10_000, which: str = "auto",
-           seed: int = 2024) -> dict[str, Any]:
+           seed: int = STREAMS["export"]) -> dict[str, Any]:
     """Compare the ONNX policy with ``model.predict(normalised obs, deterministic=True)`` on `n` evaluation
     observations: identical actions (discrete) / identical order units and the max |raw action difference|
     (continuous)."""

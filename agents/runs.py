@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import platform
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,36 +26,14 @@ from typing import Any
 import numpy as np
 import yaml
 
+from invcore.atomic import atomic_write_bytes, atomic_write_text
+
 from .config import PresetError, TrainConfig, algorithm_class
 from .normalization import Normalization
 
 
 class RunError(ValueError):
     """A run folder that is missing, incomplete or corrupt."""
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write `data` to a temporary file beside `path`, fsync it, then rename it over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
 
 
 def atomic_save_model(model, path: str | Path) -> None:

@@ -25,8 +25,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 from baselines.base import train_data
 from baselines.base_stock import BaseStock
 from baselines.evaluation import kpis_from_totals
-from envs.batch import Episodes, data_episodes, parametric_episodes, simulate
-from envs.demand import HistoricalDemand
+from envs.batch import simulate
+from envs.episodes import STREAMS, Episodes, make_episodes
 from envs.problem import Problem
 
 from .config import PresetError, TrainConfig, algorithm_class
@@ -42,7 +42,7 @@ from .runs import (
     write_run_files,
 )
 
-VAL_SEED = 424_242  # seed of the validation traces (training uses cfg.seed, evaluation.py other seeds)
+VAL_SEED = STREAMS["validation"]  # seed of the validation traces (training uses cfg.seed, evaluation.py others)
 
 
 class LinearSchedule:
@@ -76,15 +76,15 @@ class Validation:
 
     @classmethod
     def build(cls, problem: Problem, cfg: TrainConfig) -> Validation:
-        if isinstance(problem.source, HistoricalDemand):
-            src = problem.source
+        src = problem.source
+        if src.replays_windows:
             window = "val" if len(src.skus_in("val")) else "train"
-            eps, warmup = data_episodes(problem, window), 0
+            eps, warmup = make_episodes(problem, window), 0
             label = f"{window} window of every SKU"
         else:
-            warmup = 100 if problem.source.stationary else 0
-            periods = cfg.eval_periods if problem.source.stationary else problem.scenario.episode_length
-            eps = parametric_episodes(problem, cfg.eval_episodes, periods + warmup, seed=VAL_SEED)
+            warmup = 100 if src.long_run else 0
+            periods = cfg.eval_periods if src.long_run else problem.scenario.episode_length
+            eps = make_episodes(problem, "val", seed=VAL_SEED, n=cfg.eval_episodes, periods=periods + warmup)
             label = f"{cfg.eval_episodes} simulated episodes x {periods} periods (seed {VAL_SEED})"
         bs = BaseStock().fit(problem, train_data(problem))
         bs.start(eps)

@@ -125,7 +125,7 @@ def data(args) -> None:
         res = train(cfg, run_dir, "python benchmarks/agents.py " + " ".join(sys.argv[1:]))
         print(f"trained {res.num_timesteps:,} steps in {res.cpu_s:.1f} CPU-s; validation {res.final_eval}")
     run = load_run(run_dir)
-    problem = Problem(cfg.scenario, **{**cfg.scenario_overrides, "data.window": "test"})
+    problem = Problem(cfg.scenario, **cfg.scenario_overrides)  # evaluate() replays the test window
     t0 = time.process_time()
     agents = [AgentPolicy.from_run(run, name=f"{args.algo}_global")]
     pols = evaluation.make_policies(args.policies, problem) + agents

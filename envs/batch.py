@@ -131,13 +131,3 @@ def long_run_cost(problem: Problem, act: Callable[[BatchSim], np.ndarray], *, n:
 def base_stock(level: float | np.ndarray) -> Callable[[BatchSim], np.ndarray]:
     """Order up to `level` on inventory position every period (Zipkin's base-stock policy)."""
     return lambda sim: np.maximum(level - sim.raw.inventory_position, 0.0)
-
-
-def parametric_episodes(problem: Problem, n: int, periods: int, seed: int = 0) -> Episodes:  # pragma: no cover
-    """Deprecated: ``make_episodes(problem, seed=seed, n=n, periods=periods)``."""
-    return make_episodes(problem, "test", seed=seed, n=n, periods=periods)
-
-
-def data_episodes(problem: Problem, window: str = "test", skus: np.ndarray | None = None) -> Episodes:  # pragma: no cover
-    """Deprecated: ``make_episodes(problem, window, skus=skus)``."""
-    return make_episodes(problem, window, skus=skus)

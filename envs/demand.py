@@ -123,7 +123,10 @@ class ParametricDemand:
         return f"sku{sku}"
 
     def sku_index(self, sku) -> int | None:
-        """Index of a SKU given by name, or None (parametric SKUs have no names beyond sku0, sku1, ...)."""
+        """Index of a SKU given by the name :meth:`sku_name` hands out (``sku3`` -> 3), or None."""
+        name = str(sku)
+        if name.startswith("sku") and name[3:].isdigit() and int(name[3:]) < self.n_skus:
+            return int(name[3:])
         return None
 
     def train_demand(self, problem, periods: int, seed: int) -> list[np.ndarray]:

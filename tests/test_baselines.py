@@ -18,7 +18,8 @@ from baselines.base_stock import BaseStock
 from baselines.evaluation import KPI_KEYS, evaluate, known_policies, make_policies
 from baselines.safety_stock import EOQReorderPoint, eoq, order_quantity
 from envs import Problem
-from envs.batch import PERIODS, parametric_episodes, simulate
+from envs.batch import PERIODS, simulate
+from envs.episodes import make_episodes
 from envs.kernel import I_COST, I_ORDER
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +43,7 @@ def test_eoq_policy_orders_lots_of_q():
     pol = EOQReorderPoint().fit(pb, train_data(pb))
     Q = pol.lot[0]
     assert Q == np.ceil(np.sqrt(2 * pol.mu[0] * 50 / 1.0))  # EOQ with D per period, h per period
-    eps = parametric_episodes(pb, 20, 200, seed=3)
+    eps = make_episodes(pb, n=20, periods=200, seed=3)
     pol.start(eps)
     _, traj = simulate(pb, eps, lambda sim: pol.act(None, sim.raw), record=np.arange(20))
     orders = traj.order[traj.order > 0]
@@ -59,7 +60,7 @@ def test_newsvendor_critical_fractile_lead_time_0_backorders():
     d = np.arange(0, 60)
     pmf = stats.poisson.pmf(d, 5)
     exact = float((pmf * (np.maximum(S - d, 0) + 9 * np.maximum(d - S, 0))).sum())
-    eps = parametric_episodes(pb, 400, 1000, seed=5)
+    eps = make_episodes(pb, n=400, periods=1000, seed=5)
     pol.start(eps)
     totals, _ = simulate(pb, eps, lambda sim: pol.act(None, sim.raw), order_up_to=True)
     per = totals[:, I_COST] / totals[:, PERIODS]
@@ -93,7 +94,7 @@ def test_no_look_ahead(name):
     """A policy's orders up to period t do not change when the demand after t is changed."""
     pb = Problem("demo", episode_length=60)
     train = train_data(pb, periods=2000)
-    eps = parametric_episodes(pb, 8, 60, seed=2)
+    eps = make_episodes(pb, n=8, periods=60, seed=2)
     t = 30
     changed = eps.demand.copy()
     changed[eps.history + t + 1:] = np.random.default_rng(9).poisson(50, changed[eps.history + t + 1:].shape)
@@ -239,7 +240,7 @@ def test_rule_costs_bit_identical_to_simulate(scenario, lead, kw, fractional):
     )
 
     pb = Problem(scenario, lead_time=lead, **kw)
-    eps = replace(parametric_episodes(pb, 4, 80, seed=lead), lengths=np.array([80, 60, 80, 25]))
+    eps = replace(make_episodes(pb, n=4, periods=80, seed=lead), lengths=np.array([80, 60, 80, 25]))
     if fractional:
         eps = replace(eps, demand=eps.demand * 0.37)
     assert _integral(eps.demand) != fractional
@@ -313,7 +314,7 @@ def test_pruned_rule_costs_keep_the_argmin(scenario, lead, fractional):
     from baselines.tuning import RULE_CAPPED, RULE_LEVEL, replicate, rule_costs
 
     pb = Problem(scenario, lead_time=lead, moq=2, order_cost=1.0)
-    eps = parametric_episodes(pb, 6, 120, seed=lead)
+    eps = make_episodes(pb, n=6, periods=120, seed=lead)
     if fractional:
         eps = replace(eps, demand=eps.demand * 0.37)
     k = 12

@@ -25,7 +25,8 @@ from agents.runs import load_run
 from deploy import policyfile as pf
 from deploy import recommend as rec
 from envs import kernel as K
-from envs.batch import BatchSim, parametric_episodes
+from envs.batch import BatchSim
+from envs.episodes import make_episodes
 from envs.problem import Problem
 from envs.scenario import resolve_scenario
 
@@ -181,7 +182,7 @@ def test_constrain_matches_kernel():
 def test_observations_match_env(overrides):
     """deploy.policyfile.build_observations reproduces BatchSim.observe from the raw state."""
     problem = Problem("lost-sales-L2-p9", **overrides)
-    eps = parametric_episodes(problem, 64, 30, seed=1)
+    eps = make_episodes(problem, n=64, periods=30, seed=1)
     sim = BatchSim(problem, eps, initial_state="random", seed=3)
     rng = np.random.default_rng(0)
     names = [f.name for f in problem.obs_fields]

@@ -16,7 +16,8 @@ from baselines import forecast_engines as FE
 from baselines import forecast_models as FM
 from baselines.base import TrainData, train_data
 from envs import kernel as K
-from envs.batch import PERIODS, Episodes, data_episodes, parametric_episodes, simulate
+from envs.batch import PERIODS, simulate
+from envs.episodes import Episodes, make_episodes
 from envs.problem import Problem
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -33,7 +34,7 @@ def make(name: str, **kw):
 
 
 def one_sku_episode(problem: Problem, past: np.ndarray, periods: int = 5) -> Episodes:
-    eps = parametric_episodes(problem, 1, periods, seed=0)
+    eps = make_episodes(problem, n=1, periods=periods, seed=0)
     return replace(eps, past=[np.asarray(past, dtype=np.float64)])
 
 
@@ -155,7 +156,7 @@ def test_no_look_ahead(demo, name):
     pol = make(name).fit(pb, train)
     if name in ("holt_winters", "arima"):
         assert pol.n_models > 0  # the statsmodels recursion is exercised, not only its SES fallback
-    eps = parametric_episodes(pb, 8, 40, seed=5)
+    eps = make_episodes(pb, n=8, periods=40, seed=5)
     base, (_, traj) = run_recording(pb, pol, eps, record=np.arange(eps.n))
     for t in (0, 20):
         # demand of periods >= t replaced: the targets and orders of periods <= t must not move (S_t is made
@@ -181,7 +182,7 @@ def test_tuned_near_best_base_stock_on_iid_poisson(name, tol):
     # simulation noise (200 x 1000 periods; standard error ~0.3 %).
     pb = Problem("lost-sales-L2-p9")
     pol = make(name).fit(pb, train_data(pb))
-    eps = parametric_episodes(pb, 200, 1100, seed=11)
+    eps = make_episodes(pb, n=200, periods=1100, seed=11)
     pol.start(eps)
     tot, _ = simulate(pb, eps, lambda sim: pol.act(None, sim.raw), warmup=100, order_up_to=True)
     cost = tot[:, K.I_COST].sum() / tot[:, PERIODS].sum()
@@ -209,7 +210,7 @@ def real(request):
             if items:
                 over["data.items"] = str(DATA / items)
             pb = Problem(str(CONFIGS / f"{name}.yaml"), **over)
-            cache[name] = (pb, train_data(pb), data_episodes(pb, "test"))
+            cache[name] = (pb, train_data(pb), make_episodes(pb, "test"))
         return cache[name]
 
     return get
