@@ -79,7 +79,7 @@ class Validation:
         src = problem.source
         if src.replays_windows:
             window = "val" if len(src.skus_in("val")) else "train"
-            eps, warmup = make_episodes(problem, window), 0
+            eps, warmup = make_episodes(problem, window, replay=True), 0
             label = f"{window} window of every SKU"
         else:
             warmup = 100 if src.long_run else 0

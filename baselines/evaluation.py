@@ -117,7 +117,7 @@ def evaluation_episodes(problem: Problem, *, episodes: int = 100, periods: int |
     """The common demand traces: `episodes` simulated episodes (parametric; + 100 warm-up periods when the
     demand is stationary, so the figures estimate the long-run average cost), or every SKU's `window`."""
     if problem.source.replays_windows:
-        return make_episodes(problem, window), 0
+        return make_episodes(problem, window, replay=True), 0
     periods = periods or problem.scenario.episode_length
     warmup = 100 if problem.source.long_run else 0
     return make_episodes(problem, window, seed=seed + STREAMS["test"], n=episodes, periods=periods + warmup), warmup

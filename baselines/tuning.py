@@ -33,7 +33,7 @@ def training_episodes(problem: Problem, n: int = 200, periods: int = 1000, seed:
         # the same episodes for every policy tuned on this problem: built once (nothing modifies them)
         cache = problem.__dict__.setdefault("_training_episodes", {})
         if window not in cache:
-            cache[window] = make_episodes(problem, window)
+            cache[window] = make_episodes(problem, window, replay=True)
         return cache[window], 0
     if not src.long_run:
         n = max(n // problem.n_skus, 1) * problem.n_skus

@@ -171,14 +171,16 @@ class ParametricDemand:
         return self._fast
 
     def episodes(self, problem, split: str, rng: np.random.Generator, sku: np.ndarray, periods: int | None = None,
-                 *, start=None, sampler: str = "joint", with_past: bool = True) -> Episodes:
+                 *, start=None, sampler: str = "joint", with_past: bool = True, replay: bool | None = None
+                 ) -> Episodes:
         """Episodes of `periods` periods (default: the scenario's episode length) for the SKUs `sku`, with
         ``problem.window`` periods of history before each, drawn from `rng`. Every split draws fresh demand
         (the caller's random stream tells the splits apart).
 
         sampler: ``joint`` (one ``sample`` call for the batch: one set of promotion days for all episodes),
         ``per_episode`` (promotion days drawn per episode), ``inverse_cdf`` (stationary demand by inversion,
-        :mod:`envs.sampling`: the same distribution, another stream; otherwise as ``per_episode``)."""
+        :mod:`envs.sampling`: the same distribution, another stream; otherwise as ``per_episode``). `replay`
+        does not apply (there is no window to replay)."""
         if start is not None:
             raise ScenarioError("start applies to data scenarios only (parametric episodes start at period 0)")
         sku = np.asarray(sku, dtype=np.int64)
@@ -300,14 +302,16 @@ class HistoricalDemand:
         return 1
 
     def episodes(self, problem, split: str, rng: np.random.Generator, sku: np.ndarray, periods: int | None = None,
-                 *, start=None, sampler: str = "joint", with_past: bool = True) -> Episodes:
+                 *, start=None, sampler: str = "joint", with_past: bool = True, replay: bool | None = None
+                 ) -> Episodes:
         """Episodes of the SKUs `sku` from the data, with ``problem.window`` periods of history before each
         (earlier data, padded with the SKU's scale where the data starts later).
 
         ``train``: `periods` periods (default: the scenario's episode length) from a random start of the train
         window (shorter where the window ends first), or a block bootstrap of the window
-        (``data.bootstrap_block``); ``val`` / ``test``: the window replayed from its start (or `start`) to its
-        end (or `periods` periods). `sampler` does not apply to data."""
+        (``data.bootstrap_block``); ``val`` / ``test``, or any window with ``replay=True``: the window replayed
+        from its start (or `start`) to its end (or `periods` periods). `sampler` does not apply to data."""
+        replay = split != "train" if replay is None else replay
         if split not in ("train", "val", "test"):
             raise ScenarioError(f"window must be train, val or test, got {split!r}")
         sku = np.asarray(sku, dtype=np.int64)
@@ -320,7 +324,7 @@ class HistoricalDemand:
             raise ScenarioError(f"SKU {self.sku_name(bad)!r} has no data in the {split} window")
         cal_rows = None
         first = data.first.astype(np.int64)[sku]
-        if split == "train" and self.config.bootstrap_block > 0:
+        if not replay and self.config.bootstrap_block > 0:
             T = int(periods if periods is not None else problem.scenario.episode_length)
             b = self.config.bootstrap_block
             n_blocks = -(-(T + W) // b)
@@ -334,7 +338,7 @@ class HistoricalDemand:
             past = None
         else:
             given = None if start is None else np.broadcast_to(np.asarray(start, dtype=np.int64), (k,)).copy()
-            if split == "train":
+            if not replay:
                 T = int(periods if periods is not None else problem.scenario.episode_length)
                 begin = given if given is not None else rng.integers(s, np.maximum(s + 1, e - T + 1))
                 stop = np.minimum(e, begin + T)
@@ -342,7 +346,7 @@ class HistoricalDemand:
                 begin = given if given is not None else s
                 stop = e if periods is None else np.minimum(e, begin + int(periods))
             lengths = (stop - begin).astype(np.int64)
-            if split != "train":
+            if replay:
                 T = int(lengths.max())
             lo = begin - W
             idx = lo[None, :] + np.arange(W + T)[:, None]

@@ -104,13 +104,15 @@ class Episodes:
 
 def make_episodes(problem, split: str = "test", *, rng: np.random.Generator | None = None, seed: int | None = None,
                   n: int | None = None, periods: int | None = None, skus=None, start=None,
-                  sampler: str = "joint", with_past: bool = True) -> Episodes:
+                  sampler: str = "joint", with_past: bool = True, replay: bool | None = None) -> Episodes:
     """The episodes of `split` (train / val / test) of a problem, drawn from `rng` (or ``default_rng(seed)``).
 
     skus: the SKU of each episode (default: every SKU with data in the split's window, for data; for
     parametric demand, `n` episodes cycling over the SKUs, episode i = SKU i mod n_skus). periods: the episode
-    length (parametric and train episodes; default the scenario's), or a cap on replayed windows. start,
-    sampler, with_past: see the sources' ``episodes`` (:mod:`envs.demand`)."""
+    length (parametric and train episodes; default the scenario's), or a cap on replayed windows. replay (data):
+    replay the split's window from start to end (default: val / test replay, train draws random training
+    episodes; ``replay=True`` on train is what tuning on the training window uses). start, sampler, with_past:
+    see the sources' ``episodes`` (:mod:`envs.demand`)."""
     src = problem.source
     if rng is None:
         rng = np.random.default_rng(0 if seed is None else seed)
@@ -120,7 +122,7 @@ def make_episodes(problem, split: str = "test", *, rng: np.random.Generator | No
             raise ScenarioError(f"no SKU has data in the {split} window")
         skus = pool if src.replays_windows else np.arange(problem.n_skus if n is None else n) % problem.n_skus
     return src.episodes(problem, split, rng, np.asarray(skus, dtype=np.int64), periods, start=start,
-                        sampler=sampler, with_past=with_past)
+                        sampler=sampler, with_past=with_past, replay=replay)
 
 
 INITIAL_STATES = ("random", "steady", "empty")

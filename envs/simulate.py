@@ -29,7 +29,7 @@ def run(problem: Problem, episodes: int, seed: int, level_periods: float, window
     """The order-up-to rule on `episodes` episodes of the problem (data: random train episodes, or every SKU's
     `window` once from the steady state), through the one rollout function and the one KPI table."""
     if window is not None:
-        eps = make_episodes(problem, window)
+        eps = make_episodes(problem, window, replay=True)
         initial = "steady"
     else:
         split = problem.scenario.data.window if problem.source.replays_windows else "train"
