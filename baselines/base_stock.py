@@ -23,8 +23,7 @@ from envs import kernel
 
 from .base import LevelPolicy, Policy, TrainData, lead_times, rolling_sums
 from .tuning import (
-    RULE_CAPPED,
-    RULE_LEVEL,
+    Rule,
     capped_search,
     critical_z,
     level_grid,
@@ -67,10 +66,10 @@ def tune_base_stock(problem, train: TrainData, window: str = "train", **episode_
 def _tune_base_stock(problem, train: TrainData, window: str, **episode_kw) -> np.ndarray:
     eps, warmup = training_episodes(problem, window=window, **episode_kw)
     coarse = level_grid(upper_level(problem, train))
-    best, _ = rule_search(problem, eps, warmup, coarse, RULE_LEVEL, _level_values,
+    best, _ = rule_search(problem, eps, warmup, coarse, Rule.LEVEL, _level_values,
                           pilot=nearest(coarse, rule_of_thumb_level(problem, train)))
     fine = refine_grid(best, coarse)
-    best, _ = rule_search(problem, eps, warmup, fine, RULE_LEVEL, _level_values, pilot=nearest(fine, best))
+    best, _ = rule_search(problem, eps, warmup, fine, Rule.LEVEL, _level_values, pilot=nearest(fine, best))
     return best
 
 
@@ -140,7 +139,7 @@ class CappedBaseStock(Policy):
         # integer refinement of S around the best, cap fixed
         s_fine = np.maximum(best[:, :1] + np.arange(-3, 4)[None, :], 0)
         grid2 = np.stack(np.broadcast_arrays(s_fine, best[:, 1:2]), axis=-1)
-        best, _ = rule_search(problem, eps, warmup, grid2, RULE_CAPPED, values, pilot=np.full(problem.n_skus, 3))
+        best, _ = rule_search(problem, eps, warmup, grid2, Rule.CAPPED, values, pilot=np.full(problem.n_skus, 3))
         self.levels, self.caps = best[:, 0], best[:, 1]
         return self
 

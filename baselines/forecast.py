@@ -76,7 +76,7 @@ from .forecast_engines import (
 )
 from .forecast_models import ARIMA_ORDERS as ARIMA_ORDERS  # re-exported: the orders the ARIMA policy compares
 from .forecast_models import _cached_fit, _one_blas_thread
-from .tuning import RULE_LEVEL, _subset, critical_z, replicate, rule_search, training_episodes
+from .tuning import Rule, _subset, critical_z, replicate, rule_search, training_episodes
 
 __all__ = [
     "ARIMA", "FORECAST_POLICIES", "SES", "TSB", "Croston", "ForecastPolicy", "HoltWinters", "MovingAverage",
@@ -285,11 +285,11 @@ class ForecastPolicy(Policy):
         # pilots of the pruned searches (candidates simulated first, bounding the others): the first smoothing
         # candidate with the z of the critical ratio; then the best coarse z
         pilot = np.abs(Z_COARSE[None, :] - critical_z(pb)[:, None]).argmin(axis=1)
-        best, cost = rule_search(pb, eps, warmup, cand, RULE_LEVEL, self._safety_values,
+        best, cost = rule_search(pb, eps, warmup, cand, Rule.LEVEL, self._safety_values,
                                  self._forecast_paths(eps, thetas, nz), pilot=pilot)
         fine = np.repeat(best[:, None, :], Z_FINE.shape[0], axis=1)
         fine[:, :, 0] += Z_FINE[None, :]
-        best, _ = rule_search(pb, eps, warmup, fine, RULE_LEVEL, self._safety_values,
+        best, _ = rule_search(pb, eps, warmup, fine, Rule.LEVEL, self._safety_values,
                               self._forecast_paths(eps, best[:, None, 2:], Z_FINE.shape[0]),
                               pilot=np.full(n, int(np.abs(Z_FINE).argmin())))
         tried = ~np.all(np.isnan(cost), axis=1)  # SKUs without training episodes keep the untuned values
@@ -300,7 +300,7 @@ class ForecastPolicy(Policy):
     # The target of a candidate (z, sigma_e, theta) is S_t = F_t(theta) + z sigma_e sqrt(L+1), and the forecast
     # F_t(theta) only depends on the demand (never on the orders). So the search runs the forecaster once per
     # (episode, theta) to get the path of F_t(theta) (with zero safety stock), and the fused rule kernel
-    # (baselines.tuning.rule_costs, RULE_LEVEL with a path) adds each candidate's safety stock: the same
+    # (baselines.tuning.rule_costs, Rule.LEVEL with a path) adds each candidate's safety stock: the same
     # targets, float for float, as grid_search with _tuning_act, whose runner computes F_t + safety.
     def _safety_values(self, values: np.ndarray, sku: np.ndarray) -> tuple[np.ndarray, None]:
         H = self._lead[sku] + 1

@@ -31,9 +31,7 @@ from envs.batch import BatchSim
 
 from .base import Policy, TrainData, lead_times
 from .tuning import (
-    RULE_CAPPED,
-    RULE_EOQ,
-    RULE_MIN_MAX,
+    Rule,
     critical_z,
     grid_search,
     nearest,
@@ -120,7 +118,7 @@ class OrderUpTo(_SafetyStockRule):
     """(R,S), R = 1: order up to S = mu (L+1) + z sigma sqrt(L+1) every period."""
 
     name = "safety_stock_RS"
-    rule = RULE_CAPPED  # min(max(S - IP, 0), inf)
+    rule = Rule.CAPPED  # min(max(S - IP, 0), inf)
 
     def _rule_values(self, z: np.ndarray, sku: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.reorder_point(z, sku), np.full(sku.shape[0], np.inf)
@@ -133,7 +131,7 @@ class MinMax(_SafetyStockRule):
     """(R,s,S), R = 1: if IP <= s order up to S = s + max(EOQ, mu); s = mu (L+1) + z sigma sqrt(L+1)."""
 
     name = "safety_stock_sS"
-    rule = RULE_MIN_MAX
+    rule = Rule.MIN_MAX
 
     def _lot(self, p: np.ndarray) -> np.ndarray:
         q = np.array([eoq(m, k, h) for m, k, h in zip(self.mu, p[:, kernel.ORDER_COST], p[:, kernel.HOLD])])
@@ -149,7 +147,7 @@ class EOQReorderPoint(_SafetyStockRule):
     """(s, nQ): Q = EOQ rounded to pack size and MOQ; when IP <= s order the smallest n Q lifting IP above s."""
 
     name = "eoq_sQ"
-    rule = RULE_EOQ
+    rule = Rule.EOQ
 
     def _lot(self, p: np.ndarray) -> np.ndarray:
         q = np.array([eoq(m, k, h) for m, k, h in zip(self.mu, p[:, kernel.ORDER_COST], p[:, kernel.HOLD])])

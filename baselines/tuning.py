@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import replace
+from enum import IntEnum
 
 import numpy as np
 from numba import njit
@@ -114,19 +115,34 @@ def refine_grid(best: np.ndarray, coarse: np.ndarray, points: int = 21) -> np.nd
 # BatchSim: per period, every column's state, parameters, info and totals travel through memory. For the
 # rules whose order depends only on the inventory position (and, for forecast policies, on a forecast path
 # that does not depend on the orders), `rule_costs` runs each column through the whole window in one numba
-# loop with the state in registers. It repeats envs.kernel.step's arithmetic operation for operation (the
-# same expressions in the same order, no fastmath), so the costs are bit-identical to simulate()'s
+# loop with the state in registers. It is built from envs.kernel's own inline pieces (constrain, serve,
+# period_cost, advance_pipeline: the same expressions in the same order, no fastmath; the integral pass keeps a
+# ring buffer and a carried inventory position, and its vectorised lost-sales loop writes constrain without
+# limits out), so the costs are bit-identical to simulate()'s
 # (tests/test_baselines.py checks this against simulate for every rule, lost sales and backorders, lead
 # times 0..4, MOQ / pack / max order / capacity, order and unit costs), and so are the chosen candidates.
 
-RULE_LEVEL = 0
-"""Order up to S = a (+ path): want = S - IP (base-stock, (R,S); forecast targets with a path)."""
-RULE_CAPPED = 1
-"""Capped base-stock: want = min(max(a - IP, 0), b) (Xin 2021)."""
-RULE_MIN_MAX = 2
-"""(s,S): want = a + b - IP if IP <= a else 0 (a = s, b = lot)."""
-RULE_EOQ = 3
-"""(s, nQ): want = (floor((a - IP) / b) + 1) b if IP <= a else 0 (a = s, b = Q)."""
+class Rule(IntEnum):
+    """The rules the fused passes simulate, and what their two per-column parameters ``a``, ``b`` are
+    (:attr:`params`; the units asked for at inventory position IP, before the order constraints)."""
+
+    LEVEL = 0
+    """Order up to S (+ a forecast path): want = S - IP (base-stock, (R,S), forecast targets). a = level."""
+    CAPPED = 1
+    """Capped base-stock (Xin 2021): want = min(max(S - IP, 0), r). a = level, b = cap."""
+    MIN_MAX = 2
+    """(s,S): want = s + lot - IP if IP <= s else 0. a = reorder point, b = lot (S - s)."""
+    EOQ = 3
+    """(s, nQ): want = (floor((s - IP) / Q) + 1) Q if IP <= s else 0. a = reorder point, b = lot Q."""
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """The names of a and b for this rule."""
+        return {0: ("level",), 1: ("level", "cap"), 2: ("reorder_point", "lot"), 3: ("reorder_point", "lot")}[self]
+
+
+# the same values as plain ints, for the numba passes (which compare the rule with them)
+RULE_LEVEL, RULE_CAPPED, RULE_MIN_MAX, RULE_EOQ = (int(r) for r in Rule)
 
 
 @njit(cache=True, error_model="numpy")
@@ -158,11 +174,8 @@ def _rule_totals(rule: int, params: np.ndarray, demand: np.ndarray, ep_lo: int, 
     act = np.empty(k, dtype=np.int64)
     pruned = np.zeros(k, dtype=np.bool_)
     for e in range(ep_lo, ep_hi):
-        L = int(params[e, kernel.LEAD])
         hold, short = params[e, kernel.HOLD], params[e, kernel.SHORT]
         order_cost, unit_cost = params[e, kernel.ORDER_COST], params[e, kernel.UNIT_COST]
-        moq, pack = params[e, kernel.MOQ], params[e, kernel.PACK]
-        max_order, capacity = params[e, kernel.MAX_ORDER], params[e, kernel.CAPACITY]
         base = (e - ep_lo) * k
         for i in range(k):
             net[i] = state0[e, kernel.NET]
@@ -194,13 +207,11 @@ def _rule_totals(rule: int, params: np.ndarray, demand: np.ndarray, ep_lo: int, 
                         na += 1
             bnd = bound if phase == 1 or p0 < 0 else np.inf
             if integral:
-                _rule_pass_int(rule, demand, e, base, lengths[e], warmup, L, hold, short, order_cost, unit_cost, moq,
-                               pack, max_order, capacity, a, b, path, path_col, backorder, net, pipe, tot, act, na,
-                               bnd, pruned, maxw)
+                _rule_pass_int(rule, demand, e, base, lengths[e], warmup, params[e], a, b, path, path_col, backorder,
+                               net, pipe, tot, act, na, bnd, pruned, maxw)
             else:
-                _rule_pass(rule, demand, e, base, lengths[e], warmup, L, hold, short, order_cost, unit_cost, moq, pack,
-                           max_order, capacity, a, b, path, path_col, backorder, net, pipe, tot, act, na, bnd, pruned,
-                           maxw)
+                _rule_pass(rule, demand, e, base, lengths[e], warmup, params[e], a, b, path, path_col, backorder,
+                           net, pipe, tot, act, na, bnd, pruned, maxw)
         count = 0.0
         for t in range(lengths[e]):
             if t >= warmup:
@@ -216,40 +227,30 @@ def _rule_want(rule: int, A: float, B: float, ip: float, forecast: float, maxw: 
     """Units a rule asks for at inventory position ip (before constraints): 0 order-up-to S = A (+ the
     forecast path), 1 capped base-stock (S = A, cap B; records the largest uncapped order in maxw[c]),
     2 (s,S) with s = A, S = A + B, 3 (s,nQ) with s = A, Q = B."""
-    if rule == 0:
+    if rule == RULE_LEVEL:
         return A + forecast - ip
-    if rule == 1:
+    if rule == RULE_CAPPED:
         w = A - ip
         w = w if w > 0.0 else 0.0
         if w > maxw[c]:
             maxw[c] = w
         return w if w < B else B
-    if rule == 2:
+    if rule == RULE_MIN_MAX:
         return A + B - ip if ip <= A else 0.0
     return (math.floor((A - ip) / B) + 1.0) * B if ip <= A else 0.0
 
 
-@njit(cache=True, inline="always")
-def _serve(n0: float, d: float, backorder: bool, short: float) -> tuple[float, float, float]:
-    """Demand d served from net stock n0, as envs.kernel.step serves it: (net stock at the end, units that leave
-    the inventory position (d with backorders, the sales with lost sales), shortage cost)."""
-    if backorder:
-        end = n0 - d
-        back = -end if end < 0.0 else 0.0
-        return end, d, short * back
-    sales = d if d < n0 else n0
-    if sales < 0.0:
-        sales = 0.0
-    end = n0 - sales
-    lost = d - sales
-    return end, sales, short * lost
-
-
 @njit(cache=True, error_model="numpy")
-def _rule_pass(rule, demand, e, base, length, warmup, L, hold, short, order_cost, unit_cost, moq, pack, max_order,
-               capacity, a, b, path, path_col, backorder, net, pipe, tot, act, na, bound, pruned, maxw) -> None:
-    """Candidates act[:na] of episode e through periods 0..length - 1 (see _rule_totals); a candidate whose
-    running cost exceeds `bound` is dropped and marked in `pruned`."""
+def _rule_pass(rule, demand, e, base, length, warmup, prm, a, b, path, path_col, backorder, net, pipe, tot, act, na,
+               bound, pruned, maxw) -> None:
+    """Candidates act[:na] of episode e (kernel parameter row `prm`) through periods 0..length - 1 (see
+    _rule_totals), built from the kernel's own pieces (constrain, serve, period_cost, advance_pipeline); a
+    candidate whose running cost exceeds `bound` is dropped and marked in `pruned`."""
+    L = int(prm[kernel.LEAD])
+    hold, short = prm[kernel.HOLD], prm[kernel.SHORT]
+    order_cost, unit_cost = prm[kernel.ORDER_COST], prm[kernel.UNIT_COST]
+    moq, pack = prm[kernel.MOQ], prm[kernel.PACK]
+    max_order, capacity = prm[kernel.MAX_ORDER], prm[kernel.CAPACITY]
     for t in range(length):
         d = demand[e, t]
         counted = t >= warmup
@@ -268,18 +269,9 @@ def _rule_pass(rule, demand, e, base, length, warmup, L, hold, short, order_cost
                 n0 += q
             else:
                 pipe[i, L - 1] = q
-            end, _, short_cost = _serve(n0, d, backorder, short)
-            on_hand = end if end > 0.0 else 0.0
-            hold_cost = hold * on_hand
-            ord_cost = order_cost if q > 0.0 else 0.0
-            pur_cost = unit_cost * q
-            arrival = 0.0
-            if L > 0:
-                arrival = pipe[i, 0]
-                for j in range(L - 1):
-                    pipe[i, j] = pipe[i, j + 1]
-                pipe[i, L - 1] = 0.0
-            net[i] = end + arrival
+            end, _, _, _, short_cost = kernel.serve(n0, d, backorder, short)
+            _, hold_cost, ord_cost, pur_cost = kernel.period_cost(end, q, hold, order_cost, unit_cost)
+            net[i] = end + kernel.advance_pipeline(pipe, i, 0, L)
             if counted:
                 tot[i] += hold_cost + short_cost + ord_cost + pur_cost
                 if tot[i] > bound:
@@ -296,13 +288,13 @@ def _lost_sales_period(na, d, wpos, h, hold, short, order_cost, unit_cost, moq, 
     order nor capacity, given the units each asks for (WANT): kernel.step's arithmetic, with kernel.constrain
     reduced to what it does without limits (the same numbers: q / 1.0 == q), and the period's cost written to
     COST. No branch depends on the candidate, so the loop vectorises."""
-    eps = kernel._EPS
+    tol = kernel._EPS
     for x in range(na):
         want = WANT[x]
         ip = IP[x]
         q = want if want > moq else moq
-        q = math.ceil(q / pack - eps) * pack
-        q = q if want > eps else 0.0
+        q = math.ceil(q / pack - tol) * pack
+        q = q if want > tol else 0.0
         n0 = N[x]
         sales = d if d < n0 else n0
         if sales < 0.0:
@@ -319,9 +311,8 @@ def _lost_sales_period(na, d, wpos, h, hold, short, order_cost, unit_cost, moq, 
 
 
 @njit(cache=True, error_model="numpy")
-def _rule_pass_int(rule, demand, e, base, length, warmup, L, hold, short, order_cost, unit_cost, moq, pack,
-                   max_order, capacity, a, b, path, path_col, backorder, net, pipe, tot, act, na, bound, pruned,
-                   maxw) -> None:
+def _rule_pass_int(rule, demand, e, base, length, warmup, prm, a, b, path, path_col, backorder, net, pipe, tot, act,
+                   na, bound, pruned, maxw) -> None:
     """_rule_pass for integral data (see _rule_totals): carried inventory positions and a ring-buffer pipeline
     (slot (h + j) mod L arrives in j + 1 periods; h is shared: all candidates advance together).
 
@@ -330,6 +321,11 @@ def _rule_pass_int(rule, demand, e, base, length, warmup, L, hold, short, order_
     indirection and the compiler can vectorise it; the running costs are compared with `bound` after each
     period, and a dropped candidate is swapped out of the arrays. Each candidate sees the same operations as in
     _rule_pass (same expressions, same order), so the totals are the same numbers."""
+    L = int(prm[kernel.LEAD])
+    hold, short = prm[kernel.HOLD], prm[kernel.SHORT]
+    order_cost, unit_cost = prm[kernel.ORDER_COST], prm[kernel.UNIT_COST]
+    moq, pack = prm[kernel.MOQ], prm[kernel.PACK]
+    max_order, capacity = prm[kernel.MAX_ORDER], prm[kernel.CAPACITY]
     W = L if L > 0 else 1
     cid = np.empty(na, dtype=np.int64)
     A = np.empty(na)
@@ -397,12 +393,9 @@ def _rule_pass_int(rule, demand, e, base, length, warmup, L, hold, short, order_
             q = kernel.constrain(want, ip, moq, pack, max_order, capacity)
             if L == 0:
                 n0 += q
-            end, out, short_cost = _serve(n0, d, backorder, short)
+            end, out, _, _, short_cost = kernel.serve(n0, d, backorder, short)
             IP[x] = ip + q - out
-            on_hand = end if end > 0.0 else 0.0
-            hold_cost = hold * on_hand
-            ord_cost = order_cost if q > 0.0 else 0.0
-            pur_cost = unit_cost * q
+            _, hold_cost, ord_cost, pur_cost = kernel.period_cost(end, q, hold, order_cost, unit_cost)
             if L > 0:
                 P[wpos, x] = q
                 N[x] = end + P[h, x]
@@ -445,7 +438,7 @@ def _integral(x: np.ndarray) -> bool:
     return bool(np.all((np.abs(x) < 2.0 ** 50) & (np.floor(x) == x)))
 
 
-def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: int, a: np.ndarray, b: np.ndarray | None = None,
+def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: Rule, a: np.ndarray, b: np.ndarray | None = None,
                paths: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
                chunk_entries: int = 32_000_000, pilot: np.ndarray | None = None, bound: np.ndarray | None = None,
                skip: np.ndarray | None = None, maxw: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -460,7 +453,8 @@ def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: int, a: np.nd
     [n_eps]: prune above this cost too (the cost of a candidate of the same search). `skip` [n_eps * k] bool:
     columns not simulated (cost and periods left 0). `maxw` [n_eps * k] (output, RULE_CAPPED): the largest
     uncapped want of each column (a cap at or above it never binds: the column's trajectory is the uncapped
-    one)."""
+    one). `rule`: a :class:`Rule`; a and b are its parameters (``Rule.params`` names them)."""
+    rule = int(Rule(rule))
     n = eps.n
     k = a.shape[0] // max(n, 1)
     b = np.zeros_like(a) if b is None else np.ascontiguousarray(b, dtype=np.float64)
@@ -494,7 +488,7 @@ def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: int, a: np.nd
     return cost, periods
 
 
-def rule_search(problem: Problem, eps: Episodes, warmup: int, candidates: np.ndarray, rule: int,
+def rule_search(problem: Problem, eps: Episodes, warmup: int, candidates: np.ndarray, rule: Rule,
                 values: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray | None]],
                 paths: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
                 pilot: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -549,14 +543,14 @@ def capped_search(problem: Problem, eps: Episodes, warmup: int, candidates: np.n
     """
     k = candidates.shape[1]
     if np.unique(eps.sku).size != eps.n or not np.isinf(candidates[..., 1]).any():
-        return rule_search(problem, eps, warmup, candidates, RULE_CAPPED, lambda v, s: (v[:, 0], v[:, 1]),
+        return rule_search(problem, eps, warmup, candidates, Rule.CAPPED, lambda v, s: (v[:, 0], v[:, 1]),
                            pilot=pilot)
     sku_col = np.repeat(eps.sku, k)
     per_col = candidates[sku_col, np.tile(np.arange(k), eps.n)]
     a, b = per_col[:, 0], per_col[:, 1]
     free = np.isinf(b)
     maxw = np.zeros(a.shape[0])
-    cost, periods = rule_costs(problem, eps, warmup, RULE_CAPPED, a, b, pilot=np.asarray(pilot)[eps.sku],
+    cost, periods = rule_costs(problem, eps, warmup, Rule.CAPPED, a, b, pilot=np.asarray(pilot)[eps.sku],
                                skip=~free, maxw=maxw)
     # the uncapped twin of each column: the uncapped candidate with the same S (-1: none)
     # (episode, S) as one integer key; among uncapped columns with the same key the last one is the twin
@@ -575,6 +569,6 @@ def capped_search(problem: Problem, eps: Episodes, warmup: int, candidates: np.n
     cost[copy], periods[copy] = cost[tw[copy]], periods[tw[copy]]
     rest = ~free & ~copy
     bound = np.where(free, cost, np.inf).reshape(eps.n, k).min(axis=1)
-    c2, p2 = rule_costs(problem, eps, warmup, RULE_CAPPED, a, b, bound=bound, skip=~rest)
+    c2, p2 = rule_costs(problem, eps, warmup, Rule.CAPPED, a, b, bound=bound, skip=~rest)
     cost[rest], periods[rest] = c2[rest], p2[rest]
     return choose(problem, eps, candidates, cost, periods)

@@ -74,6 +74,44 @@ def constrain(want: float, ip: float, moq: float, pack: float, max_order: float,
     return q
 
 
+@njit(cache=True, inline="always")
+def serve(net: float, d: float, backorder: bool, short: float) -> tuple[float, float, float, float, float]:
+    """Demand d served from net stock `net` (after this period's arrival and an L = 0 order): (net stock at the
+    end, units that leave the inventory position (d with backorders, the sales with lost sales), units lost,
+    backorders at the end, shortage cost: p * lost or b * backorders at the end)."""
+    if backorder:
+        end = net - d
+        back = -end if end < 0.0 else 0.0
+        return end, d, 0.0, back, short * back
+    sales = d if d < net else net
+    if sales < 0.0:
+        sales = 0.0
+    end = net - sales
+    lost = d - sales
+    return end, sales, lost, 0.0, short * lost
+
+
+@njit(cache=True, inline="always")
+def period_cost(end: float, q: float, hold: float, order_cost: float, unit_cost: float
+                ) -> tuple[float, float, float, float]:
+    """(on hand at the end, holding cost h * on hand, ordering cost K * [q > 0], purchase cost c * q)."""
+    on_hand = end if end > 0.0 else 0.0
+    return on_hand, hold * on_hand, order_cost if q > 0.0 else 0.0, unit_cost * q
+
+
+@njit(cache=True, inline="always")
+def advance_pipeline(pipe: np.ndarray, i: int, offset: int, L: int) -> float:
+    """Shift row i's pipeline (columns offset .. offset + L - 1, slot k arriving in k + 1 periods) by one
+    period and return what arrives now (0 with L = 0)."""
+    arrival = 0.0
+    if L > 0:
+        arrival = pipe[i, offset]
+        for k in range(L - 1):
+            pipe[i, offset + k] = pipe[i, offset + k + 1]
+        pipe[i, offset + L - 1] = 0.0
+    return arrival
+
+
 @njit(cache=True)
 def inventory_position(state: np.ndarray, params: np.ndarray, out: np.ndarray) -> None:
     """Net inventory + all outstanding orders, per SKU, at the decision point."""
@@ -107,38 +145,19 @@ def step(state: np.ndarray, params: np.ndarray, request: np.ndarray, demand: np.
         else:
             state[i, PIPE + L - 1] = q
         d = demand[i]
-        prev_end = net - received  # net inventory at the end of the previous period
-        if backorder:
+        end, sales, lost, back, short_cost = serve(net, d, backorder, params[i, SHORT])
+        if backorder:  # units shipped: backorders first, then this period's demand, from what is on hand
+            prev_end = net - received  # net inventory at the end of the previous period
             prev_back = -prev_end if prev_end < 0.0 else 0.0
             available = (prev_end if prev_end > 0.0 else 0.0) + received
             due = prev_back + d
             sales = due if due < available else available
-            end = net - d
-            lost = 0.0
-            back = -end if end < 0.0 else 0.0
-            short_cost = params[i, SHORT] * back
-        else:
-            sales = d if d < net else net
-            if sales < 0.0:
-                sales = 0.0
-            end = net - sales
-            lost = d - sales
-            back = 0.0
-            short_cost = params[i, SHORT] * lost
-        on_hand = end if end > 0.0 else 0.0
-        hold_cost = params[i, HOLD] * on_hand
-        ord_cost = params[i, ORDER_COST] if q > 0.0 else 0.0
-        pur_cost = params[i, UNIT_COST] * q
+        on_hand, hold_cost, ord_cost, pur_cost = period_cost(end, q, params[i, HOLD], params[i, ORDER_COST],
+                                                             params[i, UNIT_COST])
         pos = end
         for k in range(L):
             pos += state[i, PIPE + k]
-        # advance the pipeline: the arrival of period t + 1
-        arrival = 0.0
-        if L > 0:
-            arrival = state[i, PIPE]
-            for k in range(L - 1):
-                state[i, PIPE + k] = state[i, PIPE + k + 1]
-            state[i, PIPE + L - 1] = 0.0
+        arrival = advance_pipeline(state, i, PIPE, L)  # the arrival of period t + 1
         state[i, NET] = end + arrival
         state[i, RECV] = arrival
         info[i, I_DEMAND] = d
