@@ -92,8 +92,11 @@ class InventoryEnv(gym.Env):
     ## Info (every step, for that period; raw units)
     ``demand, sales, lost, backordered (at end), received, order (after constraints), requested,
     on_hand (end), inventory_position (end), cost, holding_cost, shortage_cost, ordering_cost,
-    purchase_cost, period, sku, pipeline`` (orders outstanding at the end of the period, arriving at the start of
-    periods t+1 .. t+L; on_hand - backordered + sum(pipeline) = inventory_position).
+    purchase_cost, period, sku, on_order`` (the L orders outstanding at the end of the period, arriving at the
+    start of periods t+1 .. t+L, this period's order last; on_hand - backordered + sum(on_order) =
+    inventory_position). Not to be confused with ``pipeline`` of the reset info / :attr:`raw_state` and the
+    observation's ``pipeline_k``: the L - 1 slots at the decision point, before this period's order (the slot
+    arriving now is already in on hand).
 
     ## Arguments
     ``gymnasium.make("Inventory-v0", scenario="lost-sales-L2-p9", **overrides)``: ``scenario`` is a built-in
@@ -211,7 +214,7 @@ class InventoryEnv(gym.Env):
                 "order": order, "on_hand": on_hand, "inventory_position": position, "cost": cost,
                 "holding_cost": holding, "shortage_cost": shortage, "ordering_cost": ordering,
                 "purchase_cost": purchase, "requested": requested, "period": t, "sku": self._sku_name,
-                "pipeline": self._pipe.copy()}
+                "on_order": self._pipe.copy()}
         self._last_info = info
         reward = -(cost - self._reward_offset) * self._reward_scale
         return self._obs0.copy(), reward, False, self._t >= self._periods, info
@@ -254,7 +257,8 @@ class InventoryEnv(gym.Env):
 
     @property
     def raw_state(self) -> dict[str, Any]:
-        """Net inventory after arrival and the pipeline at the current decision point (raw units)."""
+        """Net inventory after arrival and the pipeline at the current decision point (raw units): ``pipeline``
+        has L - 1 slots, slot k arriving in k + 1 periods (the observation's ``pipeline_k``)."""
         L = int(self._params[0, kernel.LEAD])
         return {"on_hand": float(self._state[0, kernel.NET]),
                 "pipeline": self._state[0, kernel.PIPE:kernel.PIPE + max(L - 1, 0)].copy(),

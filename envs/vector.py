@@ -251,11 +251,11 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
             d["period"] = per[i]
             d["sku"] = pb.sku_name(int(eng.sku[i]))
             L = int(eng.params[i, kernel.LEAD])
-            pipeline = np.empty(L)
+            on_order = np.empty(L)
             if L:
-                pipeline[0] = eng.state[i, kernel.RECV]
-                pipeline[1:] = eng.state[i, kernel.PIPE:kernel.PIPE + L - 1]
-            d["pipeline"] = pipeline
+                on_order[0] = eng.state[i, kernel.RECV]
+                on_order[1:] = eng.state[i, kernel.PIPE:kernel.PIPE + L - 1]
+            d["on_order"] = on_order
             out.append(d)
         return out
 

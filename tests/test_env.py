@@ -140,7 +140,7 @@ def test_units_are_conserved_every_step(mode, lead_time):
         else:
             assert prev_back + info["demand"] == pytest.approx(info["sales"] + info["backordered"])
             assert info["lost"] == 0
-        assert info["on_hand"] - info["backordered"] + info["pipeline"].sum() == pytest.approx(
+        assert info["on_hand"] - info["backordered"] + info["on_order"].sum() == pytest.approx(
             info["inventory_position"])
         q = info["order"]
         assert q == 0 or (q >= 3 and q % 2 == 0 and q <= 14)

@@ -53,7 +53,7 @@ def replay_source(singles: list[InventoryEnv], reset_obs: dict[int, np.ndarray])
 def assert_info_equal(single: dict, vec: dict, where: str) -> None:
     for key in INFO_FIELDS:
         assert single[key] == vec[key], f"{where}: {key} {single[key]!r} != {vec[key]!r}"
-    np.testing.assert_array_equal(single["pipeline"], vec["pipeline"], err_msg=where)
+    np.testing.assert_array_equal(single["on_order"], vec["on_order"], err_msg=where)
 
 
 def run_parity(make_single, n: int, steps: int, front: str, seed: int = 0, **vec_kw) -> int:
