@@ -65,7 +65,7 @@ class TrainConfig:
     n_envs: int = 16
     """Parallel training environments."""
     vec_env: str = "vector"
-    """vector (envs.vector.InventoryVecEnv: all envs in one kernel call, fastest), dummy (SB3 DummyVecEnv of
+    """vector (envs.sb3_vec.InventoryVecEnv: all envs in one kernel call, fastest), dummy (SB3 DummyVecEnv of
     single InventoryEnv's) or subproc (SubprocVecEnv, one process per env)."""
     seed: int = 0
     """Seed of the networks, the training envs and the exploration."""

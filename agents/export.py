@@ -165,13 +165,15 @@ def build_onnx(layers: list[tuple], head: str, sizes: dict[str, int], shift: np.
 # ----------------------------------------------------------------------------------------- metadata
 def problem_metadata(problem) -> dict[str, Any]:
     """SKU table, observation layout and cost/mode facts of a Problem (shared by ONNX and level exports)."""
-    from envs import kernel as K
+    from envs import kernel
 
     p = problem.params
     sc = problem.scenario
-    params = {"demand_scale": p[:, K.SCALE], "lead_time": p[:, K.LEAD], "moq": p[:, K.MOQ], "pack_size": p[:, K.PACK],
-              "max_order": p[:, K.MAX_ORDER], "capacity": p[:, K.CAPACITY], "holding_cost": p[:, K.HOLD],
-              "shortage_cost": p[:, K.SHORT], "order_cost": p[:, K.ORDER_COST], "unit_cost": p[:, K.UNIT_COST]}
+    params = {"demand_scale": p[:, kernel.SCALE], "lead_time": p[:, kernel.LEAD], "moq": p[:, kernel.MOQ],
+              "pack_size": p[:, kernel.PACK], "max_order": p[:, kernel.MAX_ORDER],
+              "capacity": p[:, kernel.CAPACITY], "holding_cost": p[:, kernel.HOLD],
+              "shortage_cost": p[:, kernel.SHORT], "order_cost": p[:, kernel.ORDER_COST],
+              "unit_cost": p[:, kernel.UNIT_COST]}
     defaults = {"lead_time": sc.lead_time, "moq": sc.moq, "pack_size": max(sc.pack_size, 1),
                 "max_order": sc.max_order, "capacity": sc.capacity, "holding_cost": sc.holding_cost,
                 "shortage_cost": sc.shortage_cost, "order_cost": sc.order_cost, "unit_cost": sc.unit_cost}
@@ -183,7 +185,7 @@ def problem_metadata(problem) -> dict[str, Any]:
         "observation": {"n_pipe": problem.n_pipe, "max_lead": problem.max_lead, "demand_window": problem.window,
                         "n_calendar": problem.n_calendar, "calendar_daily": daily, "lead_norm": problem.lead_norm,
                         "with_lead": problem.with_lead, "with_period": problem.with_period,
-                        "trained_lead_times": sorted({int(v) for v in p[:, K.LEAD]})},
+                        "trained_lead_times": sorted({int(v) for v in p[:, kernel.LEAD]})},
         "skus": pf.sku_table([problem.sku_name(i) for i in range(problem.n_skus)], params),
         "defaults": defaults,
         "demand_scale_meaning": "mean demand per period of the SKU on its training data (parametric: the "
@@ -360,9 +362,9 @@ def parity(run_dir: str | Path, policy: str | Path, n: int = 10_000, which: str 
     sess = ort.InferenceSession(str(policy), providers=["CPUExecutionProvider"])
     got = sess.run(["action"], {"obs": obs.astype(np.float32)})[0]
     meta = json.loads(sess.get_modelmeta().custom_metadata_map[pf.METADATA_KEY])
-    from envs import kernel as K
+    from envs import kernel
 
-    scale = problem.params[sku, K.SCALE]
+    scale = problem.params[sku, kernel.SCALE]
     ip = obs[:, [f.name for f in problem.obs_fields].index("inventory_position")].astype(np.float64) * scale
     units_ref = pf.requested_units(ref, meta["action"], scale, ip)
     units_got = pf.requested_units(got, meta["action"], scale, ip)

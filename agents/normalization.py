@@ -18,7 +18,7 @@ from stable_baselines3.common.vec_env import VecEnvWrapper
 from baselines.base import train_data
 from baselines.base_stock import BaseStock
 from baselines.tuning import training_episodes
-from envs import kernel as K
+from envs import kernel
 from envs.batch import PERIODS, simulate
 from envs.inventory_env import InventoryEnv
 from envs.problem import Problem
@@ -41,10 +41,7 @@ class Normalization:
     reward_scale: np.ndarray
 
     def apply(self, obs: np.ndarray) -> np.ndarray:
-        # nan_to_num: BatchSim.observe of data episodes that already ended can read calendar rows past the
-        # end of the table (envs-side issue); those episodes' actions do not count, but NaN must not reach torch
-        x = np.clip((obs + self.shift) * self.scale, -self.clip, self.clip).astype(np.float32)
-        return np.nan_to_num(x, copy=False, nan=0.0)
+        return np.clip((obs + self.shift) * self.scale, -self.clip, self.clip).astype(np.float32)
 
     def reward(self) -> Reward:
         """The per-SKU reward as the envs' reward object (pass it as ``reward=`` to the env)."""
@@ -109,7 +106,7 @@ def reference_costs(problem: Problem) -> np.ndarray:
     eps, warmup = training_episodes(problem, n=50)
     pol.start(eps)
     totals, _ = simulate(problem, eps, lambda sim: pol.act(None, sim.raw), warmup=warmup, order_up_to=True)
-    cost = np.bincount(eps.sku, totals[:, K.I_COST], minlength=problem.n_skus)
+    cost = np.bincount(eps.sku, totals[:, kernel.I_COST], minlength=problem.n_skus)
     periods = np.bincount(eps.sku, totals[:, PERIODS], minlength=problem.n_skus)
     return np.where(periods > 0, cost / np.maximum(periods, 1), 0.0)
 
@@ -129,7 +126,7 @@ class NormalizedEnv(gym.ObservationWrapper):
 
 class NormalizedVecEnv(VecEnvWrapper):
     """Normalises the observations (and terminal observations) of an SB3 VecEnv whose reward is already the
-    run's (:class:`envs.vector.InventoryVecEnv` built with ``reward=norm.reward()``: all slots in one kernel
+    run's (:class:`envs.sb3_vec.InventoryVecEnv` built with ``reward=norm.reward()``: all slots in one kernel
     call); rewards are passed on as float32."""
 
     def __init__(self, venv, norm: Normalization):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from baselines.base import Policy, TrainData
-from envs import kernel as K
+from envs import kernel
 from envs.problem import Problem
 from envs.scenario import ActionConfig
 
@@ -59,7 +59,7 @@ class AgentPolicy(Policy):
         return q if cfg.mode == "order_up_to" else np.rint(q)
 
     def act(self, obs: np.ndarray, state) -> np.ndarray:
-        return self.units(obs, state.params[:, K.SCALE])
+        return self.units(obs, state.params[:, kernel.SCALE])
 
     def describe(self) -> str:
         return f"{self.name}: {type(self.model).__name__}, action {self.action.mode} n={self.action.n}"
@@ -80,8 +80,8 @@ def exact_cost(agent: AgentPolicy, problem: Problem, margin: int = 8, tol_mass: 
     if not DPOptimal.supports(problem) or agent.order_up_to:
         return None
     p = problem.params[0]
-    L, h, pen = int(p[K.LEAD]), float(p[K.HOLD]), float(p[K.SHORT])
-    mean, scale = float(problem.source.means[0]), float(p[K.SCALE])
+    L, h, pen = int(p[kernel.LEAD]), float(p[kernel.HOLD]), float(p[kernel.SHORT])
+    mean, scale = float(problem.source.means[0]), float(p[kernel.SCALE])
     if problem.obs_dim != L + 1:
         return None
 

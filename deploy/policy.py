@@ -12,7 +12,9 @@ from .errors import DeployError
 
 
 @dataclass
-class Policy:
+class DeployedPolicy:
+    """A loaded policy file (see :func:`load_policy`); not the baselines' :class:`baselines.base.Policy` interface."""
+
     path: str
     meta: dict[str, Any]
     session: Any = None  # onnxruntime.InferenceSession for kind onnx
@@ -28,7 +30,7 @@ class Policy:
         return f"{self.meta['algorithm']}:{self.meta['run']['id']}"
 
 
-def load_policy(path: str | Path, threads: int = 1) -> Policy:
+def load_policy(path: str | Path, threads: int = 1) -> DeployedPolicy:
     """Read an ONNX policy (metadata from ``metadata_props``) or a JSON level policy; check its metadata."""
     src = str(path)
     p = Path(path)
@@ -43,7 +45,7 @@ def load_policy(path: str | Path, threads: int = 1) -> Policy:
         if meta["kind"] != "levels":
             raise DeployError(f"{src}: a JSON policy must be a level policy (kind levels); this one is "
                               f"{meta['kind']!r} (a sidecar? pass the .onnx file)")
-        return Policy(src, meta)
+        return DeployedPolicy(src, meta)
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -70,7 +72,7 @@ def load_policy(path: str | Path, threads: int = 1) -> Policy:
         raise DeployError(f"{src}: the network's input ({[(i.name, i.shape) for i in inputs]}) does not match "
                           f"the observation layout of its metadata ({len(meta['obs_names'])} fields "
                           f"{', '.join(meta['obs_names'])})")
-    return Policy(src, meta, sess)
+    return DeployedPolicy(src, meta, sess)
 
 
 def _check(meta, src: str) -> dict[str, Any]:

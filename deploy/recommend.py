@@ -43,15 +43,15 @@ from invcore.observation import build_observations, inventory_position
 
 from . import policyfile as pf
 from .errors import DeployError
-from .policy import Policy, load_policy
+from .policy import DeployedPolicy, load_policy
 from .state import RECENT_PERIODS, State, read_history, read_state, read_table, sku_parameters
 
-__all__ = ["RECENT_PERIODS", "DeployError", "Policy", "State", "load_policy", "main", "policy_orders", "read_history",
-           "read_state", "read_table", "recommend", "run", "sku_parameters", "write_orders"]
+__all__ = ["RECENT_PERIODS", "DeployError", "DeployedPolicy", "State", "load_policy", "main", "policy_orders",
+           "read_history", "read_state", "read_table", "recommend", "run", "sku_parameters", "write_orders"]
 
 
 # ----------------------------------------------------------------------------------------- recommend
-def policy_orders(policy: Policy, st: State) -> tuple[np.ndarray, np.ndarray]:
+def policy_orders(policy: DeployedPolicy, st: State) -> tuple[np.ndarray, np.ndarray]:
     """(requested units before the order rules, inventory position) of every SKU."""
     p = st.params
     ip = inventory_position(st.net, st.pipeline)
@@ -69,7 +69,7 @@ def policy_orders(policy: Policy, st: State) -> tuple[np.ndarray, np.ndarray]:
     return pf.requested_units(action, meta["action"], p["demand_scale"], ip), ip
 
 
-def recommend(policy: Policy, st: State, service_level: float = 0.95,
+def recommend(policy: DeployedPolicy, st: State, service_level: float = 0.95,
               requested: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """The orders table (see the module docstring); `requested` = :func:`policy_orders` if already computed."""
     p = st.params

@@ -35,7 +35,7 @@ from invcore.tables import Where, number_column, sku_column
 
 from . import policyfile as pf
 from .errors import DeployError
-from .policy import Policy
+from .policy import DeployedPolicy
 
 RECENT_PERIODS = 13
 """Recent demand periods (from --history) used for the demand rate and its standard deviation."""
@@ -63,7 +63,7 @@ class State:
     safety_stock: np.ndarray | None
 
 
-def sku_parameters(policy: Policy, skus: np.ndarray, where: Where,
+def sku_parameters(policy: DeployedPolicy, skus: np.ndarray, where: Where,
                    items: str | Path | None) -> dict[str, np.ndarray]:
     """Per-SKU parameters: the policy's SKU table, overridden / extended by the items file."""
     table = pf.sku_params(policy.meta)
@@ -118,7 +118,7 @@ def sku_parameters(policy: Policy, skus: np.ndarray, where: Where,
     return params
 
 
-def read_state(policy: Policy, state: str | Path, items: str | Path | None = None,
+def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | None = None,
                history: str | Path | None = None, date: str | None = None) -> State:
     """Read and validate the state file (+ items file, + demand history) for `policy`; see the module docstring."""
     meta = policy.meta

@@ -216,3 +216,54 @@ def test_training_env_reward_is_the_normalised_cost(vec_env):
             returns[i] = 0.0
     assert ended >= 9 and seen_skus == {0, 1, 2, 3}
     venv.close()
+
+
+@pytest.fixture(scope="module")
+def daily_data(tmp_path_factory):
+    """Daily demand of 6 SKUs whose windows differ in length (odd SKUs end early, SKU 5 within the train window;
+    SKU 4 starts after the train window), and an item table with per-SKU lead times (the idea of
+    tests/test_vector.py's ``data_files``)."""
+    import pandas as pd
+
+    folder = tmp_path_factory.mktemp("agentdata")
+    rng = np.random.default_rng(1)
+    dates = pd.date_range("2023-01-01", periods=60, freq="D")
+    frames = []
+    starts, ends = [0, 0, 0, 0, 35, 0], [60, 57, 60, 51, 60, 25]
+    for k in range(6):
+        d = dates[starts[k]:ends[k]]
+        frames.append(pd.DataFrame({"date": d, "sku": f"S{k}", "demand": rng.poisson(2 + 2 * k, d.size)}))
+    demand = folder / "demand.csv"
+    pd.concat(frames).to_csv(demand, index=False)
+    items = folder / "items.csv"
+    pd.DataFrame({"sku": [f"S{k}" for k in range(6)], "lead_time": [0, 1, 2, 3, 4, 2]}).to_csv(items, index=False)
+    return {"data": {"path": str(demand), "items": str(items), "train": 0.5, "test": 0.5},
+            "initial_state": "steady", "observation": {"demand_window": 2, "period": True}}
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_batch_observations_of_ended_data_episodes_are_finite(daily_data, split):
+    """BatchSim over replayed data windows of different lengths: the observation of every episode is finite at
+    every period until the batch is done, also for episodes that already ended, whose calendar row would lie
+    past the end of the calendar table (the engine clips the rows), so Normalization.apply needs no NaN guard."""
+    from envs.batch import BatchSim
+    from envs.episodes import make_episodes
+
+    pb = Problem("lost-sales-L2-p9", **daily_data)
+    assert pb.n_calendar == 4 and pb.window == 2
+    eps = make_episodes(pb, split, replay=True)
+    assert len(set(eps.lengths.tolist())) > 1
+    sim = BatchSim(pb, eps)
+    past_table = ended = 0
+    while not sim.done:
+        obs = sim.observe()
+        assert obs.shape == (eps.n, pb.obs_dim)
+        assert np.isfinite(obs).all(), f"period {sim.t}: non-finite observation of episodes " \
+                                       f"{np.flatnonzero(~np.isfinite(obs).all(axis=1)).tolist()}"
+        gone = ~sim.raw.active
+        ended += int(gone.sum())
+        past_table += int((gone & (eps.cal_offset + sim.t >= eps.calendar.shape[0])).sum())
+        sim.step(np.full(eps.n, 3.0))
+    assert ended > 0  # some episodes were observed after their end
+    if split == "test":
+        assert past_table > 0  # ... with an unclipped calendar row past the end of the table

@@ -24,7 +24,7 @@ from agents.policy import AgentPolicy
 from agents.runs import load_run
 from deploy import policyfile as pf
 from deploy import recommend as rec
-from envs import kernel as K
+from envs import kernel
 from envs.batch import BatchSim
 from envs.episodes import make_episodes
 from envs.problem import Problem
@@ -104,7 +104,7 @@ def test_units_match_agent_policy(runs, policies, name):
     obs, sku, problem = evaluation_observations(run, 4000, seed=7)
     sc = resolve_scenario(run.config.scenario, **run.config.scenario_overrides)
     agent = AgentPolicy(run.load_model(), run.normalization, sc.action)
-    scale = problem.params[sku, K.SCALE]
+    scale = problem.params[sku, kernel.SCALE]
     ref = agent.units(obs, scale)
     sess = ort.InferenceSession(str(policies[name]), providers=["CPUExecutionProvider"])
     meta = json.loads(sess.get_modelmeta().custom_metadata_map[pf.METADATA_KEY])
@@ -170,7 +170,7 @@ def test_constrain_matches_kernel():
     pack = rng.choice([1.0, 2.0, 6.0, 12.0], n)
     max_order = rng.choice([np.inf, 10.0, 24.0, 3.0], n)
     cap = rng.choice([np.inf, 30.0, 50.0], n)
-    ref = np.array([K.constrain(*args) for args in zip(want, ip, moq, pack, max_order, cap)])
+    ref = np.array([kernel.constrain(*args) for args in zip(want, ip, moq, pack, max_order, cap)])
     np.testing.assert_array_equal(pf.constrain(want, ip, moq, pack, max_order, cap), ref)
 
 
@@ -192,9 +192,9 @@ def test_observations_match_env(overrides):
         t = sim.t
         lags = eps.demand[t:t + W][::-1].T if W else np.zeros((eps.n, 0))  # column k-1 = k periods ago
         cal = eps.calendar[eps.cal_offset + t] if problem.n_calendar else None
-        got = pf.build_observations(names, net=sim.state[:, K.NET].copy(),
-                                    pipeline=sim.state[:, K.PIPE:K.PIPE + problem.n_pipe],
-                                    lags=lags, scale=sim.params[:, K.SCALE], lead=sim.params[:, K.LEAD],
+        got = pf.build_observations(names, net=sim.state[:, kernel.NET].copy(),
+                                    pipeline=sim.state[:, kernel.PIPE:kernel.PIPE + problem.n_pipe],
+                                    lags=lags, scale=sim.params[:, kernel.SCALE], lead=sim.params[:, kernel.LEAD],
                                     lead_norm=problem.lead_norm, calendar=cal)
         np.testing.assert_array_equal(got, obs)
         sim.step(rng.integers(0, 12, eps.n).astype(float))
