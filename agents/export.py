@@ -320,7 +320,7 @@ def evaluation_observations(run: Run, n: int = 10_000, seed: int = STREAMS["expo
     """`n` raw observations of the run's evaluation env: parametric episodes (data: test windows) stepped
     with the agent's own deterministic orders from a random initial stock. Returns (obs [n, D] float32, the
     SKU index of each row, the problem)."""
-    from envs.batch import BatchSim
+    from envs.batch import simulate
     from envs.episodes import make_episodes
     from envs.problem import Problem
 
@@ -333,16 +333,18 @@ def evaluation_observations(run: Run, n: int = 10_000, seed: int = STREAMS["expo
     sc = resolve_scenario(run.config.scenario, **overrides)
     agent = AgentPolicy(model if model is not None else run.load_model(), run.normalization, sc.action)
     agent.fit(problem, None)
-    sim = BatchSim(problem, eps, initial_state="random", seed=seed)
     rows, skus = [], []
-    got = 0
-    while not sim.done and got < n:
+
+    def act(sim):  # the agent's own orders; the observations of the episodes still running are recorded
         obs = sim.observe().copy()
-        act = sim.raw.active.copy()
-        rows.append(obs[act])
-        skus.append(eps.sku[act])
-        got += int(act.sum())
-        sim.step(agent.act(obs, sim.raw), order_up_to=agent.order_up_to)
+        if sum(r.shape[0] for r in rows) < n:
+            live = sim.raw.active
+            rows.append(obs[live])
+            skus.append(eps.sku[live])
+        return agent.act(obs, sim.raw)
+
+    simulate(problem, eps, act, initial_state="random", seed=seed, order_up_to=agent.order_up_to)
+    got = sum(r.shape[0] for r in rows)
     if got < n:
         raise ExportError(f"only {got} evaluation observations available (asked for {n})")
     return np.concatenate(rows)[:n], np.concatenate(skus)[:n], problem

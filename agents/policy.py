@@ -15,6 +15,7 @@ from baselines.base import Policy, TrainData
 from envs import kernel
 from envs.problem import Problem
 from envs.scenario import ActionConfig
+from invcore.constraints import action_requests
 
 from .normalization import Normalization
 
@@ -49,14 +50,8 @@ class AgentPolicy(Policy):
     def units(self, obs: np.ndarray, scale: np.ndarray) -> np.ndarray:
         """Requested units (or targets in order-up-to mode) for raw observations [N, obs_dim]."""
         a, _ = self.model.policy.predict(self.norm.apply(obs), deterministic=True)
-        a = np.asarray(a, dtype=np.float64)
         cfg = self.action
-        unit = scale if cfg.relative else np.ones_like(scale)
-        if cfg.mode == "continuous":
-            a = np.clip(a.reshape(len(scale), -1)[:, 0], -1.0, 1.0)
-            return np.rint((a + 1.0) * 0.5 * (cfg.n - 1) * cfg.step * unit)
-        q = a.reshape(-1) * cfg.step * unit
-        return q if cfg.mode == "order_up_to" else np.rint(q)
+        return action_requests(np.asarray(a, dtype=np.float64), cfg.mode, cfg.n, cfg.step, cfg.relative, scale)
 
     def act(self, obs: np.ndarray, state) -> np.ndarray:
         return self.units(obs, state.params[:, kernel.SCALE])

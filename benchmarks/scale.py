@@ -172,9 +172,9 @@ def main() -> None:
             print(f"{'  the same, episode draws left out':<62} {n:>7} {no_draw:>16,.0f} "
                   f"{no_draw / single:>9.1f} {'':>9}", flush=True)
             venv = InventoryVecEnv("lost-sales-L2-p9", n)
-            venv.venv.episodes.fast_sampler = False  # numpy's Poisson sampler, as before the inversion sampler
+            venv.venv.sampler = "per_episode"  # numpy's Poisson sampler, as before the inversion sampler
             r_np, s_np = time_vec(venv, steps)
-            print(f"{'  the same with numpy Poisson draws (fast_sampler=False)':<62} {n:>7} {r_np:>16,.0f} "
+            print(f"{'  the same with numpy Poisson draws (sampler=per_episode)':<62} {n:>7} {r_np:>16,.0f} "
                   f"{r_np / single:>9.1f} {s_np:>9.0%}", flush=True)
             rate, share = time_vec(VectorInventoryEnv(n, "lost-sales-L2-p9"), steps, gym_api=True)
             print(f"{'VectorInventoryEnv (gymnasium VectorEnv), same':<62} {n:>7} {rate:>16,.0f} "

@@ -10,6 +10,7 @@ window, for data), so nobody else branches on the kind of demand.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -145,8 +146,12 @@ def initial_states(kind: str, params: np.ndarray, columns: int, rng: np.random.G
         out[:, kernel.NET] = np.rint(2 * scale)
         out[:, kernel.PIPE:] = np.where(in_pipe, np.rint(scale)[:, None], 0.0)
     elif kind == "random":
-        out[:, kernel.NET] = rng.integers(0, np.ceil(3 * scale).astype(np.int64) + 1)
-        draws = rng.poisson(np.broadcast_to(scale[:, None], in_pipe.shape))
+        if k == 1:  # the single env's reset: scalar draws, the same numbers as the batched calls below
+            out[0, kernel.NET] = rng.integers(0, int(math.ceil(3 * scale[0])) + 1)
+            draws = rng.poisson(float(scale[0]), columns - kernel.PIPE)[None, :]
+        else:
+            out[:, kernel.NET] = rng.integers(0, np.ceil(3 * scale).astype(np.int64) + 1)
+            draws = rng.poisson(np.broadcast_to(scale[:, None], in_pipe.shape))
         out[:, kernel.PIPE:] = np.where(in_pipe, draws, 0.0)
     else:
         raise ScenarioError(f"initial_state must be random, steady or empty, got {kind!r}")

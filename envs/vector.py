@@ -62,11 +62,12 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
     """``num_envs`` SKU-episodes of ``Inventory-v0`` stepped together (see the module docstring).
 
     ``VectorInventoryEnv(num_envs=None, scenario="lost-sales-L2-p9", *, skus=None, window=None,
-    initial_state=None, info="arrays", episode_source=None, reward=None, **overrides)``: ``num_envs`` defaults to
+    initial_state=None, info="arrays", episode_source=None, reward=None, sampler="inverse_cdf", **overrides)``:
+    ``num_envs`` defaults to
     the number of SKUs in the pool; ``scenario`` and ``overrides`` as for ``InventoryEnv``; ``window`` replays
     another data window than the scenario's; ``initial_state`` overrides the scenario's; ``episode_source``
     (:data:`EpisodeSource`) replaces the episode factory (tests use it to replay the single env's demand);
-    ``reward`` (:class:`envs.reward.Reward`) replaces the scenario's reward.
+    ``reward`` (:class:`envs.reward.Reward`) replaces the scenario's reward; ``sampler`` see :attr:`sampler`.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
@@ -75,7 +76,7 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
                  skus: str | Sequence | np.ndarray | None = None, window: str | None = None,
                  initial_state: str | None = None, info: str = "arrays", episode_source: EpisodeSource | None = None,
                  render_mode: str | None = None, problem: Problem | None = None, reward: Reward | None = None,
-                 **overrides: Any):
+                 sampler: str = "inverse_cdf", **overrides: Any):
         pb = problem if problem is not None else Problem(scenario, **overrides)
         self.problem = pb
         self.scenario = sc = pb.scenario
@@ -92,6 +93,11 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
         if pool.size == 0:
             raise ScenarioError(f"no SKU has data in the {self.window} window")
         self.pool = pool
+        if sampler not in ("inverse_cdf", "per_episode", "joint"):
+            raise ScenarioError(f"sampler must be inverse_cdf, per_episode or joint, got {sampler!r}")
+        self.sampler = sampler
+        """How parametric demand is drawn (:meth:`envs.demand.ParametricDemand.episodes`): ``inverse_cdf`` (default;
+        stationary demand by inversion), ``per_episode`` (numpy's samplers, promotion days per episode)."""
         self._source = episode_source or self._episodes
         self._random_sku = isinstance(skus, str) and skus == "random"
         if skus is None or self._random_sku:
@@ -149,7 +155,7 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
     lengths = property(lambda self: self.engine.lengths)
 
     def _episodes(self, rng: np.random.Generator, sku: np.ndarray, slots: np.ndarray) -> Episodes:
-        return make_episodes(self.problem, self.window, rng=rng, skus=sku, sampler="inverse_cdf", with_past=False)
+        return make_episodes(self.problem, self.window, rng=rng, skus=sku, sampler=self.sampler, with_past=False)
 
     # ------------------------------------------------------------------ gymnasium VectorEnv API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):

@@ -59,6 +59,23 @@ def continuous_max(n: int, step: float, relative: bool, scale: np.ndarray) -> np
     return (n - 1) * step * action_unit(relative, scale)
 
 
+def action_requests(action: np.ndarray, mode: str, n: int, step: float, relative: bool,
+                    scale: np.ndarray) -> np.ndarray:
+    """What the kernel receives for the deterministic actions of N SKUs: units to order (modes units and
+    continuous) or the target inventory position (order_up_to), before the order rules; the env's mapping
+    (``Problem.action_table`` / ``continuous_max``), written once for agents and deploy.
+
+    continuous: ``rint((clip(a, -1, 1) + 1) / 2 * ((n - 1) * step * unit))``; units: ``rint(a * step * unit)``;
+    order_up_to: ``a * step * unit``; unit = the demand scale if relative, else 1."""
+    unit = action_unit(relative, scale)
+    if mode == "continuous":
+        a = np.clip(np.asarray(action, dtype=np.float64).reshape(len(unit), -1)[:, 0], -1.0, 1.0)
+        return np.rint((a + 1.0) * 0.5 * ((n - 1) * step * unit))
+    _check_mode(mode)
+    level = (np.asarray(action).reshape(-1).astype(np.float64) * step) * unit
+    return np.rint(level) if mode == "units" else level
+
+
 def requested_units(action: np.ndarray, spec: Mapping[str, Any], scale: np.ndarray,
                     ip: np.ndarray) -> np.ndarray:
     """Units requested by the deterministic actions of N SKUs, before the order rules, as the env maps them
@@ -67,17 +84,9 @@ def requested_units(action: np.ndarray, spec: Mapping[str, Any], scale: np.ndarr
 
     continuous: ``rint((clip(a, -1, 1) + 1) / 2 * (n - 1) * step * unit)``; units: ``rint(a * step * unit)``;
     order_up_to: ``a * step * unit - IP``; unit = the demand scale if relative, else 1."""
-    mode, n, step = spec["mode"], int(spec["n"]), float(spec["step"])
-    unit = action_unit(spec["relative"], scale)
-    if mode == "continuous":
-        a = np.clip(np.asarray(action, dtype=np.float64).reshape(len(unit), -1)[:, 0], -1.0, 1.0)
-        return np.rint((a + 1.0) * 0.5 * ((n - 1) * step * unit))
-    _check_mode(mode)
-    k = np.asarray(action).reshape(-1).astype(np.float64)
-    level = (k * step) * unit
-    if mode == "units":
-        return np.rint(level)
-    return level - ip
+    mode = spec["mode"]
+    req = action_requests(action, mode, int(spec["n"]), float(spec["step"]), spec["relative"], scale)
+    return req - ip if mode == "order_up_to" else req
 
 
 def level_units(levels: Mapping[str, np.ndarray], ip: np.ndarray) -> np.ndarray:
