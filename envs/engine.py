@@ -21,8 +21,14 @@ class Engine:
 
     Public buffers (read them, do not resize them): ``sku`` [N], ``state`` [N, kernel.PIPE + max(L_max, 1)]
     (columns ``kernel.NET, RECV, PIPE..``), ``params`` [N, kernel.N_PARAMS], ``t`` [N] (the slot's period),
-    ``lengths`` [N], ``info`` [N, kernel.N_INFO] (the last period's figures), ``request`` [N] (the last requests),
+    ``period`` [N] (the period each slot played at the last step), ``lengths`` [N], ``info`` [N, kernel.N_INFO]
+    (the last period's figures), ``request`` [N] (the last requests),
     ``obs`` [N, obs_dim] float32 (the last observation written by :meth:`observe`).
+
+    Per-slot tables a front end fills when it starts episodes (the engine only reads them): ``table``
+    [N, actions] (the action table rows of the slots' SKUs, for :meth:`step_actions`), ``reward_offset``,
+    ``reward_scale`` [N] (the slots' :class:`envs.reward.Reward` terms); ``rewards`` [N] and ``returns`` [N]
+    (running episode returns, reset to 0 by :meth:`start`) are written by every step.
     """
 
     def __init__(self, problem: Problem, n: int):
@@ -35,9 +41,15 @@ class Engine:
         self.state = np.zeros((n, kernel.PIPE + max(pb.max_lead, 1)))
         self.params = np.zeros((n, kernel.N_PARAMS))
         self.t = np.zeros(n, dtype=np.int64)
+        self.period = np.zeros(n, dtype=np.int64)
         self.lengths = np.ones(n, dtype=np.int64)
         self.info = np.zeros((n, kernel.N_INFO))
         self.request = np.zeros(n)
+        self.table = np.zeros((n, pb.action_table.shape[1]))
+        self.reward_offset = np.zeros(n)
+        self.reward_scale = np.ones(n)
+        self.rewards = np.zeros(n)
+        self.returns = np.zeros(n)
         self.obs = np.zeros((n, pb.obs_dim), dtype=np.float32)
         self.demand = np.zeros((W + 1, n))
         self.cal_rows = np.zeros((W + 2, n), dtype=np.int64) if pb.n_calendar else None
@@ -78,7 +90,7 @@ class Engine:
         if T > self._rows_buf:
             self._grow(T)
         rows = T + W
-        if slots.size == self.n:  # every slot (reset, or episodes of equal length): whole rows
+        if self.every(slots):  # every slot in order: whole rows
             self.demand[:rows] = episodes.demand
             self.demand[rows:] = 0.0
             if self.cal_rows is not None:
@@ -95,13 +107,25 @@ class Engine:
             raise ScenarioError("an episode with no periods to replay")
         self.calendar = episodes.calendar
         self.sku[slots] = episodes.sku
-        self.params[slots] = self.problem.params[episodes.sku]
+        self.gather(self.params, slots, self.problem.params, episodes.sku)
         self.lengths[slots] = episodes.lengths
         self.t[slots] = 0
+        self.returns[slots] = 0.0
         if episodes.state is not None:
             self.state[slots] = episodes.state
         else:
             self.state[slots] = initial_states(initial_state, self.params[slots], self.state.shape[1], rng)
+
+    def every(self, slots: np.ndarray) -> bool:
+        """`slots` is every slot, in order (a reset of all slots)."""
+        return slots.size == self.n and bool((slots == self._all).all())
+
+    def gather(self, dst: np.ndarray, slots: np.ndarray, table: np.ndarray, sku: np.ndarray) -> None:
+        """dst[slots] = table[sku] (per-SKU rows into per-slot rows; no temporary when every slot restarts)."""
+        if self.every(slots):
+            np.take(table, sku, axis=0, out=dst)
+        else:
+            dst[slots] = table[sku]
 
     def _grow(self, T: int) -> None:
         W = self.window
@@ -117,11 +141,21 @@ class Engine:
     # ------------------------------------------------------------------ dynamics
     def step(self, request: np.ndarray, order_up_to: bool = False) -> int:
         """One period for every slot: `request` [N] = units to order (or target inventory positions), then
-        every clock advances. Returns the number of slots whose episode ended (t reached its length); the
-        period's figures are in :attr:`info`."""
-        _demand_now(self.demand, self.window, self.t, self._d)
-        kernel.step(self.state, self.params, request, self._d, self.backorder, order_up_to, self.info)
-        return _tick(self.t, self.lengths)
+        the rewards and every clock advance. Returns the number of slots whose episode ended (t reached its
+        length); the period's figures are in :attr:`info`, the rewards in :attr:`rewards`."""
+        return _step(self.state, self.params, request, self.demand, self.window, self.t, self.period, self.lengths,
+                     self.backorder, order_up_to, self.info, self._d, self.reward_offset, self.reward_scale,
+                     self.rewards, self.returns)
+
+    def step_actions(self, actions: np.ndarray, order_up_to: bool = False) -> int:
+        """:meth:`step` for discrete actions [N] int: request = table[slot, action] (written to :attr:`request`)
+        in the same pass; a ValueError names the valid range when an action is outside it (nothing is stepped)."""
+        ended = _step_actions(self.state, self.params, self.request, self.table, actions, self.demand, self.window,
+                              self.t, self.period, self.lengths, self.backorder, order_up_to, self.info, self._d,
+                              self.reward_offset, self.reward_scale, self.rewards, self.returns)
+        if ended < 0:
+            raise ValueError(f"actions must be in 0..{self.table.shape[1] - 1}")
+        return ended
 
     def inventory_position(self, out: np.ndarray | None = None) -> np.ndarray:
         out = np.empty(self.n) if out is None else out
@@ -159,8 +193,51 @@ class Engine:
 
 
 @njit(cache=True)
+def _step(state: np.ndarray, params: np.ndarray, request: np.ndarray, demand: np.ndarray, W: int, t: np.ndarray,
+          period: np.ndarray, lengths: np.ndarray, backorder: bool, order_up_to: bool, info: np.ndarray,
+          d: np.ndarray, offset: np.ndarray, scale: np.ndarray, rewards: np.ndarray, returns: np.ndarray) -> int:
+    """One engine step in one dispatch: d[i] = demand[W + t[i], i] (each slot's own period; 0 beyond the
+    buffer); kernel.step; then the reward as the single env computes it (:class:`envs.reward.Reward`:
+    -(cost - offset) * scale), the returns and the clocks (period = t, t + 1). Returns the number of slots whose
+    episode ended. (Written as calls of small loops: numba compiles that faster than one loop with branches.)"""
+    _demand_now(demand, W, t, d)
+    kernel.step(state, params, request, d, backorder, order_up_to, info)
+    return _rewards_and_clocks(info, offset, scale, rewards, returns, t, period, lengths)
+
+
+@njit(cache=True)
+def _step_actions(state: np.ndarray, params: np.ndarray, request: np.ndarray, table: np.ndarray,
+                  actions: np.ndarray, demand: np.ndarray, W: int, t: np.ndarray, period: np.ndarray,
+                  lengths: np.ndarray, backorder: bool, order_up_to: bool, info: np.ndarray, d: np.ndarray,
+                  offset: np.ndarray, scale: np.ndarray, rewards: np.ndarray, returns: np.ndarray) -> int:
+    """:func:`_step` after request[i] = table[i, actions[i]]; -1 (nothing done) for an action outside the table."""
+    if _requests_and_demand(table, actions, demand, W, t, request, d):
+        return -1
+    kernel.step(state, params, request, d, backorder, order_up_to, info)
+    return _rewards_and_clocks(info, offset, scale, rewards, returns, t, period, lengths)
+
+
+@njit(cache=True)
+def _requests_and_demand(table: np.ndarray, actions: np.ndarray, demand: np.ndarray, W: int, t: np.ndarray,
+                         request: np.ndarray, d: np.ndarray) -> int:
+    """request[i] = table[i, actions[i]] and d[i] = demand[W + t[i], i] in one pass; returns the number of
+    actions outside 0..table.shape[1] - 1 (their requests are not written)."""
+    bad = 0
+    m = table.shape[1]
+    rows = demand.shape[0]
+    for i in range(t.shape[0]):
+        a = actions[i]
+        if a < 0 or a >= m:
+            bad += 1
+        else:
+            request[i] = table[i, a]
+        r = W + t[i]
+        d[i] = demand[r, i] if r < rows else 0.0
+    return bad
+
+
+@njit(cache=True)
 def _demand_now(demand: np.ndarray, W: int, t: np.ndarray, d: np.ndarray) -> None:
-    """d[i] = demand[W + t[i], i]: each slot's demand of its own period (0 beyond the buffer: finished slots)."""
     rows = demand.shape[0]
     for i in range(t.shape[0]):
         r = W + t[i]
@@ -168,9 +245,14 @@ def _demand_now(demand: np.ndarray, W: int, t: np.ndarray, d: np.ndarray) -> Non
 
 
 @njit(cache=True)
-def _tick(t: np.ndarray, lengths: np.ndarray) -> int:
+def _rewards_and_clocks(info: np.ndarray, offset: np.ndarray, scale: np.ndarray, rewards: np.ndarray,
+                        returns: np.ndarray, t: np.ndarray, period: np.ndarray, lengths: np.ndarray) -> int:
     ended = 0
     for i in range(t.shape[0]):
+        rw = -(info[i, kernel.I_COST] - offset[i]) * scale[i]
+        rewards[i] = rw
+        returns[i] += rw
+        period[i] = t[i]
         t[i] += 1
         if t[i] >= lengths[i]:
             ended += 1

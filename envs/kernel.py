@@ -103,12 +103,12 @@ def period_cost(end: float, q: float, hold: float, order_cost: float, unit_cost:
 def advance_pipeline(pipe: np.ndarray, i: int, offset: int, L: int) -> float:
     """Shift row i's pipeline (columns offset .. offset + L - 1, slot k arriving in k + 1 periods) by one
     period and return what arrives now (0 with L = 0)."""
-    arrival = 0.0
-    if L > 0:
-        arrival = pipe[i, offset]
-        for k in range(L - 1):
-            pipe[i, offset + k] = pipe[i, offset + k + 1]
-        pipe[i, offset + L - 1] = 0.0
+    if L == 0:  # (an early return: the form numba compiles as fast as the loop written out in place)
+        return 0.0
+    arrival = pipe[i, offset]
+    for k in range(L - 1):
+        pipe[i, offset + k] = pipe[i, offset + k + 1]
+    pipe[i, offset + L - 1] = 0.0
     return arrival
 
 

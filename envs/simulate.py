@@ -33,9 +33,12 @@ def run(problem: Problem, episodes: int, seed: int, level_periods: float, window
         initial = "steady"
     else:
         split = problem.scenario.data.window if problem.source.replays_windows else "train"
-        eps = make_episodes(problem, split, seed=seed, n=episodes,
-                            skus=None if not problem.source.replays_windows else _random_skus(problem, split,
-                                                                                                 episodes, seed))
+        rng = np.random.default_rng(seed)
+        skus = None
+        if problem.source.replays_windows:  # random SKUs, as the env draws them
+            pool = problem.source.skus_in(split)
+            skus = pool[rng.integers(pool.size, size=episodes)]
+        eps = make_episodes(problem, split, rng=rng, n=episodes, skus=skus)
         initial = problem.scenario.initial_state
     p = problem.params[eps.sku]
     level = (p[:, kernel.LEAD] + 1 + level_periods) * p[:, kernel.SCALE]
@@ -45,11 +48,6 @@ def run(problem: Problem, episodes: int, seed: int, level_periods: float, window
     out.update({name: k[name] for name in ("avg_cost", "holding", "shortage", "ordering", "purchase", "fill_rate",
                                            "cycle_service_level", "avg_on_hand", "orders")})
     return out
-
-
-def _random_skus(problem: Problem, split: str, n: int, seed: int) -> np.ndarray:
-    pool = problem.source.skus_in(split)
-    return pool[np.random.default_rng(seed).integers(pool.size, size=n)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,7 +45,6 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
-from numba import njit
 
 from . import kernel
 from .engine import Engine
@@ -126,19 +125,10 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
         self._continuous = sc.action.mode == "continuous"
         self._rows = np.arange(n)
         # per-slot tables of the slot's SKU
-        self._table = np.zeros((n, pb.action_table.shape[1]))
         self._cont_max = np.zeros(n)
-        self._reward_offset = np.zeros(n)
-        self._reward_scale = np.ones(n)
         self.reward = reward if reward is not None else Reward.from_scenario(sc)
-        self.rewards = np.zeros(n)
-        """The last step's rewards [num_envs] (a buffer, overwritten by the next step)."""
-        self.period = np.zeros(n, dtype=np.int64)
-        """The period each slot just played (0-based within its episode)."""
         self.final_returns = np.zeros(0)
         """Returns of the episodes that ended at the last step (in the order of the slots that ended)."""
-        self._ep_return = np.zeros(n)
-        self._no_actions = np.zeros(n, dtype=np.int64)
         self._step_sku = self.engine.sku
         self._rng = np.random.default_rng()
         self._np_random = self._rng
@@ -153,6 +143,10 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
     sku = property(lambda self: self.engine.sku)
     t = property(lambda self: self.engine.t)
     lengths = property(lambda self: self.engine.lengths)
+    period = property(lambda self: self.engine.period)
+    rewards = property(lambda self: self.engine.rewards)
+    """The last step's rewards [num_envs] (a buffer, overwritten by the next step)."""
+    """The period each slot just played (0-based within its episode)."""
 
     def _episodes(self, rng: np.random.Generator, sku: np.ndarray, slots: np.ndarray) -> Episodes:
         return make_episodes(self.problem, self.window, rng=rng, skus=sku, sampler=self.sampler, with_past=False)
@@ -208,19 +202,15 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
         eng = self.engine
         a = np.asarray(actions)
         n = self.num_envs
-        request = eng.request
         if self._continuous:
             a = np.clip(a.astype(np.float64).reshape(n, -1)[:, 0], -1.0, 1.0)
-            request[:] = np.rint((a + 1.0) * 0.5 * self._cont_max)
+            eng.request[:] = np.rint((a + 1.0) * 0.5 * self._cont_max)
+            ended = eng.step(eng.request, self._order_up_to)
         else:
             a = a.reshape(n)
             if a.dtype.kind not in "iu":
                 a = a.astype(np.int64)
-            if _lookup(self._table, a, request):
-                raise ValueError(f"actions must be in 0..{self._table.shape[1] - 1}")
-        np.copyto(self.period, eng.t)
-        ended = eng.step(request, self._order_up_to)
-        _rewards(eng.info, self._reward_offset, self._reward_scale, self.rewards, self._ep_return)
+            ended = eng.step_actions(a, self._order_up_to)
         self._step_sku = eng.sku
         dicts = self._info_dicts() if self.info_mode == "dicts" else None
         eng.observe()
@@ -229,7 +219,7 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
         done = np.flatnonzero(eng.t >= eng.lengths)
         final_obs = eng.obs[done].copy()
         self._step_sku = eng.sku.copy()
-        self.final_returns = self._ep_return[done].copy()
+        self.final_returns = eng.returns[done].copy()
         self._start(done, self.initial_state)
         eng.observe(done)
         return done, final_obs, dicts
@@ -274,12 +264,12 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
             sku = self._fixed_sku[slots]
         eps = self._source(self._rng, sku, slots)
         self.engine.start(slots, eps, kind, self._rng)
-        self._table[slots] = pb.action_table[eps.sku]
+        eng = self.engine
+        eng.gather(eng.table, slots, pb.action_table, eps.sku)
         if self._continuous:
-            self._cont_max[slots] = pb._cont_max[eps.sku]
-        self._reward_offset[slots] = self._reward_tables[0][eps.sku]
-        self._reward_scale[slots] = self._reward_tables[1][eps.sku]
-        self._ep_return[slots] = 0.0
+            eng.gather(self._cont_max, slots, pb._cont_max, eps.sku)
+        eng.gather(eng.reward_offset, slots, self._reward_tables[0], eps.sku)
+        eng.gather(eng.reward_scale, slots, self._reward_tables[1], eps.sku)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -301,32 +291,6 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
     def observations(self) -> np.ndarray:
         """The current observation matrix [num_envs, obs_dim] (a view; copy it to keep it)."""
         return self.engine.obs
-
-
-@njit(cache=True)
-def _lookup(table: np.ndarray, actions: np.ndarray, request: np.ndarray) -> int:
-    """request[i] = table[i, actions[i]]; returns the number of actions out of 0..table.shape[1] - 1 (their
-    requests are not written)."""
-    bad = 0
-    m = table.shape[1]
-    for i in range(actions.shape[0]):
-        a = actions[i]
-        if a < 0 or a >= m:
-            bad += 1
-        else:
-            request[i] = table[i, a]
-    return bad
-
-
-@njit(cache=True)
-def _rewards(info: np.ndarray, offset: np.ndarray, scale: np.ndarray, rewards: np.ndarray,
-             ep_return: np.ndarray) -> None:
-    """Rewards as the single env computes them (:class:`envs.reward.Reward`, per-slot offset and scale of the
-    slot's SKU) and the episodes' running returns."""
-    for i in range(info.shape[0]):
-        r = -(info[i, kernel.I_COST] - offset[i]) * scale[i]
-        rewards[i] = r
-        ep_return[i] += r
 
 
 def __getattr__(name: str):  # the SB3 adapter moved to envs.sb3_vec; old imports keep working
