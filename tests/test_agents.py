@@ -68,6 +68,23 @@ def test_ppo_run_folder_and_evaluate(ppo_run):
     assert "base_stock" in p.stdout
 
 
+def test_baselines_identical_with_and_without_model(ppo_run, tmp_path):
+    """evaluate.py --model must not change the baselines' numbers: the run's training-only overrides (the
+    preset's 500-period episodes, random initial stock, action settings) do not reach the evaluated scenario."""
+    out = {}
+    for name, extra in (("plain", []), ("model", ["--model", str(ppo_run)])):
+        p = _cli("evaluate.py", "--scenario", "lost-sales-L2-p9", "--policies", "base_stock,capped_base_stock",
+                 "--episodes", "5", "--no-progress", "--out", str(tmp_path / name), *extra)
+        assert p.returncode == 0, p.stderr
+        out[name] = json.loads((tmp_path / name / "results.json").read_text())
+    assert (out["model"]["episodes"], out["model"]["periods"]) == (out["plain"]["episodes"], out["plain"]["periods"])
+    for pol in ("base_stock", "capped_base_stock"):  # every KPI (the gap to the best depends on who else runs)
+        a, b = out["model"]["policies"][pol], out["plain"]["policies"][pol]
+        assert {k: v for k, v in a.items() if k != "gap_to_best_pct"} == \
+            {k: v for k, v in b.items() if k != "gap_to_best_pct"}, pol
+    assert f"ppo:{ppo_run.name}" in out["model"]["policies"]
+
+
 def test_tensorboard_eval_tags(ppo_run):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
