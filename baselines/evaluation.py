@@ -4,9 +4,18 @@ One path for everything: every policy (baseline or, later, learned agent) is fit
 then simulated by :func:`envs.batch.simulate` on the same :class:`envs.episodes.Episodes`: several simulated
 episodes for parametric scenarios, the test window of every SKU for data scenarios.
 
-The KPIs are the one table of :mod:`envs.kpis` (definitions there); evaluation adds
-``gap_to_best_pct`` (cost above the cheapest policy that does not see the future, in %) and
-``gap_to_optimal_pct`` (cost above the exact optimum, where the scenario has one: ``dp_optimal``).
+The KPIs are the one table of :mod:`envs.kpis` (definitions there); evaluation adds the comparisons:
+
+- ``gap_to_best_pct``: cost above the cheapest policy that does not see the future, in % of its cost;
+  ``gap_to_best_ci95``: half-width of the paired 95 % confidence interval of that gap, from the per-episode
+  (per-SKU for data) differences on the common traces: ``100 * 1.96 * sd(c_i - b_i) / sqrt(n) / mean(b)``, c_i
+  and b_i the policy's and the best policy's cost per period in episode i (null with fewer than 2 episodes).
+  Paired, so much narrower than the per-policy ``avg_cost_ci95``: two policies differ significantly when the
+  gap exceeds its half-width;
+- ``gap_to_optimal_pct``: cost above the exact optimum (``dp_optimal``'s relative value iteration), where the
+  scenario has one; ``gap_to_optimal_ci95``: the half-width of its 95 % interval (the exact optimum is a
+  number, the simulated cost an estimate: ``100 * 1.96 * sd(c_i) / sqrt(n) / optimum``). A simulated policy
+  can come out a little below the optimum (dp_optimal itself does); the interval says whether that is noise.
 """
 
 from __future__ import annotations
@@ -166,17 +175,40 @@ def evaluate(problem: Problem, policies: list[Policy], *, episodes: int = 100, p
     return ev
 
 
+def episode_costs(totals: np.ndarray) -> np.ndarray:
+    """Cost per period of each episode (SKU): the numbers ``avg_cost`` is the mean of."""
+    return totals[:, kernel.I_COST] / np.maximum(totals[:, PERIODS], 1)
+
+
+def paired_gap(costs: np.ndarray, best: np.ndarray) -> tuple[float, float | None]:
+    """Gap of mean(costs) over mean(best) in %, and the half-width of its paired 95 % interval from the
+    per-episode differences (None with fewer than 2 episodes)."""
+    b = float(best.mean())
+    gap = 100 * (float(costs.mean()) - b) / b if b else None
+    n = costs.shape[0]
+    if gap is None or n < 2:
+        return gap, None
+    return gap, float(100 * 1.96 * np.std(costs - best, ddof=1) / np.sqrt(n) / b)
+
+
 def _fill_kpis(ev: Evaluation) -> None:
     ci = not ev.problem.source.replays_windows
     for r in ev.results:
         r.kpis = kpis_from_totals(r.totals, ci)
-    fair = [r.kpis["avg_cost"] for r in ev.results if not r.uses_future]
-    best = min(fair) if fair else None
+    fair = [r for r in ev.results if not r.uses_future]
+    best = min(fair, key=lambda r: (r.kpis["avg_cost"], r.name)) if fair else None
+    best_costs = episode_costs(best.totals) if best is not None else None
+    opt = ev.optimal_avg_cost
     for r in ev.results:
-        c = r.kpis["avg_cost"]
-        r.kpis["gap_to_best_pct"] = 100 * (c - best) / best if best else None
-        opt = ev.optimal_avg_cost
-        r.kpis["gap_to_optimal_pct"] = 100 * (c - opt) / opt if opt else None
+        costs = episode_costs(r.totals)
+        gap, half = paired_gap(costs, best_costs) if best is not None else (None, None)
+        r.kpis["gap_to_best_pct"], r.kpis["gap_to_best_ci95"] = gap, half
+        if opt:
+            n = costs.shape[0]
+            r.kpis["gap_to_optimal_pct"] = 100 * (r.kpis["avg_cost"] - opt) / opt
+            r.kpis["gap_to_optimal_ci95"] = float(100 * 1.96 * costs.std(ddof=1) / np.sqrt(n) / opt) if n > 1 else None
+        else:
+            r.kpis["gap_to_optimal_pct"] = r.kpis["gap_to_optimal_ci95"] = None
 
 
 def per_sku_kpis(ev: Evaluation, result: PolicyResult) -> list[dict]:

@@ -28,7 +28,8 @@ from .batch import DEMAND_SQ, ORDER_SQ, ORDERS, PERIODS, STOCKOUTS
 
 KPI_KEYS = ("avg_cost", "avg_cost_ci95", "holding", "shortage", "ordering", "purchase", "fill_rate",
             "cycle_service_level", "avg_on_hand", "turnover", "orders", "bullwhip", "gap_to_best_pct",
-            "gap_to_optimal_pct")
+            "gap_to_best_ci95", "gap_to_optimal_pct", "gap_to_optimal_ci95")
+"""The per-policy keys of an evaluation; the gaps are filled by :mod:`baselines.evaluation` (comparisons)."""
 
 
 def kpis_from_totals(totals: np.ndarray, ci: bool) -> dict[str, float | None]:

@@ -336,3 +336,37 @@ def test_pruned_rule_costs_keep_the_argmin(scenario, lead, fractional):
             assert np.array_equal(np.argmin(cost2, axis=1), np.argmin(full2, axis=1)), (rule, kw)
             assert np.array_equal(per2, per)
         assert reps.n == a.size
+
+
+def test_paired_gap_ci_against_a_hand_computed_case():
+    """gap_to_best_ci95 is the paired interval of the per-episode differences: hand-computed on 4 episodes."""
+    from baselines.evaluation import paired_gap
+
+    best = np.array([10.0, 12.0, 8.0, 10.0])
+    other = np.array([10.5, 12.0, 8.9, 10.6])  # differences 0.5, 0, 0.9, 0.6: mean 0.5, sd 0.374166
+    gap, half = paired_gap(other, best)
+    assert gap == pytest.approx(100 * 0.5 / 10.0)
+    assert half == pytest.approx(100 * 1.96 * 0.37416573867739417 / 2 / 10.0)
+    assert paired_gap(best, best) == (0.0, 0.0)
+    assert paired_gap(other[:1], best[:1])[1] is None  # one episode: no interval
+
+
+def test_evaluation_reports_paired_gaps_and_optimum_intervals(tmp_path):
+    """results.json carries gap_to_best_ci95 (paired, narrower than the unpaired per-policy intervals) and,
+    where the exact optimum exists, gap_to_optimal_ci95; dp_optimal's simulated gap lies within its interval."""
+    pb = Problem("lost-sales-L2-p9")
+    ev = evaluate(pb, make_policies(["base_stock", "capped_base_stock", "dp_optimal"], pb), episodes=40,
+                  periods=400, record=0)
+    k = {r.name: r.kpis for r in ev.results}
+    best = min(k, key=lambda n: k[n]["avg_cost"])
+    assert k[best]["gap_to_best_pct"] == 0.0 and k[best]["gap_to_best_ci95"] == 0.0
+    bs = k["base_stock"]
+    unpaired = 100 * np.hypot(bs["avg_cost_ci95"], k[best]["avg_cost_ci95"]) / k[best]["avg_cost"]
+    assert 0 < bs["gap_to_best_ci95"] < unpaired  # common traces: the paired interval is the narrower one
+    assert bs["gap_to_best_pct"] > bs["gap_to_best_ci95"]  # base-stock is significantly worse (5.5 % at L = 2)
+    dp = k["dp_optimal"]
+    assert abs(dp["gap_to_optimal_pct"]) <= dp["gap_to_optimal_ci95"]
+    from baselines import report
+
+    text = report.table(ev)
+    assert f"{bs['gap_to_best_pct']:+.2f} ±{bs['gap_to_best_ci95']:.2f}" in text
