@@ -112,6 +112,7 @@ def main(argv=None) -> int:
         print(f"best model exact long-run cost {res.exact_cost:.4f} (optimum {opt:.4f}, "
               f"{100 * (res.exact_cost - opt) / opt:+.2f} %)")
     print(f"evaluate: python evaluate.py --model {run_dir}")
+    print(res.extra["verdict"])
     return 0
 
 

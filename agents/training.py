@@ -22,9 +22,7 @@ from stable_baselines3.common.logger import TensorBoardOutputFormat, configure
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-from baselines.base import train_data
-from baselines.base_stock import BaseStock
-from baselines.evaluation import kpis_from_totals
+from baselines.evaluation import evaluate_on, kpis_from_totals, make_policies
 from envs.batch import simulate
 from envs.episodes import STREAMS, Episodes, make_episodes
 from envs.problem import Problem
@@ -64,15 +62,25 @@ def resolve_device(device: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------- validation
+VERDICT_EXCLUDE = ("dp_optimal",)
+"""Not rules a planner runs (the exact optimum is reported as its own gap); bounds that see the future are
+excluded too."""
+
+
 @dataclass
 class Validation:
-    """Fixed validation traces, the base-stock cost on them and the exact optimum where one exists."""
+    """Fixed validation traces, the cost of every classical rule on them (fitted on the training data, as
+    evaluate.py fits them), the strongest of those and the exact optimum where one exists."""
 
     episodes: Episodes
     warmup: int
     base_stock_cost: float
     optimum: float | None
     label: str
+    baselines: dict[str, float] = field(default_factory=dict)
+    """Validation cost per period of every applicable classical rule."""
+    best_baseline: str | None = None
+    best_baseline_cost: float | None = None
 
     @classmethod
     def build(cls, problem: Problem, cfg: TrainConfig) -> Validation:
@@ -86,16 +94,24 @@ class Validation:
             periods = cfg.eval_periods if src.long_run else problem.scenario.episode_length
             eps = make_episodes(problem, "val", seed=VAL_SEED, n=cfg.eval_episodes, periods=periods + warmup)
             label = f"{cfg.eval_episodes} simulated episodes x {periods} periods (seed {VAL_SEED})"
-        bs = BaseStock().fit(problem, train_data(problem))
-        bs.start(eps)
-        totals, _ = simulate(problem, eps, lambda sim: bs.act(None, sim.raw), warmup=warmup, order_up_to=True)
-        bs_cost = kpis_from_totals(totals, ci=False)["avg_cost"]
+        rules = [p for p in make_policies("all", problem) if not p.uses_future and p.name not in VERDICT_EXCLUDE]
+        ev = evaluate_on(problem, rules, eps, warmup, record=0)
+        costs = {r.name: r.kpis["avg_cost"] for r in ev.results}
+        best = min(costs, key=lambda n: (costs[n], n))
         optimum = None
         from baselines.dp_policy import DPOptimal
 
         if DPOptimal.supports(problem):
             optimum = DPOptimal().fit(problem, None).exact_avg_cost
-        return cls(eps, warmup, bs_cost, optimum, label)
+        return cls(eps, warmup, costs["base_stock"], optimum, label, costs, best, costs[best])
+
+    def verdict(self, agent_cost: float) -> str:
+        """One line: the agent's validation cost against the strongest classical rule (and base-stock)."""
+        gap = 100 * (agent_cost - self.best_baseline_cost) / self.best_baseline_cost
+        word = "below" if gap < 0 else "above"
+        return (f"verdict on the validation traces ({self.label}): agent {agent_cost:.4f}, {abs(gap):.2f} % {word} "
+                f"the strongest of {len(self.baselines)} classical rules, {self.best_baseline} "
+                f"{self.best_baseline_cost:.4f} (base-stock {self.base_stock_cost:.4f})")
 
     def evaluate(self, problem: Problem, agent: AgentPolicy) -> dict[str, float | None]:
         agent.start(self.episodes)
@@ -105,6 +121,8 @@ class Validation:
         out = {key: k[key] for key in ("avg_cost", "fill_rate", "holding", "shortage", "ordering", "purchase")}
         out["gap_to_base_stock_pct"] = 100 * (k["avg_cost"] - self.base_stock_cost) / self.base_stock_cost \
             if self.base_stock_cost else None
+        b = self.best_baseline_cost
+        out["gap_to_best_baseline_pct"] = 100 * (k["avg_cost"] - b) / b if b else None
         out["gap_to_optimal_pct"] = 100 * (k["avg_cost"] - self.optimum) / self.optimum if self.optimum else None
         return out
 
@@ -318,6 +336,14 @@ def train(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool
                 fmt.writer.add_text("normalization", "```\n" + json.dumps(norm.to_dict(), indent=1) + "\n```", 0)
                 fmt.writer.flush()
     validation = Validation.build(problem, cfg)
+    for fmt in logger.output_formats:
+        if isinstance(fmt, TensorBoardOutputFormat):
+            rows = "\n".join(f"| {n} | {c:.4f} |" for n, c in sorted(validation.baselines.items(), key=lambda x: x[1]))
+            fmt.writer.add_text("verdict", f"strongest classical rule on the validation traces ({validation.label}): "
+                                f"**{validation.best_baseline}** {validation.best_baseline_cost:.4f}; "
+                                "`eval/gap_to_best_baseline_pct` is the agent's gap to it.\n\n| rule | validation "
+                                f"cost |\n|---|---|\n{rows}", model.num_timesteps)
+            fmt.writer.flush()
     eval_cb = EvalOnTraces(problem, validation, norm, action, run_dir, cfg.eval_freq, best_cost)
     callbacks = [eval_cb, AtomicCheckpoint(run_dir, cfg.checkpoint_freq, eval_cb)]
     if cfg.progress and sys.stderr.isatty():
@@ -343,6 +369,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool
     return TrainResult(run_dir, int(model.num_timesteps), time.process_time() - t_start, final,
                        eval_cb.best_cost, exact, {"validation": validation.label,
                                                   "base_stock_cost": validation.base_stock_cost,
+                                                  "best_baseline": validation.best_baseline,
+                                                  "best_baseline_cost": validation.best_baseline_cost,
+                                                  "verdict": validation.verdict(final["avg_cost"]),
                                                   "optimum": validation.optimum})
 
 

@@ -137,6 +137,13 @@ def evaluate(problem: Problem, policies: list[Policy], *, episodes: int = 100, p
              train: TrainData | None = None) -> Evaluation:
     """Fit every policy on the training data and simulate it on the same traces; KPIs in result.kpis."""
     eps, warmup = evaluation_episodes(problem, episodes=episodes, periods=periods, seed=seed, window=window)
+    return evaluate_on(problem, policies, eps, warmup, record=record, progress=progress, train=train)
+
+
+def evaluate_on(problem: Problem, policies: list[Policy], eps: Episodes, warmup: int = 0, *, record: int = 1,
+                progress: bool = False, train: TrainData | None = None) -> Evaluation:
+    """:func:`evaluate` on given episodes (e.g. training's validation traces): every policy fitted on the
+    training data, simulated on `eps` after `warmup` periods, the KPIs and the comparisons filled in."""
     train = train if train is not None else train_data(problem)
     rec = None
     if record:  # plots show the busiest SKU (data) or the first episodes (parametric)

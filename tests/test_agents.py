@@ -45,6 +45,7 @@ def ppo_run(tmp_path_factory) -> Path:
     p = _cli("train.py", "--algo", "ppo", "--scenario", "lost-sales-L2-p9", "--timesteps", "2048", "--n-envs", "2",
              "--run-dir", str(run), *TINY, *TINY_HP["ppo"])
     assert p.returncode == 0, p.stderr
+    (run.parent / "train_stdout.txt").write_text(p.stdout)
     assert f"run folder: {run}" in p.stdout
     assert f"tensorboard --logdir {run / 'tb'}" in p.stdout
     return run
@@ -92,9 +93,33 @@ def test_tensorboard_eval_tags(ppo_run):
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
     for tag in ("eval/avg_cost", "eval/fill_rate", "eval/gap_to_base_stock_pct", "eval/gap_to_optimal_pct",
-                "eval/avg_cost_holding", "eval/avg_cost_shortage", "train/value_loss"):
+                "eval/gap_to_best_baseline_pct", "eval/avg_cost_holding", "eval/avg_cost_shortage",
+                "train/value_loss"):
         assert tag in tags, tag
-    assert "config/text_summary" in acc.Tags()["tensors"]
+    assert "config/text_summary" in acc.Tags()["tensors"] and "verdict/text_summary" in acc.Tags()["tensors"]
+
+
+def test_verdict_names_the_strongest_rule(ppo_run):
+    """train.py's last line compares the agent with the strongest classical rule on the validation traces,
+    not only with base-stock; eval.csv's gap_to_best_baseline_pct is the gap to that rule's cost."""
+    import csv
+    import re
+
+    from baselines.evaluation import known_policies
+
+    last = (ppo_run.parent / "train_stdout.txt").read_text().strip().splitlines()[-1]
+    m = re.match(r"verdict on the validation traces \((.+)\): agent ([0-9.]+), ([0-9.]+) % (below|above) the "
+                 r"strongest of (\d+) classical rules, (\w+) ([0-9.]+) \(base-stock ([0-9.]+)\)$", last)
+    assert m, last
+    agent, gap, word, n_rules, rule, best, bs = (float(m[2]), float(m[3]), m[4], int(m[5]), m[6], float(m[7]),
+                                                float(m[8]))
+    assert rule in known_policies() and rule not in ("dp_optimal", "hindsight_base_stock") and n_rules >= 15
+    assert best <= bs  # the strongest rule is at least as good as base-stock
+    assert (word == "below") == (agent < best) and gap == pytest.approx(100 * abs(agent - best) / best, abs=0.01)
+    rows = list(csv.DictReader((ppo_run / "eval.csv").open()))
+    last_row = rows[-1]
+    assert float(last_row["gap_to_best_baseline_pct"]) == pytest.approx(
+        100 * (float(last_row["avg_cost"]) - best) / best, abs=1e-3)
 
 
 def test_dqn_run_and_resume(tmp_path):
