@@ -11,7 +11,7 @@ so the ratio of the vectorised to the single env is printed from the same run.
 2. The vectorised env (``envs.vector.InventoryVecEnv``, the SB3 ``VecEnv`` PPO uses; lost-sales-L2-p9, L = 2)
    at several N: SKU-steps per CPU-second with random actions, episode resets (drawing 500 periods of Poisson
    demand for every slot, by inversion: ``envs.vector.InverseCDFDemand``) included; also the same without the
-   episode draws, the same with numpy's Poisson sampler (``fast_sampler=False``), the gymnasium
+   episode draws, the same with numpy's Poisson sampler (``sampler="per_episode"``), the gymnasium
    ``VectorInventoryEnv`` front end, and the replay of the 10,000-SKU data set.
 3. Every baseline of ``baselines.evaluation`` on a synthetic catalogue of ``--skus`` SKUs (daily demand, two
    years: the last ``--periods`` days are the test window replayed by ``evaluate``), fit and run CPU-seconds per
