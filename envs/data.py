@@ -76,6 +76,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from invcore.tables import Where, number_column
+
 __all__ = [
     "ITEM_PARAMS",
     "DataError",
@@ -613,18 +615,12 @@ def format_summary(summary: Mapping[str, Any]) -> str:
 # -------------------------------------------------------------------------------------------------- reading
 
 
-class _Where:
-    """Names rows: 'line N' of a CSV file (header = line 1) or 'row N' (0-based position)."""
+class _Where(Where):
+    """:class:`invcore.tables.Where` (names rows: 'line N' of a CSV file, header = line 1, or 'row N') whose
+    problems raise :class:`DataError`."""
 
     def __init__(self, source: str, lines: np.ndarray | None):
-        self.source = source
-        self.lines = lines
-
-    def row(self, i: int) -> str:
-        return f"line {int(self.lines[i])}" if self.lines is not None else f"row {i}"
-
-    def at(self, column: str, i: int) -> str:
-        return f"{self.source}, column {column!r}, {self.row(i)}"
+        super().__init__(source, lines, error=DataError)
 
 
 def _suffix(path: Path) -> str:
@@ -723,31 +719,11 @@ def _parse_dates(col: pd.Series, where: _Where, column: str) -> np.ndarray:
     return ts.to_numpy()
 
 
-def _numbers(col: pd.Series, where: _Where, column: str, *, context: Callable[[int], str],
+def _numbers(col: pd.Series, where: Where, column: str, *, context: Callable[[int], str],
              what: str = "demand") -> np.ndarray:
-    """A column as finite float64 (errors for text, empty/NaN and infinite values)."""
-    if pd.api.types.is_bool_dtype(col.dtype):
-        raise DataError(f"{where.at(column, 0)}: {what} is {col.iloc[0]!r} ({context(0)}); expected a number")
-    if pd.api.types.is_numeric_dtype(col.dtype):
-        values = col.to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
-        values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        text = np.isnan(values) & ~col.isna().to_numpy()
-        if text.any():
-            i = int(np.flatnonzero(text)[0])
-            raw = col.iloc[i]
-            if not (isinstance(raw, str) and raw.strip().lower() in ("nan", "")):
-                raise DataError(f"{where.at(column, i)}: {what} {raw!r} is not a number ({context(i)}); expected "
-                                f"a number")
-    nan = np.isnan(values)
-    if nan.any():
-        i = int(np.flatnonzero(nan)[0])
-        raise DataError(f"{where.at(column, i)}: empty or NaN {what} ({context(i)}); expected a number")
-    inf = np.isinf(values)
-    if inf.any():
-        i = int(np.flatnonzero(inf)[0])
-        raise DataError(f"{where.at(column, i)}: infinite {what} ({context(i)}); expected a finite number")
-    return values
+    """A column as finite float64 (errors for text, empty/NaN and infinite values; negatives are checked by the
+    caller): :func:`invcore.tables.number_column`."""
+    return number_column(col.to_frame(column), column, where, None, what, low=None, context=context)
 
 
 def _infer_grid(unique_days: np.ndarray, days: np.ndarray, where: _Where, column: str) -> tuple[str, np.ndarray]:

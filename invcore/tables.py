@@ -8,7 +8,7 @@ says what was expected.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,13 +102,16 @@ def sku_column(df: pd.DataFrame, where: Where, unique: bool = True, column: str 
 
 
 def number_column(df: pd.DataFrame, column: str, where: Where, skus: Any, what: str, *,
-                  low: float | None = 0.0, integer: bool = False, allow_inf: bool = False) -> np.ndarray:
+                  low: float | None = 0.0, integer: bool = False, allow_inf: bool = False,
+                  context: Callable[[int], str] | None = None) -> np.ndarray:
     """A column as float64: errors for text, empty/NaN, infinite (unless `allow_inf`), values below `low`
-    and (with `integer`) fractions. `skus[i]` (if not None) names the SKU of row i in messages; `what` names
-    the value ("on hand")."""
+    and (with `integer`) fractions. `skus[i]` (if not None) names the SKU of row i in messages, or
+    `context(i)` the whole parenthesis text; `what` names the value ("on hand")."""
     col = df[column]
 
     def ctx(i: int) -> str:
+        if context is not None:
+            return f" ({context(i)})"
         return f" (SKU {skus[i]!r})" if skus is not None else ""
 
     if pd.api.types.is_bool_dtype(col.dtype):
