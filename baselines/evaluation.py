@@ -34,7 +34,7 @@ from envs.problem import Problem
 from envs.scenario import ScenarioError
 
 from .base import Policy, TrainData, train_data
-from .base_stock import BaseStock, CappedBaseStock, Hindsight
+from .base_stock import BaseStock, CappedBaseStock, Hindsight, RecentBaseStock
 from .safety_stock import EOQReorderPoint, MinMax, OrderUpTo
 
 
@@ -42,6 +42,7 @@ def _registry() -> dict[str, Callable[[], Policy]]:
     reg: dict[str, Callable[[], Policy]] = {
         "base_stock": BaseStock,
         "capped_base_stock": CappedBaseStock,
+        "recent_base_stock_tuned": RecentBaseStock,
         "safety_stock_RS": OrderUpTo,
         "safety_stock_RS_tuned": lambda: OrderUpTo(tuned=True),
         "safety_stock_sS": MinMax,

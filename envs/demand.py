@@ -310,7 +310,8 @@ class HistoricalDemand:
         ``train``: `periods` periods (default: the scenario's episode length) from a random start of the train
         window (shorter where the window ends first), or a block bootstrap of the window
         (``data.bootstrap_block``); ``val`` / ``test``, or any window with ``replay=True``: the window replayed
-        from its start (or `start`) to its end (or `periods` periods). `sampler` does not apply to data."""
+        from its start (or `start`, per SKU) to its end (or `periods` periods, per SKU). `sampler` does not
+        apply to data."""
         replay = split != "train" if replay is None else replay
         if split not in ("train", "val", "test"):
             raise ScenarioError(f"window must be train, val or test, got {split!r}")
@@ -344,7 +345,7 @@ class HistoricalDemand:
                 stop = np.minimum(e, begin + T)
             else:
                 begin = given if given is not None else s
-                stop = e if periods is None else np.minimum(e, begin + int(periods))
+                stop = e if periods is None else np.minimum(e, begin + np.asarray(periods, dtype=np.int64))
             lengths = (stop - begin).astype(np.int64)
             if replay:
                 T = int(lengths.max())

@@ -370,3 +370,41 @@ def test_evaluation_reports_paired_gaps_and_optimum_intervals(tmp_path):
 
     text = report.table(ev)
     assert f"{bs['gap_to_best_pct']:+.2f} ±{bs['gap_to_best_ci95']:.2f}" in text
+
+
+def _drift_data(tmp_path: Path, test_scale: float = 1.0) -> Path:
+    """Monthly demand of 30 SKUs whose level doubles 24 months before the end of a 96-month training window;
+    the last 24 months are the test window (their level scaled by `test_scale`)."""
+    rng = np.random.default_rng(0)
+    dates = pd.date_range("2000-01-01", periods=120, freq="MS")
+    rows = []
+    for k in range(30):
+        demand = rng.poisson(np.where(np.arange(120) < 72, 4.0, 8.0)).astype(float)
+        demand[96:] = np.rint(demand[96:] * test_scale)  # the same training data in every file
+        rows.append(pd.DataFrame({"date": dates, "sku": f"P{k}", "demand": demand}))
+    path = tmp_path / f"drift_{test_scale:g}.csv"
+    pd.concat(rows).to_csv(path, index=False)
+    return path
+
+
+def test_recent_base_stock_picks_its_window_on_held_out_training_data_only(tmp_path):
+    """The recent-window base-stock chooses k on the held-out end of the training window: after a level shift
+    it keeps the recent periods only (and beats the full-window base-stock on the test window); changing the
+    test window changes neither k nor a level (no rule sees the test window)."""
+    from baselines.base_stock import RecentBaseStock
+
+    fits = {}
+    for scale in (1.0, 3.0):
+        pb = Problem("lost-sales-L2-p9", **{"data.path": str(_drift_data(tmp_path, scale)), "data.test": "2008-01-01",
+                                            "lead_time": 1})
+        pol = RecentBaseStock().fit(pb, train_data(pb))
+        fits[scale] = (pol.k_fraction, pol.levels.copy(), pol.holdout_costs)
+    (k1, lv1, costs1), (k3, lv3, costs3) = fits[1.0], fits[3.0]
+    assert k1 == k3 and np.array_equal(lv1, lv3) and costs1 == costs3
+    assert k1 <= 0.25  # the shift is in the last quarter of the training window: older data only hurts
+    assert costs1[k1] < costs1[1.0]
+    pb = Problem("lost-sales-L2-p9", **{"data.path": str(_drift_data(tmp_path)), "data.test": "2008-01-01",
+                                        "lead_time": 1})
+    ev = evaluate(pb, make_policies(["base_stock", "recent_base_stock_tuned"], pb), record=0)
+    cost = {r.name: r.kpis["avg_cost"] for r in ev.results}
+    assert cost["recent_base_stock_tuned"] < cost["base_stock"]
