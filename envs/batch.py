@@ -47,7 +47,7 @@ class BatchSim:
         self.warmup = warmup
         self.episodes = episodes
         n = episodes.n
-        self.engine = eng = Engine(problem, n)
+        self.engine = eng = Engine(problem, n, action_table=False)
         eng.load(episodes, initial_state, np.random.default_rng(seed))
         self.params = eng.params
         self.state = eng.state

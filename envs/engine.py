@@ -31,7 +31,7 @@ class Engine:
     (running episode returns, reset to 0 by :meth:`start`) are written by every step.
     """
 
-    def __init__(self, problem: Problem, n: int):
+    def __init__(self, problem: Problem, n: int, action_table: bool = True):
         pb = problem
         self.problem = pb
         self.n = n
@@ -45,7 +45,7 @@ class Engine:
         self.lengths = np.ones(n, dtype=np.int64)
         self.info = np.zeros((n, kernel.N_INFO))
         self.request = np.zeros(n)
-        self.table = np.zeros((n, pb.action_table.shape[1]))
+        self.table = np.zeros((n, pb.action_table.shape[1] if action_table else 0))  # BatchSim: requests only
         self.reward_offset = np.zeros(n)
         self.reward_scale = np.ones(n)
         self.rewards = np.zeros(n)
