@@ -62,6 +62,9 @@ class Engine:
         self._no_offset = np.zeros(n, dtype=np.int64)
         self._period_col = pb.obs_dim - 1 - int(pb.with_lead)
         self._win = np.arange(W)[:, None]
+        self._frac = np.zeros(n)  # observe's period column (t / length) for all slots, without temporaries
+        self._with_period = pb.with_period
+        self._obs_flags = (pb.n_calendar, 0.0, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe)
 
     # ------------------------------------------------------------------ episodes
     def load(self, episodes: Episodes, initial_state: str = "steady", rng: np.random.Generator | None = None) -> None:
@@ -165,30 +168,28 @@ class Engine:
     def observe(self, slots: np.ndarray | None = None) -> np.ndarray:
         """Write the observation of every slot (or of `slots`) at its own period into :attr:`obs` (the layout
         of ``Problem.obs_fields``) and return :attr:`obs`."""
-        pb = self.problem
         W = self.window
-        if slots is None:
-            t, cols, state, params, obs = self.t, self._all, self.state, self.params, self.obs
-        else:
-            t, cols = self.t[slots], slots
-            state, params = self.state[slots], self.params[slots]
-            obs = np.empty((slots.size, pb.obs_dim), dtype=np.float32)
-        if not W:
-            trace = self.demand
-        elif slots is None:
-            trace = self._winbuf
-            _window(self.demand, t, W, trace)
-        else:
-            trace = self.demand[t[None, :] + self._win, cols[None, :]]
-        cal_offset = self.cal_rows[W + t, cols] if self.cal_rows is not None else self._no_offset[:t.size]
         # the period column is per slot: the kernel writes a placeholder (so that the lead time lands in the
-        # last column), overwritten below
-        kernel.observe(state, params, trace, 0, W, self.calendar, cal_offset, pb.n_calendar, 0.0, pb.with_period,
-                       pb.lead_norm, pb.with_lead, pb.n_pipe, obs)
-        if pb.with_period:
-            obs[:, self._period_col] = t / np.maximum(self.lengths[cols], 1)
-        if slots is not None:
-            self.obs[slots] = obs
+        # last column), overwritten below; lengths >= 1 (checked when episodes start)
+        if slots is None:  # every step: no temporaries beyond the calendar rows
+            t, obs = self.t, self.obs
+            if W:
+                _window(self.demand, t, W, self._winbuf)
+            cal_offset = self.cal_rows[W + t, self._all] if self.cal_rows is not None else self._no_offset
+            kernel.observe(self.state, self.params, self._winbuf if W else self.demand, 0, W, self.calendar,
+                           cal_offset, *self._obs_flags, obs)
+            if self._with_period:
+                obs[:, self._period_col] = np.divide(t, self.lengths, out=self._frac)
+            return obs
+        t = self.t[slots]
+        trace = self.demand[t[None, :] + self._win, slots[None, :]] if W else self.demand
+        cal_offset = self.cal_rows[W + t, slots] if self.cal_rows is not None else self._no_offset[:t.size]
+        obs = np.empty((slots.size, self.problem.obs_dim), dtype=np.float32)
+        kernel.observe(self.state[slots], self.params[slots], trace, 0, W, self.calendar, cal_offset,
+                       *self._obs_flags, obs)
+        if self._with_period:
+            obs[:, self._period_col] = t / self.lengths[slots]
+        self.obs[slots] = obs
         return self.obs
 
 

@@ -91,7 +91,8 @@ if _SB3VecEnv is not None:
                     info["TimeLimit.truncated"] = True
                     info["episode"] = {"r": ret[j], "l": length[j], "t": elapsed}
                     infos[i] = info
-            return v.observations.copy(), v.rewards.copy(), dones, infos
+            eng = v.engine
+            return eng.obs.copy(), eng.rewards.copy(), dones, infos
 
         def close(self) -> None:
             self.venv.close()
