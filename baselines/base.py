@@ -30,13 +30,16 @@ from envs.problem import Problem
 class TrainData:
     """Training demand per SKU (index = the problem's SKU index).
 
-    For data scenarios: each SKU's train window. For parametric scenarios: `periods` periods simulated from
-    the scenario's own demand model with a seed that evaluation does not use (whole episodes, concatenated,
-    when the demand has a trend or season that restarts each episode).
+    For data scenarios: each SKU's demand in `window`: ``train``, or ``fit`` (train + val) for rules scored on
+    the test window (:func:`fit_window`); rules that tune parameters by simulation replay the same window
+    (``baselines.tuning.training_episodes(problem, window=train.window)``). For parametric scenarios: `periods`
+    periods simulated from the scenario's own demand model with a seed that evaluation does not use (whole
+    episodes, concatenated, when the demand has a trend or season that restarts each episode).
     """
 
     demand: list[np.ndarray]
     simulated: bool
+    window: str = "train"
     cache: dict = field(default_factory=dict, repr=False, compare=False)
     """Results computed from this training data that several policies need (e.g. the tuned base-stock levels,
     which capped base-stock starts from): computed once per evaluation. Keys name what and for which problem."""
@@ -52,9 +55,25 @@ class TrainData:
         return self.cache["std"].copy()
 
 
-def train_data(problem: Problem, periods: int = 20_000, seed: int = STREAMS["fit"]) -> TrainData:
-    """Each SKU's training demand (:class:`TrainData`), from the demand source (``train_demand``)."""
-    return TrainData(problem.source.train_demand(problem, periods, seed), simulated=not problem.source.replays_windows)
+def train_data(problem: Problem, periods: int = 20_000, seed: int = STREAMS["fit"], window: str = "train"
+               ) -> TrainData:
+    """Each SKU's training demand (:class:`TrainData`), from the demand source (``train_demand``): its train
+    window, or `window` (see :func:`fit_window`; parametric scenarios have no windows)."""
+    src = problem.source
+    if not src.replays_windows:
+        window = "train"
+    return TrainData(src.train_demand(problem, periods, seed, window), simulated=not src.replays_windows,
+                     window=window)
+
+
+def fit_window(problem: Problem, window: str) -> str:
+    """The window classical rules are fitted and tuned on before they are scored on `window`: everything
+    before it. Scored on the test window: ``fit`` (train + val) when the scenario has a validation window,
+    else ``train``; on the val window (an agent's validation): ``train``, never the window scored on."""
+    src = problem.source
+    if window == "test" and src.replays_windows and len(src.skus_in("val")):
+        return "fit"
+    return "train"
 
 
 class Policy:

@@ -51,11 +51,13 @@ def _level_values(values: np.ndarray, sku: np.ndarray) -> tuple[np.ndarray, None
     return values, None
 
 
-def tune_base_stock(problem, train: TrainData, window: str = "train", **episode_kw) -> np.ndarray:
+def tune_base_stock(problem, train: TrainData, window: str | None = None, **episode_kw) -> np.ndarray:
     """Best level per SKU: a coarse grid of 61 levels 0..upper, then every integer within one coarse step of
     the best (simulated by :func:`baselines.tuning.rule_search`: the costs of ``grid_search`` with
     ``order_up_to``, bit for bit, in one fused numba pass). Kept in ``train.cache`` per problem, window and
-    episode settings: base-stock and capped base-stock evaluated together tune the levels once."""
+    episode settings: base-stock and capped base-stock evaluated together tune the levels once. `window`:
+    the data window the levels are tuned on (default: ``train.window``, the window `train` holds)."""
+    window = window or train.window
     key = ("base_stock_levels", window, tuple(sorted(episode_kw.items())))
     hit = train.cache.get(key)
     if hit is not None and hit[0] is problem:
@@ -124,12 +126,15 @@ class RecentBaseStock(LevelPolicy):
     chosen on held-out data (level drift: retuning on recent history beat the full window by 18 % on car parts,
     ../shared/notes/real-data-baselines-measured.md).
 
-    Selection never sees the test window: the last ``holdout`` share of each SKU's training window is held
-    out; for each candidate k (fractions of the training window, :attr:`FRACTIONS`) the levels are tuned on the
-    k periods before the held-out part and scored by simulation on it (steady start, total cost over SKUs); the
-    best k is then used to tune the final levels on the last k periods of the full training window. SKUs whose
-    recent window would be empty keep the full-window level. Parametric demand is stationary or restarts each
-    episode: the full (simulated) training data is used (k = all)."""
+    Selection never sees the window it is scored on. Fitted on train + val (``train.window == "fit"``: scored on
+    the test window), the held-out part is each SKU's validation window; fitted on the train window (an agent's
+    validation, or no validation window), it is the last :attr:`HOLDOUT` share of each SKU's train window. For
+    each candidate k (fractions of the window before the held-out part, :attr:`FRACTIONS`) the levels are tuned
+    on the last k periods before the held-out part and scored by simulation on it (steady start, total cost over
+    SKUs); the best k is then used to tune the final levels on the last k periods of the whole fitting window
+    (the held-out part included). SKUs whose recent window would be empty keep the full-window level.
+    Parametric demand is stationary or restarts each episode: the full (simulated) training data is used
+    (k = all)."""
 
     FRACTIONS = (0.125, 0.25, 0.5, 1.0)
     HOLDOUT = 0.2
@@ -147,29 +152,34 @@ class RecentBaseStock(LevelPolicy):
         if not src.replays_windows:
             self.k_fraction = 1.0
             return self
-        r = src._ranges["train"]
+        window = train.window
+        r = src._ranges[window]
         s, e = r[:, 0].astype(np.int64), r[:, 1].astype(np.int64)
         length = e - s
         hold = np.floor(self.HOLDOUT * length).astype(np.int64)
+        if window == "fit":  # the validation window is the held-out part (where the SKU has one)
+            v = src._ranges["val"]
+            val_len = (v[:, 1] - v[:, 0]).astype(np.int64)
+            hold = np.where(val_len >= 1, val_len, hold)
         val_start = e - hold
         ok = (hold >= 1) & (val_start - s >= 2)  # SKUs with a held-out part and something before it
         if not ok.any():
             self.k_fraction = 1.0
             return self
         skus = np.flatnonzero(ok)
-        val_eps = make_episodes(problem, "train", replay=True, skus=skus, start=val_start[skus])
+        val_eps = make_episodes(problem, window, replay=True, skus=skus, start=val_start[skus])
         self.holdout_costs = {}
         for f in self.FRACTIONS:
-            levels = self._recent_levels(problem, full, s[skus], val_start[skus], f, skus)
+            levels = self._recent_levels(problem, full, s[skus], val_start[skus], f, skus, window)
             self.holdout_costs[f] = self._cost(problem, val_eps, levels)
         self.k_fraction = min(self.holdout_costs, key=lambda f: (self.holdout_costs[f], -f))
         everyone = np.arange(problem.n_skus)
-        self.levels = self._recent_levels(problem, full, s, e, self.k_fraction, everyone)
+        self.levels = self._recent_levels(problem, full, s, e, self.k_fraction, everyone, window)
         return self
 
     @staticmethod
     def _recent_levels(problem, full: np.ndarray, start: np.ndarray, end: np.ndarray, fraction: float,
-                       skus: np.ndarray) -> np.ndarray:
+                       skus: np.ndarray, window: str = "train") -> np.ndarray:
         """Levels tuned on the last max(2, fraction x (end - start)) periods before `end` of each SKU in `skus`
         (the others keep `full`)."""
         out = full.copy()
@@ -179,7 +189,7 @@ class RecentBaseStock(LevelPolicy):
         if not keep.any():
             return out
         sk, b, n = skus[keep], begin[keep], (end - begin)[keep]
-        eps = make_episodes(problem, "train", replay=True, skus=sk, start=b, periods=n)
+        eps = make_episodes(problem, window, replay=True, skus=sk, start=b, periods=n)
         demand = [np.empty(0)] * problem.n_skus
         for j, i in enumerate(sk.tolist()):
             demand[i] = eps.episode_demand(j)
@@ -209,7 +219,7 @@ class CappedBaseStock(Policy):
 
     def fit(self, problem, train: TrainData) -> CappedBaseStock:
         self.problem = problem
-        eps, warmup = training_episodes(problem)
+        eps, warmup = training_episodes(problem, window=train.window)
         S0 = tune_base_stock(problem, train)
         mean = np.maximum(train.mean(), 1e-9)
         # levels from 0.7 S* to 1.6 S* (the cap lets a higher S pay off), caps in multiples of mean demand

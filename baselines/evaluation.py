@@ -33,7 +33,7 @@ from envs.kpis import KPI_KEYS, kpis_from_totals  # noqa: F401  (re-exported: th
 from envs.problem import Problem
 from envs.scenario import ScenarioError
 
-from .base import Policy, TrainData, train_data
+from .base import Policy, TrainData, fit_window, train_data
 from .base_stock import BaseStock, CappedBaseStock, Hindsight, RecentBaseStock
 from .safety_stock import EOQReorderPoint, MinMax, OrderUpTo
 
@@ -113,6 +113,8 @@ class Evaluation:
     results: list[PolicyResult]
     optimal_avg_cost: float | None
     warmup: int
+    fit_window: str = "train"
+    """The data window the classical rules were fitted and tuned on (``fit``: train + val)."""
 
     @property
     def periods(self) -> int:
@@ -136,8 +138,12 @@ def evaluation_episodes(problem: Problem, *, episodes: int = 100, periods: int |
 def evaluate(problem: Problem, policies: list[Policy], *, episodes: int = 100, periods: int | None = None,
              seed: int = 0, window: str = "test", record: int = 1, progress: bool = False,
              train: TrainData | None = None) -> Evaluation:
-    """Fit every policy on the training data and simulate it on the same traces; KPIs in result.kpis."""
+    """Fit every policy on the data before `window` (:func:`baselines.base.fit_window`: train + val for the test
+    window of a data scenario with a validation window) and simulate it on the same traces of `window`; KPIs
+    in result.kpis."""
     eps, warmup = evaluation_episodes(problem, episodes=episodes, periods=periods, seed=seed, window=window)
+    if train is None:
+        train = train_data(problem, window=fit_window(problem, window))
     return evaluate_on(problem, policies, eps, warmup, record=record, progress=progress, train=train)
 
 
@@ -178,7 +184,7 @@ def evaluate_on(problem: Problem, policies: list[Policy], eps: Episodes, warmup:
     for pol in policies:
         if getattr(pol, "exact_avg_cost", None) is not None:
             optimal = float(pol.exact_avg_cost)
-    ev = Evaluation(problem, eps, results, optimal, warmup)
+    ev = Evaluation(problem, eps, results, optimal, warmup, train.window)
     _fill_kpis(ev)
     return ev
 

@@ -204,7 +204,7 @@ class ForecastPolicy(Policy):
         self.sigma = self._sigma(np.arange(n), self.theta)
         self.z = np.full(n, float(norm.ppf(self.service_level)))
         if self.tuned:
-            self._tune()
+            self._tune(train.window)
         return self
 
     def _prepare(self) -> None:
@@ -269,10 +269,10 @@ class ForecastPolicy(Policy):
         return np.where((cnt[:, 0] >= 3)[:, None], best, default[None, :])
 
     # ------------------------------------------------------------------------------------------- tuning
-    def _tune(self) -> None:
+    def _tune(self, window: str = "train") -> None:
         pb = self.problem
         n = pb.n_skus
-        eps, warmup = training_episodes(pb)
+        eps, warmup = training_episodes(pb, window=window)
         thetas = self._theta_candidates()
         c, p = thetas.shape[1], thetas.shape[2]
         sig = self._sigma(np.repeat(np.arange(n), c), thetas.reshape(n * c, p)).reshape(n, c)

@@ -24,6 +24,7 @@ PLOT_PERIODS = 120  # periods shown in the trajectory plot (from the end of the 
 TABLE_COLUMNS = [("avg_cost", "cost/period", "{:.4f}"), ("avg_cost_ci95", "±95%", "{:.4f}"),
                  ("holding", "holding", "{:.3f}"), ("shortage", "shortage", "{:.3f}"),
                  ("ordering", "ordering", "{:.3f}"), ("purchase", "purchase", "{:.3f}"),
+                 ("end_credit", "end credit", "{:.3f}"),
                  ("fill_rate", "fill", "{:.3f}"), ("cycle_service_level", "CSL", "{:.3f}"),
                  ("avg_on_hand", "on hand", "{:.2f}"), ("turnover", "turns", "{:.3f}"),
                  ("orders", "orders", "{:.3f}"), ("bullwhip", "bullwhip", "{:.2f}"),
@@ -47,10 +48,11 @@ def _fmt_ci(kpis: dict, key: str, f: str) -> str:
 
 def table(ev: Evaluation) -> str:
     """The terminal / markdown table, sorted by cost; bounds that see the future are marked with *."""
-    rows = [["policy"] + [c[1] for c in TABLE_COLUMNS]]
+    cols = [c for c in TABLE_COLUMNS if c[0] != "end_credit" or _has_unit_cost(ev)]
+    rows = [["policy"] + [c[1] for c in cols]]
     for r in ev.ranked():
         name = r.name + (" *" if r.uses_future else "")
-        rows.append([name] + [_fmt_ci(r.kpis, k, f) for k, _, f in TABLE_COLUMNS])
+        rows.append([name] + [_fmt_ci(r.kpis, k, f) for k, _, f in cols])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
              + " |" for row in rows]
@@ -65,9 +67,23 @@ def header(ev: Evaluation) -> str:
            f"K={_param_text(ev, kernel.ORDER_COST)}, c={_param_text(ev, kernel.UNIT_COST)})",
            f"traces: {ev.episodes.label}" + (f"; first {ev.warmup} periods of each discarded as warm-up"
                                              if ev.warmup else "")]
+    if ev.problem.source.replays_windows:
+        out.append(f"classical rules fitted and tuned on the {_FIT_TEXT.get(ev.fit_window, ev.fit_window)}, "
+                   "never on the window scored")
+    if _has_unit_cost(ev):
+        out.append(f"cost = holding + shortage + ordering + purchase - end credit: {_END_CREDIT_TEXT}")
     if ev.optimal_avg_cost is not None:
         out.append(f"exact optimum (relative value iteration): {ev.optimal_avg_cost:.4f} per period")
     return "\n".join(out)
+
+
+_FIT_TEXT = {"fit": "train + validation windows", "train": "train window"}
+_END_CREDIT_TEXT = ("the stock on hand and on order at the end of each window is credited at unit cost "
+                    "(unit cost x final inventory position), so ending with less stock is not cheaper")
+
+
+def _has_unit_cost(ev: Evaluation) -> bool:
+    return bool((ev.problem.params[ev.episodes.sku, kernel.UNIT_COST] != 0).any())
 
 
 def _param_text(ev: Evaluation, col: int) -> str:
@@ -81,6 +97,8 @@ def results_json(ev: Evaluation) -> dict:
         "periods": int(ev.periods - ev.warmup),
         "episodes": int(ev.episodes.n),
         "optimal_avg_cost": ev.optimal_avg_cost,
+        "fit_window": ev.fit_window if ev.problem.source.replays_windows else None,
+        "end_credit": _END_CREDIT_TEXT + "; avg_cost is net of it" if _has_unit_cost(ev) else None,
         "policies": {r.name: {k: _clean(r.kpis.get(k)) for k in KPI_KEYS} for r in ev.ranked()},
     }
 

@@ -75,7 +75,7 @@ class _SafetyStockRule(Policy):
         self.protect = lead_times(problem) + self.review
         self.lot = self._lot(p)
         if self.tuned:
-            eps, warmup = training_episodes(problem)
+            eps, warmup = training_episodes(problem, window=train.window)
             grid = np.broadcast_to(Z_GRID, (problem.n_skus, Z_GRID.size)).copy()
             if self.rule is None:
                 self.z, _ = grid_search(problem, eps, warmup, grid, self._act_for_z)

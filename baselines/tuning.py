@@ -157,11 +157,15 @@ def _rule_totals(rule: int, params: np.ndarray, demand: np.ndarray, ep_lo: int, 
     order -> net stock) are independent, so the CPU overlaps them. Columns with skip[c] are left alone.
     maxw[c] (RULE_CAPPED): the largest uncapped want max(a - IP, 0) over the periods simulated.
 
+    With a unit cost c, the stock on hand and on order at the end of the episode is credited as simulate()
+    credits it (c x the final inventory position taken off the total; envs.batch.TOTAL_KEYS).
+
     Pruning (pilot[e] >= 0 and/or a finite bound0[e]): candidate pilot[e] is simulated first; then every other
     candidate stops as soon as its running cost exceeds min(bound0[e], the pilot's total), and its cost is set
-    to +inf. Exact for the argmin when the period costs are >= 0 (checked here: h, p, K, c >= 0; otherwise no
-    pruning), the episode is its SKU's only one and bound0 is the cost of a candidate of the same search: a
-    float sum of non-negative terms never decreases, so such a candidate ends above a candidate's cost.
+    to +inf. Exact for the argmin when the period costs are >= 0 and nothing is credited at the end (checked
+    here: h, p, K >= 0 and c = 0; otherwise no pruning), the episode is its SKU's only one and bound0 is the
+    cost of a candidate of the same search: a float sum of non-negative terms never decreases, so such a
+    candidate ends above a candidate's cost.
 
     integral: every demand, initial stock and pipeline value and pack size is an integer (below 2^50), so every
     stock, order and inventory position is one and float sums of them are exact in any order: the inventory
@@ -186,7 +190,7 @@ def _rule_totals(rule: int, params: np.ndarray, demand: np.ndarray, ep_lo: int, 
             maxw[base + i] = 0.0
         p0 = pilot[e]
         bound = bound0[e]
-        if hold < 0.0 or short < 0.0 or order_cost < 0.0 or unit_cost < 0.0:
+        if hold < 0.0 or short < 0.0 or order_cost < 0.0 or unit_cost != 0.0:  # (the end credit lowers a total)
             p0 = -1
             bound = np.inf
         if p0 >= 0 and skip[base + p0]:
@@ -280,6 +284,13 @@ def _rule_pass(rule, demand, e, base, length, warmup, prm, a, b, path, path_col,
                     act[x] = act[na]
                     continue
             x += 1
+    if unit_cost != 0.0 and length > warmup:  # the end credit (simulate's, the same expression)
+        for x in range(na):
+            i = act[x]
+            ip = net[i]
+            for j in range(L):
+                ip += pipe[i, j]
+            tot[i] -= unit_cost * ip
 
 
 @njit(cache=True, error_model="numpy")
@@ -421,9 +432,10 @@ def _rule_pass_int(rule, demand, e, base, length, warmup, prm, a, b, path, path_
                 x += 1
         if L > 0:
             h = h + 1 if h + 1 < L else 0
+    credit = unit_cost != 0.0 and length > warmup  # the end credit (exact: integral positions)
     for x in range(na):
         i = cid[x]
-        tot[i] = TOT[x]
+        tot[i] = TOT[x] - unit_cost * IP[x] if credit else TOT[x]
         maxw[base + i] = MW[x]
         net[i] = N[x]
 

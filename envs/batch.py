@@ -33,13 +33,18 @@ class RawState:
     sku: np.ndarray  # [N]
 
 
-STOCKOUTS, ORDERS, ORDER_SQ, DEMAND_SQ, PERIODS = range(kernel.N_INFO, kernel.N_INFO + 5)
-TOTAL_KEYS = kernel.INFO_KEYS + ("stockout_periods", "orders_placed", "order_sq", "demand_sq", "periods")
+STOCKOUTS, ORDERS, ORDER_SQ, DEMAND_SQ, PERIODS, END_CREDIT = range(kernel.N_INFO, kernel.N_INFO + 6)
+TOTAL_KEYS = kernel.INFO_KEYS + ("stockout_periods", "orders_placed", "order_sq", "demand_sq", "periods",
+                                 "end_credit")
+"""Per-episode totals of :func:`simulate`. ``end_credit``: the stock on hand and on order at the end of the
+episode, at unit cost (unit_cost x inventory position; negative for a backlog still to be bought), already
+taken off the ``cost`` total: a policy that ends the window with less stock does not look cheaper for it."""
 
 
 class BatchSim:
     """N episodes stepped together, all at the same period. Finished episodes (beyond their length) keep being
-    stepped on zero demand but stop counting in the totals."""
+    stepped on zero demand but stop counting in the totals. When an episode ends, its stock on hand and on order
+    is credited at unit cost (``END_CREDIT``, taken off its ``cost`` total; nothing without a unit cost)."""
 
     def __init__(self, problem: Problem, episodes: Episodes, initial_state: str = "steady", seed: int = 0,
                  warmup: int = 0):
@@ -55,6 +60,12 @@ class BatchSim:
         self.ip = np.zeros(n)
         self.totals = np.zeros((n, len(TOTAL_KEYS)))
         self.t = 0
+        ends = episodes.lengths.astype(np.int64)
+        credited = (eng.params[:, kernel.UNIT_COST] != 0) & (ends > warmup)
+        order = np.argsort(ends[credited], kind="stable")
+        idx, at = np.flatnonzero(credited)[order], ends[credited][order]
+        cut = np.flatnonzero(np.diff(at)) + 1
+        self._ends = {int(a[0]): i for a, i in zip(np.split(at, cut), np.split(idx, cut))} if idx.size else {}
         self.raw = RawState(period=0, on_hand=eng.state[:, kernel.NET], pipeline=eng.state[:, kernel.PIPE:],
                             inventory_position=self.ip, last_demand=np.zeros(n), active=np.ones(n, bool),
                             params=eng.params, sku=episodes.sku)
@@ -84,6 +95,11 @@ class BatchSim:
             kernel.accumulate(self.info, self.raw.active, self.totals)
         self.t += 1
         self._refresh()
+        ended = self._ends.get(self.t)
+        if ended is not None:  # credit the stock left at unit cost (see TOTAL_KEYS)
+            credit = self.params[ended, kernel.UNIT_COST] * self.ip[ended]
+            self.totals[ended, END_CREDIT] = credit
+            self.totals[ended, kernel.I_COST] -= credit
         return self.info
 
 

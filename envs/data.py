@@ -43,10 +43,13 @@ Splits
 half-open range of grid indices ``[start, stop)``: a window runs from its start to the start of the next
 one, the test window to the end of the grid. Each of ``train``, ``val``, ``test`` is
 
-* ``None``: filled in from the others. Nothing given: 70 % / 0 % / 30 %. An unspecified ``val`` is empty,
-  unless both ``train`` and ``test`` are given (it is then what lies between them); an unspecified ``test`` is
-  whatever follows train and val when they fix where it starts (``train=0.6`` alone: the last 40 %), else the
-  last 30 %; an unspecified ``train`` is everything from the grid start up to ``val`` (or ``test``);
+* ``None``: filled in from the others. Nothing given: 60 % / 20 % / 20 %. An unspecified ``val`` is the last
+  quarter of the periods before the test window (so that train : val = 3 : 1; ``test="2015-04-25"`` alone
+  gives a validation window too) unless ``train`` is given as a share: then it is what lies between train and
+  test when both are given, and empty when only ``train`` is (``val=0`` asks for no validation window); an
+  unspecified ``test`` is whatever follows train and val when they fix where it starts (``train=0.6`` alone:
+  the last 40 %), else the last 20 %; an unspecified ``train`` is everything from the grid start up to ``val``
+  (or ``test``);
 * a share of the grid in (0, 1) (``val`` may be 0: no validation window); shares are counted along the grid
   in the order train, val, test (a share of ``test`` is the last periods of the grid), and three shares must
   add up to 1;
@@ -99,7 +102,8 @@ ITEM_PARAMS = ("lead_time", "unit_cost", "order_cost", "holding_cost", "shortage
 _INTEGER_PARAMS = ("lead_time",)  # non-negative integers (moq may be fractional: it is a threshold, see below)
 _POSITIVE_INTEGER_PARAMS = ("pack_size",)
 _SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
-_DEFAULT_SPLIT = (0.7, 0.0, 0.3)
+_DEFAULT_SPLIT = (0.6, 0.2, 0.2)
+_DEFAULT_VAL_SHARE = 0.25  # an unspecified val window: this share of the periods before the test window
 _WINDOW_NAMES = ("train", "val", "test")
 _SBC_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "<2 nonzero")
 _ADI_CUT = 1.32
@@ -371,9 +375,15 @@ class Windows:
     val: tuple[int, int]
     test: tuple[int, int]
 
+    @property
+    def fit(self) -> tuple[int, int]:
+        """Train and val together: everything before the test window (classical rules scored on the test
+        window are fitted on it)."""
+        return self.train[0], self.val[1]
+
     def window(self, name: str) -> tuple[int, int]:
-        if name not in _WINDOW_NAMES:
-            raise ValueError(f"unknown window {name!r}; expected one of {', '.join(_WINDOW_NAMES)}")
+        if name not in _WINDOW_NAMES and name != "fit":
+            raise ValueError(f"unknown window {name!r}; expected one of {', '.join(_WINDOW_NAMES)} or fit")
         return getattr(self, name)
 
     def sku_range(self, data: DemandData, name: str, i: int) -> tuple[int, int]:
@@ -417,10 +427,13 @@ def split_windows(data: DemandData, *, train: Any = None, val: Any = None, test:
         if len(given) == 3 and abs(tr + va + te - 1) > 1e-9:
             raise DataError(f"{data.path}: the shares train {tr:g} + val {va:g} + test {te:g} add up to "
                             f"{tr + va + te:g}; three shares must add up to 1 (or leave one out)")
-        if va is None:
-            va = 1.0 - tr - te if (tr is not None and te is not None) else 0.0
         if tr is None and te is None:
             te = _DEFAULT_SPLIT[2]
+        if va is None:
+            if tr is None:  # the default validation window: the last quarter before the test window
+                va = (1.0 - te) * _DEFAULT_VAL_SHARE
+            else:
+                va = 1.0 - tr - te if te is not None else 0.0
         if tr is None:
             tr = 1.0 - va - te
         if te is None:
@@ -446,7 +459,12 @@ def split_windows(data: DemandData, *, train: Any = None, val: Any = None, test:
         if b2 is None:
             b2 = b1 if (b1 is not None and specs["val"] is None) else T - length(_DEFAULT_SPLIT[2])
         if b1 is None:
-            b1 = b2 - length(va) if va is not None else b2
+            if va is not None:
+                b1 = b2 - length(va)
+            elif tr is None:  # the default validation window: the last quarter before the test window
+                b1 = b2 - int(math.floor(_DEFAULT_VAL_SHARE * (b2 - b0) + 0.5))
+            else:
+                b1 = b2
         for name, f, (s, e) in (("train", tr, (b0, b1)), ("val", va, (b1, b2)), ("test", te, (b2, T))):
             if f is not None and e - s != length(f):
                 raise DataError(f"{data.path}: the windows do not fit: with {_share_text(specs)} the {name} window "

@@ -129,8 +129,8 @@ class ParametricDemand:
             return int(name[3:])
         return None
 
-    def train_demand(self, problem, periods: int, seed: int) -> list[np.ndarray]:
-        """Training demand per SKU: `periods` periods simulated from the scenario's own demand model with a
+    def train_demand(self, problem, periods: int, seed: int, window: str = "train") -> list[np.ndarray]:
+        """Training demand per SKU (`window` does not apply: no windows): `periods` periods simulated from the scenario's own demand model with a
         seed evaluation does not use (whole episodes, concatenated, when the demand has a trend or season that
         restarts each episode)."""
         rng = np.random.default_rng(seed)
@@ -229,7 +229,7 @@ class HistoricalDemand:
         n = self.data.n_skus
         self._ranges = {
             w: np.array([self.windows.sku_range(self.data, w, i) for i in range(n)], dtype=np.int64).reshape(n, 2)
-            for w in ("train", "val", "test")
+            for w in ("train", "val", "test", "fit")
         }
         tr = self._ranges["train"]
         scales = np.ones(n)
@@ -274,9 +274,9 @@ class HistoricalDemand:
         hits = np.flatnonzero(self.data.skus == str(sku))
         return int(hits[0]) if hits.size else None
 
-    def train_demand(self, problem, periods: int, seed: int) -> list[np.ndarray]:
-        """Each SKU's train window (`periods` and `seed` do not apply)."""
-        return self.window_demand("train")
+    def train_demand(self, problem, periods: int, seed: int, window: str = "train") -> list[np.ndarray]:
+        """Each SKU's train window, or `window` (``fit``: train + val; `periods` and `seed` do not apply)."""
+        return self.window_demand(window)
 
     def window_demand(self, window: str) -> list[np.ndarray]:
         """Each SKU's demand in `window` (train / val / test; empty where the SKU has none)."""
@@ -313,8 +313,8 @@ class HistoricalDemand:
         from its start (or `start`, per SKU) to its end (or `periods` periods, per SKU). `sampler` does not
         apply to data."""
         replay = split != "train" if replay is None else replay
-        if split not in ("train", "val", "test"):
-            raise ScenarioError(f"window must be train, val or test, got {split!r}")
+        if split not in ("train", "val", "test", "fit"):
+            raise ScenarioError(f"window must be train, val, test or fit (train + val), got {split!r}")
         sku = np.asarray(sku, dtype=np.int64)
         data = self.data
         W, k, n = problem.window, sku.shape[0], data.n_periods

@@ -15,8 +15,12 @@ KPI definitions (per policy; "per period" figures are averaged over episodes/SKU
   (inventory turns per period, pooled over episodes; multiply by periods per year for annual turns);
 - ``orders``: orders placed per period; ``bullwhip``: variance of orders / variance of demand within an
   episode, the median over episodes whose demand varies (a mean would be ruled by near-constant SKUs);
-- with a purchase cost c, the cost counts what was bought within the horizon; stock left at the end is not
-  credited, so compare purchase costs over horizons long against the lead time;
+- with a unit (purchase) cost c, ``purchase`` counts what was bought within the horizon and the stock left on
+  hand and on order at the end is credited at unit cost: ``end_credit`` = c x the final inventory position
+  per period (negative for a backlog still to be bought), taken off ``avg_cost``. So
+  ``avg_cost = holding + shortage + ordering + purchase - end_credit``, and a policy that ends the window with
+  less stock does not look cheaper for it (with backorders, purchase - end_credit is then the same for every
+  policy: all demand is bought in the end);
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernel
-from .batch import DEMAND_SQ, ORDER_SQ, ORDERS, PERIODS, STOCKOUTS
+from .batch import DEMAND_SQ, END_CREDIT, ORDER_SQ, ORDERS, PERIODS, STOCKOUTS
 
-KPI_KEYS = ("avg_cost", "avg_cost_ci95", "holding", "shortage", "ordering", "purchase", "fill_rate",
+KPI_KEYS = ("avg_cost", "avg_cost_ci95", "holding", "shortage", "ordering", "purchase", "end_credit", "fill_rate",
             "cycle_service_level", "avg_on_hand", "turnover", "orders", "bullwhip", "gap_to_best_pct",
             "gap_to_best_ci95", "gap_to_optimal_pct", "gap_to_optimal_ci95")
 """The per-policy keys of an evaluation; the gaps are filled by :mod:`baselines.evaluation` (comparisons)."""
@@ -53,6 +57,7 @@ def kpis_from_totals(totals: np.ndarray, ci: bool) -> dict[str, float | None]:
         "shortage": float(per(kernel.I_SHORT).mean()),
         "ordering": float(per(kernel.I_ORDERING).mean()),
         "purchase": float(per(kernel.I_PURCHASE).mean()),
+        "end_credit": float(per(END_CREDIT).mean()),
         "fill_rate": float(sales / demand) if demand > 0 else None,
         "cycle_service_level": float(1 - totals[:, STOCKOUTS].sum() / periods.sum()),
         "avg_on_hand": float(avg_on_hand.mean()),

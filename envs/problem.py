@@ -58,6 +58,8 @@ class Problem:
                 if v is not None:
                     given = ~np.isnan(v)
                     p[given, col] = v[given]
+        if sc.holding_rate is not None:
+            self._holding_from_rate(p, sc.holding_rate, items)
         p[:, kernel.PACK] = np.maximum(p[:, kernel.PACK], 1.0)
         self.params = p
         self.n_skus = n
@@ -95,6 +97,20 @@ class Problem:
             if f.name.startswith("calendar") or f.name in ("period", "lead_time"):
                 high[f.index] = 1.0
         self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
+
+    def _holding_from_rate(self, p: np.ndarray, rate: float, items) -> None:
+        """holding cost = holding_rate x unit cost, per SKU (see ``Scenario.holding_rate``)."""
+        if items is not None and items.values.get("holding_cost") is not None \
+                and not np.isnan(items.values["holding_cost"]).all():
+            raise ScenarioError("holding_rate is given and the item table has holding costs: give one of them "
+                                "(holding_rate: holding cost = rate x unit cost)")
+        zero = np.flatnonzero(~(p[:, kernel.UNIT_COST] > 0))
+        if zero.size:
+            raise ScenarioError(f"holding_rate {rate:g} needs a unit cost > 0 for every SKU; SKU "
+                                f"{self.source.sku_name(int(zero[0]))!r} has unit cost "
+                                f"{p[zero[0], kernel.UNIT_COST]:g} ({zero.size} SKUs without one); give "
+                                "unit_cost or an item-table unit_cost column")
+        p[:, kernel.HOLD] = rate * p[:, kernel.UNIT_COST]
 
     def _layout(self) -> list[ObsField]:
         """The observation layout (:func:`invcore.observation.obs_layout`, shared with the deploy side)."""

@@ -21,7 +21,8 @@ YAML layout (every key optional; unknown keys and wrong types are errors)::
     holding_cost: 1.0           # h, per unit on hand at the end of a period
     shortage_cost: 9.0          # p per lost unit (lost_sales) or b per backordered unit per period
     order_cost: 0.0             # K, per order placed
-    unit_cost: 0.0              # c, per unit ordered
+    unit_cost: 0.0              # c, per unit ordered (stock left at the end of an evaluation is credited at c)
+    holding_rate: null          # or h = this fraction of c per period (per SKU, with item-table unit costs)
     moq: 0                      # minimum order quantity (an order is 0 or >= moq)
     pack_size: 1                # orders are rounded up to a multiple of this
     max_order: null             # cap on one order (units)
@@ -142,6 +143,9 @@ class Scenario:
     shortage_cost: float = 9.0
     order_cost: float = 0.0
     unit_cost: float = 0.0
+    holding_rate: float | None = None
+    """Holding cost per period as a fraction of each SKU's unit cost (e.g. 0.25 / 52 for 25 % a year on weekly
+    periods): replaces ``holding_cost`` and an item table's holding costs; needs a unit cost > 0 for every SKU."""
     moq: int = 0
     pack_size: int = 1
     max_order: float | None = None
@@ -408,6 +412,10 @@ def _check_values(sc: Scenario) -> None:
         v = getattr(sc, name)
         if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
             bad(name, "a finite number >= 0")
+    r = sc.holding_rate
+    if r is not None and (isinstance(r, bool) or not isinstance(r, (int, float)) or not math.isfinite(r) or r <= 0
+                          or r >= 1):
+        bad("holding_rate", "null or a fraction of the unit cost per period in (0, 1)")
     if not isinstance(sc.moq, int) or sc.moq < 0:
         bad("moq", "an integer >= 0")
     if not isinstance(sc.pack_size, int) or sc.pack_size < 1:

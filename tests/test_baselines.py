@@ -17,10 +17,11 @@ from baselines.base import train_data
 from baselines.base_stock import BaseStock
 from baselines.evaluation import KPI_KEYS, evaluate, known_policies, make_policies
 from baselines.safety_stock import EOQReorderPoint, eoq, order_quantity
-from envs import Problem
-from envs.batch import PERIODS, simulate
+from envs import Problem, kernel
+from envs.batch import END_CREDIT, PERIODS, simulate
 from envs.episodes import make_episodes
 from envs.kernel import I_COST, I_ORDER
+from envs.scenario import ScenarioError
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -388,23 +389,116 @@ def _drift_data(tmp_path: Path, test_scale: float = 1.0) -> Path:
 
 
 def test_recent_base_stock_picks_its_window_on_held_out_training_data_only(tmp_path):
-    """The recent-window base-stock chooses k on the held-out end of the training window: after a level shift
-    it keeps the recent periods only (and beats the full-window base-stock on the test window); changing the
-    test window changes neither k nor a level (no rule sees the test window)."""
+    """The recent-window base-stock chooses k on the validation window (fitted for the test window on train +
+    val): after a level shift it keeps the recent periods only (and beats the full-window base-stock on the
+    test window); changing the test window changes neither k nor a level (no rule sees the test window)."""
+    from baselines.base import fit_window
     from baselines.base_stock import RecentBaseStock
+
+    def problem(scale: float = 1.0) -> Problem:  # train 2000-2006 (the shift in 2006), val 2007, test 2008-09
+        return Problem("lost-sales-L2-p9", **{"data.path": str(_drift_data(tmp_path, scale)),
+                                              "data.val": "2007-01-01", "data.test": "2008-01-01", "lead_time": 1})
 
     fits = {}
     for scale in (1.0, 3.0):
-        pb = Problem("lost-sales-L2-p9", **{"data.path": str(_drift_data(tmp_path, scale)), "data.test": "2008-01-01",
-                                            "lead_time": 1})
-        pol = RecentBaseStock().fit(pb, train_data(pb))
+        pb = problem(scale)
+        assert fit_window(pb, "test") == "fit" and fit_window(pb, "val") == "train"
+        train = train_data(pb, window=fit_window(pb, "test"))
+        assert [d.size for d in train.demand] == [96] * 30  # train + val, never the test window
+        pol = RecentBaseStock().fit(pb, train)
         fits[scale] = (pol.k_fraction, pol.levels.copy(), pol.holdout_costs)
     (k1, lv1, costs1), (k3, lv3, costs3) = fits[1.0], fits[3.0]
     assert k1 == k3 and np.array_equal(lv1, lv3) and costs1 == costs3
     assert k1 <= 0.25  # the shift is in the last quarter of the training window: older data only hurts
     assert costs1[k1] < costs1[1.0]
-    pb = Problem("lost-sales-L2-p9", **{"data.path": str(_drift_data(tmp_path)), "data.test": "2008-01-01",
-                                        "lead_time": 1})
+    # the held-out costs are those of the validation window: other demand there changes them
+    path = _drift_data(tmp_path)
+    df = pd.read_csv(path)
+    in_val = (df["date"] >= "2007-01-01") & (df["date"] < "2008-01-01")
+    df.loc[in_val, "demand"] *= 3
+    df.to_csv(tmp_path / "val3.csv", index=False)
+    pb3 = Problem("lost-sales-L2-p9", **{"data.path": str(tmp_path / "val3.csv"), "data.val": "2007-01-01",
+                                         "data.test": "2008-01-01", "lead_time": 1})
+    pol3 = RecentBaseStock().fit(pb3, train_data(pb3, window="fit"))
+    assert pol3.holdout_costs != costs1
+    pb = problem()
     ev = evaluate(pb, make_policies(["base_stock", "recent_base_stock_tuned"], pb), record=0)
     cost = {r.name: r.kpis["avg_cost"] for r in ev.results}
     assert cost["recent_base_stock_tuned"] < cost["base_stock"]
+
+
+def test_no_rule_sees_the_test_window(tmp_path):
+    """Every classical rule, fitted and tuned for the test window (on train + val), acts identically whatever
+    the test window's demand: two files that differ only there give the same orders on the same traces."""
+    fitted = {}
+    for scale in (1.0, 3.0):
+        pb = Problem("lost-sales-L2-p9", **{"data.path": str(_drift_data(tmp_path, scale)), "data.test": "2008-01-01",
+                                            "lead_time": 1, "order_cost": 2.0})
+        assert len(pb.source.skus_in("val")) == 30  # the default validation window: the last quarter before test
+        train = train_data(pb, window="fit")
+        fitted[scale] = (pb, [p.fit(pb, train) for p in make_policies("all", pb) if not p.uses_future])
+    (pb1, pols1), (_, pols3) = fitted[1.0], fitted[3.0]
+    eps = make_episodes(pb1, "test", replay=True)
+    assert len(pols1) >= 20
+    for a, b in zip(pols1, pols3):
+        runs = []
+        for pol in (a, b):
+            pol.start(eps)
+            totals, _ = simulate(pb1, eps, lambda sim, pol=pol: pol.act(sim.observe() if pol.needs_obs else None,
+                                                                        sim.raw), order_up_to=pol.order_up_to)
+            runs.append(totals)
+        assert np.array_equal(runs[0], runs[1]), a.name
+
+
+def _one_sku(tmp_path: Path, demand: list[float], name: str = "one.csv") -> Path:
+    dates = pd.date_range("2020-01-06", periods=len(demand), freq="W-MON")
+    path = tmp_path / name
+    pd.DataFrame({"date": dates, "sku": "A", "demand": demand}).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("mode,test_demand,cost,credit", [
+    # L = 0, orders of 4 from an empty start, c = 2, h = 1, p = b = 9:
+    # lost sales, demand 3 5 2: ends 1 0 2 -> holding 3, purchase 24, final position 2 -> credit 4
+    ("lost_sales", [3, 5, 2], 3 + 24 - 4, 4),
+    # backorders, demand 3 6 2: ends 1 -1 1 -> holding 2, backorder cost 9, purchase 24, position 1 -> credit 2
+    ("backorder", [3, 6, 2], 2 + 9 + 24 - 2, 2),
+])
+def test_end_of_window_credit_on_a_hand_example(tmp_path, mode, test_demand, cost, credit):
+    """The stock on hand and on order at the end of the test window is credited at unit cost, taken off the
+    cost (hand-computed above), reported as ``end_credit`` per period."""
+    from envs.kpis import kpis_from_totals
+
+    path = _one_sku(tmp_path, [4.0] * 7 + test_demand, f"{mode}.csv")
+    pb = Problem("lost-sales-L2-p9", **{"data.path": str(path), "data.test": 0.3, "data.val": 0, "mode": mode,
+                                        "lead_time": 0, "unit_cost": 2.0})
+    eps = make_episodes(pb, "test", replay=True)
+    assert eps.lengths.tolist() == [3] and eps.demand[eps.history:, 0].tolist() == test_demand
+    totals, _ = simulate(pb, eps, lambda sim: np.full(1, 4.0), initial_state="empty")
+    assert totals[0, I_COST] == cost
+    k = kpis_from_totals(totals, ci=False)
+    assert k["end_credit"] == pytest.approx(credit / 3) and k["avg_cost"] == pytest.approx(cost / 3)
+    assert k["avg_cost"] == pytest.approx(k["holding"] + k["shortage"] + k["ordering"] + k["purchase"]
+                                          - k["end_credit"])
+
+
+def test_with_backorders_purchase_less_credit_is_the_same_for_every_policy():
+    """With backorders all demand is bought in the end: purchase - end credit = c x (demand - initial position)
+    whatever the policy, so the unit cost no longer rewards ending the window with less stock."""
+    pb = Problem("backorder-L2-b9", unit_cost=3.0)
+    eps = make_episodes(pb, "test", seed=5, n=6, periods=40)
+    nets = []
+    for level in (0.0, 8.0, 20.0):
+        totals, _ = simulate(pb, eps, lambda sim, s=level: np.maximum(s - sim.raw.inventory_position, 0))
+        nets.append(totals[:, kernel.I_PURCHASE] - totals[:, END_CREDIT])
+    assert np.allclose(nets[0], nets[1]) and np.allclose(nets[0], nets[2])
+
+
+def test_holding_rate_sets_holding_cost_from_unit_costs(tmp_path):
+    path = _one_sku(tmp_path, [4.0] * 10)
+    pb = Problem("lost-sales-L2-p9", **{"data.path": str(path), "unit_cost": 52.0, "holding_rate": 0.25 / 52})
+    assert pb.params[0, kernel.HOLD] == pytest.approx(0.25)
+    with pytest.raises(ScenarioError, match="holding_rate 0.01 needs a unit cost > 0 for every SKU; SKU 'A'"):
+        Problem("lost-sales-L2-p9", **{"data.path": str(path), "holding_rate": 0.01})
+    with pytest.raises(ScenarioError, match="'holding_rate' must be null or a fraction of the unit cost"):
+        Problem("lost-sales-L2-p9", holding_rate=1.5)

@@ -330,20 +330,23 @@ def ten(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs,expected", [
-    ({}, ((0, 7), (7, 7), (7, 10))),
+    ({}, ((0, 6), (6, 8), (8, 10))),  # 60 / 20 / 20
     ({"train": 0.6}, ((0, 6), (6, 6), (6, 10))),
-    ({"test": 0.2}, ((0, 8), (8, 8), (8, 10))),
+    ({"test": 0.2}, ((0, 6), (6, 8), (8, 10))),  # val: the last quarter before test
+    ({"test": 0.2, "val": 0}, ((0, 8), (8, 8), (8, 10))),  # no validation window
     ({"train": 0.6, "val": 0.2}, ((0, 6), (6, 8), (8, 10))),
     ({"train": 0.5, "test": 0.2}, ((0, 5), (5, 8), (8, 10))),  # val is what lies between
-    ({"val": 0.2}, ((0, 5), (5, 7), (7, 10))),  # test keeps its default 30 %
+    ({"val": 0.2}, ((0, 6), (6, 8), (8, 10))),  # test keeps its default 20 %
     ({"train": 0.5, "val": 0.25, "test": 0.25}, ((0, 5), (5, 8), (8, 10))),
     ({"train": "0.6", "val": 0}, ((0, 6), (6, 6), (6, 10))),
-    ({"test": "2020-01-09"}, ((0, 8), (8, 8), (8, 10))),
+    ({"test": "2020-01-09"}, ((0, 6), (6, 8), (8, 10))),  # val: the last quarter before test
+    ({"test": "2020-01-09", "val": 0}, ((0, 8), (8, 8), (8, 10))),
     ({"val": "2020-01-06", "test": "2020-01-09"}, ((0, 5), (5, 8), (8, 10))),
-    ({"val": dt.date(2020, 1, 6)}, ((0, 5), (5, 7), (7, 10))),
+    ({"val": dt.date(2020, 1, 6)}, ((0, 5), (5, 8), (8, 10))),
     ({"train": 0.5, "test": "2020-01-09"}, ((0, 5), (5, 8), (8, 10))),
     ({"val": 0.3, "test": "2020-01-09"}, ((0, 5), (5, 8), (8, 10))),
-    ({"train": "2020-01-03", "test": 0.4}, ((2, 6), (6, 6), (6, 10))),
+    ({"train": "2020-01-03", "test": 0.4}, ((2, 5), (5, 6), (6, 10))),  # a start date is no share: val
+    ({"train": "2020-01-03", "val": 0, "test": 0.4}, ((2, 6), (6, 6), (6, 10))),
 ])
 def test_split_windows(ten, kwargs, expected):
     w = split_windows(ten, **kwargs)
@@ -392,7 +395,7 @@ def test_window_without_data(tmp_path):
                              "c.csv"))
     # (the test window always holds the last date of the file, so it never is without data)
     with pytest.raises(DataError, match=r"train window 2020-01-03\.\.2020-01-08 of .* holds no demand data"):
-        split_windows(late, train="2020-01-03", test="2020-01-09")
+        split_windows(late, train="2020-01-03", val=0, test="2020-01-09")
     assert split_windows(late, train=0.5).val == (5, 5)  # val not asked for: empty is fine
 
 
@@ -428,7 +431,7 @@ def test_summary_classes_windows_items(tmp_path):
     data = demand_from_frame(df)
     table = load_items(write(tmp_path, "sku,lead_time,unit_cost\nsmooth,2,1\nrare,3,\n"
                                        .replace("3,\n", "3,4\n"), "it.csv"), data.skus)
-    s = summarize(data, table, split_windows(data, test=0.25))
+    s = summarize(data, table, split_windows(data, test=0.25, val=0))
     assert s["classes"] == {"smooth": 1, "erratic": 1, "intermittent": 1, "lumpy": 1, "<2 nonzero": 1}
     assert (s["skus"], s["periods"], s["freq"], s["first_date"], s["last_date"]) == (5, 12, "W-MON", "2020-01-06",
                                                                                       "2020-03-23")
