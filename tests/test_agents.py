@@ -309,3 +309,30 @@ def test_batch_observations_of_ended_data_episodes_are_finite(daily_data, split)
     assert ended > 0  # some episodes were observed after their end
     if split == "test":
         assert past_table > 0  # ... with an unclipped calendar row past the end of the table
+
+
+def test_validation_is_the_validation_window_and_rules_fit_on_train_only(tmp_path):
+    """Agents choose their checkpoint on the validation window (the default split has one); the classical
+    rules they are compared with there are fitted on the train window only, never on the window scored."""
+    import pandas as pd
+
+    from agents.training import Validation
+    from baselines.base import train_data
+
+    rng = np.random.default_rng(1)
+    dates = pd.date_range("2020-01-06", periods=80, freq="W-MON")
+    frames = [pd.DataFrame({"date": dates, "sku": f"S{k}", "demand": rng.poisson(3 + k, 80)}) for k in range(3)]
+    path = tmp_path / "d.csv"
+    pd.concat(frames).to_csv(path, index=False)
+    pb = Problem("lost-sales-L2-p9", **{"data.path": str(path), "lead_time": 1})
+    cfg = resolve_config("ppo", "lost-sales-L2-p9", "lost-sales-L2-p9")
+    val = Validation.build(pb, cfg)
+    assert val.label == "val window of every SKU"
+    v0, v1 = pb.source.window_range("val", 0)
+    assert (v1 - v0, val.episodes.lengths.tolist()) == (16, [16, 16, 16])  # 20 % of 80 weeks
+    # base-stock fitted on the train window alone gives the cost the verdict compares with
+    from baselines.base_stock import BaseStock
+    from baselines.evaluation import evaluate_on
+
+    ev = evaluate_on(pb, [BaseStock()], val.episodes, record=0, train=train_data(pb, window="train"))
+    assert ev.results[0].kpis["avg_cost"] == val.baselines["base_stock"]
