@@ -69,7 +69,9 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import math
+import re
 import sys
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -79,7 +81,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from invcore.tables import Where, number_column
+from invcore.tables import LineNumbers, Where, as_text, excerpt, number_column, sku_column
+from invcore.tables import read_table as _read_any
 
 __all__ = [
     "ITEM_PARAMS",
@@ -91,6 +94,8 @@ __all__ = [
     "format_summary",
     "load_demand",
     "load_items",
+    "demand_options",
+    "item_options",
     "main",
     "split_windows",
     "summarize",
@@ -141,6 +146,9 @@ class DemandData:
     """[n] int64: grid index of each SKU's last row (inclusive)."""
     filled: int = 0
     """SKU-periods missing inside a SKU's range that were filled with 0 (only with ``fill_missing``)."""
+    notes: tuple[str, ...] = ()
+    """What reading the file detected or was asked to do, one line each (separator, decimal comma, column
+    names, date format, wide table, aggregation, stripped SKU ids, filled periods)."""
 
     @property
     def n_skus(self) -> int:
@@ -176,13 +184,45 @@ class DemandData:
         return i
 
 
+DEMAND_FIELDS = ("date", "sku", "demand")
+"""The three columns of a demand file (their names in the file can be changed with ``columns=``)."""
+AGGREGATIONS = ("sum",)
+"""How ``aggregate=`` combines several rows of one (date, SKU): ``sum`` (order lines summed into periods)."""
+
+
 def load_demand(path: str | Path, *, fill_missing: bool = False, sku_column: str = "sku",
-                date_column: str = "date", demand_column: str = "demand") -> DemandData:
-    """Read and validate a long demand table (CSV, CSV.gz or Parquet; see the module docstring)."""
+                date_column: str = "date", demand_column: str = "demand",
+                columns: Mapping[str, str] | None = None, sep: str | None = None, decimal: str | None = None,
+                date_format: str | None = None, dayfirst: bool = False, wide: bool = False,
+                aggregate: str | None = None) -> DemandData:
+    """Read and validate a demand table (CSV, CSV.gz or Parquet; see the module docstring).
+
+    `columns` maps ``date`` / ``sku`` / ``demand`` to the file's column names (``{"date": "Datum"}``; the same
+    as `date_column` etc.); `sep` / `decimal`: CSV separator and decimal mark (default: detected);
+    `date_format`: a ``strftime`` format of the dates (``"%d.%m.%Y"``), `dayfirst`: dates are day-first
+    (``31/01/2016``); `wide`: one column per SKU (the date column, then one demand column per SKU; an empty
+    cell is no row); ``aggregate="sum"``: several rows of one (date, SKU) are summed (order lines), and a date
+    may have a time of day. What was detected or asked for is listed in :attr:`DemandData.notes`."""
     path = Path(path)
-    cols = (date_column, sku_column, demand_column)
-    df, lines = _read_table(path, cols, text_columns=(sku_column, date_column), what="demand file")
-    return _build_demand(df, str(path), lines, fill_missing, sku_column, date_column, demand_column)
+    names = _demand_columns(str(path), columns, date_column, sku_column, demand_column, wide)
+    date_column, sku_column, demand_column = names
+    if aggregate is not None and aggregate not in AGGREGATIONS:
+        raise DataError(f"{path}: aggregate {excerpt(aggregate)}; expected one of {', '.join(AGGREGATIONS)} or "
+                        "none")
+    if wide:
+        df, where = _read_table(path, (date_column,), text_columns=(date_column,), what="demand file (wide)",
+                                sep=sep, decimal=decimal)
+        notes = [*where.notes, *_column_notes(columns, date_column=date_column)]
+        df, where, wide_notes = _melt_wide(df, where, date_column)
+        notes += wide_notes
+    else:
+        df, where = _read_table(path, names, text_columns=(sku_column, date_column), what="demand file",
+                                columns=names, sep=sep, decimal=decimal,
+                                expected_rows=f"rows {date_column},{sku_column},{demand_column}")
+        notes = [*where.notes, *_column_notes(columns, date_column=date_column, sku_column=sku_column,
+                                              demand_column=demand_column)]
+    return _build_demand(df, where, fill_missing, sku_column, date_column, demand_column,
+                         date_format=date_format, dayfirst=dayfirst, aggregate=aggregate, notes=notes)
 
 
 def demand_from_frame(df: pd.DataFrame, *, source: str = "<frame>", fill_missing: bool = False,
@@ -193,69 +233,284 @@ def demand_from_frame(df: pd.DataFrame, *, source: str = "<frame>", fill_missing
         raise DataError(f"{source}: expected a pandas DataFrame, got {type(df).__name__}")
     _require_columns(df, source, (date_column, sku_column, demand_column), "demand")
     df = df.loc[:, [date_column, sku_column, demand_column]].reset_index(drop=True)
-    return _build_demand(df, source, None, fill_missing, sku_column, date_column, demand_column)
+    df[sku_column] = as_text(df[sku_column])
+    return _build_demand(df, _Where(source, None), fill_missing, sku_column, date_column, demand_column)
 
 
-def _build_demand(df: pd.DataFrame, source: str, lines: np.ndarray | None, fill_missing: bool,
-                  sku_column: str, date_column: str, demand_column: str) -> DemandData:
-    where = _Where(source, lines)
-    if len(df) == 0:
+def _demand_columns(source: str, columns: Mapping[str, str] | None, date_column: str, sku_column: str,
+                    demand_column: str, wide: bool) -> tuple[str, str, str]:
+    names = {"date": date_column, "sku": sku_column, "demand": demand_column}
+    for key, col in (columns or {}).items():
+        if key not in DEMAND_FIELDS:
+            raise DataError(f"{source}: unknown field {excerpt(key)} in the columns mapping; expected "
+                            f"{', '.join(DEMAND_FIELDS)} (e.g. date=Datum,sku=Artikel,demand=Menge)")
+        if not isinstance(col, str) or not col:
+            raise DataError(f"{source}: the columns mapping gives {excerpt(col)} for {key!r}; expected a column "
+                            "name")
+        if wide and key != "date":
+            raise DataError(f"{source}: a wide table has no {key} column (its SKU columns are named by the SKU); "
+                            "only date=COLUMN can be mapped")
+        names[key] = col
+    if len(set(names.values())) < 3:
+        raise DataError(f"{source}: the columns mapping names one column twice ({names}); expected three "
+                        "distinct columns date, sku, demand")
+    return names["date"], names["sku"], names["demand"]
+
+
+def _column_notes(columns: Mapping[str, str] | None, **used: str) -> list[str]:
+    if not columns:
+        return []
+    return ["columns " + ", ".join(f"{k.removesuffix('_column')}={v!r}" for k, v in used.items()
+                                   if k.removesuffix("_column") in columns)]
+
+
+def _melt_wide(df: pd.DataFrame, where: _Where, date_column: str) -> tuple[pd.DataFrame, _Where, list[str]]:
+    """A wide table (date column + one demand column per SKU) as long rows date, sku, demand; an empty cell is
+    no row. Bad cells are reported here, naming the SKU column and the line."""
+    sku_cols = [c for c in df.columns if c != date_column]
+    if not sku_cols:
+        raise DataError(f"{where.source}: a wide table needs SKU columns beside {date_column!r}; found only "
+                        f"{_list([str(c) for c in df.columns])}")
+    dates = df[date_column]
+    codes = dates.cat.codes.to_numpy() if isinstance(dates.dtype, pd.CategoricalDtype) else None
+    parts_row, parts_val, parts_sku = [], [], []
+    for j, c in enumerate(sku_cols):
+        col = df[c]
+        if pd.api.types.is_bool_dtype(col.dtype):
+            raise DataError(f"{where.at(str(c), 0)}: demand is {excerpt(col.iloc[0])}; expected a number")
+        v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        raw_missing = col.isna().to_numpy()
+        text = np.isnan(v) & ~raw_missing
+        if text.any():
+            i = int(np.flatnonzero(text)[0])
+            raw = col.iloc[i]
+            if not (isinstance(raw, str) and raw.strip().lower() in ("nan", "")):
+                raise DataError(f"{where.at(str(c), i)}: demand {excerpt(raw)} is not a number (SKU column "
+                                f"{excerpt(str(c))}); expected a number or an empty cell")
+        for bad, expected in ((np.isinf(v), "a finite number"), (v < 0, "a number >= 0")):
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise DataError(f"{where.at(str(c), i)}: demand {_num(v[i])} (SKU column {excerpt(str(c))}); "
+                                f"expected {expected}")
+        rows = np.flatnonzero(~np.isnan(v))
+        parts_row.append(rows)
+        parts_val.append(v[rows])
+        parts_sku.append(np.full(rows.size, j, dtype=np.int32))
+    rows = np.concatenate(parts_row)
+    sku = pd.Categorical.from_codes(np.concatenate(parts_sku), categories=pd.Index([str(c) for c in sku_cols]))
+    if codes is not None:
+        date = pd.Categorical.from_codes(codes[rows], categories=dates.cat.categories)
+    else:
+        date = dates.to_numpy()[rows]
+    long = pd.DataFrame({date_column: date, "sku": sku, "demand": np.concatenate(parts_val)})
+    lines = where.lines.take(rows) if isinstance(where.lines, LineNumbers) else None
+    note = f"wide table: {len(sku_cols)} SKU columns, {len(df)} dates -> {len(long):,} rows (empty cells skipped)"
+    return long, _Where(where.source, lines), [note]
+
+
+def _build_demand(df: pd.DataFrame, where: _Where, fill_missing: bool, sku_column: str, date_column: str,
+                  demand_column: str, *, date_format: str | None = None, dayfirst: bool = False,
+                  aggregate: str | None = None, notes: Sequence[str] = ()) -> DemandData:
+    """Validate the rows of `df` (consumed: its columns are dropped as they are converted) and build the
+    [SKU, period] matrix with compact intermediates (int32 codes, no per-row strings)."""
+    source = where.source
+    notes = list(notes)
+    n_rows = len(df)
+    if n_rows == 0:
         raise DataError(f"{source}: no data rows (only a header); expected rows {date_column},{sku_column},"
                         f"{demand_column}")
+    codes, skus, sku_notes = _sku_codes(df.pop(sku_column), where, sku_column)
+    notes += sku_notes
+    demand = _demand_values(df.pop(demand_column), where, demand_column, codes, skus)
+    date_codes, cat_days = _date_codes(df.pop(date_column), where, date_column, date_format, dayfirst,
+                                       allow_time=aggregate is not None)
+    if date_format:
+        notes.append(f"date format {date_format!r}")
+    elif dayfirst:
+        notes.append("dates day-first")
+    del df
 
-    sku = _sku_strings(df[sku_column], where, sku_column)
-    ts = _parse_dates(df[date_column], where, date_column)
-    demand = _numbers(df[demand_column], where, demand_column, context=lambda i: f"SKU {sku[i]!r}")
+    def sku_of(i: int) -> str:
+        return excerpt(skus[codes[i]])
+
+    def day_of(i: int) -> str:
+        return _day(cat_days[date_codes[i]])
+
     bad = np.flatnonzero(demand < 0)
     if bad.size:
         i = int(bad[0])
-        raise DataError(f"{where.at(demand_column, i)}: negative demand {_num(demand[i])} for SKU {sku[i]!r} on "
-                        f"{_day(ts[i])}; expected a number >= 0")
+        raise DataError(f"{where.at(demand_column, i)}: negative demand {_num(demand[i])} for SKU {sku_of(i)} on "
+                        f"{day_of(i)}; expected a number >= 0")
 
-    codes, uniques = pd.factorize(sku, sort=True)
-    skus = np.asarray(uniques, dtype=object)
-    days = ts.astype("datetime64[D]").astype(np.int64)
+    used = np.zeros(cat_days.size, dtype=bool)
+    used[date_codes] = True
+    unique_days = np.unique(cat_days[used])
 
-    d0 = int(days.min())
-    span = int(days.max()) - d0 + 1
-    key = codes.astype(np.int64) * span + (days - d0)
-    dup = pd.Series(key).duplicated().to_numpy()
-    if dup.any():
-        j = int(np.flatnonzero(dup)[0])
-        i = int(np.flatnonzero(key == key[j])[0])
-        raise DataError(f"{source}: duplicate row for SKU {sku[j]!r} and date {_day(ts[j])}: {where.row(i)} and "
-                        f"{where.row(j)}; expected one row per (date, {sku_column})")
+    def row_of_day(d: int) -> int:
+        rows = np.flatnonzero(np.isin(date_codes, np.flatnonzero(cat_days == d)))
+        return int(rows[0]) if rows.size else 0
 
-    freq, grid = _infer_grid(np.unique(days), days, where, date_column)
+    freq, grid = _infer_grid(unique_days, row_of_day, where, date_column)
     T = grid.shape[0]
-    t = np.searchsorted(grid, days)
     n = skus.shape[0]
-    first = np.full(n, T, dtype=np.int64)
-    last = np.full(n, -1, dtype=np.int64)
-    np.minimum.at(first, codes, t)
-    np.maximum.at(last, codes, t)
-    counts = np.bincount(codes, minlength=n)
+    cat_t = np.searchsorted(grid, cat_days).astype(np.int64)
+    flat = codes.astype(np.int64)
+    flat *= T
+    flat += cat_t[date_codes]
+    date_codes = date_codes[:0]  # free the per-row codes (the helpers above are not used after this)
+    if aggregate == "sum":
+        present = np.bincount(flat, minlength=n * T)
+        matrix = np.bincount(flat, weights=demand, minlength=n * T)
+        cells = int(np.count_nonzero(present))
+        matrix[present == 0] = np.nan
+        del present
+        notes.append(f"aggregate sum: {n_rows:,} rows summed into {cells:,} (date, SKU) periods")
+    else:
+        matrix = np.full(n * T, np.nan)
+        matrix[flat] = demand
+        if np.count_nonzero(~np.isnan(matrix)) != n_rows:
+            dup = pd.Series(flat).duplicated().to_numpy()
+            j = int(np.flatnonzero(dup)[0])
+            i = int(np.flatnonzero(flat == flat[j])[0])
+            raise DataError(f"{source}: duplicate row for SKU {sku_of(j)} and date {_day(grid[flat[j] % T])}: "
+                            f"{where.row(i)} and {where.row(j)}; expected one row per (date, {sku_column}), or "
+                            "aggregate: sum (--aggregate sum) to sum order lines into periods")
+    del flat, demand
+    matrix = matrix.reshape(n, T)
+    present = ~np.isnan(matrix)
+    first = np.argmax(present, axis=1).astype(np.int64)
+    last = (T - 1 - np.argmax(present[:, ::-1], axis=1)).astype(np.int64)
+    counts = present.sum(axis=1)
     missing = (last - first + 1) - counts
     filled = int(missing.sum())
     if filled and not fill_missing:
         i = int(np.flatnonzero(missing)[0])
-        have = t[codes == i]
-        gap = int(np.setdiff1d(np.arange(first[i], last[i] + 1), have)[0])
+        gap = int(first[i] + np.flatnonzero(~present[i, first[i]:last[i] + 1])[0])
         others = int(np.count_nonzero(missing)) - 1
         more = (f"; {others} more SKU(s) have gaps, {filled} missing SKU-periods in all" if others else "")
         raise DataError(
-            f"{source}: SKU {skus[i]!r} has {int(missing[i])} missing period(s) inside its date range "
+            f"{source}: SKU {excerpt(skus[i])} has {int(missing[i])} missing period(s) inside its date range "
             f"{_day(grid[first[i]])}..{_day(grid[last[i]])} on the {freq} grid (first missing: {_day(grid[gap])})"
             f"{more}; expected one row per period, or pass fill_missing=True (--fill-missing) to fill them with 0")
-
-    matrix = np.full((n, T), np.nan)
-    matrix[codes, t] = demand
     if filled:
-        idx = np.arange(T)
-        inside = (idx >= first[:, None]) & (idx <= last[:, None])
-        matrix[inside & np.isnan(matrix)] = 0.0
+        for i in np.flatnonzero(missing):
+            row = matrix[i, first[i]:last[i] + 1]
+            row[np.isnan(row)] = 0.0
+        notes.append(f"fill missing: {filled:,} missing SKU-periods of {int(np.count_nonzero(missing)):,} SKU(s) "
+                     "filled with 0")
+    del present
     return DemandData(path=source, skus=skus, dates=grid.astype("datetime64[D]"), freq=freq, demand=matrix,
-                      first=first, last=last, filled=filled)
+                      first=first, last=last, filled=filled, notes=tuple(notes))
+
+
+def _sku_codes(col: pd.Series, where: _Where, column: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """SKU ids of the rows as int32 codes into the sorted, stripped distinct ids (object array of str). An
+    empty id is an error, and so are ids that differ only by case or surrounding whitespace."""
+    col = as_text(col)
+    cats = pd.Index(col.cat.categories).astype(str)
+    raw_codes = col.cat.codes.to_numpy()
+    del col
+    stripped = cats.str.strip()
+    empty_cat = np.flatnonzero(stripped == "")
+    if (raw_codes < 0).any() or empty_cat.size:
+        i = int(np.flatnonzero((raw_codes < 0) | np.isin(raw_codes, empty_cat))[0])
+        raise DataError(f"{where.at(column, i)}: empty SKU; expected a non-empty id")
+    used = np.zeros(len(cats), dtype=bool)
+    used[raw_codes] = True
+    key = pd.Index(stripped).str.casefold()
+    clash: list[list[int]] = []
+    if key[used].has_duplicates:
+        ids = np.flatnonzero(used)
+        groups = pd.Series(ids).groupby(key[used].to_numpy(), sort=False).agg(list)
+        clash = [sorted(g, key=lambda k: int(np.argmax(raw_codes == k))) for g in groups if len(g) > 1]
+    if clash:
+        first_rows = {k: int(np.argmax(raw_codes == k)) for g in clash[:3] for k in g[:4]}
+        shown = "; ".join(" / ".join(f"{excerpt(cats[k])} ({where.row(first_rows[k])})" for k in g[:4])
+                          for g in clash[:3])
+        more = f"; and {len(clash) - 3} more such groups" if len(clash) > 3 else ""
+        raise DataError(f"{where.source}, column {excerpt(column)}: {len(clash)} SKU id(s) spelled in more than one "
+                        f"way, differing only by case or surrounding whitespace: {shown}{more}; expected one "
+                        "spelling per SKU (ids are compared after stripping surrounding whitespace, so fix the "
+                        "case or merge them in the file)")
+    names = stripped.to_numpy(dtype=object)
+    order = np.argsort(names[used], kind="stable")
+    skus = names[used][order]
+    rank = np.full(len(cats), -1, dtype=np.int32)
+    rank[np.flatnonzero(used)[order]] = np.arange(len(skus), dtype=np.int32)
+    codes = rank[raw_codes]
+    notes = []
+    n_stripped = int(np.count_nonzero((stripped != cats) & used))
+    if n_stripped:
+        notes.append(f"SKU ids: surrounding whitespace stripped from {n_stripped:,} id(s)")
+    return codes, skus.astype(object), notes
+
+
+def _demand_values(col: pd.Series, where: _Where, column: str, codes: np.ndarray, skus: np.ndarray) -> np.ndarray:
+    """The demand column as numbers: int32 when it is integral and fits (the common case: half the memory of
+    float64), else float64; errors for text, empty/NaN and infinite values (negatives: the caller)."""
+    if pd.api.types.is_integer_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+        v = col.to_numpy()
+        if v.size and v.min() >= np.iinfo(np.int32).min and v.max() <= np.iinfo(np.int32).max:
+            return v.astype(np.int32, copy=False)
+        return v.astype(np.float64)
+    return _numbers(col, where, column, context=lambda i: f"SKU {excerpt(skus[codes[i]])}")
+
+
+_DAYFIRST_LIKE = re.compile(r"^\s*\d{1,2}[./-]\d{1,2}[./-]\d{2,4}")
+
+
+def _date_codes(col: pd.Series, where: _Where, column: str, date_format: str | None, dayfirst: bool,
+                allow_time: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Dates of the rows as codes into days (int64 days since 1970-01-01) of the distinct values: each distinct
+    text is parsed once. No time of day unless `allow_time` (the day is kept)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy()
+        cats = col.cat.categories
+    else:
+        codes, cats = pd.factorize(col)
+    if isinstance(cats, pd.DatetimeIndex) or pd.api.types.is_datetime64_any_dtype(getattr(cats, "dtype", None)):
+        ts = pd.DatetimeIndex(cats)
+        raw = pd.Index(cats)
+    else:
+        raw = pd.Index(cats).astype(str)
+        text = raw.str.strip()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                if date_format:
+                    ts = pd.to_datetime(text, format=date_format, errors="coerce")
+                elif dayfirst:
+                    ts = pd.to_datetime(text, dayfirst=True, errors="coerce")
+                else:
+                    ts = pd.to_datetime(text, format="ISO8601", errors="coerce")
+            except (ValueError, TypeError) as e:
+                raise DataError(f"{where.source}, column {column!r}: cannot parse the dates with "
+                                f"{'format ' + excerpt(date_format) if date_format else 'dayfirst'}: {e}") from None
+        ts = pd.DatetimeIndex(ts)
+    if ts.tz is not None:
+        ts = ts.tz_localize(None)
+    expected = (f"a date in the format {excerpt(date_format)}" if date_format else
+                "a day-first date such as 31/01/2016" if dayfirst else "a date YYYY-MM-DD")
+    used = np.zeros(len(cats), dtype=bool)
+    used[codes[codes >= 0]] = True
+    bad_cat = np.flatnonzero(np.asarray(ts.isna()) & used)
+    if (codes < 0).any() or bad_cat.size:
+        i = int(np.flatnonzero((codes < 0) | np.isin(codes, bad_cat))[0])
+        value = None if codes[i] < 0 else raw[codes[i]]
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise DataError(f"{where.at(column, i)}: empty date; expected {expected}")
+        hint = ""
+        if not date_format and not dayfirst and isinstance(value, str) and _DAYFIRST_LIKE.match(value):
+            hint = " (for day-first dates pass --dayfirst, or --date-format such as %d/%m/%Y)"
+        raise DataError(f"{where.at(column, i)}: cannot parse date {excerpt(value)}; expected {expected}{hint}")
+    day = np.asarray(ts.values).astype("datetime64[D]")
+    if not allow_time:
+        timed = np.flatnonzero(np.asarray(ts != ts.normalize()) & used)
+        if timed.size:
+            i = int(np.flatnonzero(np.isin(codes, timed))[0])
+            raise DataError(f"{where.at(column, i)}: date {excerpt(str(raw[codes[i]]))} has a time of day; expected "
+                            f"a date YYYY-MM-DD (order lines with times: aggregate: sum, --aggregate sum)")
+    return codes, day.astype(np.int64)
 
 
 # ------------------------------------------------------------------------------------------------ item table
@@ -278,8 +533,12 @@ class ItemTable:
 
 
 def load_items(path: str | Path, skus: Sequence[str] | np.ndarray, *, columns: Mapping[str, str] | None = None,
-               ignore_unknown_skus: bool = False, scale: Mapping[str, float] | None = None) -> ItemTable:
-    """Read and validate an item table for the demand SKUs `skus` (see the module docstring)."""
+               ignore_unknown_skus: bool = False, scale: Mapping[str, float] | None = None,
+               ignore_columns: Sequence[str] | None = None, sep: str | None = None,
+               decimal: str | None = None) -> ItemTable:
+    """Read and validate an item table for the demand SKUs `skus` (see the module docstring). A column that is
+    neither ``sku``, a parameter nor mapped to one (`columns`) is an error unless named in `ignore_columns`;
+    `sep` / `decimal` as for :func:`load_demand` (detected by default)."""
     path = Path(path)
     source = str(path)
     columns = dict(columns or {})
@@ -293,48 +552,51 @@ def load_items(path: str | Path, skus: Sequence[str] | np.ndarray, *, columns: M
         if not isinstance(col, str) or not col:
             raise DataError(f"{source}: the columns mapping gives {col!r} for {name!r}; expected a column name")
 
-    df, lines = _read_table(path, ("sku",), text_columns=("sku",), what="item table", all_columns=True)
-    where = _Where(source, lines)
+    df, where = _read_table(path, ("sku",), text_columns=("sku",), what="item table", sep=sep, decimal=decimal)
     found = [str(c) for c in df.columns]
     mapped: dict[str, str] = {}
     for name in ITEM_PARAMS:
         if name in columns:
             if columns[name] not in df.columns:
-                raise DataError(f"{source}: missing column {columns[name]!r} (mapped to {name}); found columns "
-                                f"{_list(found)}")
+                raise DataError(f"{source}: missing column {excerpt(columns[name])} (mapped to {name}); found "
+                                f"columns {_list(found)}")
             mapped[name] = columns[name]
         elif name in df.columns:
             mapped[name] = name
     if not mapped:
         raise DataError(f"{source}: no item parameter column; expected any of {', '.join(ITEM_PARAMS)} (or a "
                         f"columns mapping), found columns {_list(found)}")
+    ignore = list(ignore_columns or ())
+    absent = [c for c in ignore if c not in df.columns]
+    if absent:
+        raise DataError(f"{source}: {excerpt(absent[0])} is named among the item columns to ignore but the item "
+                        f"table has no such column; found columns {_list(found)}")
+    unknown_cols = [c for c in found if c != "sku" and c not in mapped.values() and c not in ignore]
+    if unknown_cols:
+        hint = ",".join(unknown_cols[:4])
+        raise DataError(f"{source}: unknown item column(s) {_list(unknown_cols[:8])}"
+                        f"{' and more' if len(unknown_cols) > 8 else ''}; expected sku and item parameters "
+                        f"({', '.join(ITEM_PARAMS)}): map a column to a parameter (item_columns, CLI "
+                        f"--items-columns PARAM={excerpt(unknown_cols[0])[1:-1]}) or ignore it by name "
+                        f"(items_ignore, CLI --items-ignore {excerpt(hint)[1:-1]})")
     for name in scale:
         if name not in mapped:
             raise DataError(f"{source}: a scale is given for {name!r} but the item table has no {name} column")
-    if len(df) == 0:
-        raise DataError(f"{source}: no data rows (only a header); expected one row per SKU")
 
-    item_sku = _sku_strings(df["sku"], where, "sku")
-    dup = pd.Series(item_sku).duplicated().to_numpy()
-    if dup.any():
-        j = int(np.flatnonzero(dup)[0])
-        i = int(np.flatnonzero(item_sku == item_sku[j])[0])
-        raise DataError(f"{source}: duplicate SKU {item_sku[j]!r} in column 'sku': {where.row(i)} and "
-                        f"{where.row(j)}; expected one row per SKU")
-
+    item_sku = sku_column(df, where, unique=True)
     demand_skus = pd.Index(np.asarray(skus, dtype=object).astype(str))
     pos = demand_skus.get_indexer(item_sku)
     unknown = np.flatnonzero(pos < 0)
     if unknown.size and not ignore_unknown_skus:
         i = int(unknown[0])
-        raise DataError(f"{where.at('sku', i)}: unknown SKU {item_sku[i]!r} (not in the demand data); "
+        raise DataError(f"{where.at('sku', i)}: unknown SKU {excerpt(item_sku[i])} (not in the demand data); "
                         f"{unknown.size} of {len(item_sku)} item rows have SKUs not in the demand data. Remove "
                         f"them, or set data.ignore_unknown_items: true in the scenario (CLI: --ignore-unknown-items)")
     known = pos >= 0
 
     values: dict[str, np.ndarray] = {}
     for name, col in mapped.items():
-        v = _numbers(df[col], where, col, context=lambda i: f"SKU {item_sku[i]!r}", what=name)
+        v = _numbers(df[col], where, col, context=lambda i: f"SKU {excerpt(item_sku[i])}", what=name)
         checks: list[tuple[np.ndarray, str]] = [(v < 0, "a number >= 0")]
         if name in _INTEGER_PARAMS:
             checks = [(v < 0, "a non-negative integer"), (v != np.floor(v), "a non-negative integer")]
@@ -343,7 +605,7 @@ def load_items(path: str | Path, skus: Sequence[str] | np.ndarray, *, columns: M
         for bad, expected in checks:
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise DataError(f"{where.at(col, i)}: {name} of SKU {item_sku[i]!r} is {_num(v[i])}; expected "
+                raise DataError(f"{where.at(col, i)}: {name} of SKU {excerpt(item_sku[i])} is {_num(v[i])}; expected "
                                 f"{expected}")
         if name in scale:
             factor = scale[name]
@@ -355,7 +617,7 @@ def load_items(path: str | Path, skus: Sequence[str] | np.ndarray, *, columns: M
                 off = np.flatnonzero(np.abs(v - np.round(v)) > 1e-9)
                 if off.size:
                     i = int(off[0])
-                    raise DataError(f"{where.at(col, i)}: {name} of SKU {item_sku[i]!r} scaled by {factor} is "
+                    raise DataError(f"{where.at(col, i)}: {name} of SKU {excerpt(item_sku[i])} scaled by {factor} is "
                                     f"{_num(v[i])}; expected an integer")
                 v = np.round(v)
         out = np.full(len(demand_skus), np.nan)
@@ -581,6 +843,7 @@ def summarize(data: DemandData, items: ItemTable | None = None, windows: Windows
         "zero_share": data.zero_share,
         "mean_demand": data.mean_demand,
         "filled": data.filled,
+        "notes": list(data.notes),
         "classes": {name: int(c) for name, c in zip(_SBC_CLASSES, counts, strict=True)},
     }
     if windows is not None:
@@ -615,6 +878,8 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         ("SBC classes", ", ".join(f"{k}: {v}" for k, v in s["classes"].items())),
     ]
     lines = [f"{k:<13}{v}" for k, v in rows]
+    for i, note in enumerate(s.get("notes", ())):
+        lines.append(f"{'read' if i == 0 else '':<13}{note}")
     if "windows" in s:
         lines += ["", f"{'window':<8}{'start':<12}{'end':<12}{'periods':>8}{'SKUs':>7}{'SKU-periods':>13}"]
         for name, w in s["windows"].items():
@@ -637,8 +902,8 @@ class _Where(Where):
     """:class:`invcore.tables.Where` (names rows: 'line N' of a CSV file, header = line 1, or 'row N') whose
     problems raise :class:`DataError`."""
 
-    def __init__(self, source: str, lines: np.ndarray | None):
-        super().__init__(source, lines, error=DataError)
+    def __init__(self, source: str, lines: Any, notes: Sequence[str] = ()):
+        super().__init__(source, lines, error=DataError, notes=notes)
 
 
 def _suffix(path: Path) -> str:
@@ -650,45 +915,14 @@ def _suffix(path: Path) -> str:
 
 
 def _read_table(path: Path, required: Sequence[str], *, text_columns: Sequence[str], what: str,
-                all_columns: bool = False) -> tuple[pd.DataFrame, np.ndarray | None]:
-    """Read a CSV/CSV.gz/Parquet file (the `required` columns, or all with `all_columns`); returns the frame and,
-    for CSV, the file line number of each row. Completely blank rows of a CSV file are dropped."""
-    source = str(path)
-    suffix = _suffix(path)
-    if not suffix:
-        raise DataError(f"{source}: unsupported file type for a {what}; expected {', '.join(_SUFFIXES)}")
-    if not path.exists():
-        raise DataError(f"{source}: no such file")
-    if not path.is_file():
-        raise DataError(f"{source}: not a file")
-    try:
-        if path.stat().st_size == 0:
-            raise DataError(f"{source}: the file is empty (0 bytes); expected a header line with columns "
-                            f"{', '.join(required)}")
-        if suffix in (".parquet", ".pq"):
-            df = pd.read_parquet(path)
-            if not isinstance(df.index, pd.RangeIndex):
-                df = df.reset_index()
-            _require_columns(df, source, required, what)
-            return df.reset_index(drop=True), None
-        try:
-            header = pd.read_csv(path, nrows=0)
-        except pd.errors.EmptyDataError:
-            raise DataError(f"{source}: the file is empty; expected a header line with columns "
-                            f"{', '.join(required)}") from None
-        _require_columns(header, source, required, what)
-        df = pd.read_csv(path, usecols=None if all_columns else list(required),
-                         dtype={c: str for c in text_columns}, skip_blank_lines=False)
-    except DataError:
-        raise
-    except (OSError, ValueError, EOFError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise DataError(f"{source}: cannot read the {what}: {err}") from None
-    blank = df.isna().all(axis=1).to_numpy()
-    lines = np.arange(2, len(df) + 2, dtype=np.int64)
-    if blank.any():
-        df = df.loc[~blank].reset_index(drop=True)
-        lines = lines[~blank]
-    return df, lines
+                columns: Sequence[str] | None = None, sep: str | None = None, decimal: str | None = None,
+                expected_rows: str = "one row per SKU") -> tuple[pd.DataFrame, _Where]:
+    """:func:`invcore.tables.read_table` (the one reader of user tables) raising :class:`DataError`: the
+    `required` columns (only `columns` when given), text columns as categoricals, blank lines dropped, every
+    row with the header's number of fields."""
+    df, where = _read_any(path, what, required, error=DataError, text_columns=text_columns, columns=columns,
+                          sep=sep, decimal=decimal, expected_rows=expected_rows)
+    return df, _Where(where.source, where.lines, where.notes)
 
 
 def _require_columns(df: pd.DataFrame, source: str, required: Sequence[str], what: str) -> None:
@@ -700,41 +934,7 @@ def _require_columns(df: pd.DataFrame, source: str, required: Sequence[str], wha
 
 
 def _list(cols: Sequence[str]) -> str:
-    return ", ".join(repr(c) for c in cols) if cols else "none"
-
-
-def _sku_strings(col: pd.Series, where: _Where, column: str) -> np.ndarray:
-    """SKU ids as an object array of str; an empty id is an error."""
-    missing = col.isna().to_numpy()
-    text = col if (pd.api.types.is_string_dtype(col.dtype) and col.dtype != object) else col.astype(str)
-    empty = missing | (text.str.strip() == "").to_numpy(dtype=bool, na_value=False)
-    if empty.any():
-        i = int(np.flatnonzero(empty)[0])
-        raise DataError(f"{where.at(column, i)}: empty SKU; expected a non-empty id")
-    return text.to_numpy(dtype=object)
-
-
-def _parse_dates(col: pd.Series, where: _Where, column: str) -> np.ndarray:
-    """Dates as datetime64 (no time of day)."""
-    if pd.api.types.is_datetime64_any_dtype(col.dtype):
-        ts = col
-    else:
-        ts = pd.to_datetime(col.astype("string"), format="ISO8601", errors="coerce")
-    if getattr(ts.dt, "tz", None) is not None:
-        ts = ts.dt.tz_localize(None)
-    bad = ts.isna().to_numpy()
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raw = col.iloc[i]
-        if pd.isna(raw) or (isinstance(raw, str) and not raw.strip()):
-            raise DataError(f"{where.at(column, i)}: empty date; expected a date YYYY-MM-DD")
-        raise DataError(f"{where.at(column, i)}: cannot parse date {raw!r}; expected a date YYYY-MM-DD")
-    timed = (ts != ts.dt.normalize()).to_numpy()
-    if timed.any():
-        i = int(np.flatnonzero(timed)[0])
-        raise DataError(f"{where.at(column, i)}: date {col.iloc[i]!s} has a time of day; expected a date "
-                        f"YYYY-MM-DD")
-    return ts.to_numpy()
+    return ", ".join(excerpt(c) for c in cols) if cols else "none"
 
 
 def _numbers(col: pd.Series, where: Where, column: str, *, context: Callable[[int], str],
@@ -744,7 +944,7 @@ def _numbers(col: pd.Series, where: Where, column: str, *, context: Callable[[in
     return number_column(col.to_frame(column), column, where, None, what, low=None, context=context)
 
 
-def _infer_grid(unique_days: np.ndarray, days: np.ndarray, where: _Where, column: str) -> tuple[str, np.ndarray]:
+def _infer_grid(unique_days: np.ndarray, row_of_day: Callable[[int], int], where: _Where, column: str) -> tuple[str, np.ndarray]:
     """Frequency alias and grid (int days since epoch) of sorted unique dates `unique_days`: the candidate grid
     that holds exactly these dates, else the first one that holds them all (periods missing from every SKU
     are then reported, or filled, as missing periods)."""
@@ -775,7 +975,7 @@ def _infer_grid(unique_days: np.ndarray, days: np.ndarray, where: _Where, column
             off = unique_days[1:]
         example = ""
         if off.size:
-            i = int(np.flatnonzero(days == off[0])[0])
+            i = row_of_day(int(off[0]))
             example = (f"; e.g. {_day(off[0])} ({where.row(i)}) is not on the {guess} grid starting "
                        f"{_day(unique_days[0])}")
         raise DataError(f"{where.source}, column {column!r}: the dates are not on a regular grid, the frequency "
@@ -848,36 +1048,86 @@ def _scale_value(text: str) -> float:
     return float(num) / float(den) if sep else float(text)
 
 
+def demand_options(config: Any) -> dict[str, Any]:
+    """The :func:`load_demand` keyword arguments of a scenario's ``data:`` section (:class:`DataConfig`)."""
+    return {"fill_missing": config.fill_missing, "columns": config.columns, "sep": config.sep,
+            "decimal": config.decimal, "date_format": config.date_format, "dayfirst": config.dayfirst,
+            "wide": config.wide, "aggregate": config.aggregate}
+
+
+def item_options(config: Any) -> dict[str, Any]:
+    """The :func:`load_items` keyword arguments of a scenario's ``data:`` section (:class:`DataConfig`)."""
+    return {"columns": config.item_columns, "ignore_unknown_skus": config.ignore_unknown_items,
+            "scale": config.item_scale, "ignore_columns": config.items_ignore}
+
+
+def _names(text: str, option: str) -> list[str]:
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    if text.strip() and not names:
+        raise DataError(f"{option} {excerpt(text)}: expected column names separated by commas")
+    return names
+
+
+def _separator(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}.get(text.lower(), text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m envs.data FILE [...]``: load, validate and summarise a demand file (and item table)."""
     ap = argparse.ArgumentParser(prog="python -m envs.data",
-                                 description="Load and validate a demand file (date,sku,demand) and print a summary.")
+                                 description="Load and validate a demand file (date,sku,demand) and print a summary. "
+                                             "Each option has a key of the scenario YAML's data: section (in "
+                                             "brackets); evaluate.py / train.py take them as data.KEY=VALUE.")
     ap.add_argument("file", help="demand file: .csv, .csv.gz, .parquet or .pq")
-    ap.add_argument("--items", help="item table (sku + per-SKU parameters)")
+    ap.add_argument("--columns", default="", metavar="FIELD=COLUMN,...",
+                    help="the file's names of date, sku, demand, e.g. date=Datum,sku=Artikel,demand=Menge [columns]")
+    ap.add_argument("--sep", help="CSV separator, e.g. ';' or tab (default: detected from the header) [sep]")
+    ap.add_argument("--decimal", choices=[".", ","],
+                    help="decimal mark (default: ',' when the separator is not ',' and numbers like 12,5 occur) "
+                         "[decimal]")
+    ap.add_argument("--date-format", metavar="FORMAT", help="strftime format of the dates, e.g. %%d.%%m.%%Y "
+                                                          "(default YYYY-MM-DD) [date_format]")
+    ap.add_argument("--dayfirst", action="store_true", help="day-first dates, e.g. 31/01/2016 [dayfirst]")
+    ap.add_argument("--wide", action="store_true",
+                    help="wide table: a date column, then one demand column per SKU; empty cells are no rows [wide]")
+    ap.add_argument("--aggregate", choices=list(AGGREGATIONS),
+                    help="sum several rows of one (date, sku), e.g. order lines (default: a duplicate is an error) "
+                         "[aggregate]")
+    ap.add_argument("--items", help="item table (sku + per-SKU parameters) [items]")
     ap.add_argument("--items-columns", default="", metavar="PARAM=COLUMN,...",
-                    help="item table column names, e.g. lead_time=lead_time_weeks,unit_cost=unit_cost_eur")
+                    help="item table column names, e.g. lead_time=lead_time_weeks,unit_cost=unit_cost_eur "
+                         "[item_columns]")
     ap.add_argument("--items-scale", default="", metavar="PARAM=FACTOR,...",
-                    help="factors applied to item parameters, e.g. holding_cost=1/52")
+                    help="factors applied to item parameters, e.g. holding_cost=1/52 [item_scale]")
+    ap.add_argument("--items-ignore", default="", metavar="COLUMN,...",
+                    help="item table columns to ignore, e.g. Description,Supplier (other unknown columns are an "
+                         "error) [items_ignore]")
     ap.add_argument("--ignore-unknown-items", action="store_true",
-                    help="skip item rows whose SKU is not in the demand file")
+                    help="skip item rows whose SKU is not in the demand file [ignore_unknown_items]")
     ap.add_argument("--fill-missing", action="store_true",
-                    help="fill missing periods inside a SKU's date range with 0 instead of failing")
+                    help="fill missing periods inside a SKU's date range with 0 instead of failing [fill_missing]")
     for name in _WINDOW_NAMES:
-        ap.add_argument(f"--{name}", metavar="X", help=f"{name} window: a share in (0, 1) or a start date YYYY-MM-DD")
+        ap.add_argument(f"--{name}", metavar="X", help=f"{name} window: a share in (0, 1) or a start date YYYY-MM-DD "
+                                                       f"[{name}]")
     try:
         args = ap.parse_args(argv)
     except SystemExit as exc:  # --help or a usage error (argparse printed the message)
         return int(exc.code) if isinstance(exc.code, int) else 2
     try:
-        data = load_demand(args.file, fill_missing=args.fill_missing)
+        data = load_demand(args.file, fill_missing=args.fill_missing, columns=_mapping(args.columns, "--columns", str),
+                           sep=_separator(args.sep), decimal=args.decimal, date_format=args.date_format,
+                           dayfirst=args.dayfirst, wide=args.wide, aggregate=args.aggregate)
         windows = split_windows(data, train=args.train, val=args.val, test=args.test)
         items = None
         if args.items:
             items = load_items(args.items, data.skus, columns=_mapping(args.items_columns, "--items-columns", str),
                                ignore_unknown_skus=args.ignore_unknown_items,
-                               scale=_mapping(args.items_scale, "--items-scale", _scale_value))
-        elif args.items_columns or args.items_scale or args.ignore_unknown_items:
-            raise DataError("--items-columns, --items-scale and --ignore-unknown-items need --items")
+                               scale=_mapping(args.items_scale, "--items-scale", _scale_value),
+                               ignore_columns=_names(args.items_ignore, "--items-ignore"))
+        elif args.items_columns or args.items_scale or args.ignore_unknown_items or args.items_ignore:
+            raise DataError("--items-columns, --items-scale, --items-ignore and --ignore-unknown-items need --items")
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -218,14 +218,12 @@ class HistoricalDemand:
 
         self.config = config
         path = _resolve_path(config.path, base_dir)
-        self.data = data_mod.load_demand(path, fill_missing=config.fill_missing)
+        self.data = data_mod.load_demand(path, **data_mod.demand_options(config))
         self.windows = data_mod.split_windows(self.data, train=config.train, val=config.val, test=config.test)
         self.items = None
         if config.items:
-            self.items = data_mod.load_items(
-                _resolve_path(config.items, base_dir), self.data.skus, columns=config.item_columns,
-                ignore_unknown_skus=config.ignore_unknown_items, scale=config.item_scale,
-            )
+            self.items = data_mod.load_items(_resolve_path(config.items, base_dir), self.data.skus,
+                                             **data_mod.item_options(config))
         n = self.data.n_skus
         self._ranges = {
             w: np.array([self.windows.sku_range(self.data, w, i) for i in range(n)], dtype=np.int64).reshape(n, 2)

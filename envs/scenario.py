@@ -33,6 +33,8 @@ YAML layout (every key optional; unknown keys and wrong types are errors)::
     reward_offset: 0.0
     demand: {kind: poisson, mean: 5.0}
     data: {path: demand.csv.gz, items: items.csv, train: 0.7, test: 0.3}
+    # an ERP export: data: {path: sales.csv, sep: ";", dayfirst: true, aggregate: sum,
+    #                       columns: {date: Datum, sku: Artikel, demand: Menge}}
     observation: {demand_window: 0, period: false, calendar: auto, lead_time: auto}
     action: {mode: units, n: 21, step: 1.0, relative: false}
 """
@@ -93,6 +95,22 @@ class DataConfig:
     """Item-table SKUs that are not in the demand file are ignored instead of being an error."""
     fill_missing: bool = False
     """Missing periods inside a SKU's date range are filled with zero demand instead of being an error."""
+    columns: dict[str, str] | None = None
+    """The demand file's names of the date, sku and demand columns, e.g. {date: Datum, sku: Artikel, demand: Menge}."""
+    sep: str | None = None
+    """CSV field separator (default: detected from the header line: ',', ';', tab or '|')."""
+    decimal: str | None = None
+    """Decimal mark '.' or ',' (default: ',' when the separator is not ',' and numbers like 12,5 occur)."""
+    date_format: str | None = None
+    """strftime format of the dates, e.g. '%d.%m.%Y' (default: YYYY-MM-DD)."""
+    dayfirst: bool = False
+    """Dates are day-first, e.g. 31/01/2016."""
+    wide: bool = False
+    """The demand file is wide: a date column, then one demand column per SKU (named by the SKU id)."""
+    aggregate: Literal["sum"] | None = None
+    """sum: several rows of one (date, sku) are summed into the period (order lines); else a duplicate is an error."""
+    items_ignore: list[str] | None = None
+    """Item-table columns to ignore by name (any other column that is not a parameter or mapped is an error)."""
     train: float | str | None = None
     """Train window: a share of the date range (0..1) or a start date; the default split is 70 / 0 / 30 %."""
     val: float | str | None = None
@@ -461,5 +479,7 @@ def _check_values(sc: Scenario) -> None:
             raise ScenarioError("'data.path' is required when a 'data' section is given")
         if sc.data.window not in ("train", "val", "test"):
             raise ScenarioError(f"'data.window' must be train, val or test, got {sc.data.window!r}")
+        if sc.data.aggregate not in (None, "sum"):
+            raise ScenarioError(f"'data.aggregate' must be sum or null, got {sc.data.aggregate!r}")
         if sc.data.bootstrap_block < 0 or sc.data.min_periods < 1:
             raise ScenarioError("'data.bootstrap_block' must be >= 0 and 'data.min_periods' >= 1")

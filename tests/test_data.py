@@ -248,7 +248,8 @@ def test_items_mapping_scale_and_missing_skus(tmp_path, demand):
     text = ("sku,lt_w,unit_cost,hold_year,moq,pack_size,note\n"
             "C,7,2.5,52,10,1,x\nA,16,1,26,2.5,50,y\n")
     table = load_items(write(tmp_path, text, "items.csv"), demand.skus,
-                       columns={"lead_time": "lt_w", "holding_cost": "hold_year"}, scale={"holding_cost": 1 / 52})
+                       columns={"lead_time": "lt_w", "holding_cost": "hold_year"}, scale={"holding_cost": 1 / 52},
+                       ignore_columns=["note"])
     assert set(table.values) == {"lead_time", "unit_cost", "holding_cost", "moq", "pack_size"}
     assert set(table.values) <= set(ITEM_PARAMS)
     np.testing.assert_array_equal(table.values["lead_time"], [16, np.nan, 7])  # B is not in the table
@@ -455,7 +456,7 @@ def good_file(tmp_path):
 def test_cli_good(good_file, tmp_path, capsys):
     it = write(tmp_path, "sku,lt,x\nA,2,0\nZ,3,0\n", "items.csv")
     assert main([str(good_file), "--items", str(it), "--items-columns", "lead_time=lt", "--ignore-unknown-items",
-                 "--train", "0.5", "--val", "0.25"]) == 0
+                 "--items-ignore", "x", "--train", "0.5", "--val", "0.25"]) == 0
     out = capsys.readouterr().out
     assert "SKUs         3" in out and "20 (D)" in out and "lead_time" in out and "1 rows with unknown" in out
 
@@ -520,7 +521,7 @@ def test_real_data(name):
 def test_real_items():
     data = load_demand(real_file("man_weekly.csv.gz"))
     table = load_items(real_file("man_items.csv"), data.skus, columns=MAN_COLUMNS, ignore_unknown_skus=True,
-                       scale={"holding_cost": 1 / 52})
+                       scale={"holding_cost": 1 / 52}, ignore_columns=["any_demand"])
     assert table.ignored == 3451 - 1941
     assert set(table.values) == {"lead_time", "unit_cost", "order_cost", "holding_cost", "moq", "pack_size"}
     for v in table.values.values():
@@ -528,4 +529,4 @@ def test_real_items():
     assert set(np.unique(table.values["lead_time"])) <= {7.0, 16.0}
     assert np.all(table.values["order_cost"] == 5)
     with pytest.raises(DataError, match="unknown SKU"):
-        load_items(real_file("man_items.csv"), data.skus, columns=MAN_COLUMNS)
+        load_items(real_file("man_items.csv"), data.skus, columns=MAN_COLUMNS, ignore_columns=["any_demand"])
