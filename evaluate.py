@@ -21,13 +21,21 @@ import shlex
 import sys
 import time
 
+NEEDS_SCENARIO = ("--data needs --scenario: name the scenario whose costs, lead time and windows apply to this "
+                  "file (a YAML file with a data: section, or a built-in such as lost-sales-L2-p9); "
+                  "python -m envs.data FILE --init scenario.yaml writes a commented one")
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="evaluate.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenario", help="built-in scenario name or YAML path (default: demo, or the --model run's)")
     ap.add_argument("--model", action="append", metavar="RUN_DIR",
                     help="a train.py run folder to evaluate beside the baselines (repeatable)")
-    ap.add_argument("--data", help="demand file (date,sku,demand; CSV, CSV.gz or Parquet) to evaluate on")
+    ap.add_argument("--data", help="demand file (date,sku,demand; CSV, CSV.gz or Parquet) to evaluate on, with "
+                                   "--scenario for its costs; how to read it: data.KEY=VALUE (data.sep=';' "
+                                   "data.dayfirst=true data.columns='{date: Datum, sku: Artikel, demand: Menge}' "
+                                   "data.wide=true data.aggregate=sum data.items_ignore=[Description]; see "
+                                   "python -m envs.data --help)")
     ap.add_argument("--items", help="item table with per-SKU parameters (with --data)")
     ap.add_argument("--policies", default="all", help="comma-separated policy names, or 'all' (default)")
     ap.add_argument("--episodes", type=int, default=100, help="simulated episodes (parametric scenarios)")
@@ -73,6 +81,8 @@ def main(argv=None) -> int:
                 overrides["data.items"] = args.items
         elif args.items:
             raise ScenarioError("--items needs --data")
+        if args.data and not args.scenario and not args.model:
+            raise ScenarioError(NEEDS_SCENARIO)
         t0 = time.process_time()
         runs = []
         scenario = args.scenario or "demo"

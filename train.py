@@ -24,7 +24,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="train.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("--algo", choices=["ppo", "dqn"], help="ppo (SB3 PPO) or dqn (QR-DQN by default, see preset)")
     ap.add_argument("--scenario", help="built-in scenario name or YAML path")
-    ap.add_argument("--data", help="demand file (date,sku,demand) to train on (its train window)")
+    ap.add_argument("--data", help="demand file (date,sku,demand) to train on (its train window), with --scenario "
+                                   "for its costs; how to read it: data.KEY=VALUE overrides (data.sep=';' "
+                                   "data.dayfirst=true data.columns=..., see python -m envs.data --help)")
     ap.add_argument("--items", help="item table with per-SKU parameters (with --data)")
     ap.add_argument("--timesteps", type=int, help="environment steps (default: the preset's)")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], help="auto: CUDA when available (default)")
@@ -37,6 +39,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                     help="config field, hp.<hyperparameter> or scenario field overrides")
     args = ap.parse_intermixed_args(argv)
+    if args.resume is None and args.data and args.scenario is None:
+        ap.error("--data needs --scenario: name the scenario whose costs, lead time and windows apply to this file "
+                 "(a YAML file with a data: section, or a built-in such as lost-sales-L2-p9); python -m envs.data "
+                 "FILE --init scenario.yaml writes a commented one")
     if args.resume is None and (args.algo is None or args.scenario is None):
         ap.error("--algo and --scenario are required (unless --resume RUN_DIR)")
     for name in ("timesteps", "n_envs"):

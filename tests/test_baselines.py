@@ -190,7 +190,8 @@ def test_evaluate_cli_max_fits(tmp_path, small_data):
     (["--policies", "base_stock,magic"], "unknown policy 'magic'; known policies: base_stock"),
     (["--scenario", "lost-sales-L2-p9", "--policies", "hindsight_base_stock"], "does not apply"),
     (["--scenario", "nope"], "unknown scenario"),
-    (["--data", "/nonexistent/demand.csv"], "demand.csv"),
+    (["--scenario", "lost-sales-L1-p9", "--data", "/nonexistent/demand.csv"], "demand.csv: no such file"),
+    (["--data", "/nonexistent/demand.csv"], "--data needs --scenario"),  # not silently the demo's costs
     (["--items", "x.csv"], "--items needs --data"),
 ])
 def test_evaluate_cli_errors(args, message, tmp_path):
