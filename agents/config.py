@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from invcore import yamlio
+
 PRESET_DIR = Path(__file__).resolve().parent.parent / "configs" / "presets"
 ALGOS = ("ppo", "dqn")
 ALGORITHM_CLASSES = ("PPO", "DQN", "QRDQN")
@@ -172,9 +174,11 @@ def preset_file(algo: str) -> Path:
 def load_presets(algo: str) -> dict[str, dict[str, Any]]:
     path = preset_file(algo)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yamlio.load_file(path)
     except OSError as e:
         raise PresetError(f"cannot read preset file {path}: {e.strerror or e}") from None
+    except yamlio.YamlLimitError as e:
+        raise PresetError(str(e)) from None
     except yaml.YAMLError as e:
         raise PresetError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(raw, dict) or "default" not in raw:

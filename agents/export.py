@@ -382,14 +382,17 @@ def parity(run_dir: str | Path, policy: str | Path, n: int = 10_000, which: str 
 
 # ----------------------------------------------------------------------------------------- CLI
 def _parse_overrides(items: list[str]) -> dict[str, Any]:
-    import yaml
+    from invcore import yamlio
 
     out = {}
     for it in items:
         if "=" not in it:
             raise ExportError(f"override {it!r}: expected KEY=VALUE")
         k, v = it.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)
+        try:
+            out[k.strip()] = yamlio.safe_load(v, f"override {k.strip()[:60]!r}")
+        except yamlio.YamlLimitError as e:
+            raise ExportError(str(e)) from None
     return out
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from invcore import yamlio
 from invcore.atomic import atomic_write_bytes, atomic_write_text
 
 from .config import PresetError, TrainConfig, algorithm_class
@@ -115,9 +116,11 @@ def read_config(run_dir: Path) -> TrainConfig:
     if not path.is_file():
         raise RunError(f"{run_dir}: not a run folder (no config.yaml)")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yamlio.load_file(path)
         cfg = TrainConfig.from_dict(raw["config"])
         cfg.check()
+    except yamlio.YamlLimitError as e:
+        raise RunError(f"{path}: corrupt run config ({e})") from None
     except (yaml.YAMLError, KeyError, TypeError, PresetError) as e:
         raise RunError(f"{path}: corrupt run config ({type(e).__name__}: {e})") from None
     return cfg

@@ -44,6 +44,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -51,6 +52,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+
+from invcore import yamlio
+
+_REPR = reprlib.Repr(maxstring=60, maxother=60, maxlist=8, maxdict=8, maxlevel=3)
+
+
+def _short(value: Any) -> str:
+    """A bounded repr for messages (a huge or deeply nested value is cut)."""
+    text = value if isinstance(value, BaseException) else None
+    if text is not None:
+        t = " ".join(str(text).split())
+        return t if len(t) <= 300 else t[:300] + "..."
+    return _REPR.repr(value)
 
 
 class ScenarioError(ValueError):
@@ -243,13 +257,13 @@ def builtin(name: str) -> Scenario:
 def load_yaml(path: str | Path) -> Scenario:
     path = Path(path)
     try:
-        text = path.read_text()
+        raw = yamlio.load_file(path)
     except OSError as e:
         raise ScenarioError(f"cannot read scenario file {path}: {e.strerror or e}") from None
-    try:
-        raw = yaml.safe_load(text)
+    except yamlio.YamlLimitError as e:
+        raise ScenarioError(str(e)) from None
     except yaml.YAMLError as e:
-        raise ScenarioError(f"{path}: not valid YAML: {e}") from None
+        raise ScenarioError(f"{path}: not valid YAML: {_short(e)}") from None
     if raw is None:
         raise ScenarioError(f"{path}: the scenario file is empty")
     if not isinstance(raw, dict):
@@ -279,7 +293,9 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ScenarioError(f"override {text!r}: expected KEY=VALUE, e.g. lead_time=3 or demand.mean=6")
     key, value = text.split("=", 1)
     try:
-        return key.strip(), yaml.safe_load(value)
+        return key.strip(), yamlio.safe_load(value, f"override {_short(key.strip())}")
+    except yamlio.YamlLimitError as e:
+        raise ScenarioError(str(e)) from None
     except yaml.YAMLError:
         return key.strip(), value
 
@@ -297,17 +313,17 @@ def _apply_overrides(obj: Any, overrides: dict[str, Any], where: str, nested_as_
         head, _, rest = str(key).partition(".")
         if head not in fields:
             raise ScenarioError(
-                f"{where}: unknown field {_qual(cls, head)!r}; known fields: {', '.join(sorted(fields))}"
+                f"{where}: unknown field {_short(_qual(cls, head))}; known fields: {', '.join(sorted(fields))}"
             )
         sub_cls = _dataclass_of(hints[head])
         if rest:
             if sub_cls is None:
-                raise ScenarioError(f"{where}: field {head!r} has no sub-field {rest!r}")
+                raise ScenarioError(f"{where}: field {head!r} has no sub-field {_short(rest)}")
             nested.setdefault(head, {})[rest] = value
         elif sub_cls is not None and isinstance(value, dict):
             nested.setdefault(head, {}).update(value)
         elif sub_cls is not None and value is not None and not isinstance(value, sub_cls):
-            raise ScenarioError(f"{where}: field {head!r} expects a mapping of {sub_cls.__name__} fields, got {value!r}")
+            raise ScenarioError(f"{where}: field {head!r} expects a mapping of {sub_cls.__name__} fields, got {_short(value)}")
         else:
             changes[head] = _coerce(value, hints[head], f"{where}: field {_qual(cls, head)!r}")
     for head, sub in nested.items():
@@ -339,7 +355,7 @@ def _coerce(value: Any, tp: Any, what: str) -> Any:
     """Check `value` against the annotation `tp`; ints are accepted for floats. Raise ScenarioError if wrong."""
     ok, out = _match(value, tp)
     if not ok:
-        raise ScenarioError(f"{what} expects {_describe(tp)}, got {value!r} ({type(value).__name__})")
+        raise ScenarioError(f"{what} expects {_describe(tp)}, got {_short(value)} ({type(value).__name__})")
     return out
 
 
@@ -420,7 +436,7 @@ def _describe(tp: Any) -> str:
 
 def _check_values(sc: Scenario) -> None:
     def bad(name: str, expected: str) -> None:
-        raise ScenarioError(f"field {name!r} must be {expected}, got {getattr(sc, name)!r}")
+        raise ScenarioError(f"field {name!r} must be {expected}, got {_short(getattr(sc, name))}")
 
     if sc.mode not in ("lost_sales", "backorder"):
         bad("mode", "'lost_sales' or 'backorder'")
