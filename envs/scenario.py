@@ -55,7 +55,10 @@ import yaml
 
 from invcore import yamlio
 
-_REPR = reprlib.Repr(maxstring=60, maxother=60, maxlist=8, maxdict=8, maxlevel=3)
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlist = _REPR.maxdict = 8
+_REPR.maxlevel = 3
 
 
 def _short(value: Any) -> str:
