@@ -110,6 +110,7 @@ _SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 _DEFAULT_SPLIT = (0.6, 0.2, 0.2)
 _DEFAULT_VAL_SHARE = 0.25  # an unspecified val window: this share of the periods before the test window
 _WINDOW_NAMES = ("train", "val", "test")
+_CHUNK_ROWS = 1 << 22  # rows per chunk of the loader's per-row index arithmetic (bounded temporaries)
 _SBC_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "<2 nonzero")
 _ADI_CUT = 1.32
 _CV2_CUT = 0.49
@@ -353,11 +354,14 @@ def _build_demand(df: pd.DataFrame, where: _Where, fill_missing: bool, sku_colum
     freq, grid = _infer_grid(unique_days, row_of_day, where, date_column)
     T = grid.shape[0]
     n = skus.shape[0]
-    cat_t = np.searchsorted(grid, cat_days).astype(np.int64)
-    flat = codes.astype(np.int64)
-    flat *= T
-    flat += cat_t[date_codes]
-    date_codes = date_codes[:0]  # free the per-row codes (the helpers above are not used after this)
+    index_type = np.int32 if n * T < 2**31 else np.int64
+    cat_t = np.searchsorted(grid, cat_days).astype(index_type)
+    flat = np.empty(n_rows, dtype=index_type)  # cell of each row in the [n, T] matrix, built in chunks
+    for s in range(0, n_rows, _CHUNK_ROWS):
+        e = min(s + _CHUNK_ROWS, n_rows)
+        np.multiply(codes[s:e], T, out=flat[s:e], dtype=index_type)
+        flat[s:e] += cat_t[date_codes[s:e]]
+    codes = date_codes = codes[:0]  # free the per-row codes (the helpers above are not used after this)
     if aggregate == "sum":
         present = np.bincount(flat, minlength=n * T)
         matrix = np.bincount(flat, weights=demand, minlength=n * T)
@@ -372,7 +376,7 @@ def _build_demand(df: pd.DataFrame, where: _Where, fill_missing: bool, sku_colum
             dup = pd.Series(flat).duplicated().to_numpy()
             j = int(np.flatnonzero(dup)[0])
             i = int(np.flatnonzero(flat == flat[j])[0])
-            raise DataError(f"{source}: duplicate row for SKU {sku_of(j)} and date {_day(grid[flat[j] % T])}: "
+            raise DataError(f"{source}: duplicate row for SKU {excerpt(skus[int(flat[j]) // T])} and date {_day(grid[int(flat[j]) % T])}: "
                             f"{where.row(i)} and {where.row(j)}; expected one row per (date, {sku_column}), or "
                             "aggregate: sum (--aggregate sum) to sum order lines into periods")
     del flat, demand

@@ -203,6 +203,8 @@ def read_table(path: str | Path, what: str, required: Sequence[str], *, error: t
 def _read_csv(p: Path, src: str, what: str, required: Sequence[str], error: type[Exception],
               text_columns: Sequence[str], columns: Sequence[str] | None,
               dialect: Dialect) -> tuple[pd.DataFrame, LineNumbers]:
+    """Stream the CSV file block by block, converting each block at once to compact numpy columns (text
+    columns: int32 codes into one table of distinct values), so arrow never holds the whole file."""
     import pyarrow as pa
     from pyarrow import csv as pacsv
 
@@ -214,7 +216,8 @@ def _read_csv(p: Path, src: str, what: str, required: Sequence[str], error: type
         return "error"
 
     block = _BLOCK_BYTES
-    while True:
+    types: dict[str, Any] = {c: pa.dictionary(pa.int32(), pa.string()) for c in text_columns}
+    for _attempt in range(64):
         bad.clear()
         try:
             reader = pacsv.open_csv(
@@ -222,13 +225,17 @@ def _read_csv(p: Path, src: str, what: str, required: Sequence[str], error: type
                 parse_options=pacsv.ParseOptions(delimiter=dialect.sep, ignore_empty_lines=False,
                                                  invalid_row_handler=invalid_row),
                 convert_options=pacsv.ConvertOptions(
-                    column_types={c: pa.dictionary(pa.int32(), pa.string()) for c in text_columns},
-                    include_columns=None if columns is None else list(columns),
-                    decimal_point=dialect.decimal,
-                    strings_can_be_null=True))
+                    column_types=types, include_columns=None if columns is None else list(columns),
+                    decimal_point=dialect.decimal, strings_can_be_null=True))
             header = reader.schema.names
-            table = reader.read_all()
-            break
+            _check_header(header, src, required, what, error)
+            frame = _Frame(header, text_columns)
+            for batch in reader:
+                frame.add(batch)
+                del batch
+            del reader
+            pa.default_memory_pool().release_unused()
+            return frame.result()
         except (pa.ArrowInvalid, pa.ArrowKeyError) as e:
             msg = str(e)
             if bad:
@@ -236,7 +243,7 @@ def _read_csv(p: Path, src: str, what: str, required: Sequence[str], error: type
                 line = f"line {row.number}" if row.number is not None else "a row"
                 names = _header(p, dialect.sep)
                 raise error(f"{src}, {line}: {row.actual_columns} field(s) but the header has "
-                            f"{row.expected_columns} ({', '.join(map(repr, names[:8]))}"
+                            f"{row.expected_columns} ({', '.join(excerpt(n, 30) for n in names[:8])}"
                             f"{', ...' if len(names) > 8 else ''}); expected {row.expected_columns} fields "
                             f"separated by {dialect.sep!r} in every row: {excerpt(row.text)}") from None
             if "straddling" in msg and block < _MAX_BLOCK_BYTES:
@@ -245,45 +252,121 @@ def _read_csv(p: Path, src: str, what: str, required: Sequence[str], error: type
             if "straddling" in msg:
                 raise error(f"{src}: a line longer than {_MAX_BLOCK_BYTES >> 20} MiB in the {what}; expected "
                             "one record per line") from None
+            conv = re.search(r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to (\w+)", msg)
+            if conv:  # types are inferred from the first block: a later int -> float, or text -> diagnose as text
+                names = _header(p, dialect.sep)
+                k = int(conv.group(1))
+                name = names[k] if k < len(names) else None
+                if name is not None and name not in types:
+                    types[name] = pa.float64() if conv.group(2).startswith(("int", "uint")) else pa.string()
+                    continue
+                if name is not None and types[name] == pa.float64():
+                    types[name] = pa.string()
+                    continue
             if "Empty CSV file" in msg:
                 raise error(f"{src}: the file is empty; expected a header line with columns "
                             f"{', '.join(required)}") from None
-            if "include_columns" in msg or "not exist" in msg:
-                names = _header(p, dialect.sep)
-                _require(names, src, required, what, error)
+            if isinstance(e, pa.ArrowKeyError) or "include_columns" in msg:
+                _require(_header(p, dialect.sep), src, required, what, error)
             if "UTF8" in msg or "utf8" in msg.lower():
                 raise error(f"{src}: cannot read the {what}: it is not UTF-8 text ({_short(e)}); expected a "
                             "UTF-8 encoded CSV file") from None
             raise error(f"{src}: cannot read the {what}: {_short(e)}") from None
+    raise error(f"{src}: cannot read the {what}: the column types could not be settled")
+
+
+def _check_header(header: Sequence[str], src: str, required: Sequence[str], what: str,
+                  error: type[Exception]) -> None:
     dup = pd.Index(header)[pd.Index(header).duplicated()]
     if len(dup):
         raise error(f"{src}: column {excerpt(dup[0])} appears twice in the header of the {what}; expected "
                     "distinct column names")
     _require(header, src, required, what, error)
-    for i, field in enumerate(table.schema):  # a date-like column outside text_columns stays text
-        if pa.types.is_date(field.type) or pa.types.is_timestamp(field.type) or pa.types.is_time(field.type):
-            table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
-    df = table.to_pandas(self_destruct=True, split_blocks=True)
-    del table
-    blank = np.ones(len(df), dtype=bool)
-    for c in df.columns:
-        col = df[c]
-        if isinstance(col.dtype, pd.CategoricalDtype):
-            cats = col.cat.categories
-            empty = np.flatnonzero(cats.astype(str).str.strip() == "") if len(cats) else np.zeros(0, np.int64)
-            codes = col.cat.codes.to_numpy()
-            blank &= (codes < 0) | np.isin(codes, empty)
-        elif col.dtype == object:
-            blank &= col.isna().to_numpy() | col.astype("string").str.strip().eq("").to_numpy(
-                dtype=bool, na_value=True)
-        else:
-            blank &= col.isna().to_numpy()
-        if not blank.any():
-            break
-    dropped = np.flatnonzero(blank)
-    if dropped.size:
-        df = df.loc[~blank].reset_index(drop=True)
-    return df, LineNumbers(len(df), dropped)
+
+
+class _Frame:
+    """Collects the record batches of a CSV file as compact numpy columns; blank rows are dropped (their
+    positions kept for the line numbers)."""
+
+    def __init__(self, header: Sequence[str], text_columns: Sequence[str]):
+        self.text = set(text_columns)
+        self.parts: dict[str, list[np.ndarray]] = {}
+        self.values: dict[str, pd.Index] = {}  # text column -> distinct values so far (codes index into it)
+        self.dropped: list[np.ndarray] = []
+        self.rows = 0
+
+    def add(self, batch: Any) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pac
+
+        cols: dict[str, np.ndarray] = {}
+        blank = np.ones(batch.num_rows, dtype=bool)
+        for name, arr in zip(batch.schema.names, batch.columns):
+            if pa.types.is_dictionary(arr.type):
+                local = pd.Index(arr.dictionary.to_numpy(zero_copy_only=False).astype(object))
+                known = self.values.get(name, pd.Index([], dtype=object))
+                pos = known.get_indexer(local)
+                new = pos < 0
+                if new.any():
+                    pos[new] = len(known) + np.arange(int(new.sum()))
+                    known = known.append(local[new])
+                self.values[name] = known
+                idx = pac.fill_null(arr.indices, -1).to_numpy(zero_copy_only=False)
+                lookup = np.append(pos.astype(np.int32), np.int32(-1))  # index -1 (missing) stays -1
+                codes = lookup[idx]
+                empty = np.flatnonzero(local.astype(str).str.strip() == "")
+                blank &= (codes < 0) | np.isin(idx, empty)
+                cols[name] = codes
+            else:
+                if pa.types.is_date(arr.type) or pa.types.is_timestamp(arr.type) or pa.types.is_time(arr.type):
+                    arr = arr.cast(pa.string())  # a date-like column outside text_columns stays text
+                v = arr.to_numpy(zero_copy_only=False)
+                nulls = arr.is_null().to_numpy(zero_copy_only=False)
+                if v.dtype == object:
+                    blank &= nulls | pd.Series(v, dtype="string").str.strip().eq("").to_numpy(dtype=bool,
+                                                                                            na_value=True)
+                else:
+                    blank &= nulls
+                if v.dtype == np.int64 and v.size and -2**31 <= v.min() and v.max() < 2**31:
+                    v = v.astype(np.int32)  # integral counts: half the memory (widened again if a block needs it)
+                cols[name] = v
+        if blank.any():
+            self.dropped.append(self.rows + np.flatnonzero(blank))
+            cols = {k: v[~blank] for k, v in cols.items()}
+        self.rows += batch.num_rows
+        for k, v in cols.items():
+            self.parts.setdefault(k, []).append(v)
+
+    def result(self) -> tuple[pd.DataFrame, LineNumbers]:
+        data: dict[str, Any] = {}
+        for name in list(self.parts):
+            parts = self.parts.pop(name)
+            v = parts[0] if len(parts) == 1 else _concat(parts)
+            del parts
+            if name in self.values:
+                data[name] = pd.Categorical.from_codes(v, categories=self.values[name], validate=False)
+            else:
+                data[name] = v
+        df = pd.DataFrame(data, copy=False)
+        dropped = np.concatenate(self.dropped) if self.dropped else None
+        return df, LineNumbers(len(df), dropped)
+
+
+def _concat(parts: list[np.ndarray]) -> np.ndarray:
+    kinds = {p.dtype.kind for p in parts}
+    if len({p.dtype for p in parts}) > 1 and kinds <= {"i", "u", "f", "b"}:
+        dtype = np.result_type(*parts)
+    elif len({p.dtype for p in parts}) > 1:
+        dtype = object
+    else:
+        dtype = parts[0].dtype
+    out = np.empty(sum(len(p) for p in parts), dtype=dtype)
+    s = 0
+    while parts:
+        p = parts.pop(0)
+        out[s:s + len(p)] = p
+        s += len(p)
+    return out
 
 
 def _header(p: Path, sep: str) -> list[str]:
