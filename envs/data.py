@@ -3,9 +3,14 @@
 Demand file
 -----------
 A *long* table with one row per SKU and period and (at least) the columns ``date,sku,demand`` (other columns
-are ignored; the three names can be changed with ``date_column=`` etc.). Accepted formats: ``.csv``,
-``.csv.gz`` (read with pandas, the SKU column as text so ``"0012"`` stays ``"0012"``) and ``.parquet`` /
-``.pq``::
+are ignored; the three names can be changed with ``columns={"date": "Datum", ...}`` or ``date_column=`` etc.).
+Accepted formats: ``.csv``, ``.csv.gz`` (read by :func:`invcore.tables.read_table`, the one reader of user
+tables: block by block into compact columns, the SKU and date as text so ``"0012"`` stays ``"0012"``; every
+row must have the header's number of fields; the separator ``,`` ``;`` tab ``|`` and decimal commas are
+detected unless ``sep=`` / ``decimal=`` are given) and ``.parquet`` / ``.pq``. Exports are read with
+``dayfirst=True`` or ``date_format="%d.%m.%Y"`` (dates), ``wide=True`` (a date column and one demand column per
+SKU; an empty cell is no row) and ``aggregate="sum"`` (several rows of one (date, SKU) summed: order lines, which
+may carry a time of day); :attr:`DemandData.notes` says what was detected or done::
 
     date,sku,demand
     2012-01-02,MAN0001,0
@@ -16,10 +21,12 @@ are ignored; the three names can be changed with ``date_column=`` etc.). Accepte
   period grid, whose frequency is inferred: daily ``D`` (or business days ``B``), every ``k`` days ``kD``,
   weekly ``W-MON`` (any weekday), monthly on the first ``MS`` or last ``ME`` day, quarterly ``QS-*``/``QE-*``,
   yearly ``YS-*``/``YE-*``. The global grid runs from the first to the last date of the file.
-* ``sku``: any non-empty text. SKUs may start and end at different dates; outside its own range
+* ``sku``: any non-empty text, stripped of surrounding whitespace; ids that differ only by case or surrounding
+  whitespace (``A1`` / ``a1`` / ``A1 ``) are an error listing them. SKUs may start and end at different dates; outside its own range
   ``[first, last]`` a SKU's demand is NaN. Inside the range every period needs a row: a missing period is an
   error unless ``fill_missing=True``, which fills it with 0 (and counts it in :attr:`DemandData.filled`).
-* ``demand``: a finite number >= 0 (fractional demand is allowed); one row per (date, sku).
+* ``demand``: a finite number >= 0 (fractional demand is allowed); one row per (date, sku) unless
+  ``aggregate="sum"``.
 
 Every problem is a :class:`DataError` whose message names the file, the column, the row (``line N`` of a
 CSV file, counting the header as line 1; ``row N``, 0-based, of a Parquet file or a DataFrame) or the SKU, and
@@ -28,7 +35,8 @@ what was expected. Lines that are completely blank (or whose date, sku and deman
 Item table
 ----------
 Per-SKU parameters, one row per SKU: a ``sku`` column and any of :data:`ITEM_PARAMS` (``lead_time,
-unit_cost, order_cost, holding_cost, shortage_cost, moq, pack_size``); other columns are ignored. A column
+unit_cost, order_cost, holding_cost, shortage_cost, moq, pack_size``); any other column is an error unless
+it is mapped to a parameter or named in ``ignore_columns=`` (so that ``MOQ`` is not silently dropped). A column
 may carry another name (``columns={"lead_time": "lead_time_weeks"}``; parameters not named in the mapping
 are still read from a column of their own name when there is one) and be rescaled after loading
 (``scale={"holding_cost": 1 / 52}``). Values must be finite and >= 0; ``lead_time`` a non-negative integer,
@@ -60,8 +68,11 @@ A SKU takes part in a window over the intersection of the window with its own da
 (:meth:`Windows.sku_range`). The train and test windows, and the val window when it was asked for, must hold
 demand data of at least one SKU; a start date outside the data's range is an error.
 
-Command line: ``python -m envs.data FILE [--items ITEMS] [--items-columns lead_time=lead_time_weeks,...]
-[--ignore-unknown-items] [--fill-missing] [--train X] [--val X] [--test X]`` prints a summary.
+Command line: ``python -m envs.data FILE [--columns date=Datum,...] [--sep SEP] [--decimal ,] [--dayfirst]
+[--date-format FMT] [--wide] [--aggregate sum] [--fill-missing] [--items ITEMS] [--items-columns
+lead_time=lead_time_weeks,...] [--items-scale ...] [--items-ignore COL,...] [--ignore-unknown-items] [--train X]
+[--val X] [--test X]`` prints a summary and what reading did; each flag is a key of the scenario's ``data:``
+section (:class:`envs.scenario.DataConfig`).
 """
 
 from __future__ import annotations
