@@ -1089,6 +1089,56 @@ def _separator(text: str | None) -> str | None:
     return {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}.get(text.lower(), text)
 
 
+def scenario_yaml(data: DemandData, windows: Windows, out: Path, options: Mapping[str, Any],
+                  items: ItemTable | None = None, item_options_: Mapping[str, Any] | None = None) -> str:
+    """A commented scenario YAML for a data set (``python -m envs.data FILE --init OUT.yaml``): the read options
+    that were used, the windows, and placeholder costs and lead time to edit (marked EDIT)."""
+    import json
+    import os
+
+    def q(v: Any) -> str:
+        return json.dumps(v)  # JSON scalars are YAML
+
+    rel = os.path.relpath(Path(data.path).resolve(), out.resolve().parent)
+    test_start = _grid_day(data, windows.test[0])
+    periods = windows.test[1] - windows.test[0]
+    lines = [
+        f"# Scenario for {data.path}: {data.n_skus} SKUs, {data.n_periods} periods ({data.freq}), "
+        f"{data.dates[0]} .. {data.dates[-1]}.",
+        "# Written by python -m envs.data --init. The costs and the lead time below are placeholders: EDIT them",
+        "# (units: per unit and period of this file's grid). Check: python evaluate.py --scenario THIS_FILE",
+        *(f"# read: {n}" for n in data.notes),
+        f"name: {q(Path(data.path).name.split('.')[0])}",
+        "mode: lost_sales            # EDIT: lost_sales (unmet demand is lost) or backorder",
+        "lead_time: 1                # EDIT: periods from order to arrival (an item table may give it per SKU)",
+        "holding_cost: 1.0           # EDIT: h, per unit on hand at the end of a period",
+        "shortage_cost: 9.0          # EDIT: p per lost unit (b per backordered unit and period)",
+        "order_cost: 0.0             # EDIT: K, per order placed",
+        "unit_cost: 0.0              # c, per unit ordered",
+        f"episode_length: {max(periods, 1)}          # periods per training episode (here: the test window's)",
+        "data:",
+        f"  path: {q(rel)}",
+    ]
+    for key, value in options.items():
+        default = {"fill_missing": False, "dayfirst": False, "wide": False}.get(key)
+        if value is not None and value != default and value != {}:
+            lines.append(f"  {key}: {q(value)}")
+    if items is not None:
+        lines.append(f"  items: {q(os.path.relpath(Path(items.path).resolve(), out.resolve().parent))}")
+        for key, value in (item_options_ or {}).items():
+            name = {"columns": "item_columns", "scale": "item_scale", "ignore_unknown_skus": "ignore_unknown_items",
+                    "ignore_columns": "items_ignore"}[key]
+            if value:
+                lines.append(f"  {name}: {q(value)}")
+    lines += [
+        f"  test: {q(test_start)}       # test window start: {periods} periods to the end, seen by no rule or agent",
+        "  # train / val: the periods before the test window, 3 : 1 (or give data.train / data.val: shares or dates)",
+        "observation: {demand_window: 6}",
+        "action: {mode: units, n: 21, step: 0.5, relative: true}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m envs.data FILE [...]``: load, validate and summarise a demand file (and item table)."""
     ap = argparse.ArgumentParser(prog="python -m envs.data",
@@ -1126,27 +1176,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in _WINDOW_NAMES:
         ap.add_argument(f"--{name}", metavar="X", help=f"{name} window: a share in (0, 1) or a start date YYYY-MM-DD "
                                                        f"[{name}]")
+    ap.add_argument("--init", metavar="OUT.yaml",
+                    help="write a commented scenario YAML for this file (its read options, windows and placeholder "
+                         "costs to edit); an existing file is not overwritten")
     try:
         args = ap.parse_args(argv)
     except SystemExit as exc:  # --help or a usage error (argparse printed the message)
         return int(exc.code) if isinstance(exc.code, int) else 2
     try:
-        data = load_demand(args.file, fill_missing=args.fill_missing, columns=_mapping(args.columns, "--columns", str),
-                           sep=_separator(args.sep), decimal=args.decimal, date_format=args.date_format,
-                           dayfirst=args.dayfirst, wide=args.wide, aggregate=args.aggregate)
+        if args.init and Path(args.init).exists():
+            raise DataError(f"--init {args.init}: the file exists; expected a new file name (nothing overwritten)")
+        options = {"columns": _mapping(args.columns, "--columns", str), "sep": _separator(args.sep),
+                   "decimal": args.decimal, "date_format": args.date_format, "dayfirst": args.dayfirst,
+                   "wide": args.wide, "aggregate": args.aggregate, "fill_missing": args.fill_missing}
+        data = load_demand(args.file, **options)
         windows = split_windows(data, train=args.train, val=args.val, test=args.test)
         items = None
+        item_opts: dict[str, Any] = {}
         if args.items:
-            items = load_items(args.items, data.skus, columns=_mapping(args.items_columns, "--items-columns", str),
-                               ignore_unknown_skus=args.ignore_unknown_items,
-                               scale=_mapping(args.items_scale, "--items-scale", _scale_value),
-                               ignore_columns=_names(args.items_ignore, "--items-ignore"))
+            item_opts = {"columns": _mapping(args.items_columns, "--items-columns", str),
+                         "ignore_unknown_skus": args.ignore_unknown_items,
+                         "scale": _mapping(args.items_scale, "--items-scale", _scale_value),
+                         "ignore_columns": _names(args.items_ignore, "--items-ignore")}
+            items = load_items(args.items, data.skus, **item_opts)
         elif args.items_columns or args.items_scale or args.ignore_unknown_items or args.items_ignore:
             raise DataError("--items-columns, --items-scale, --items-ignore and --ignore-unknown-items need --items")
+        print(format_summary(summarize(data, items, windows)))
+        if args.init:
+            from invcore.atomic import atomic_write_text
+
+            out = Path(args.init)
+            try:
+                atomic_write_text(out, scenario_yaml(data, windows, out, options, items, item_opts))
+            except OSError as e:
+                raise DataError(f"--init {out}: cannot write: {e.strerror or e}") from None
+            print(f"\nwrote {out}: edit its costs and lead time (marked EDIT), then python evaluate.py --scenario "
+                  f"{out}")
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(format_summary(summarize(data, items, windows)))
     return 0
 
 

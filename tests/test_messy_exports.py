@@ -289,3 +289,17 @@ def test_types_settled_across_blocks_and_line_numbers_stay_true(tmp_path, monkey
     rows[25] = "2020-01-25,A,many"
     msg = error_of(load_demand, write(tmp_path, "date,sku,demand\n" + "\n".join(rows) + "\n", "bad.csv"))
     assert "column 'demand', line 27: demand 'many' is not a number" in msg
+
+
+def test_init_writes_a_commented_scenario_that_loads(tmp_path, capsys):
+    text = "Datum;Artikel;Menge\n" + "".join(
+        f"{d:02d}.02.2016;{s};{v},5\n" for s in ("A1", "B2") for d, v in zip(range(1, 21), range(20)))
+    path = write(tmp_path, text, "erp.csv")
+    out = tmp_path / "sub" / "erp.yaml"
+    args = [str(path), "--columns", "date=Datum,sku=Artikel,demand=Menge", "--dayfirst", "--init", str(out)]
+    assert main(args) == 0
+    body = out.read_text()
+    assert "EDIT" in body and "# read: decimal comma (detected)" in body and '"../erp.csv"' in body
+    problem = Problem(str(out))
+    assert problem.source.data.n_skus == 2 and problem.source.data.demand[0, 0] == 0.5
+    assert main(args) == 2 and "exists" in capsys.readouterr().err  # never overwritten
