@@ -1,2 +1,3 @@
 """Numpy core shared by envs, agents and deploy: calendar, observation layout, order rules, tables, atomic writes.
-Imports numpy and the standard library only; pandas only in invcore.tables, which callers import lazily."""
+Imports numpy and the standard library only; pandas and pyarrow only in invcore.tables (the one reader of user
+tables), PyYAML only in invcore.yamlio (the bounded YAML loader); callers import those two lazily."""

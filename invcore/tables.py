@@ -395,9 +395,8 @@ def _require(found: Sequence[Any], src: str, required: Sequence[str], what: str,
 
 def as_text(col: pd.Series) -> pd.Series:
     """A column as a categorical of str (missing values stay missing): the compact form of a text column."""
-    if isinstance(col.dtype, pd.CategoricalDtype) and all(isinstance(c, str) for c in col.cat.categories[:1]):
-        if pd.api.types.is_string_dtype(col.cat.categories.dtype) or col.cat.categories.dtype == object:
-            return col
+    if isinstance(col.dtype, pd.CategoricalDtype) and all(isinstance(c, str) for c in col.cat.categories):
+        return col
     cat = pd.Categorical(col)
     cats = pd.Index(cat.categories).astype(str)
     if cats.has_duplicates:  # e.g. 1 and "1": merge them
