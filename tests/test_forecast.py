@@ -173,7 +173,7 @@ def test_no_look_ahead(demo, name):
 BEST_BASE_STOCK = 6.3163  # lost-sales-L2-p9, exact (Zipkin 2008; baselines/dp_optimal.py)
 
 
-@pytest.mark.parametrize("name, tol", [("ses_tuned", 0.02), ("ma_tuned", 0.035)])
+@pytest.mark.parametrize("name, tol", [("ses_tuned", 0.02), ("ma_tuned", 0.035), ("ses_quantile_tuned", 0.02)])
 def test_tuned_near_best_base_stock_on_iid_poisson(name, tol):
     # On iid demand the best forecast is the constant mean; a forecaster adds the noise of its estimate to
     # the target: Var(F(L+1)) = (L+1)^2 Var(f). SES (alpha ~ 0.01): Var(f) = alpha/(2-alpha) 5 = 0.025, i.e.
@@ -216,7 +216,10 @@ def real(request):
     return get
 
 
-@pytest.mark.parametrize("name", UNTUNED + [n + "_tuned" for n in UNTUNED])
+QUANTILE = ["ses_quantile", "tsb_quantile_tuned", "holt_winters_quantile_tuned", "arima_quantile"]
+
+
+@pytest.mark.parametrize("name", UNTUNED + [n + "_tuned" for n in UNTUNED] + QUANTILE)
 @pytest.mark.parametrize("dataset", list(DATASETS))
 def test_runs_on_real_data(real, dataset, name):
     pb, train, eps = real(dataset)
@@ -229,6 +232,10 @@ def test_runs_on_real_data(real, dataset, name):
     assert not caught, [str(w.message) for w in caught]
     assert np.all(np.isfinite(tot[:, K.I_COST])) and tot[:, PERIODS].sum() > 0
     assert np.all(np.isfinite(pol.sigma)) and np.all(np.isfinite(pol.z)) and text.startswith(name)
+    if "_quantile" in name:
+        assert np.all(np.isfinite(pol.safety_stock)) and "(L+1)-period forecast errors" in text
+    elif not name.endswith("_tuned"):
+        assert "textbook fixed service level" in text
     if name.startswith(("holt_winters", "arima")):
         assert pol.n_models <= 3 and str(pol.n_models) in text
 
@@ -254,3 +261,71 @@ def test_tuning_by_forecast_paths_matches_grid_search(name):
     ref = grid_search(pb, eps, warmup, cand, pol._tuning_act(), order_up_to=True)
     new = rule_search(pb, eps, warmup, cand, RULE_LEVEL, pol._safety_values, pol._forecast_paths(eps, thetas, zs.size))
     assert np.array_equal(ref[1], new[1]) and np.array_equal(ref[0], new[0])
+
+
+# ------------------------------------------------------------------ quantile of the forecaster's own errors
+def test_error_quantile_order_up_to_hand_computed():
+    """MA(1) (F_s = 3 y_{s-1}, F_0 = 3 mean) on a 10-period series, L = 2, no burn-in: the 3-period errors
+    e_s = y_s + y_{s+1} + y_{s+2} - F_s (s = 0..7) by hand, their empirical quantile at the critical ratio
+    p / (p + h) = 9 / 10, and the target F(3) + quantile at the first period after the series."""
+    y = np.array([2, 0, 5, 1, 3, 4, 0, 6, 2, 3], dtype=float)  # mean 2.6
+    errors = [7 - 7.8, 6 - 6, 9 - 0, 8 - 15, 7 - 3, 10 - 9, 8 - 12, 11 - 0]
+    pb = Problem("lost-sales-L2-p9")  # h = 1, p = 9
+    pol = F.FORECAST_POLICIES["ma_quantile"](k=1, burn_in=0).fit(pb, TrainData([y], simulated=False))
+    ordered, count = pol._lead_errors(np.array([0]), pol.theta)
+    assert count[0] == 8
+    np.testing.assert_allclose(ordered[:8, 0], sorted(errors), atol=1e-12)
+    assert pol.level[0] == pytest.approx(0.9)
+    assert pol.safety_stock[0] == 11.0 == np.quantile(errors, 0.9, method="inverted_cdf")  # ceil(0.9 * 8) = 8th
+    q = pol._error_quantiles((ordered, count), np.array([[0.5, 0.6, 0.75]]))
+    np.testing.assert_allclose(q[0], [0.0, 1.0, 4.0])  # the 4th, 5th and 6th of the 8 sorted errors
+    assert first_target(pol, pb, y) == pytest.approx(3 * 3 + 11.0)  # MA(1) after the series: 3 y_9 = 9
+
+
+def _shift_data(tmp_path: Path, test_scale: float = 1.0, holdout_scale: float = 1.0) -> Path:
+    """Monthly Poisson(4) demand of 20 SKUs over 120 months; the last 24 are the test window (scaled by
+    `test_scale`), months 77..95 (the held-out end of the training window) scaled by `holdout_scale`."""
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    dates = pd.date_range("2000-01-01", periods=120, freq="MS")
+    rows = []
+    for k in range(20):
+        demand = rng.poisson(4.0, 120).astype(float)
+        demand[77:96] = np.rint(demand[77:96] * holdout_scale)
+        demand[96:] = np.rint(demand[96:] * test_scale)
+        rows.append(pd.DataFrame({"date": dates, "sku": f"P{k}", "demand": demand}))
+    path = tmp_path / f"shift_{test_scale:g}_{holdout_scale:g}.csv"
+    pd.concat(rows).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("name", ["ses_quantile_tuned", "holt_winters_quantile_tuned"])
+def test_quantile_level_chosen_on_held_out_training_data_only(tmp_path, name):
+    """The tuned quantile rule picks its level on the held-out end of the training window: changing the test
+    window changes neither the level nor the costs it was chosen by nor the safety stocks; changing the held-out
+    part does change those costs (it is what the choice reads)."""
+    fits = {}
+    for test_scale, hold_scale in ((1.0, 1.0), (3.0, 1.0), (1.0, 2.5)):
+        path = _shift_data(tmp_path, test_scale, hold_scale)
+        pb = Problem("lost-sales-L2-p9", **{"data.path": str(path), "data.test": "2008-01-01", "lead_time": 1})
+        pol = make(name).fit(pb, train_data(pb))
+        fits[test_scale, hold_scale] = (pol.level.copy(), dict(pol.holdout_costs), pol.safety_stock.copy(),
+                                        pol.theta.copy())
+    (lv1, c1, ss1, th1), (lv3, c3, ss3, th3) = fits[1.0, 1.0], fits[3.0, 1.0]
+    assert np.array_equal(lv1, lv3) and c1 == c3 and np.array_equal(ss1, ss3) and np.array_equal(th1, th3)
+    assert set(c1) == set(F.LEVEL_GRID) and lv1[0] in F.LEVEL_GRID and np.all(lv1 == lv1[0])
+    assert c1[lv1[0]] == min(c1.values())
+    assert fits[1.0, 2.5][1] != c1  # the held-out demand is what the level is chosen on
+
+
+def test_quantile_rules_in_the_registry():
+    from baselines.evaluation import known_policies, make_policies
+
+    names = known_policies()
+    for base in UNTUNED:
+        assert base + "_quantile" in names and base + "_quantile_tuned" in names
+    pols = make_policies("ses_quantile,tsb_quantile_tuned", Problem("demo"))
+    assert [p.name for p in pols] == ["ses_quantile", "tsb_quantile_tuned"]
+    with pytest.raises(ValueError, match="safety"):
+        F.SES(safety="quantile")
