@@ -212,6 +212,22 @@ class ForecastPolicy(Policy):
 
     # ------------------------------------------------------------------------------------------- fitting
     def fit(self, problem: Problem, train: TrainData) -> ForecastPolicy:
+        self._fit_forecaster(problem, train)
+        n = problem.n_skus
+        if self.safety is SafetyStock.ERROR_QUANTILE:
+            errors = self._lead_errors(np.arange(n), self.theta)
+            self.error_count = errors[1]
+            self.level = critical_ratio(problem).astype(np.float64)
+            self.holdout_costs: dict[float, float] = {}
+            if self.tuned:
+                self.level = np.full(n, self._tune_level(train))
+            self.safety_stock = self._error_quantiles(errors, self.level[:, None])[:, 0]
+        elif self.tuned:
+            self._tune(train.window)
+        return self
+
+    def _fit_forecaster(self, problem: Problem, train: TrainData) -> None:
+        """The forecaster's parameters and prior state, sigma_e and the untuned z, from `train`."""
         self.problem = problem
         n = problem.n_skus
         if len(train.demand) != n:
@@ -243,17 +259,6 @@ class ForecastPolicy(Policy):
             del self._train
         self.sigma = self._sigma(np.arange(n), self.theta)
         self.z = np.full(n, float(norm.ppf(self.service_level)))
-        if self.safety is SafetyStock.ERROR_QUANTILE:
-            errors = self._lead_errors(np.arange(n), self.theta)
-            self.error_count = errors[1]
-            self.level = critical_ratio(problem).astype(np.float64)
-            self.holdout_costs: dict[float, float] = {}
-            if self.tuned:
-                self.level = np.full(n, self._tune_level(train))
-            self.safety_stock = self._error_quantiles(errors, self.level[:, None])[:, 0]
-        elif self.tuned:
-            self._tune(train.window)
-        return self
 
     def _prepare(self) -> None:
         """Subclass hook: per-SKU models and states needed by _make_engine (after the common statistics)."""
@@ -358,8 +363,7 @@ class ForecastPolicy(Policy):
             pre = TrainData([np.asarray(d)[: len(d) - int(hold[i])] if ok[i] else np.asarray(d)
                              for i, d in enumerate(train.demand)], simulated=False)
             rule = copy.copy(self)
-            rule.tuned = False
-            rule.fit(pb, pre)
+            rule._fit_forecaster(pb, pre)
             eps = make_episodes(pb, "train", replay=True, skus=np.flatnonzero(ok), start=val_start[ok])
             warmup = 0
         else:
