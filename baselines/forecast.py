@@ -24,7 +24,7 @@ periods of each SKU's training demand (the state is a *prior*: training means, o
 state). ``start(episodes)`` starts every episode from that prior and rolls the forecaster over
 ``episodes.past[j]`` (all demand observed before the episode, no refit); ``act`` then updates it with
 ``state.last_demand`` once per period from period 1 on (at period 0 ``last_demand`` is the last value of
-``past``, already counted). All recursions are numpy over episodes; statsmodels is called only in ``fit``.
+``past``, already counted). All recursions are numpy over episodes; model fits (statsmodels for ARIMA) happen only in ``fit``.
 Seasonal Holt-Winters states are aligned by calendar row: the phase of ``past[j]``'s first value is
 ``cal_offset[j] - len(past[j])`` minus the SKU's training start (``window_range('train')`` for data; period 0,
 calendar row ``problem.window``, for parametric demand, as in :func:`baselines.base.train_data`).
@@ -34,7 +34,7 @@ Forecasters (registry :data:`FORECAST_POLICIES`; tuned variants are named ``<nam
 ================ ===============================================================================
 ``ma``           :class:`MovingAverage`, mean of the last k periods
 ``ses``          :class:`SES`, simple exponential smoothing, alpha fitted on the training one-step SSE
-``holt_winters`` :class:`HoltWinters`, statsmodels ``ExponentialSmoothing`` per smooth/erratic SKU, else SES
+``holt_winters`` :class:`HoltWinters`, additive Holt-Winters (batched fit) per smooth/erratic SKU, else SES
 ``arima``        :class:`ARIMA`, statsmodels ``ARIMA`` per smooth/erratic SKU (Kalman filter here), else SES
 ``croston``      :class:`Croston`, Croston (1972), optionally with the Syntetos-Boylan (2005) correction
 ``tsb``          :class:`TSB`, Teunter, Syntetos & Babai (2011)
@@ -86,7 +86,7 @@ from .forecast_engines import (
     _TSBEngine,
 )
 from .forecast_models import ARIMA_ORDERS as ARIMA_ORDERS  # re-exported: the orders the ARIMA policy compares
-from .forecast_models import _cached_fit, _one_blas_thread
+from .forecast_models import _cached_arima, _one_blas_thread, fit_holt_winters_batch
 from .tuning import (
     Rule,
     _subset,
@@ -671,25 +671,27 @@ class TSB(ForecastPolicy):
 
 
 class _ModelPolicy(ForecastPolicy):
-    """A statsmodels model fitted once per selected SKU, SES for the others (see HoltWinters / ARIMA).
+    """A model fitted for each selected SKU, SES for the others (see HoltWinters / ARIMA).
 
     Selected: Syntetos-Boylan-Croston smooth or erratic SKUs (ADI < 1.32 on the training window) with at least
     ``min_periods`` training periods, the ``max_fits`` largest by training demand volume. Each is fitted on its
     most recent ``model_periods`` training periods; a failed fit falls back to SES. ``model_used[i]`` names
     SKU i's model. Tuned: z only (the smoothing constants are the fitted ones).
 
-    ``max_fits`` (default 25) bounds the statsmodels work per catalogue: a fit costs ~0.1 CPU-s (Holt-Winters,
-    two trend variants) to ~0.25 CPU-s (ARIMA, three orders) per SKU, so that all baselines on 10,000 SKUs stay
-    within about a minute (``benchmarks/scale.py``). Fitting more SKUs did not pay on the shared data: on m5_tiny
-    (107 eligible SKUs) holt_winters_tuned / arima_tuned cost 9.0248 / 9.3643 per SKU-period with the 25
-    largest fitted, 9.1162 / 9.4001 with 50, 9.1204 / 9.4712 with 100, 9.1119 / 9.4739 with all 107, 9.3867
-    with none (SES everywhere); carparts and man_weekly have fewer than 25 eligible SKUs
-    (``benchmarks/model_fits.py``).
+    ``max_fits`` (None: every selected SKU) bounds the per-series fits: ARIMA fits one statsmodels model per SKU
+    (default 25: ~0.16 CPU-s per SKU for the three orders, ~690 CPU-s for the 4,207 eligible SKUs of the
+    10,000-SKU scale catalogue; ``benchmarks/fit_libraries.py``, where statsforecast's AutoARIMA measured
+    ~0.19 CPU-s). With statsmodels' fits, fitting more SKUs did not pay on m5_tiny (107 eligible SKUs):
+    arima_tuned cost 9.3643 per SKU-period with the 25 largest fitted, 9.4001 with 50, 9.4712 with 100,
+    9.4739 with all 107 (``benchmarks/model_fits.py``). Holt-Winters fits every selected SKU in one batched
+    pass (:class:`HoltWinters`, default None).
     """
 
     model_label = "model"
 
-    def __init__(self, *, max_fits: int = 25, min_periods: int = 24, model_periods: int = 300, **kw):
+    def __init__(self, *, max_fits: int | None = 25, min_periods: int = 24, model_periods: int = 300, **kw):
+        if max_fits is not None and max_fits < 0:
+            raise ValueError(f"max_fits must be >= 0 or None, got {max_fits}")
         super().__init__(**kw)
         self.max_fits, self.min_periods, self.model_periods = max_fits, min_periods, model_periods
 
@@ -749,36 +751,44 @@ class _ModelPolicy(ForecastPolicy):
 
 class HoltWinters(_ModelPolicy):
     """Holt-Winters exponential smoothing (Hyndman & Athanasopoulos, *FPP* 3rd ed., sections 8.2-8.3; Gardner &
-    McKenzie 1985 for the damped trend), additive damped trend or none (lower AICc), additive season of the
-    data's length (:func:`season_length`) when the window holds two full seasons; per-period forecast
-    l_t + (phi + ... + phi^h) b_t + s_{t+h-m}, clipped at 0. Fitted once per selected SKU with statsmodels
-    ``ExponentialSmoothing`` (``initialization_method="estimated"``) and rolled forward here with the fitted
-    constants and the recursion of :class:`_HoltWintersEngine` (statsmodels' results cannot be extended without
-    refitting). SES for the other SKUs (see :class:`_ModelPolicy`).
+    McKenzie 1985 for the damped trend), additive damped trend or none, additive season of the data's length
+    (:func:`season_length`) or none (the lowest AICc), a season only when the window holds two full seasons;
+    per-period forecast l_t + (phi + ... + phi^h) b_t + s_{t+h-m}, clipped at 0 (the recursion of
+    :class:`_HoltWintersEngine`). Fitted for every selected SKU at once (``max_fits`` None, the default) by
+    :func:`baselines.forecast_models.fit_holt_winters_batch`: a grid of smoothing constants scored by the
+    one-step SSE of the fit window in one numba pass, prior l_0 = window mean, b_0 = 0, s_0 = phase means
+    minus l_0. It replaced one statsmodels ``ExponentialSmoothing`` fit per SKU (capped at 25 SKUs: ~0.05
+    CPU-s each, ~220 CPU-s for the 4,207 eligible SKUs of the 10,000-SKU scale catalogue; statsforecast's
+    AutoETS ~0.08 CPU-s; ``benchmarks/fit_libraries.py``); on the shared data the batched fit of every eligible
+    SKU costs the same or less (m5_tiny, 107 SKUs instead of 25: holt_winters_tuned 8.8484 instead of 9.0248
+    per SKU-period). SES for the other SKUs (see :class:`_ModelPolicy`).
     """
 
     base_name = "holt_winters"
     model_label = "Holt-Winters"
 
-    def __init__(self, *, season: int | None = None, **kw):
-        super().__init__(**kw)
+    def __init__(self, *, season: int | None = None, max_fits: int | None = None, **kw):
+        super().__init__(max_fits=max_fits, **kw)
         self.season = season
 
     def _prepare(self) -> None:
         self._m = self.season if self.season is not None else season_length(self.problem)
         super()._prepare()
 
-    def _fit_one(self, y, count0):
-        out = _cached_fit("hw", y.tobytes(), self._m)
-        if out is None:
-            return None
-        rec = dict(out[0])
-        m = rec["m"]
-        seasons = np.zeros(m)
-        seasons[(count0 + np.arange(m)) % m] = rec["seasons"][:m]  # phase counted from the training start
-        rec["seasons"] = seasons
-        kind = ("damped" if rec["phi"] > 0 else "level") + ("+seasonal" if m > 1 else "")
-        return rec, "hw-" + kind
+    def _fit_chosen(self, chosen: np.ndarray, records: list[dict]) -> None:
+        nobs = self._nobs[chosen]
+        first = nobs - np.minimum(nobs, self.model_periods)
+        fits = fit_holt_winters_batch(self._Y[:, chosen], first, nobs, self._burn[chosen], self._m)
+        for i, f0, rec in zip(chosen.tolist(), first.tolist(), fits, strict=True):
+            if rec is None:
+                continue
+            m = rec["m"]
+            seasons = np.zeros(m)
+            seasons[(int(self._offset[i]) + f0 + np.arange(m)) % m] = rec["seasons"][:m]  # phase from train start
+            rec["seasons"] = seasons
+            self._fit_index[i] = len(records)
+            records.append(rec)
+            self.model_used[i] = "hw-" + ("damped" if rec["phi"] > 0 else "level") + ("+seasonal" if m > 1 else "")
 
     def _stack(self, records):
         mmax = max([r["m"] for r in records], default=1)
@@ -808,7 +818,7 @@ class ARIMA(_ModelPolicy):
     model_label = "ARIMA"
 
     def _fit_one(self, y, count0):
-        out = _cached_fit("arima", y.tobytes(), 1)
+        out = _cached_arima(y.tobytes())
         if out is None:
             return None
         p, d, q = out[0]["order"]

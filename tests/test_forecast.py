@@ -329,3 +329,70 @@ def test_quantile_rules_in_the_registry():
     assert [p.name for p in pols] == ["ses_quantile", "tsb_quantile_tuned"]
     with pytest.raises(ValueError, match="safety"):
         F.SES(safety="quantile")
+
+
+# ---------------------------------------------------------------------------- batched Holt-Winters fit
+def test_batched_holt_winters_sse_matches_the_engine():
+    """The numba grid pass scores each candidate by the one-step SSE that _HoltWintersEngine gives (forecasts
+    clipped at 0, after burn-in) from the same prior: the fit's kernel and the policy's engine agree."""
+    rng = np.random.default_rng(4)
+    t = np.arange(80)
+    Y = np.stack([np.maximum(0, 6 + 2 * np.sin(2 * np.pi * t / 7) + 0.03 * t + rng.normal(0, 1.5, t.size)).round(),
+                  rng.poisson(1.0, t.size).astype(float)], axis=1)
+    first, nobs, burn, m = np.array([5, 0]), np.array([80, 70]), np.array([3, 6]), 7
+    grid = FM.hw_grid(True)
+    level0 = np.array([Y[5:80, 0].mean(), Y[0:70, 1].mean()])
+    seasons0 = rng.normal(0, 1, (2, m))
+    sse = np.zeros((2, grid.shape[0]))
+    cnt = np.zeros((2, grid.shape[0]), dtype=np.int64)
+    FM._hw_grid_sse(Y, first, nobs, burn, np.zeros(2, dtype=np.int64), m, level0, seasons0, grid, sse, cnt)
+    for j in range(2):
+        for g in (0, 9, 100, grid.shape[0] - 1):
+            a, b, phi, gam, seas = grid[g]
+            eng = FE._HoltWintersEngine([a], [b], [phi], [gam], [m], [level0[j]], [0.0],
+                                        (seasons0[j] if seas else np.zeros(m))[None, :], [0])
+            ref, n = 0.0, 0
+            for r in range(first[j], nobs[j]):
+                e = Y[r, j] - FE._one_step(eng)[0]
+                if r - first[j] >= burn[j]:
+                    ref, n = ref + e * e, n + 1
+                eng.update(np.array([Y[r, j]]))
+            assert cnt[j, g] == n and sse[j, g] == pytest.approx(ref, rel=1e-12), (j, g)
+
+
+def test_batched_holt_winters_recovers_a_noise_free_season():
+    """y = 10 + s_(t mod 4), s = (3, -1, -2, 0): the prior (window mean, phase means minus it) is exact, every
+    seasonal candidate forecasts with zero error, and the AICc picks the smallest of them (level + season)."""
+    s = np.array([3.0, -1.0, -2.0, 0.0])
+    y = 10 + np.tile(s, 12)
+    rec = FM.fit_holt_winters_batch(y[:, None], np.array([0]), np.array([48]), np.array([2]), 4)[0]
+    assert rec["m"] == 4 and rec["phi"] == 0.0 and rec["beta"] == 0.0 and rec["alpha"] == FM.HW_ALPHA[0]
+    assert rec["level"] == 10.0 and rec["gamma"] == FM.HW_GAMMA[0]
+    np.testing.assert_allclose(rec["seasons"], s)
+    eng = FE._HoltWintersEngine([rec["alpha"]], [0.0], [0.0], [rec["gamma"]], [4], [rec["level"]], [0.0],
+                                rec["seasons"][None, :], [0])
+    for v in y:
+        assert eng.forecast(1)[0, 0] == pytest.approx(v, abs=1e-9)
+        eng.update(np.array([v]))
+    # too short for two seasons: no seasonal candidate
+    rec = FM.fit_holt_winters_batch(y[:7, None], np.array([0]), np.array([7]), np.array([0]), 4)[0]
+    assert rec["m"] == 1
+
+
+def test_holt_winters_fits_every_eligible_sku(tmp_path):
+    """No cap: all 40 smooth SKUs (more than the former 25) get a Holt-Winters model; max_fits still caps."""
+    import pandas as pd
+
+    rng = np.random.default_rng(2)
+    dates = pd.date_range("2000-01-03", periods=200, freq="D")
+    rows = [pd.DataFrame({"date": dates, "sku": f"S{k}", "demand": rng.poisson(5 + k % 7, 200).astype(float)})
+            for k in range(40)]
+    path = tmp_path / "smooth.csv"
+    pd.concat(rows).to_csv(path, index=False)
+    pb = Problem("lost-sales-L2-p9", **{"data.path": str(path), "data.test": 0.25})
+    train = train_data(pb)
+    pol = F.HoltWinters().fit(pb, train)
+    assert pol.n_models == 40 and np.all(pol._fit_index >= 0)
+    assert F.HoltWinters(max_fits=10).fit(pb, train).n_models == 10
+    with pytest.raises(ValueError, match="max_fits"):
+        F.HoltWinters(max_fits=-1)
