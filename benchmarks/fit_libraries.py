@@ -1,5 +1,6 @@
-"""Per-series fit cost of statsmodels (what holt_winters / arima fit today) against Nixtla's statsforecast, and
-what fitting every eligible SKU of the 10,000-SKU scale catalogue would cost, in CPU-seconds.
+"""Fit cost of the forecast models: statsmodels per series (what ``arima`` fits, and what ``holt_winters`` fitted
+before its batched fit), Nixtla's statsforecast per series, and the project's batched Holt-Winters fit of all
+series at once, with what fitting every eligible SKU of the 10,000-SKU scale catalogue costs, in CPU-seconds.
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/fit_libraries.py [--skus 10000] [--periods 365] [--sample 40]
 
@@ -9,7 +10,9 @@ the first ``--periods`` days of each SKU, the last ``model_periods`` = 300 of th
 one BLAS thread): smooth / erratic SKUs (ADI < 1.32, the ones Holt-Winters and ARIMA would fit) for the
 Holt-Winters / ETS and ARIMA fits, intermittent ones (ADI >= 1.32) for statsforecast's intermittent models.
 The last column extrapolates the mean to every SKU of that class in the catalogue: the CPU-s to fit them all
-once (a tuned and an untuned policy share a fit). statsforecast is optional (``pip install statsforecast``);
+once (a tuned and an untuned policy share a fit). The batched row fits every smooth SKU of the catalogue in
+one call (``baselines.forecast_models.fit_holt_winters_batch``, compiled before the timing) and reports the
+measured total and its mean per series. statsforecast is optional (``pip install statsforecast``);
 without it only the statsmodels rows are printed. Also prints the CPU-s of importing statsforecast.
 """
 
@@ -31,7 +34,12 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from scale import synthetic_demand  # noqa: E402
 
 from baselines.forecast import ADI_CUT  # noqa: E402
-from baselines.forecast_models import _fit_arima, _fit_holt_winters, _one_blas_thread  # noqa: E402
+from baselines.forecast_models import (  # noqa: E402
+    _fit_arima,
+    _fit_holt_winters,
+    _one_blas_thread,
+    fit_holt_winters_batch,
+)
 
 MODEL_PERIODS = 300
 SEASON = 7
@@ -121,6 +129,14 @@ def main() -> None:
     for lib, label, cls, fit in rows:
         ms = timed(fit, series[cls])
         print(f"{lib:<14} {label:<62} {cls:<13} {ms:>9.2f} {ms * count[cls] / 1000:>29.1f}", flush=True)
+    Y = np.ascontiguousarray(train[-MODEL_PERIODS:, smooth])
+    first, nobs, burn = (np.full(smooth.size, v, dtype=np.int64) for v in (0, MODEL_PERIODS, 6))
+    fit_holt_winters_batch(Y[:, :2], first[:2], nobs[:2], burn[:2], SEASON)  # numba: compile or load the cache
+    t0 = time.process_time()
+    fit_holt_winters_batch(Y, first, nobs, burn, SEASON)
+    total = time.process_time() - t0
+    print(f"{'invrl':<14} {'fit_holt_winters_batch, season 7 (holt_winters, all at once)':<62} {'smooth':<13} "
+          f"{1000 * total / max(smooth.size, 1):>9.2f} {total:>29.1f}")
 
 
 if __name__ == "__main__":
