@@ -114,8 +114,9 @@ Z_COARSE = np.arange(-3.0, 3.01, 0.5)
 """Safety factors of the first tuning stage (cost-optimal z on intermittent data is often <= 0)."""
 Z_FINE = np.round(np.arange(-0.4, 0.41, 0.1), 10)
 """Offsets around the best coarse z in the second tuning stage."""
-LEVEL_GRID = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.975, 0.99)
-"""Quantile levels tried by the ``*_quantile_tuned`` rules (one level for all SKUs, chosen on held-out data)."""
+LEVEL_GRID = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.975, 0.99)
+"""Quantile levels tried by the ``*_quantile_tuned`` rules (one level for all SKUs, chosen on held-out data;
+levels below 0.5 pay where the in-sample error spread overstates the risk, e.g. long lead times)."""
 HOLDOUT = 0.2
 """Share at the end of each SKU's training window held out to choose the quantile level (data scenarios)."""
 MIN_ERRORS = 3
@@ -346,7 +347,9 @@ class ForecastPolicy(Policy):
         window is held out; a copy of the rule is fitted (forecaster, error distribution) on the training
         demand before it and simulated on it for each level; the test window is never read. Parametric demand:
         the rule fitted on the training demand is simulated on the tuning episodes (other draws). Fills
-        ``holdout_costs`` (level -> summed cost)."""
+        ``holdout_costs`` (level -> summed cost). The simulation starts L_max + 1 periods before the held-out
+        part, uncounted (the copy has seen them): without that warm-up, orders placed in the held-out part of a
+        long-lead-time SKU would barely arrive inside it, and its cost would not depend on the level."""
         pb = self.problem
         n = pb.n_skus
         grid = np.asarray(LEVEL_GRID, dtype=np.float64)
@@ -357,15 +360,15 @@ class ForecastPolicy(Policy):
             s, e = r[:, 0].astype(np.int64), r[:, 1].astype(np.int64)
             hold = np.floor(HOLDOUT * (e - s)).astype(np.int64)
             val_start = e - hold
-            ok = (hold >= 1) & (val_start - s >= 2)
+            warmup = pb.max_lead + 1
+            ok = (hold >= 1) & (val_start - warmup - s >= 2)
             if not ok.any():
                 return float(np.median(self.level))
             pre = TrainData([np.asarray(d)[: len(d) - int(hold[i])] if ok[i] else np.asarray(d)
                              for i, d in enumerate(train.demand)], simulated=False)
             rule = copy.copy(self)
             rule._fit_forecaster(pb, pre)
-            eps = make_episodes(pb, "train", replay=True, skus=np.flatnonzero(ok), start=val_start[ok])
-            warmup = 0
+            eps = make_episodes(pb, "train", replay=True, skus=np.flatnonzero(ok), start=val_start[ok] - warmup)
         else:
             rule = self
             eps, warmup = training_episodes(pb)
