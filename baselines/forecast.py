@@ -779,9 +779,23 @@ class HoltWinters(_ModelPolicy):
         super()._prepare()
 
     def _fit_chosen(self, chosen: np.ndarray, records: list[dict]) -> None:
+        # one batched fit per training data and settings: the untuned, tuned and quantile variants share it
+        key = ("hw_batch", self._m, self.model_periods, self.burn_in, self.fit_periods, chosen.tobytes())
+        hit = self._train.cache.get(key)
+        if hit is None or hit[0] is not self.problem:
+            hit = (self.problem, self._batch_fit(chosen))
+            self._train.cache[key] = hit
+        for i, rec in hit[1]:  # the records are shared: _stack copies them into its own arrays
+            self._fit_index[i] = len(records)
+            records.append(rec)
+            self.model_used[i] = "hw-" + ("damped" if rec["phi"] > 0 else "level") + \
+                ("+seasonal" if rec["m"] > 1 else "")
+
+    def _batch_fit(self, chosen: np.ndarray) -> list[tuple[int, dict]]:
         nobs = self._nobs[chosen]
         first = nobs - np.minimum(nobs, self.model_periods)
         fits = fit_holt_winters_batch(self._Y[:, chosen], first, nobs, self._burn[chosen], self._m)
+        out = []
         for i, f0, rec in zip(chosen.tolist(), first.tolist(), fits, strict=True):
             if rec is None:
                 continue
@@ -789,9 +803,8 @@ class HoltWinters(_ModelPolicy):
             seasons = np.zeros(m)
             seasons[(int(self._offset[i]) + f0 + np.arange(m)) % m] = rec["seasons"][:m]  # phase from train start
             rec["seasons"] = seasons
-            self._fit_index[i] = len(records)
-            records.append(rec)
-            self.model_used[i] = "hw-" + ("damped" if rec["phi"] > 0 else "level") + ("+seasonal" if m > 1 else "")
+            out.append((i, rec))
+        return out
 
     def _stack(self, records):
         mmax = max([r["m"] for r in records], default=1)
