@@ -343,35 +343,43 @@ class ForecastPolicy(Policy):
 
     def _tune_level(self, train: TrainData) -> float:
         """The quantile level of the ``*_quantile_tuned`` rule: one level of :data:`LEVEL_GRID` for all SKUs,
-        the least total cost on held-out data. Data: the last :data:`HOLDOUT` share of each SKU's training
-        window is held out; a copy of the rule is fitted (forecaster, error distribution) on the training
-        demand before it and simulated on it for each level; the test window is never read. Parametric demand:
-        the rule fitted on the training demand is simulated on the tuning episodes (other draws). Fills
-        ``holdout_costs`` (level -> summed cost). The simulation starts L_max + 1 periods before the held-out
-        part, uncounted (the copy has seen them): without that warm-up, orders placed in the held-out part of a
-        long-lead-time SKU would barely arrive inside it, and its cost would not depend on the level."""
+        the least total cost on held-out data, chosen as :class:`baselines.base_stock.RecentBaseStock` chooses
+        its k. Data: the held-out part is each SKU's validation window when `train` holds train + val
+        (``train.window == "fit"``: the rule is scored on the test window), else the last :data:`HOLDOUT`
+        share of its train window; a copy of the rule is fitted (forecaster, error distribution) on the demand
+        before it and simulated on it for each level; the window the rule is scored on is never read.
+        Parametric demand: the rule fitted on the training demand is simulated on the tuning episodes (other
+        draws). Fills ``holdout_costs`` (level -> summed cost). The simulation starts L_max + 1 periods before
+        the held-out part, uncounted (the copy has seen them): without that warm-up, orders placed in the
+        held-out part of a long-lead-time SKU would barely arrive inside it, and its cost would not depend on
+        the level."""
         pb = self.problem
         n = pb.n_skus
         grid = np.asarray(LEVEL_GRID, dtype=np.float64)
         g = grid.shape[0]
         src = pb.source
         if src.replays_windows:
-            r = src._ranges["train"]
+            window = train.window
+            r = src._ranges[window]
             s, e = r[:, 0].astype(np.int64), r[:, 1].astype(np.int64)
             hold = np.floor(HOLDOUT * (e - s)).astype(np.int64)
+            if window == "fit":  # the validation window is the held-out part (where the SKU has one)
+                v = src._ranges["val"]
+                val_len = (v[:, 1] - v[:, 0]).astype(np.int64)
+                hold = np.where(val_len >= 1, val_len, hold)
             val_start = e - hold
             warmup = pb.max_lead + 1
             ok = (hold >= 1) & (val_start - warmup - s >= 2)
             if not ok.any():
                 return float(np.median(self.level))
             pre = TrainData([np.asarray(d)[: len(d) - int(hold[i])] if ok[i] else np.asarray(d)
-                             for i, d in enumerate(train.demand)], simulated=False)
+                             for i, d in enumerate(train.demand)], simulated=False, window=window)
             rule = copy.copy(self)
             rule._fit_forecaster(pb, pre)
-            eps = make_episodes(pb, "train", replay=True, skus=np.flatnonzero(ok), start=val_start[ok] - warmup)
+            eps = make_episodes(pb, window, replay=True, skus=np.flatnonzero(ok), start=val_start[ok] - warmup)
         else:
             rule = self
-            eps, warmup = training_episodes(pb)
+            eps, warmup = training_episodes(pb, window=train.window)
         q = rule._error_quantiles(rule._lead_errors(np.arange(n), rule.theta), np.broadcast_to(grid, (n, g)))
         a = q[eps.sku].reshape(-1)  # column j * g + c: episode j, level c
         cost, _ = rule_costs(pb, eps, warmup, Rule.LEVEL, a, None,

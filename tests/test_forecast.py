@@ -284,7 +284,8 @@ def test_error_quantile_order_up_to_hand_computed():
 
 def _shift_data(tmp_path: Path, test_scale: float = 1.0, holdout_scale: float = 1.0) -> Path:
     """Monthly Poisson(4) demand of 20 SKUs over 120 months; the last 24 are the test window (scaled by
-    `test_scale`), months 77..95 (the held-out end of the training window) scaled by `holdout_scale`."""
+    `test_scale`), months 77..95 (inside the validation window, months 72..95, the quarter before the test
+    window) scaled by `holdout_scale`."""
     import pandas as pd
 
     rng = np.random.default_rng(1)
@@ -302,21 +303,31 @@ def _shift_data(tmp_path: Path, test_scale: float = 1.0, holdout_scale: float = 
 
 @pytest.mark.parametrize("name", ["ses_quantile_tuned", "holt_winters_quantile_tuned"])
 def test_quantile_level_chosen_on_held_out_training_data_only(tmp_path, name):
-    """The tuned quantile rule picks its level on the held-out end of the training window: changing the test
-    window changes neither the level nor the costs it was chosen by nor the safety stocks; changing the held-out
-    part does change those costs (it is what the choice reads)."""
-    fits = {}
+    """The tuned quantile rule, fitted on train + val as evaluate() fits it for the test window, picks its level
+    on the validation window: changing the test window changes neither the level nor the costs it was chosen by
+    nor the safety stocks; changing the validation window does change those costs (it is what the choice
+    reads)."""
+    from baselines.base import fit_window
+
+    fits, on_train = {}, []
     for test_scale, hold_scale in ((1.0, 1.0), (3.0, 1.0), (1.0, 2.5)):
         path = _shift_data(tmp_path, test_scale, hold_scale)
         pb = Problem("lost-sales-L2-p9", **{"data.path": str(path), "data.test": "2008-01-01", "lead_time": 1})
-        pol = make(name).fit(pb, train_data(pb))
+        assert fit_window(pb, "test") == "fit"
+        pol = make(name).fit(pb, train_data(pb, window="fit"))
         fits[test_scale, hold_scale] = (pol.level.copy(), dict(pol.holdout_costs), pol.safety_stock.copy(),
                                         pol.theta.copy())
+        # fitted on the train window only (to be scored on val): the held-out part is the end of train, and
+        # neither the validation nor the test window is read
+        pol = make(name).fit(pb, train_data(pb))
+        on_train.append((pol.level[0], dict(pol.holdout_costs), pol.safety_stock.copy()))
     (lv1, c1, ss1, th1), (lv3, c3, ss3, th3) = fits[1.0, 1.0], fits[3.0, 1.0]
     assert np.array_equal(lv1, lv3) and c1 == c3 and np.array_equal(ss1, ss3) and np.array_equal(th1, th3)
     assert set(c1) == set(F.LEVEL_GRID) and lv1[0] in F.LEVEL_GRID and np.all(lv1 == lv1[0])
     assert c1[lv1[0]] == min(c1.values())
     assert fits[1.0, 2.5][1] != c1  # the held-out demand is what the level is chosen on
+    for lv, costs, ss in on_train[1:]:
+        assert lv == on_train[0][0] and costs == on_train[0][1] and np.array_equal(ss, on_train[0][2])
 
 
 def test_quantile_rules_in_the_registry():
