@@ -350,9 +350,11 @@ class ForecastPolicy(Policy):
         before it and simulated on it for each level; the window the rule is scored on is never read.
         Parametric demand: the rule fitted on the training demand is simulated on the tuning episodes (other
         draws). Fills ``holdout_costs`` (level -> summed cost). The simulation starts L_max + 1 periods before
-        the held-out part, uncounted (the copy has seen them): without that warm-up, orders placed in the
-        held-out part of a long-lead-time SKU would barely arrive inside it, and its cost would not depend on
-        the level."""
+        the held-out part (the copy has seen them): without that warm-up, orders placed in the held-out part of a
+        long-lead-time SKU would barely arrive inside it, and its cost would not depend on the level. The
+        held-out cost is the cost of the whole run less that of the warm-up alone (the same trajectory): with a
+        unit cost, the stock at the end of the warm-up is then charged at unit cost as the stock at the end is
+        credited (a warm-up whose purchases are dropped but whose stock is credited would favour high levels)."""
         pb = self.problem
         n = pb.n_skus
         grid = np.asarray(LEVEL_GRID, dtype=np.float64)
@@ -376,14 +378,21 @@ class ForecastPolicy(Policy):
                              for i, d in enumerate(train.demand)], simulated=False, window=window)
             rule = copy.copy(self)
             rule._fit_forecaster(pb, pre)
-            eps = make_episodes(pb, window, replay=True, skus=np.flatnonzero(ok), start=val_start[ok] - warmup)
+            skus, begin = np.flatnonzero(ok), val_start[ok] - warmup
+            eps = make_episodes(pb, window, replay=True, skus=skus, start=begin)
+            warm = make_episodes(pb, window, replay=True, skus=skus, start=begin, periods=warmup)
         else:
             rule = self
             eps, warmup = training_episodes(pb, window=train.window)
+            warm = None
         q = rule._error_quantiles(rule._lead_errors(np.arange(n), rule.theta), np.broadcast_to(grid, (n, g)))
-        a = q[eps.sku].reshape(-1)  # column j * g + c: episode j, level c
-        cost, _ = rule_costs(pb, eps, warmup, Rule.LEVEL, a, None,
-                             rule._forecast_paths(eps, rule.theta[:, None, :], g))
+
+        def costs(episodes: Episodes, uncounted: int) -> np.ndarray:
+            a = q[episodes.sku].reshape(-1)  # column j * g + c: episode j, level c
+            return rule_costs(pb, episodes, uncounted, Rule.LEVEL, a, None,
+                              rule._forecast_paths(episodes, rule.theta[:, None, :], g))[0]
+
+        cost = costs(eps, warmup) if warm is None else costs(eps, 0) - costs(warm, 0)
         total = cost.reshape(eps.n, g).sum(axis=0)
         self.holdout_costs = {float(v): float(c) for v, c in zip(grid, total, strict=True)}
         return float(grid[int(np.argmin(total))])
