@@ -123,7 +123,7 @@ def test_evaluate_cli_writes_schema(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "cost/period" in r.stdout
     res = json.loads((out / "results.json").read_text())
-    assert set(res) == {"scenario", "periods", "episodes", "optimal_avg_cost", "policies"}
+    assert set(res) == {"scenario", "periods", "episodes", "optimal_avg_cost", "policies", "fit_window", "end_credit"}
     assert res["scenario"] == "lost-sales-L1-p4" and res["periods"] == 300 and res["episodes"] == 20
     assert res["optimal_avg_cost"] == pytest.approx(4.0407, abs=1e-3)
     assert set(res["policies"]) == {"base_stock", "safety_stock_RS", "dp_optimal"}
