@@ -42,8 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--periods", type=int, help="periods per episode (default: the scenario's episode length)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-fits", type=int, metavar="N",
-                    help="statsmodels fits of holt_winters / arima (+ _tuned): the N largest smooth or erratic SKUs "
-                         "get a fitted model, the others SES (default 25; ~0.1-0.25 CPU-s per SKU)")
+                    help="cap on the model fits of holt_winters / arima (+ variants): the N largest smooth or erratic "
+                         "SKUs get a fitted model, the others SES (default: holt_winters every such SKU, one batched "
+                         "fit; arima 25, statsmodels ~0.16 CPU-s per SKU)")
     ap.add_argument("--out", help="folder for results.json, results.csv, report.md and plots")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     ap.add_argument("--list-policies", action="store_true", help="print the known policy names and exit")

@@ -24,7 +24,7 @@ periods of each SKU's training demand (the state is a *prior*: training means, o
 state). ``start(episodes)`` starts every episode from that prior and rolls the forecaster over
 ``episodes.past[j]`` (all demand observed before the episode, no refit); ``act`` then updates it with
 ``state.last_demand`` once per period from period 1 on (at period 0 ``last_demand`` is the last value of
-``past``, already counted). All recursions are numpy over episodes; statsmodels is called only in ``fit``.
+``past``, already counted). All recursions are numpy over episodes; model fits (statsmodels for ARIMA) happen only in ``fit``.
 Seasonal Holt-Winters states are aligned by calendar row: the phase of ``past[j]``'s first value is
 ``cal_offset[j] - len(past[j])`` minus the SKU's training start (``window_range('train')`` for data; period 0,
 calendar row ``problem.window``, for parametric demand, as in :func:`baselines.base.train_data`).
@@ -34,11 +34,19 @@ Forecasters (registry :data:`FORECAST_POLICIES`; tuned variants are named ``<nam
 ================ ===============================================================================
 ``ma``           :class:`MovingAverage`, mean of the last k periods
 ``ses``          :class:`SES`, simple exponential smoothing, alpha fitted on the training one-step SSE
-``holt_winters`` :class:`HoltWinters`, statsmodels ``ExponentialSmoothing`` per smooth/erratic SKU, else SES
+``holt_winters`` :class:`HoltWinters`, additive Holt-Winters (batched fit) per smooth/erratic SKU, else SES
 ``arima``        :class:`ARIMA`, statsmodels ``ARIMA`` per smooth/erratic SKU (Kalman filter here), else SES
 ``croston``      :class:`Croston`, Croston (1972), optionally with the Syntetos-Boylan (2005) correction
 ``tsb``          :class:`TSB`, Teunter, Syntetos & Babai (2011)
 ================ ===============================================================================
+
+Safety stock (:class:`SafetyStock`): the textbook ``z sigma_e sqrt(L+1)`` above (the untuned rules use a fixed
+service level and say so in their description), or, for the ``<name>_quantile`` rules,
+``S_t = F_t(L+1) + Q(level)`` with Q the empirical distribution of the forecaster's own (L+1)-period errors on
+the SKU's training window (``e_s = y_s + ... + y_{s+L} - F_s(L+1)``, in sample after burn-in), at the cost-optimal
+critical ratio p / (p + h) (:func:`baselines.tuning.critical_ratio`); ``<name>_quantile_tuned`` chooses one level
+of :data:`LEVEL_GRID` for all SKUs by simulated cost on the held-out last :data:`HOLDOUT` of each training
+window (fitted on the part before it), then refits on the whole training window.
 
 ``python -m baselines.forecast DATA.csv.gz`` fits and evaluates them all on a data file and prints costs and
 CPU times.
@@ -50,9 +58,11 @@ recursions are in :mod:`baselines.forecast_engines`, the statsmodels fits in :mo
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from functools import partial
 
 import numpy as np
@@ -60,6 +70,7 @@ from scipy.stats import norm
 
 from envs import kernel
 from envs.batch import BatchSim, Episodes, RawState
+from envs.episodes import make_episodes
 from envs.problem import Problem
 
 from .base import Policy, TrainData, lead_times
@@ -75,12 +86,21 @@ from .forecast_engines import (
     _TSBEngine,
 )
 from .forecast_models import ARIMA_ORDERS as ARIMA_ORDERS  # re-exported: the orders the ARIMA policy compares
-from .forecast_models import _cached_fit, _one_blas_thread
-from .tuning import Rule, _subset, critical_z, replicate, rule_search, training_episodes
+from .forecast_models import _cached_arima, _one_blas_thread, fit_holt_winters_batch
+from .tuning import (
+    Rule,
+    _subset,
+    critical_ratio,
+    critical_z,
+    replicate,
+    rule_costs,
+    rule_search,
+    training_episodes,
+)
 
 __all__ = [
     "ARIMA", "FORECAST_POLICIES", "SES", "TSB", "Croston", "ForecastPolicy", "HoltWinters", "MovingAverage",
-    "season_length",
+    "SafetyStock", "season_length",
 ]
 
 ADI_CUT = 1.32
@@ -94,6 +114,23 @@ Z_COARSE = np.arange(-3.0, 3.01, 0.5)
 """Safety factors of the first tuning stage (cost-optimal z on intermittent data is often <= 0)."""
 Z_FINE = np.round(np.arange(-0.4, 0.41, 0.1), 10)
 """Offsets around the best coarse z in the second tuning stage."""
+LEVEL_GRID = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.975, 0.99)
+"""Quantile levels tried by the ``*_quantile_tuned`` rules (one level for all SKUs, chosen on held-out data;
+levels below 0.5 pay where the in-sample error spread overstates the risk, e.g. long lead times)."""
+HOLDOUT = 0.2
+"""Share at the end of each SKU's training window held out to choose the quantile level (data scenarios)."""
+MIN_ERRORS = 3
+"""Fewest (L+1)-period errors for an empirical quantile; below it the normal approximation is used."""
+
+
+class SafetyStock(Enum):
+    """How a forecast policy sets its safety stock on top of F(L+1)."""
+
+    NORMAL = "normal"
+    """z sigma_e sqrt(L+1): z from a fixed cycle service level (textbook), or tuned per SKU (``tuned``)."""
+    ERROR_QUANTILE = "error_quantile"
+    """The empirical quantile of the forecaster's own (L+1)-period errors on the training window, at the
+    critical ratio p / (p + h), or at a level chosen on held-out data (``tuned``)."""
 
 
 def season_length(problem: Problem) -> int:
@@ -161,17 +198,37 @@ class ForecastPolicy(Policy):
     """Names of the per-SKU smoothing parameters (columns of ``theta``)."""
 
     def __init__(self, *, service_level: float = 0.95, tuned: bool = False, burn_in: int = 6,
-                 fit_periods: int = 2000):
+                 fit_periods: int = 2000, safety: SafetyStock = SafetyStock.NORMAL):
         if not 0.0 < service_level < 1.0:
             raise ValueError(f"service_level must be in (0, 1), got {service_level}")
+        if not isinstance(safety, SafetyStock):
+            raise ValueError(f"safety must be a SafetyStock, got {safety!r}")
         self.service_level = service_level
         self.tuned = tuned
         self.burn_in = burn_in
         self.fit_periods = fit_periods
-        self.name = self.base_name + ("_tuned" if tuned else "")
+        self.safety = safety
+        quantile = safety is SafetyStock.ERROR_QUANTILE
+        self.name = self.base_name + ("_quantile" if quantile else "") + ("_tuned" if tuned else "")
 
     # ------------------------------------------------------------------------------------------- fitting
     def fit(self, problem: Problem, train: TrainData) -> ForecastPolicy:
+        self._fit_forecaster(problem, train)
+        n = problem.n_skus
+        if self.safety is SafetyStock.ERROR_QUANTILE:
+            errors = self._lead_errors(np.arange(n), self.theta)
+            self.error_count = errors[1]
+            self.level = critical_ratio(problem).astype(np.float64)
+            self.holdout_costs: dict[float, float] = {}
+            if self.tuned:
+                self.level = np.full(n, self._tune_level(train))
+            self.safety_stock = self._error_quantiles(errors, self.level[:, None])[:, 0]
+        elif self.tuned:
+            self._tune(train.window)
+        return self
+
+    def _fit_forecaster(self, problem: Problem, train: TrainData) -> None:
+        """The forecaster's parameters and prior state, sigma_e and the untuned z, from `train`."""
         self.problem = problem
         n = problem.n_skus
         if len(train.demand) != n:
@@ -203,9 +260,6 @@ class ForecastPolicy(Policy):
             del self._train
         self.sigma = self._sigma(np.arange(n), self.theta)
         self.z = np.full(n, float(norm.ppf(self.service_level)))
-        if self.tuned:
-            self._tune(train.window)
-        return self
 
     def _prepare(self) -> None:
         """Subclass hook: per-SKU models and states needed by _make_engine (after the common statistics)."""
@@ -245,6 +299,103 @@ class ForecastPolicy(Policy):
     def _sigma(self, sku: np.ndarray, theta: np.ndarray) -> np.ndarray:
         sse, cnt = self._in_sample(sku, theta)
         return np.sqrt(sse / np.maximum(cnt, 1))
+
+    def _lead_errors(self, sku: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The (L+1)-period forecast errors of each column's SKU on its fit window, in sample:
+        e_s = (y_s + ... + y_{s+L}) - F_s(L+1), F_s made from the values before s (as the policy's target at a
+        period s), for burn-in <= s and s + L + 1 <= n. Returns (errors [T, N] sorted per column, NaN after the
+        valid ones; their number per column [N])."""
+        engine = self._make_engine(sku, theta, self._offset[sku])
+        nobs, burn = self._nobs[sku], self._burn[sku]
+        H = self._lead[sku] + 1
+        hmax = int(H.max(initial=1))
+        mask = np.arange(hmax)[None, :] < H[:, None]
+        T = int(nobs.max(initial=0))
+        Y = self._Y[:T, sku]
+        F = np.empty((T, sku.shape[0]))
+        for s in range(T):
+            f = np.maximum(engine.forecast(hmax), 0.0)
+            F[s] = f * H if f.ndim == 1 else np.where(mask, f, 0.0).sum(axis=1)
+            engine.update(Y[s])
+        cum = np.zeros((T + 1, sku.shape[0]))
+        np.cumsum(Y, axis=0, out=cum[1:])
+        s = np.arange(T)[:, None]
+        end = s + H[None, :]
+        valid = (s >= burn[None, :]) & (end <= nobs[None, :])
+        actual = np.take_along_axis(cum, np.minimum(end, T), axis=0) - cum[:T]
+        err = np.where(valid, actual - F, np.nan)
+        return np.sort(err, axis=0), valid.sum(axis=0)
+
+    def _error_quantiles(self, errors: tuple[np.ndarray, np.ndarray], levels: np.ndarray) -> np.ndarray:
+        """Safety stock [n_skus, g] at quantile levels [n_skus, g]: the empirical quantile of each SKU's
+        (L+1)-period errors (:meth:`_lead_errors` of every SKU), the smallest error e with share(errors <= e)
+        >= level (numpy's ``inverted_cdf``); with fewer than :data:`MIN_ERRORS` errors the normal
+        approximation Phi^-1(level) sigma_e sqrt(L+1)."""
+        ordered, count = errors
+        n = count.shape[0]
+        if ordered.shape[0] == 0:
+            ordered = np.full((1, n), np.nan)
+        k = np.ceil(np.round(levels * count[:, None], 9)).astype(np.int64) - 1
+        k = np.clip(k, 0, np.maximum(count - 1, 0)[:, None])
+        q = ordered[k, np.arange(n)[:, None]]
+        normal = norm.ppf(levels) * (self.sigma * np.sqrt(self._lead + 1))[:, None]
+        return np.where((count >= MIN_ERRORS)[:, None], q, normal)
+
+    def _tune_level(self, train: TrainData) -> float:
+        """The quantile level of the ``*_quantile_tuned`` rule: one level of :data:`LEVEL_GRID` for all SKUs,
+        the least total cost on held-out data, chosen as :class:`baselines.base_stock.RecentBaseStock` chooses
+        its k. Data: the held-out part is each SKU's validation window when `train` holds train + val
+        (``train.window == "fit"``: the rule is scored on the test window), else the last :data:`HOLDOUT`
+        share of its train window; a copy of the rule is fitted (forecaster, error distribution) on the demand
+        before it and simulated on it for each level; the window the rule is scored on is never read.
+        Parametric demand: the rule fitted on the training demand is simulated on the tuning episodes (other
+        draws). Fills ``holdout_costs`` (level -> summed cost). The simulation starts L_max + 1 periods before
+        the held-out part (the copy has seen them): without that warm-up, orders placed in the held-out part of a
+        long-lead-time SKU would barely arrive inside it, and its cost would not depend on the level. The
+        held-out cost is the cost of the whole run less that of the warm-up alone (the same trajectory): with a
+        unit cost, the stock at the end of the warm-up is then charged at unit cost as the stock at the end is
+        credited (a warm-up whose purchases are dropped but whose stock is credited would favour high levels)."""
+        pb = self.problem
+        n = pb.n_skus
+        grid = np.asarray(LEVEL_GRID, dtype=np.float64)
+        g = grid.shape[0]
+        src = pb.source
+        if src.replays_windows:
+            window = train.window
+            r = src._ranges[window]
+            s, e = r[:, 0].astype(np.int64), r[:, 1].astype(np.int64)
+            hold = np.floor(HOLDOUT * (e - s)).astype(np.int64)
+            if window == "fit":  # the validation window is the held-out part (where the SKU has one)
+                v = src._ranges["val"]
+                val_len = (v[:, 1] - v[:, 0]).astype(np.int64)
+                hold = np.where(val_len >= 1, val_len, hold)
+            val_start = e - hold
+            warmup = pb.max_lead + 1
+            ok = (hold >= 1) & (val_start - warmup - s >= 2)
+            if not ok.any():
+                return float(np.median(self.level))
+            pre = TrainData([np.asarray(d)[: len(d) - int(hold[i])] if ok[i] else np.asarray(d)
+                             for i, d in enumerate(train.demand)], simulated=False, window=window)
+            rule = copy.copy(self)
+            rule._fit_forecaster(pb, pre)
+            skus, begin = np.flatnonzero(ok), val_start[ok] - warmup
+            eps = make_episodes(pb, window, replay=True, skus=skus, start=begin)
+            warm = make_episodes(pb, window, replay=True, skus=skus, start=begin, periods=warmup)
+        else:
+            rule = self
+            eps, warmup = training_episodes(pb, window=train.window)
+            warm = None
+        q = rule._error_quantiles(rule._lead_errors(np.arange(n), rule.theta), np.broadcast_to(grid, (n, g)))
+
+        def costs(episodes: Episodes, uncounted: int) -> np.ndarray:
+            a = q[episodes.sku].reshape(-1)  # column j * g + c: episode j, level c
+            return rule_costs(pb, episodes, uncounted, Rule.LEVEL, a, None,
+                              rule._forecast_paths(episodes, rule.theta[:, None, :], g))[0]
+
+        cost = costs(eps, warmup) if warm is None else costs(eps, 0) - costs(warm, 0)
+        total = cost.reshape(eps.n, g).sum(axis=0)
+        self.holdout_costs = {float(v): float(c) for v, c in zip(grid, total, strict=True)}
+        return float(grid[int(np.argmin(total))])
 
     def _grid_fit(self, grid: np.ndarray, default: np.ndarray, make_engine=None, key: tuple | None = None
                   ) -> np.ndarray:
@@ -317,7 +468,7 @@ class ForecastPolicy(Policy):
             sub = replicate(_subset(eps, idx), c)  # column jj * c + ci: episode idx[jj], theta ci
             theta = thetas[eps.sku[idx]].reshape(idx.size * c, p)
             zero = np.zeros(sub.n)
-            runner = self._runner(sub, zero, zero, theta)
+            runner = self._runner(sub, theta, zero)
             T = eps.periods
             out = np.empty((T, sub.n))
             state = _PathState(period=0, last_demand=np.full(sub.n, np.nan))
@@ -337,25 +488,35 @@ class ForecastPolicy(Policy):
         def act(sim: BatchSim, values: np.ndarray) -> np.ndarray:
             if box.get("sim") is not sim:
                 box["sim"] = sim
-                box["runner"] = self._runner(sim.episodes, values[:, 0], values[:, 1], values[:, 2:])
+                sku = np.asarray(sim.episodes.sku, dtype=np.int64)
+                box["runner"] = self._runner(sim.episodes, values[:, 2:],
+                                             self._normal_safety(values[:, 0], values[:, 1], sku))
             return box["runner"].target(sim.raw)
 
         return act
 
     # ------------------------------------------------------------------------------------------ acting
-    def _runner(self, episodes: Episodes, z: np.ndarray, sigma: np.ndarray, theta: np.ndarray) -> _Runner:
+    def _normal_safety(self, z: np.ndarray, sigma: np.ndarray, sku: np.ndarray) -> np.ndarray:
+        """z sigma_e sqrt(L+1) per column (the textbook safety stock)."""
+        return z * sigma * np.sqrt(self._lead[sku] + 1)
+
+    def _runner(self, episodes: Episodes, theta: np.ndarray, safety: np.ndarray) -> _Runner:
+        """Targets F_t(L+1) + safety for `episodes` (safety per column), the forecaster rolled over their past."""
         sku = np.asarray(episodes.sku, dtype=np.int64)
         past_len = np.fromiter((p.shape[0] for p in episodes.past), dtype=np.int64, count=len(episodes.past))
         count = np.asarray(episodes.cal_offset, dtype=np.int64) - past_len - self._train_start[sku]
         engine = self._make_engine(sku, theta, count)
         _roll(engine, episodes.past)
-        H = self._lead[sku] + 1
-        return _Runner(engine, H, z * sigma * np.sqrt(H))
+        return _Runner(engine, self._lead[sku] + 1, safety)
 
     def start(self, episodes: Episodes) -> None:
         super().start(episodes)
         s = episodes.sku
-        self._run = self._runner(episodes, self.z[s], self.sigma[s], self.theta[s])
+        if self.safety is SafetyStock.ERROR_QUANTILE:
+            safety = self.safety_stock[s]
+        else:
+            safety = self._normal_safety(self.z[s], self.sigma[s], np.asarray(s, dtype=np.int64))
+        self._run = self._runner(episodes, self.theta[s], safety)
 
     def act(self, obs, state: RawState) -> np.ndarray:
         return self._run.target(state)
@@ -374,9 +535,22 @@ class ForecastPolicy(Policy):
             zt = f"z tuned on training cost ({self.z[0]:g})" if self.z.size == 1 else \
                 f"z tuned on training cost (median {np.median(self.z):g}, min {self.z.min():g}, max {self.z.max():g})"
         else:
-            zt = f"z = {self.z[0]:.3f} ({100 * self.service_level:g} % cycle service level)"
+            zt = f"z = {self.z[0]:.3f} (textbook fixed service level: {100 * self.service_level:g} % cycle service level)"
+        if self.safety is SafetyStock.ERROR_QUANTILE:
+            return self._describe_quantile(model)
         sig = f"sigma_e = {self.sigma[0]:.3g}" if self.sigma.size == 1 else f"sigma_e median {np.median(self.sigma):.3g}"
         return f"{self.name}: S = F(L+1) + z sigma_e sqrt(L+1); {model + '; ' if model else ''}{sig}; {zt}"
+
+    def _describe_quantile(self, model: str) -> str:
+        lv = np.unique(self.level)
+        if self.tuned:
+            costs = ", ".join(f"{v:g}: {c:.6g}" for v, c in self.holdout_costs.items())
+            how = f"level {lv[0]:g} chosen on held-out training data (summed cost by level: {costs or 'n/a'})"
+        else:
+            how = f"level = critical ratio p/(p+h) ({lv[0]:g})" if lv.size == 1 else \
+                f"level = critical ratio p/(p+h) (median {np.median(self.level):g})"
+        return (f"{self.name}: S = F(L+1) + quantile of the SKU's own (L+1)-period forecast errors on the training "
+                f"window (median {np.median(self.error_count):g} errors per SKU); {model + '; ' if model else ''}{how}")
 
 
 class MovingAverage(ForecastPolicy):
@@ -517,25 +691,27 @@ class TSB(ForecastPolicy):
 
 
 class _ModelPolicy(ForecastPolicy):
-    """A statsmodels model fitted once per selected SKU, SES for the others (see HoltWinters / ARIMA).
+    """A model fitted for each selected SKU, SES for the others (see HoltWinters / ARIMA).
 
     Selected: Syntetos-Boylan-Croston smooth or erratic SKUs (ADI < 1.32 on the training window) with at least
     ``min_periods`` training periods, the ``max_fits`` largest by training demand volume. Each is fitted on its
     most recent ``model_periods`` training periods; a failed fit falls back to SES. ``model_used[i]`` names
     SKU i's model. Tuned: z only (the smoothing constants are the fitted ones).
 
-    ``max_fits`` (default 25) bounds the statsmodels work per catalogue: a fit costs ~0.1 CPU-s (Holt-Winters,
-    two trend variants) to ~0.25 CPU-s (ARIMA, three orders) per SKU, so that all baselines on 10,000 SKUs stay
-    within about a minute (``benchmarks/scale.py``). Fitting more SKUs did not pay on the shared data: on m5_tiny
-    (107 eligible SKUs) holt_winters_tuned / arima_tuned cost 9.0248 / 9.3643 per SKU-period with the 25
-    largest fitted, 9.1162 / 9.4001 with 50, 9.1204 / 9.4712 with 100, 9.1119 / 9.4739 with all 107, 9.3867
-    with none (SES everywhere); carparts and man_weekly have fewer than 25 eligible SKUs
-    (``benchmarks/model_fits.py``).
+    ``max_fits`` (None: every selected SKU) bounds the per-series fits: ARIMA fits one statsmodels model per SKU
+    (default 25: ~0.16 CPU-s per SKU for the three orders, ~690 CPU-s for the 4,207 eligible SKUs of the
+    10,000-SKU scale catalogue; ``benchmarks/fit_libraries.py``, where statsforecast's AutoARIMA measured
+    ~0.19 CPU-s). With statsmodels' fits, fitting more SKUs did not pay on m5_tiny (107 eligible SKUs):
+    arima_tuned cost 9.3643 per SKU-period with the 25 largest fitted, 9.4001 with 50, 9.4712 with 100,
+    9.4739 with all 107 (``benchmarks/model_fits.py``). Holt-Winters fits every selected SKU in one batched
+    pass (:class:`HoltWinters`, default None).
     """
 
     model_label = "model"
 
-    def __init__(self, *, max_fits: int = 25, min_periods: int = 24, model_periods: int = 300, **kw):
+    def __init__(self, *, max_fits: int | None = 25, min_periods: int = 24, model_periods: int = 300, **kw):
+        if max_fits is not None and max_fits < 0:
+            raise ValueError(f"max_fits must be >= 0 or None, got {max_fits}")
         super().__init__(**kw)
         self.max_fits, self.min_periods, self.model_periods = max_fits, min_periods, model_periods
 
@@ -595,36 +771,57 @@ class _ModelPolicy(ForecastPolicy):
 
 class HoltWinters(_ModelPolicy):
     """Holt-Winters exponential smoothing (Hyndman & Athanasopoulos, *FPP* 3rd ed., sections 8.2-8.3; Gardner &
-    McKenzie 1985 for the damped trend), additive damped trend or none (lower AICc), additive season of the
-    data's length (:func:`season_length`) when the window holds two full seasons; per-period forecast
-    l_t + (phi + ... + phi^h) b_t + s_{t+h-m}, clipped at 0. Fitted once per selected SKU with statsmodels
-    ``ExponentialSmoothing`` (``initialization_method="estimated"``) and rolled forward here with the fitted
-    constants and the recursion of :class:`_HoltWintersEngine` (statsmodels' results cannot be extended without
-    refitting). SES for the other SKUs (see :class:`_ModelPolicy`).
+    McKenzie 1985 for the damped trend), additive damped trend or none, additive season of the data's length
+    (:func:`season_length`) or none (the lowest AICc), a season only when the window holds two full seasons;
+    per-period forecast l_t + (phi + ... + phi^h) b_t + s_{t+h-m}, clipped at 0 (the recursion of
+    :class:`_HoltWintersEngine`). Fitted for every selected SKU at once (``max_fits`` None, the default) by
+    :func:`baselines.forecast_models.fit_holt_winters_batch`: a grid of smoothing constants scored by the
+    one-step SSE of the fit window in one numba pass, prior l_0 = window mean, b_0 = 0, s_0 = phase means
+    minus l_0. It replaced one statsmodels ``ExponentialSmoothing`` fit per SKU (capped at 25 SKUs: ~0.05
+    CPU-s each, ~220 CPU-s for the 4,207 eligible SKUs of the 10,000-SKU scale catalogue; statsforecast's
+    AutoETS ~0.08 CPU-s; ``benchmarks/fit_libraries.py``); on the shared data the batched fit of every eligible
+    SKU costs the same or less (m5_tiny, 107 SKUs instead of 25: holt_winters_tuned 8.8681 instead of 9.0445
+    per SKU-period; carparts and man_weekly within 0.2 %). SES for the other SKUs (see :class:`_ModelPolicy`).
     """
 
     base_name = "holt_winters"
     model_label = "Holt-Winters"
 
-    def __init__(self, *, season: int | None = None, **kw):
-        super().__init__(**kw)
+    def __init__(self, *, season: int | None = None, max_fits: int | None = None, **kw):
+        super().__init__(max_fits=max_fits, **kw)
         self.season = season
 
     def _prepare(self) -> None:
         self._m = self.season if self.season is not None else season_length(self.problem)
         super()._prepare()
 
-    def _fit_one(self, y, count0):
-        out = _cached_fit("hw", y.tobytes(), self._m)
-        if out is None:
-            return None
-        rec = dict(out[0])
-        m = rec["m"]
-        seasons = np.zeros(m)
-        seasons[(count0 + np.arange(m)) % m] = rec["seasons"][:m]  # phase counted from the training start
-        rec["seasons"] = seasons
-        kind = ("damped" if rec["phi"] > 0 else "level") + ("+seasonal" if m > 1 else "")
-        return rec, "hw-" + kind
+    def _fit_chosen(self, chosen: np.ndarray, records: list[dict]) -> None:
+        # one batched fit per training data and settings: the untuned, tuned and quantile variants share it
+        key = ("hw_batch", self._m, self.model_periods, self.burn_in, self.fit_periods, chosen.tobytes())
+        hit = self._train.cache.get(key)
+        if hit is None or hit[0] is not self.problem:
+            hit = (self.problem, self._batch_fit(chosen))
+            self._train.cache[key] = hit
+        for i, rec in hit[1]:  # the records are shared: _stack copies them into its own arrays
+            self._fit_index[i] = len(records)
+            records.append(rec)
+            self.model_used[i] = "hw-" + ("damped" if rec["phi"] > 0 else "level") + \
+                ("+seasonal" if rec["m"] > 1 else "")
+
+    def _batch_fit(self, chosen: np.ndarray) -> list[tuple[int, dict]]:
+        nobs = self._nobs[chosen]
+        first = nobs - np.minimum(nobs, self.model_periods)
+        fits = fit_holt_winters_batch(self._Y[:, chosen], first, nobs, self._burn[chosen], self._m)
+        out = []
+        for i, f0, rec in zip(chosen.tolist(), first.tolist(), fits, strict=True):
+            if rec is None:
+                continue
+            m = rec["m"]
+            seasons = np.zeros(m)
+            seasons[(int(self._offset[i]) + f0 + np.arange(m)) % m] = rec["seasons"][:m]  # phase from train start
+            rec["seasons"] = seasons
+            out.append((i, rec))
+        return out
 
     def _stack(self, records):
         mmax = max([r["m"] for r in records], default=1)
@@ -654,7 +851,7 @@ class ARIMA(_ModelPolicy):
     model_label = "ARIMA"
 
     def _fit_one(self, y, count0):
-        out = _cached_fit("arima", y.tobytes(), 1)
+        out = _cached_arima(y.tobytes())
         if out is None:
             return None
         p, d, q = out[0]["order"]
@@ -692,7 +889,13 @@ FORECAST_POLICIES: dict[str, Callable[[], Policy]] = {
     "croston_tuned": partial(Croston, tuned=True),
     "tsb_tuned": partial(TSB, tuned=True),
 }
-"""Name -> constructor of every forecast-driven baseline (default settings)."""
+"""Name -> constructor of every forecast-driven baseline (default settings): ``<name>`` (textbook fixed
+service level), ``<name>_tuned`` (z tuned on training cost), ``<name>_quantile`` (error quantile at the
+critical ratio), ``<name>_quantile_tuned`` (error quantile, level chosen on held-out training data)."""
+for _name, _cls in list(FORECAST_POLICIES.items())[:6]:  # the six forecasters
+    FORECAST_POLICIES[_name + "_quantile"] = partial(_cls, safety=SafetyStock.ERROR_QUANTILE)
+    FORECAST_POLICIES[_name + "_quantile_tuned"] = partial(_cls, safety=SafetyStock.ERROR_QUANTILE, tuned=True)
+del _name, _cls
 
 
 # ------------------------------------------------------------------------------------------------- CLI

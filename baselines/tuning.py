@@ -76,15 +76,21 @@ def grid_search(problem: Problem, eps: Episodes, warmup: int, candidates: np.nda
     return best, cost
 
 
+def critical_ratio(problem: Problem) -> np.ndarray:
+    """The cost-optimal critical ratio p / (p + h) per SKU (0.5 where p + h = 0): the newsvendor fractile of
+    demand over the protection interval for backorders (p = backorder cost per unit and period), and the
+    project's lost-sales equivalent with p = lost-sale penalty per unit."""
+    h, p = problem.params[:, kernel.HOLD], problem.params[:, kernel.SHORT]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(p + h > 0, p / (p + h), 0.5)
+
+
 def critical_z(problem: Problem) -> np.ndarray:
     """Normal quantile of the critical ratio p / (p + h) per SKU (clipped to [-3, 3]): a rule-of-thumb safety
     factor, used only to pick the pilot candidate of a pruned search (never the answer)."""
-    h, p = problem.params[:, kernel.HOLD], problem.params[:, kernel.SHORT]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(p + h > 0, p / (p + h), 0.5)
     from scipy.stats import norm
 
-    return np.clip(norm.ppf(ratio), -3.0, 3.0)
+    return np.clip(norm.ppf(critical_ratio(problem)), -3.0, 3.0)
 
 
 def nearest(grid: np.ndarray, value: np.ndarray) -> np.ndarray:

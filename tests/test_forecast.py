@@ -173,7 +173,7 @@ def test_no_look_ahead(demo, name):
 BEST_BASE_STOCK = 6.3163  # lost-sales-L2-p9, exact (Zipkin 2008; baselines/dp_optimal.py)
 
 
-@pytest.mark.parametrize("name, tol", [("ses_tuned", 0.02), ("ma_tuned", 0.035)])
+@pytest.mark.parametrize("name, tol", [("ses_tuned", 0.02), ("ma_tuned", 0.035), ("ses_quantile_tuned", 0.02)])
 def test_tuned_near_best_base_stock_on_iid_poisson(name, tol):
     # On iid demand the best forecast is the constant mean; a forecaster adds the noise of its estimate to
     # the target: Var(F(L+1)) = (L+1)^2 Var(f). SES (alpha ~ 0.01): Var(f) = alpha/(2-alpha) 5 = 0.025, i.e.
@@ -216,7 +216,10 @@ def real(request):
     return get
 
 
-@pytest.mark.parametrize("name", UNTUNED + [n + "_tuned" for n in UNTUNED])
+QUANTILE = ["ses_quantile", "tsb_quantile_tuned", "holt_winters_quantile_tuned", "arima_quantile"]
+
+
+@pytest.mark.parametrize("name", UNTUNED + [n + "_tuned" for n in UNTUNED] + QUANTILE)
 @pytest.mark.parametrize("dataset", list(DATASETS))
 def test_runs_on_real_data(real, dataset, name):
     pb, train, eps = real(dataset)
@@ -229,6 +232,10 @@ def test_runs_on_real_data(real, dataset, name):
     assert not caught, [str(w.message) for w in caught]
     assert np.all(np.isfinite(tot[:, K.I_COST])) and tot[:, PERIODS].sum() > 0
     assert np.all(np.isfinite(pol.sigma)) and np.all(np.isfinite(pol.z)) and text.startswith(name)
+    if "_quantile" in name:
+        assert np.all(np.isfinite(pol.safety_stock)) and "(L+1)-period forecast errors" in text
+    elif not name.endswith("_tuned"):
+        assert "textbook fixed service level" in text
     if name.startswith(("holt_winters", "arima")):
         assert pol.n_models <= 3 and str(pol.n_models) in text
 
@@ -254,3 +261,149 @@ def test_tuning_by_forecast_paths_matches_grid_search(name):
     ref = grid_search(pb, eps, warmup, cand, pol._tuning_act(), order_up_to=True)
     new = rule_search(pb, eps, warmup, cand, RULE_LEVEL, pol._safety_values, pol._forecast_paths(eps, thetas, zs.size))
     assert np.array_equal(ref[1], new[1]) and np.array_equal(ref[0], new[0])
+
+
+# ------------------------------------------------------------------ quantile of the forecaster's own errors
+def test_error_quantile_order_up_to_hand_computed():
+    """MA(1) (F_s = 3 y_{s-1}, F_0 = 3 mean) on a 10-period series, L = 2, no burn-in: the 3-period errors
+    e_s = y_s + y_{s+1} + y_{s+2} - F_s (s = 0..7) by hand, their empirical quantile at the critical ratio
+    p / (p + h) = 9 / 10, and the target F(3) + quantile at the first period after the series."""
+    y = np.array([2, 0, 5, 1, 3, 4, 0, 6, 2, 3], dtype=float)  # mean 2.6
+    errors = [7 - 7.8, 6 - 6, 9 - 0, 8 - 15, 7 - 3, 10 - 9, 8 - 12, 11 - 0]
+    pb = Problem("lost-sales-L2-p9")  # h = 1, p = 9
+    pol = F.FORECAST_POLICIES["ma_quantile"](k=1, burn_in=0).fit(pb, TrainData([y], simulated=False))
+    ordered, count = pol._lead_errors(np.array([0]), pol.theta)
+    assert count[0] == 8
+    np.testing.assert_allclose(ordered[:8, 0], sorted(errors), atol=1e-12)
+    assert pol.level[0] == pytest.approx(0.9)
+    assert pol.safety_stock[0] == 11.0 == np.quantile(errors, 0.9, method="inverted_cdf")  # ceil(0.9 * 8) = 8th
+    q = pol._error_quantiles((ordered, count), np.array([[0.5, 0.6, 0.75]]))
+    np.testing.assert_allclose(q[0], [0.0, 1.0, 4.0])  # the 4th, 5th and 6th of the 8 sorted errors
+    assert first_target(pol, pb, y) == pytest.approx(3 * 3 + 11.0)  # MA(1) after the series: 3 y_9 = 9
+
+
+def _shift_data(tmp_path: Path, test_scale: float = 1.0, holdout_scale: float = 1.0) -> Path:
+    """Monthly Poisson(4) demand of 20 SKUs over 120 months; the last 24 are the test window (scaled by
+    `test_scale`), months 77..95 (inside the validation window, months 72..95, the quarter before the test
+    window) scaled by `holdout_scale`."""
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    dates = pd.date_range("2000-01-01", periods=120, freq="MS")
+    rows = []
+    for k in range(20):
+        demand = rng.poisson(4.0, 120).astype(float)
+        demand[77:96] = np.rint(demand[77:96] * holdout_scale)
+        demand[96:] = np.rint(demand[96:] * test_scale)
+        rows.append(pd.DataFrame({"date": dates, "sku": f"P{k}", "demand": demand}))
+    path = tmp_path / f"shift_{test_scale:g}_{holdout_scale:g}.csv"
+    pd.concat(rows).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("name", ["ses_quantile_tuned", "holt_winters_quantile_tuned"])
+def test_quantile_level_chosen_on_held_out_training_data_only(tmp_path, name):
+    """The tuned quantile rule, fitted on train + val as evaluate() fits it for the test window, picks its level
+    on the validation window: changing the test window changes neither the level nor the costs it was chosen by
+    nor the safety stocks; changing the validation window does change those costs (it is what the choice
+    reads)."""
+    from baselines.base import fit_window
+
+    fits, on_train = {}, []
+    for test_scale, hold_scale in ((1.0, 1.0), (3.0, 1.0), (1.0, 2.5)):
+        path = _shift_data(tmp_path, test_scale, hold_scale)
+        pb = Problem("lost-sales-L2-p9", **{"data.path": str(path), "data.test": "2008-01-01", "lead_time": 1})
+        assert fit_window(pb, "test") == "fit"
+        pol = make(name).fit(pb, train_data(pb, window="fit"))
+        fits[test_scale, hold_scale] = (pol.level.copy(), dict(pol.holdout_costs), pol.safety_stock.copy(),
+                                        pol.theta.copy())
+        # fitted on the train window only (to be scored on val): the held-out part is the end of train, and
+        # neither the validation nor the test window is read
+        pol = make(name).fit(pb, train_data(pb))
+        on_train.append((pol.level[0], dict(pol.holdout_costs), pol.safety_stock.copy()))
+    (lv1, c1, ss1, th1), (lv3, c3, ss3, th3) = fits[1.0, 1.0], fits[3.0, 1.0]
+    assert np.array_equal(lv1, lv3) and c1 == c3 and np.array_equal(ss1, ss3) and np.array_equal(th1, th3)
+    assert set(c1) == set(F.LEVEL_GRID) and lv1[0] in F.LEVEL_GRID and np.all(lv1 == lv1[0])
+    assert c1[lv1[0]] == min(c1.values())
+    assert fits[1.0, 2.5][1] != c1  # the held-out demand is what the level is chosen on
+    for lv, costs, ss in on_train[1:]:
+        assert lv == on_train[0][0] and costs == on_train[0][1] and np.array_equal(ss, on_train[0][2])
+
+
+def test_quantile_rules_in_the_registry():
+    from baselines.evaluation import known_policies, make_policies
+
+    names = known_policies()
+    for base in UNTUNED:
+        assert base + "_quantile" in names and base + "_quantile_tuned" in names
+    pols = make_policies("ses_quantile,tsb_quantile_tuned", Problem("demo"))
+    assert [p.name for p in pols] == ["ses_quantile", "tsb_quantile_tuned"]
+    with pytest.raises(ValueError, match="safety"):
+        F.SES(safety="quantile")
+
+
+# ---------------------------------------------------------------------------- batched Holt-Winters fit
+def test_batched_holt_winters_sse_matches_the_engine():
+    """The numba grid pass scores each candidate by the one-step SSE that _HoltWintersEngine gives (forecasts
+    clipped at 0, after burn-in) from the same prior: the fit's kernel and the policy's engine agree."""
+    rng = np.random.default_rng(4)
+    t = np.arange(80)
+    Y = np.stack([np.maximum(0, 6 + 2 * np.sin(2 * np.pi * t / 7) + 0.03 * t + rng.normal(0, 1.5, t.size)).round(),
+                  rng.poisson(1.0, t.size).astype(float)], axis=1)
+    first, nobs, burn, m = np.array([5, 0]), np.array([80, 70]), np.array([3, 6]), 7
+    grid = FM.hw_grid(True)
+    level0 = np.array([Y[5:80, 0].mean(), Y[0:70, 1].mean()])
+    seasons0 = rng.normal(0, 1, (2, m))
+    sse = np.zeros((2, grid.shape[0]))
+    cnt = np.zeros((2, grid.shape[0]), dtype=np.int64)
+    FM._hw_grid_sse(Y, first, nobs, burn, np.zeros(2, dtype=np.int64), m, level0, seasons0, grid, sse, cnt)
+    for j in range(2):
+        for g in (0, 9, 100, grid.shape[0] - 1):
+            a, b, phi, gam, seas = grid[g]
+            eng = FE._HoltWintersEngine([a], [b], [phi], [gam], [m], [level0[j]], [0.0],
+                                        (seasons0[j] if seas else np.zeros(m))[None, :], [0])
+            ref, n = 0.0, 0
+            for r in range(first[j], nobs[j]):
+                e = Y[r, j] - FE._one_step(eng)[0]
+                if r - first[j] >= burn[j]:
+                    ref, n = ref + e * e, n + 1
+                eng.update(np.array([Y[r, j]]))
+            assert cnt[j, g] == n and sse[j, g] == pytest.approx(ref, rel=1e-12), (j, g)
+
+
+def test_batched_holt_winters_recovers_a_noise_free_season():
+    """y = 10 + s_(t mod 4), s = (3, -1, -2, 0): the prior (window mean, phase means minus it) is exact, every
+    seasonal candidate forecasts with zero error, and the AICc picks the smallest of them (level + season)."""
+    s = np.array([3.0, -1.0, -2.0, 0.0])
+    y = 10 + np.tile(s, 12)
+    rec = FM.fit_holt_winters_batch(y[:, None], np.array([0]), np.array([48]), np.array([2]), 4)[0]
+    assert rec["m"] == 4 and rec["phi"] == 0.0 and rec["beta"] == 0.0 and rec["alpha"] == FM.HW_ALPHA[0]
+    assert rec["level"] == 10.0 and rec["gamma"] == FM.HW_GAMMA[0]
+    np.testing.assert_allclose(rec["seasons"], s)
+    eng = FE._HoltWintersEngine([rec["alpha"]], [0.0], [0.0], [rec["gamma"]], [4], [rec["level"]], [0.0],
+                                rec["seasons"][None, :], [0])
+    for v in y:
+        assert eng.forecast(1)[0, 0] == pytest.approx(v, abs=1e-9)
+        eng.update(np.array([v]))
+    # too short for two seasons: no seasonal candidate
+    rec = FM.fit_holt_winters_batch(y[:7, None], np.array([0]), np.array([7]), np.array([0]), 4)[0]
+    assert rec["m"] == 1
+
+
+def test_holt_winters_fits_every_eligible_sku(tmp_path):
+    """No cap: all 40 smooth SKUs (more than the former 25) get a Holt-Winters model; max_fits still caps."""
+    import pandas as pd
+
+    rng = np.random.default_rng(2)
+    dates = pd.date_range("2000-01-03", periods=200, freq="D")
+    rows = [pd.DataFrame({"date": dates, "sku": f"S{k}", "demand": rng.poisson(5 + k % 7, 200).astype(float)})
+            for k in range(40)]
+    path = tmp_path / "smooth.csv"
+    pd.concat(rows).to_csv(path, index=False)
+    pb = Problem("lost-sales-L2-p9", **{"data.path": str(path), "data.test": 0.25})
+    train = train_data(pb)
+    pol = F.HoltWinters().fit(pb, train)
+    assert pol.n_models == 40 and np.all(pol._fit_index >= 0)
+    assert F.HoltWinters(max_fits=10).fit(pb, train).n_models == 10
+    with pytest.raises(ValueError, match="max_fits"):
+        F.HoltWinters(max_fits=-1)
