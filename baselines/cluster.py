@@ -48,7 +48,7 @@ def connect(num_cpus: int | None = None, address: str | None = None):
            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     try:
         if address is None:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=True, logging_level="ERROR",
+            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
                      runtime_env={"env_vars": env})
         else:
             ray.init(address=address, logging_level="ERROR")
