@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,16 @@ from baselines import evaluation as E
 from envs import Problem
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def _scale_module():
+    """benchmarks/scale.py by its path (benchmarks/ is not put on sys.path: its agents.py would shadow agents)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_scale", ROOT / "benchmarks" / "scale.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def _same(a: E.Evaluation, b: E.Evaluation) -> None:
@@ -38,10 +46,9 @@ def carparts() -> Problem:
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory) -> Problem:
     """benchmarks/scale.py's synthetic daily catalogue: lead times 1..7, order costs, MOQ and pack sizes."""
-    from scale import catalogue_scenario, synthetic_catalogue
-
-    path, items = synthetic_catalogue(tmp_path_factory.mktemp("cat"), 150, 120, seed=3)
-    return Problem("lost-sales-L2-p9", **catalogue_scenario(path, items, 60, 120))
+    scale = _scale_module()
+    path, items = scale.synthetic_catalogue(tmp_path_factory.mktemp("cat"), 150, 120, seed=3)
+    return Problem("lost-sales-L2-p9", **scale.catalogue_scenario(path, items, 60, 120))
 
 
 def test_subset_is_the_parents_rows(carparts):
@@ -110,7 +117,6 @@ def test_ray_chunks_are_the_whole_evaluation(name, request, ray_local):
 def test_evaluate_cli_ray_writes_the_serial_results(tmp_path, ray_local, carparts):
     import evaluate
 
-    sys.path.insert(0, str(ROOT))
     scen = str(ROOT / "configs" / "carparts.yaml")
     args = ["--scenario", scen, "--policies", "base_stock,ses_tuned", "--no-progress"]
     assert evaluate.main(args + ["--out", str(tmp_path / "serial")]) == 0
@@ -159,26 +165,43 @@ def test_sweep_grid_values_and_trials():
                                               "seed": 0}
 
 
-def test_sweep_on_ray_tune_writes_run_folders_and_tables(tmp_path, ray_local):
+def test_sweep_tables_mean_and_sd_per_configuration(tmp_path):
+    from agents.sweep import SweepSpec, summarize, write_tables
+
+    spec = SweepSpec("ppo", "lost-sales-L2-p9", tmp_path, [0, 1, 2], {"hp.gamma": [0.95, 0.99]})
+    costs = {(0.95, 0): 6.2, (0.95, 1): 6.4, (0.95, 2): 6.9, (0.99, 0): 6.1, (0.99, 1): float("inf"), (0.99, 2): 6.3}
+    rows = [{"trial": f"t{g}-{s}", "hp.gamma": g, "seed": s, "validation_cost": c, "cost_kind": "exact long-run",
+             "final_validation_avg_cost": c, "timesteps": 10, "cpu_s": 1.0} for (g, s), c in costs.items()]
+    summary = summarize(spec, rows)
+    assert [s["hp.gamma"] for s in summary] == [0.95, 0.99] and [s["seeds"] for s in summary] == [3, 3]
+    assert summary[0]["mean"] == pytest.approx(6.5) and summary[0]["sd"] == pytest.approx(np.std([6.2, 6.4, 6.9], ddof=1))
+    assert summary[1]["mean"] == float("inf") and summary[1]["sd"] is None  # an unbounded policy: no sd
+    write_tables(spec, rows, summary, "test")
+    assert (tmp_path / "trials.csv").read_text().count("\n") == 7
+    md = (tmp_path / "sweep.md").read_text()
+    assert f"| 0.9500 | 3 | 6.5000 +- {np.std([6.2, 6.4, 6.9], ddof=1):.4f} |" in md and "| 0.9900 | 3 | inf |" in md
+
+
+def test_sweep_on_ray_tune_writes_a_run_folder_and_tables(tmp_path, ray_local):
+    """One real trial through Tune (each trial pays the imports and the validation baselines: ~10 CPU-s)."""
     pytest.importorskip("stable_baselines3")
     import evaluate
     from agents.sweep import main
 
     out = tmp_path / "sw"
     small = ["n_envs=2", "hp.n_steps=32", "hp.batch_size=32", "hp.n_epochs=1", "eval_periods=200", "eval_episodes=4"]
-    rc = main(["--algo", "ppo", "--scenario", "lost-sales-L2-p9", "--seeds", "0", "1", "--grid", "hp.gamma=0.9",
+    rc = main(["--algo", "ppo", "--scenario", "lost-sales-L2-p9", "--seeds", "3", "--grid", "hp.gamma=0.9",
                "--timesteps", "64", "--out", str(out), *small])
     assert rc == 0
     rows = (out / "trials.csv").read_text().splitlines()
-    assert len(rows) == 3 and rows[0].startswith("trial,hp.gamma,seed,validation_cost,cost_kind")
+    assert len(rows) == 2 and rows[0].startswith("trial,hp.gamma,seed,validation_cost,cost_kind")
+    assert rows[1].startswith("ppo-gamma0.9-s3,0.9,3,") and ",exact long-run," in rows[1]
     summary = (out / "summary.csv").read_text().splitlines()
-    assert len(summary) == 2 and summary[1].startswith("0.9,2,")
-    md = (out / "sweep.md").read_text()
-    assert "| ppo-gamma0.9-s0 |" in md and "| ppo-gamma0.9-s1 |" in md and "mean +- sd" in md
-    for s in (0, 1):
-        run = out / "runs" / f"ppo-gamma0.9-s{s}"
-        assert (run / "config.yaml").is_file() and (run / "model.zip").is_file()
-        assert "seed: " + str(s) in (run / "config.yaml").read_text()
-        assert "gamma: 0.9\n" in (run / "config.yaml").read_text()
-    assert evaluate.main(["--model", str(out / "runs" / "ppo-gamma0.9-s0"), "--policies", "base_stock",
-                          "--episodes", "2", "--periods", "30", "--no-progress"]) == 0
+    assert len(summary) == 2 and summary[1].startswith("0.9,1,")
+    assert "| ppo-gamma0.9-s3 |" in (out / "sweep.md").read_text()
+    run = out / "runs" / "ppo-gamma0.9-s3"
+    assert (run / "model.zip").is_file() and (run / "exact_cost.json").is_file()
+    cfg = (run / "config.yaml").read_text()
+    assert "seed: 3\n" in cfg and "gamma: 0.9\n" in cfg and "n_steps: 32\n" in cfg
+    assert evaluate.main(["--model", str(run), "--policies", "base_stock", "--episodes", "2", "--periods", "30",
+                          "--no-progress"]) == 0
