@@ -107,6 +107,8 @@ def main(argv=None) -> int:
         if runs:
             policies += agent_policies(runs, problem)
         map_chunks, chunk = None, args.chunk_skus
+        if (args.ray or chunk) and not problem.source.replays_windows:
+            print("note: a parametric scenario is evaluated whole in this process (one random stream for all SKUs)")
         if args.ray:
             from baselines import cluster
 

@@ -20,6 +20,8 @@ The KPIs are the one table of :mod:`envs.kpis` (definitions there); evaluation a
 
 from __future__ import annotations
 
+import copy
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -297,9 +299,6 @@ def evaluate_chunk(problem: Problem, policies: list[Policy], task: ChunkTask) ->
     """Fit and simulate (copies of) `policies` on the chunk's SKUs only (``problem.subset``): the one chunk
     function of the serial chunked evaluation and of the Ray tasks. Memory: the chunk's rows of the data and
     its episodes, never the whole catalogue's (beyond what `problem` already holds)."""
-    import copy
-    import resource
-
     t0 = time.process_time()
     sub = problem.subset(np.arange(task.start, task.stop))
     pols = [copy.deepcopy(p) for p in policies]
