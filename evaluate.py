@@ -109,7 +109,7 @@ def main(argv=None) -> int:
         map_chunks, chunk = None, args.chunk_skus
         if (args.ray or chunk) and not problem.source.replays_windows:
             print("note: a parametric scenario is evaluated whole in this process (one random stream for all SKUs)")
-        if args.ray:
+        if args.ray and problem.source.replays_windows:
             from baselines import cluster
 
             ray = cluster.connect(args.num_cpus, args.address)
