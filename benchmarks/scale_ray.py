@@ -188,13 +188,14 @@ def main() -> None:
     if SHARDS:
         per = np.array([t.cpu_s for t in SHARDS])
         mem = max(t.peak_rss for t in SHARDS) / 2**20
-        n_tasks_1m = -(-1_000_000 // args.chunk_skus)
-        print(f"\n1,000,000 SKUs by the measured shards ({args.chunk_skus:,} SKUs, {per.mean():.2f} CPU-s each, "
-              f"worker peak {mem:,.0f} MB): {n_tasks_1m} tasks, {n_tasks_1m * per.mean():,.0f} CPU-s of tasks; "
-              f"{n_tasks_1m * per.mean() / args.num_cpus / 60:.1f} min on {args.num_cpus} CPUs, "
-              f"{n_tasks_1m * per.mean() / 160 / 60:.1f} min on 10 nodes x 16 CPUs (tasks only: the driver's load "
-              f"of the catalogue and ray.put are serial)")
-
+        n1m = -(-1_000_000 // args.chunk_skus)
+        cpus = 10 * args.num_cpus
+        print(f"\n1,000,000 SKUs by the measured shards ({args.chunk_skus:,} SKUs: {per.mean():.2f} CPU-s mean, "
+              f"{per.max():.2f} max; worker peak RSS {mem:,.0f} MB): {n1m} tasks, {n1m * per.mean():,.0f} CPU-s of "
+              f"tasks, {n1m * per.mean() / args.num_cpus / 60:.1f} min of tasks on this machine's {args.num_cpus} "
+              f"CPUs, {n1m * per.mean() / cpus / 60:.1f} min on 10 such nodes ({cpus} CPUs; tasks only: the "
+              f"driver's load of the catalogue, ray.put and the merge are serial and need the whole catalogue "
+              f"in the driver's memory)")
 
 if __name__ == "__main__":
     main()
