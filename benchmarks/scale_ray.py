@@ -1,7 +1,8 @@
 """Serial vs Ray on this machine: the baselines on a synthetic catalogue, and a sweep of seeds (a measurement,
 not a test).
 
-    python benchmarks/scale_ray.py [--skus 100000] [--periods 365] [--chunk-skus 5000] [--num-cpus 2]
+    python benchmarks/scale_ray.py [--skus 100000] [--periods 365] [--chunk-skus 5000] [--ray-chunks 1000,5000]
+                                   [--num-cpus 2]
                                    [--sweep-seeds 4] [--sweep-timesteps 8192] [--no-sweep]
 
 Baselines: base_stock, capped_base_stock and ses_tuned on `--skus` synthetic daily SKUs (benchmarks/scale.py's
@@ -101,13 +102,14 @@ def bench_eval(args, rows: list) -> None:
         warm = problem.subset(np.arange(min(200, problem.n_skus)))  # numba compilation / cache, not counted
         evaluate(warm, make_policies(POLICIES, warm))
         runs = {}
-        for how in ("whole", "chunks", "ray"):
+        plan = [("whole", None), ("chunks", args.chunk_skus)] + [("ray", c) for c in sorted(args.ray_chunks)]
+        for how, size in plan:  # Ray chunk sizes ascending: a worker's ru_maxrss is a lifetime peak
             kw = {}
             if how == "chunks":
-                kw = {"chunk_skus": args.chunk_skus}
+                kw = {"chunk_skus": size}
             if how == "ray":
                 cluster.connect(args.num_cpus)
-                kw = {"chunk_skus": args.chunk_skus, "map_chunks": timed_ray_map}
+                kw = {"chunk_skus": size, "map_chunks": timed_ray_map}
             TASKS.clear()
             reset_peak()
             c0, w0 = time.process_time(), time.perf_counter()
@@ -115,24 +117,26 @@ def bench_eval(args, rows: list) -> None:
             cpu, wall = time.process_time() - c0, time.perf_counter() - w0
             worker_cpu = sum(t.cpu_s for t in TASKS)
             worker_rss = max((t.peak_rss for t in TASKS), default=0) / 2**20
-            runs[how] = ev
-            rows.append((f"baselines, {how}" + (f" ({args.num_cpus} CPUs)" if how == "ray" else ""), cpu + worker_cpu,
-                         wall, rss_mb(), worker_rss, len(TASKS)))
+            runs[(how, size)] = ev
+            label = "baselines, whole" if how == "whole" else f"baselines, chunks of {size:,} SKUs, serial" \
+                if how == "chunks" else f"baselines, Ray tasks of {size:,} SKUs ({args.num_cpus} CPUs)"
+            rows.append((label, cpu + worker_cpu, wall, rss_mb(), worker_rss, len(TASKS)))
             print(_row(rows[-1]), flush=True)
             if TASKS:
                 per = np.array([t.cpu_s for t in TASKS])
-                print(f"  per task ({args.chunk_skus:,} SKUs): {per.mean():.2f} CPU-s mean, {per.max():.2f} max; "
+                print(f"  per task ({size:,} SKUs): {per.mean():.2f} CPU-s mean, {per.max():.2f} max; "
                       f"driver {cpu:.1f} CPU-s", flush=True)
-                SHARDS.extend(TASKS)
+                SHARDS[size] = list(TASKS)
+        whole = runs[("whole", None)]
         same = all(np.array_equal(a.totals, b.totals) and a.description == b.description
-                   for how in ("chunks", "ray") for a, b in zip(runs["whole"].results, runs[how].results))
+                   for key, ev in runs.items() for a, b in zip(whole.results, ev.results))
         print(f"results bit-identical across whole / chunks / Ray: {same}")
-        for r in runs["whole"].results:
+        for r in whole.results:
             print(f"  {r.name}: avg cost {r.kpis['avg_cost']:.6f}, fit {r.fit_cpu_s:.1f} + run {r.eval_cpu_s:.1f} CPU-s")
 
 
 TASKS: list = []
-SHARDS: list = []
+SHARDS: dict = {}
 
 
 def timed_ray_map(problem, policies, tasks):
@@ -170,7 +174,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--skus", type=int, default=100_000)
     ap.add_argument("--periods", type=int, default=365)
-    ap.add_argument("--chunk-skus", type=int, default=5000)
+    ap.add_argument("--chunk-skus", type=int, default=5000, help="SKUs per chunk of the serial chunked run")
+    ap.add_argument("--ray-chunks", type=lambda t: [int(x) for x in t.split(",")], default=[1000, 5000],
+                    help="SKUs per Ray task, one run each (comma-separated)")
     ap.add_argument("--num-cpus", type=int, default=2)
     ap.add_argument("--sweep-seeds", type=int, default=4)
     ap.add_argument("--sweep-timesteps", type=int, default=8192)
@@ -185,12 +191,12 @@ def main() -> None:
     print(f"{'run':<52} {'CPU-s':>9} {'wall s':>8} {'driver MB':>10} {'worker MB':>10} {'tasks':>6}")
     for r in rows:
         print(_row(r))
-    if SHARDS:
-        per = np.array([t.cpu_s for t in SHARDS])
-        mem = max(t.peak_rss for t in SHARDS) / 2**20
-        n1m = -(-1_000_000 // args.chunk_skus)
+    for size, shards in SHARDS.items():
+        per = np.array([t.cpu_s for t in shards])
+        mem = max(t.peak_rss for t in shards) / 2**20
+        n1m = -(-1_000_000 // size)
         cpus = 10 * args.num_cpus
-        print(f"\n1,000,000 SKUs by the measured shards ({args.chunk_skus:,} SKUs: {per.mean():.2f} CPU-s mean, "
+        print(f"\n1,000,000 SKUs by the measured shards of {size:,} SKUs ({per.mean():.2f} CPU-s mean, "
               f"{per.max():.2f} max; worker peak RSS {mem:,.0f} MB): {n1m} tasks, {n1m * per.mean():,.0f} CPU-s of "
               f"tasks, {n1m * per.mean() / args.num_cpus / 60:.1f} min of tasks on this machine's {args.num_cpus} "
               f"CPUs, {n1m * per.mean() / cpus / 60:.1f} min on 10 such nodes ({cpus} CPUs; tasks only: the "
