@@ -243,7 +243,9 @@ class ChunkTask:
 class ChunkResult:
     """What a chunk sends back: per policy (in the order given) the totals of its columns, the fit and
     simulation CPU-s, its recorded trajectories and the per-SKU fields its description reads; the chunk's own
-    CPU-s and the peak RSS of the process that ran it (bytes)."""
+    CPU-s, the peak RSS of the process that ran it (bytes; shared pages it read count in it, e.g. a Ray worker's
+    rows of the object store, which stay mapped across its tasks) and its private (anonymous) RSS at the end of
+    the chunk (Linux; 0 elsewhere)."""
 
     task: ChunkTask
     totals: list[np.ndarray]
@@ -253,6 +255,7 @@ class ChunkResult:
     fields: list[dict[str, np.ndarray]]
     cpu_s: float
     peak_rss: int
+    private_rss: int = 0
 
 
 MapChunks = Callable[[Problem, list[Policy], list[ChunkTask]], list[ChunkResult]]
@@ -318,7 +321,19 @@ def evaluate_chunk(problem: Problem, policies: list[Policy], task: ChunkTask) ->
     return ChunkResult(task, [r.totals for r in results], [r.fit_cpu_s for r in results],
                        [r.eval_cpu_s for r in results], [r.trajectory for r in results],
                        [{f: np.asarray(getattr(p, f)) for f in p.sku_fields} for p in pols],
-                       time.process_time() - t0, peak)
+                       time.process_time() - t0, peak, _private_rss())
+
+
+def _private_rss() -> int:
+    """RssAnon of this process (bytes; Linux /proc), 0 where unknown."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def serial_map_chunks(problem: Problem, policies: list[Policy], tasks: list[ChunkTask]) -> list[ChunkResult]:

@@ -11,7 +11,8 @@ this process, (3) as Ray tasks on a local Ray with `--num-cpus` CPUs; the three 
 bit. CPU-s: the driver's ``time.process_time`` plus, for Ray, the CPU-s each task measured itself (numba's
 compilation or cache loading in a fresh worker included, Ray's own processes not). Peak RSS: the driver's
 ``ru_maxrss`` and the largest worker's (``ru_maxrss`` of the worker process at the end of its task; pages of
-the object store it read count in it); the driver's is reset before each run (VmHWM). A 1,000,000-SKU catalogue needs ~5.8 GB for the demand matrix alone
+the object store it read count in it and stay mapped across its tasks: a worker's private memory, RssAnon,
+is printed per run); the driver's is reset before each run (VmHWM). A 1,000,000-SKU catalogue needs ~5.8 GB for the demand matrix alone
 (1e6 x 730 float64) plus the long table it is read from, more than this shared machine has to spare, so the
 figures are measured at `--skus` and scaled linearly per SKU (every SKU is fitted and simulated on its own).
 
@@ -117,6 +118,7 @@ def bench_eval(args, rows: list) -> None:
             cpu, wall = time.process_time() - c0, time.perf_counter() - w0
             worker_cpu = sum(t.cpu_s for t in TASKS)
             worker_rss = max((t.peak_rss for t in TASKS), default=0) / 2**20
+            private = max((t.private_rss for t in TASKS), default=0) / 2**20
             runs[(how, size)] = ev
             label = "baselines, whole" if how == "whole" else f"baselines, chunks of {size:,} SKUs, serial" \
                 if how == "chunks" else f"baselines, Ray tasks of {size:,} SKUs ({args.num_cpus} CPUs)"
@@ -124,8 +126,9 @@ def bench_eval(args, rows: list) -> None:
             print(_row(rows[-1]), flush=True)
             if TASKS:
                 per = np.array([t.cpu_s for t in TASKS])
-                print(f"  per task ({size:,} SKUs): {per.mean():.2f} CPU-s mean, {per.max():.2f} max; "
-                      f"driver {cpu:.1f} CPU-s", flush=True)
+                print(f"  per task ({size:,} SKUs): {per.mean():.2f} CPU-s mean, {per.max():.2f} max; driver "
+                      f"{cpu:.1f} CPU-s; worker private (anonymous) RSS at the end of a task: {private:,.0f} MB max",
+                      flush=True)
                 SHARDS[size] = list(TASKS)
         whole = runs[("whole", None)]
         same = all(np.array_equal(a.totals, b.totals) and a.description == b.description
