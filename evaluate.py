@@ -3,6 +3,7 @@
     python evaluate.py --scenario NAME_OR_YAML [--data FILE] [--items FILE] [--policies LIST] [--episodes N]
                        [--periods N] [--seed S] [--max-fits N] [--out DIR] [KEY=VALUE ...]
     python evaluate.py --model RUN_DIR [--model RUN_DIR ...] [--policies LIST] [...]
+    python evaluate.py ... [--chunk-skus N] [--ray [--num-cpus N | --address ADDR]]
 
 `--model RUN_DIR` (repeatable) adds trained agents (train.py run folders): the scenario, its overrides and the
 agent's normalisation are read from the first run folder, so no flag needs repeating; every agent and baseline
@@ -11,6 +12,8 @@ runs on the same traces (data scenarios: the test window).
 Parametric scenarios: every policy runs on the same `--episodes` simulated episodes. Data scenarios
 (`--data` or a YAML with a `data:` section): every policy runs on the test window of every SKU. Prints the
 table sorted by cost; with `--out` also writes results.json, results.csv, report.md and PNG plots.
+`--chunk-skus N` fits and simulates data scenarios N SKUs at a time (bounded memory), `--ray` runs those chunks
+as Ray tasks (local Ray with `--num-cpus`, or the cluster at `--address`); same results (docs/scale.md).
 The logic lives in baselines.evaluation and baselines.report; this file only parses arguments.
 """
 
@@ -46,6 +49,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                          "SKUs get a fitted model, the others SES (default: holt_winters every such SKU, one batched "
                          "fit; arima 25, statsmodels ~0.16 CPU-s per SKU)")
     ap.add_argument("--out", help="folder for results.json, results.csv, report.md and plots")
+    ap.add_argument("--chunk-skus", type=int, metavar="N",
+                    help="data scenarios: fit and simulate N SKUs at a time (default with --ray: the SKUs / 4 per "
+                         "CPU, at most 20,000)")
+    ap.add_argument("--ray", action="store_true", help="run the SKU chunks as Ray tasks (pip install -e \".[ray]\")")
+    ap.add_argument("--num-cpus", type=int, metavar="N", help="CPUs of the local Ray (with --ray; default all)")
+    ap.add_argument("--address", metavar="ADDR", help="a running Ray cluster (with --ray): auto or HOST:PORT")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     ap.add_argument("--list-policies", action="store_true", help="print the known policy names and exit")
     ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="scenario overrides, e.g. lead_time=3")
@@ -56,12 +65,21 @@ def parse_args(argv=None) -> argparse.Namespace:
         ap.error("--periods must be >= 1")
     if args.max_fits is not None and args.max_fits < 0:
         ap.error("--max-fits must be >= 0")
+    if args.chunk_skus is not None and args.chunk_skus < 1:
+        ap.error("--chunk-skus must be >= 1")
+    if args.num_cpus is not None and args.num_cpus < 1:
+        ap.error("--num-cpus must be >= 1")
+    if not args.ray and (args.num_cpus is not None or args.address is not None):
+        ap.error("--num-cpus and --address need --ray")
+    if args.num_cpus is not None and args.address is not None:
+        ap.error("--num-cpus applies to a local Ray only; a cluster (--address) has its own CPUs")
     return args
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     from baselines import evaluation, report
+    from baselines.cluster import RayError
     from envs import Problem, ScenarioError
     from envs.data import DataError
     from envs.scenario import parse_override
@@ -99,8 +117,20 @@ def main(argv=None) -> int:
                     p.max_fits = args.max_fits
         if runs:
             policies += agent_policies(runs, problem)
+        map_chunks, chunk = None, args.chunk_skus
+        if (args.ray or chunk) and not problem.source.replays_windows:
+            print("note: a parametric scenario is evaluated whole in this process (one random stream for all SKUs)")
+        if args.ray and problem.source.replays_windows:
+            from baselines import cluster
+
+            ray = cluster.connect(args.num_cpus, args.address)
+            map_chunks = cluster.ray_map_chunks
+            if chunk is None:  # about 4 chunks per CPU, so that the last tasks do not leave CPUs idle
+                cpus = max(int(ray.cluster_resources().get("CPU", 1)), 1)
+                chunk = min(max(-(-problem.n_skus // (4 * cpus)), 1), 20_000)
         ev = evaluation.evaluate(problem, policies, episodes=args.episodes, periods=args.periods, seed=args.seed,
-                                 progress=not args.no_progress and sys.stderr.isatty())
+                                 progress=not args.no_progress and sys.stderr.isatty(), chunk_skus=chunk,
+                                 map_chunks=map_chunks)
         print(report.header(ev))
         print(report.table(ev))
         if any(r.uses_future for r in ev.results):
@@ -110,7 +140,7 @@ def main(argv=None) -> int:
             command = "python evaluate.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
             for path in report.write_outputs(ev, args.out, command):
                 print(f"wrote {path}")
-    except (ScenarioError, DataError, ValueError, OSError) as e:  # RunError, PresetError are ValueErrors
+    except (ScenarioError, DataError, ValueError, OSError, RayError) as e:  # RunError, PresetError are ValueErrors
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -4,6 +4,8 @@
                     [--device auto|cpu|cuda] [--n-envs N] [--seed S] [--run-dir DIR] [--preset NAME]
                     [--resume RUN_DIR] [KEY=VALUE ...]
     python train.py export RUN_DIR --out policy.onnx [--check]      (= python -m agents.export)
+    python train.py sweep --algo ppo --scenario NAME --seeds 0 1 2 3 --grid hp.gamma=0.95,0.99 --out DIR
+                    [--timesteps N] [--num-cpus N | --address ADDR] [--serial]   (= python -m agents.sweep)
 
 Settings come from configs/presets/<algo>.yaml (the scenario's entry, else `default`), then the flags, then
 KEY=VALUE overrides: a run-config field (eval_freq=20000), a hyperparameter (hp.gamma=0.99) or a scenario
@@ -58,6 +60,10 @@ def main(argv=None) -> int:
         from agents.export import main as export_main
 
         return export_main(raw[1:])
+    if raw[:1] == ["sweep"]:  # Ray Tune over a preset: agents.sweep (each trial is this file's training run)
+        from agents.sweep import main as sweep_main
+
+        return sweep_main(raw[1:])
     args = parse_args(argv)
     from agents.config import PresetError, resolve_config
     from agents.runs import RunError

@@ -84,6 +84,13 @@ class Policy:
     uses_future: bool = False
     order_up_to: bool = False
     """act() returns target inventory positions rather than order quantities."""
+    sku_separable: bool = True
+    """Fitted SKU by SKU: fitting on a subset of the SKUs (``Problem.subset``) gives the same parameters for
+    them, so an evaluation may fit and simulate the catalogue in SKU chunks (``baselines.evaluation``). False
+    where a fit chooses across SKUs (one k for all SKUs, the largest SKUs get a model)."""
+    sku_fields: tuple[str, ...] = ()
+    """Per-SKU fitted arrays (first axis = SKU) that :meth:`describe` reads: a chunked evaluation concatenates
+    them over the chunks to describe the whole catalogue's fit."""
 
     def fit(self, problem: Problem, train: TrainData) -> Policy:
         self.problem = problem
@@ -104,6 +111,7 @@ class LevelPolicy(Policy):
     """Order up to a per-SKU level S on inventory position each period (base-stock, (R,S) with R = 1)."""
 
     order_up_to = True
+    sku_fields = ("levels",)
 
     def __init__(self, name: str):
         self.name = name

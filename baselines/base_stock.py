@@ -138,6 +138,7 @@ class RecentBaseStock(LevelPolicy):
 
     FRACTIONS = (0.125, 0.25, 0.5, 1.0)
     HOLDOUT = 0.2
+    sku_separable = False  # one k for all SKUs, chosen on their summed held-out cost
 
     def __init__(self):
         super().__init__("recent_base_stock_tuned")
@@ -215,6 +216,7 @@ class CappedBaseStock(Policy):
     """Order min(r, max(0, S - IP)) each period; S and the cap r tuned together per SKU (Xin 2021)."""
 
     name = "capped_base_stock"
+    sku_fields = ("levels", "caps")
     CAP_MULTIPLES = np.array([0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, np.inf])
 
     def fit(self, problem, train: TrainData) -> CappedBaseStock:

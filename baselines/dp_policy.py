@@ -24,6 +24,7 @@ class DPOptimal(Policy):
     the exact long-run average cost that evaluation reports as the optimum."""
 
     name = "dp_optimal"
+    sku_separable = False  # parametric scenarios only (one optimum for the scenario)
     MAX_LEAD = 4
 
     @classmethod

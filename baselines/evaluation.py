@@ -20,14 +20,16 @@ The KPIs are the one table of :mod:`envs.kpis` (definitions there); evaluation a
 
 from __future__ import annotations
 
+import copy
+import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from envs import kernel
-from envs.batch import PERIODS, Trajectory, simulate
+from envs.batch import PERIODS, TOTAL_KEYS, Trajectory, simulate
 from envs.episodes import STREAMS, Episodes, make_episodes
 from envs.kpis import KPI_KEYS, kpis_from_totals  # noqa: F401  (re-exported: the one KPI table)
 from envs.problem import Problem
@@ -137,14 +139,33 @@ def evaluation_episodes(problem: Problem, *, episodes: int = 100, periods: int |
 
 def evaluate(problem: Problem, policies: list[Policy], *, episodes: int = 100, periods: int | None = None,
              seed: int = 0, window: str = "test", record: int = 1, progress: bool = False,
-             train: TrainData | None = None) -> Evaluation:
+             train: TrainData | None = None, chunk_skus: int | None = None,
+             map_chunks: MapChunks | None = None) -> Evaluation:
     """Fit every policy on the data before `window` (:func:`baselines.base.fit_window`: train + val for the test
     window of a data scenario with a validation window) and simulate it on the same traces of `window`; KPIs
-    in result.kpis."""
+    in result.kpis.
+
+    ``chunk_skus`` (data scenarios): fit and simulate the SKU-separable policies in chunks of that many SKUs
+    (:func:`evaluate_chunk`, bounded memory per chunk), ``map_chunks`` maps the chunks (default: one after the
+    other in this process; :func:`baselines.cluster.ray_map_chunks`: Ray tasks). The result is the unchunked
+    one, bit for bit (tests/test_ray.py)."""
     eps, warmup = evaluation_episodes(problem, episodes=episodes, periods=periods, seed=seed, window=window)
-    if train is None:
-        train = train_data(problem, window=fit_window(problem, window))
-    return evaluate_on(problem, policies, eps, warmup, record=record, progress=progress, train=train)
+    if chunk_skus is None and map_chunks is None:
+        if train is None:
+            train = train_data(problem, window=fit_window(problem, window))
+        return evaluate_on(problem, policies, eps, warmup, record=record, progress=progress, train=train)
+    return evaluate_chunked(problem, policies, eps, window, record=record, chunk_skus=chunk_skus,
+                            map_chunks=map_chunks, progress=progress, train=train, warmup=warmup)
+
+
+def _recorded(problem: Problem, eps: Episodes, record: int) -> np.ndarray | None:
+    """Trace columns whose trajectory is kept: the busiest SKUs (data) or the first episodes (parametric)."""
+    if not record:
+        return None
+    if problem.source.replays_windows:
+        busiest = np.argsort(-eps.demand[eps.history:].sum(axis=0), kind="stable")
+        return busiest[:record]
+    return np.arange(min(record, eps.n))
 
 
 def evaluate_on(problem: Problem, policies: list[Policy], eps: Episodes, warmup: int = 0, *, record: int = 1,
@@ -152,10 +173,14 @@ def evaluate_on(problem: Problem, policies: list[Policy], eps: Episodes, warmup:
     """:func:`evaluate` on given episodes (e.g. training's validation traces): every policy fitted on the
     training data, simulated on `eps` after `warmup` periods, the KPIs and the comparisons filled in."""
     train = train if train is not None else train_data(problem)
-    rec = None
-    if record:  # plots show the busiest SKU (data) or the first episodes (parametric)
-        busiest = np.argsort(-eps.demand[eps.history:].sum(axis=0), kind="stable")
-        rec = busiest[:record] if problem.source.replays_windows else np.arange(min(record, eps.n))
+    results = run_policies(problem, policies, eps, warmup, _recorded(problem, eps, record), progress=progress,
+                           train=train)
+    return _finish(problem, policies, eps, results, warmup, train.window)
+
+
+def run_policies(problem: Problem, policies: list[Policy], eps: Episodes, warmup: int, rec: np.ndarray | None, *,
+                 train: TrainData, progress: bool = False) -> list[PolicyResult]:
+    """Fit each policy on `train` and simulate it on `eps` (trajectories of the columns `rec`)."""
     results = []
     bar = None
     if progress:
@@ -180,13 +205,190 @@ def evaluate_on(problem: Problem, policies: list[Policy], eps: Episodes, warmup:
             bar.update(1)
     if bar is not None:
         bar.close()
+    return results
+
+
+def _finish(problem: Problem, policies: list[Policy], eps: Episodes, results: list[PolicyResult],
+            warmup: int, window: str) -> Evaluation:
     optimal = None
     for pol in policies:
         if getattr(pol, "exact_avg_cost", None) is not None:
             optimal = float(pol.exact_avg_cost)
-    ev = Evaluation(problem, eps, results, optimal, warmup, train.window)
+    ev = Evaluation(problem, eps, results, optimal, warmup, window)
     _fill_kpis(ev)
     return ev
+
+
+# ------------------------------------------------------------------------------------ SKU-chunked evaluation
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """One chunk: the SKUs [start, stop) of a data scenario, whose episodes are the trace columns
+    [col_start, col_stop) of the whole evaluation (replayed windows are in SKU order), padded to `periods`
+    rows; the policies are fitted on `fit_window` (the whole catalogue's :func:`baselines.base.fit_window`: a
+    chunk may have no SKU with a validation window); ``record`` pairs (position in the recorded list, local
+    column) of the recorded columns it holds."""
+
+    start: int
+    stop: int
+    col_start: int
+    col_stop: int
+    window: str
+    periods: int
+    fit_window: str = "train"
+    record: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass
+class ChunkResult:
+    """What a chunk sends back: per policy (in the order given) the totals of its columns, the fit and
+    simulation CPU-s, its recorded trajectories and the per-SKU fields its description reads; the chunk's own
+    CPU-s, the peak RSS of the process that ran it (bytes; shared pages it read count in it, e.g. a Ray worker's
+    rows of the object store, which stay mapped across its tasks) and its private (anonymous) RSS at the end of
+    the chunk (Linux; 0 elsewhere)."""
+
+    task: ChunkTask
+    totals: list[np.ndarray]
+    fit_cpu_s: list[float]
+    eval_cpu_s: list[float]
+    trajectories: list[Trajectory | None]
+    fields: list[dict[str, np.ndarray]]
+    cpu_s: float
+    peak_rss: int
+    private_rss: int = 0
+
+
+MapChunks = Callable[[Problem, list[Policy], list[ChunkTask]], list[ChunkResult]]
+"""Runs :func:`evaluate_chunk` on every task and returns the results in the order of the tasks."""
+
+
+def sku_chunks(problem: Problem, eps: Episodes, window: str, chunk_skus: int,
+               rec: np.ndarray | None = None) -> list[ChunkTask]:
+    """The SKUs of a data scenario cut into chunks of `chunk_skus` consecutive SKUs (every SKU is fitted in
+    exactly one chunk; the evaluated SKUs of `eps`, in SKU order, fall in theirs)."""
+    if not problem.source.replays_windows:
+        raise ScenarioError("only data scenarios are evaluated in SKU chunks (parametric demand draws all SKUs "
+                            "from one random stream)")
+    if chunk_skus < 1:
+        raise ValueError(f"chunk size must be >= 1 SKU, got {chunk_skus}")
+    if eps.n > 1 and not np.all(np.diff(eps.sku) > 0):
+        raise ValueError("SKU chunks need the episodes in SKU order (one per SKU)")
+    rec = np.zeros(0, dtype=np.int64) if rec is None else np.asarray(rec)
+    tasks = []
+    for a in range(0, problem.n_skus, chunk_skus):
+        b = min(a + chunk_skus, problem.n_skus)
+        c0, c1 = (int(x) for x in np.searchsorted(eps.sku, [a, b]))
+        mine = tuple((int(k), int(c) - c0) for k, c in enumerate(rec) if c0 <= c < c1)
+        tasks.append(ChunkTask(a, b, c0, c1, window, eps.periods, fit_window(problem, window), mine))
+    return tasks
+
+
+def chunk_episodes(sub: Problem, task: ChunkTask) -> Episodes | None:
+    """The chunk's replayed windows, padded with zero demand to the whole evaluation's length (an ended
+    episode is stepped on zero demand either way); None when none of its SKUs has data in the window."""
+    if task.col_stop == task.col_start:
+        return None
+    eps = make_episodes(sub, task.window, replay=True)
+    if eps.n != task.col_stop - task.col_start:
+        raise ValueError(f"chunk {task.start}..{task.stop}: {eps.n} episodes, expected "
+                         f"{task.col_stop - task.col_start}")
+    pad = task.periods - eps.periods
+    if pad > 0:
+        eps = replace(eps, demand=np.vstack([eps.demand, np.zeros((pad, eps.n))]))
+    return eps
+
+
+def evaluate_chunk(problem: Problem, policies: list[Policy], task: ChunkTask) -> ChunkResult:
+    """Fit and simulate (copies of) `policies` on the chunk's SKUs only (``problem.subset``): the one chunk
+    function of the serial chunked evaluation and of the Ray tasks. Memory: the chunk's rows of the data and
+    its episodes, never the whole catalogue's (beyond what `problem` already holds)."""
+    t0 = time.process_time()
+    sub = problem.subset(np.arange(task.start, task.stop))
+    pols = [copy.deepcopy(p) for p in policies]
+    eps = chunk_episodes(sub, task)
+    train = train_data(sub, window=task.fit_window)
+    if eps is None:  # nothing to simulate: fit only (the SKUs' fitted parameters still describe the fit)
+        results = []
+        for pol in pols:
+            t1 = time.process_time()
+            pol.fit(sub, train)
+            results.append(PolicyResult(pol.name, "", np.zeros((0, len(TOTAL_KEYS))), pol.uses_future,
+                                        time.process_time() - t1, 0.0, None))
+    else:
+        rec = np.array([c for _, c in task.record], dtype=np.int64) if task.record else None
+        results = run_policies(sub, pols, eps, 0, rec, train=train)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    return ChunkResult(task, [r.totals for r in results], [r.fit_cpu_s for r in results],
+                       [r.eval_cpu_s for r in results], [r.trajectory for r in results],
+                       [{f: np.asarray(getattr(p, f)) for f in p.sku_fields} for p in pols],
+                       time.process_time() - t0, peak, _private_rss())
+
+
+def _private_rss() -> int:
+    """RssAnon of this process (bytes; Linux /proc), 0 where unknown."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def serial_map_chunks(problem: Problem, policies: list[Policy], tasks: list[ChunkTask]) -> list[ChunkResult]:
+    """The chunks one after the other in this process."""
+    return [evaluate_chunk(problem, policies, t) for t in tasks]
+
+
+def merge_chunks(policies: list[Policy], parts: list[ChunkResult], n_record: int, periods: int) -> list[PolicyResult]:
+    """The chunks' results as the whole evaluation's: totals stacked in column order, CPU-s summed,
+    trajectories placed by their position in the recorded list, the description of the fit over all SKUs
+    (the per-SKU fields concatenated in SKU order). The policies in `policies` get those fields."""
+    parts = sorted(parts, key=lambda p: p.task.start)
+    out = []
+    for i, pol in enumerate(policies):
+        for f in pol.sku_fields:
+            setattr(pol, f, np.concatenate([p.fields[i][f] for p in parts]))
+        traj = None
+        if n_record:
+            traj = Trajectory(np.zeros((periods, n_record)), np.zeros((periods, n_record)),
+                              np.zeros((periods, n_record)), np.zeros(n_record, dtype=np.int64))
+            for p in parts:
+                t = p.trajectories[i]
+                for j, (k, c) in enumerate(p.task.record):
+                    traj.on_hand[:, k], traj.order[:, k], traj.demand[:, k] = t.on_hand[:, j], t.order[:, j], t.demand[:, j]
+                    traj.episodes[k] = p.task.col_start + c
+        out.append(PolicyResult(pol.name, pol.describe(), np.concatenate([p.totals[i] for p in parts]),
+                                pol.uses_future, float(sum(p.fit_cpu_s[i] for p in parts)),
+                                float(sum(p.eval_cpu_s[i] for p in parts)), traj))
+    return out
+
+
+def evaluate_chunked(problem: Problem, policies: list[Policy], eps: Episodes, window: str = "test", *,
+                     record: int = 1, chunk_skus: int | None = None, map_chunks: MapChunks | None = None,
+                     progress: bool = False, train: TrainData | None = None, warmup: int = 0) -> Evaluation:
+    """:func:`evaluate_on` with the SKU-separable policies (``Policy.sku_separable``) fitted and simulated in
+    SKU chunks (:func:`evaluate_chunk`, mapped by `map_chunks`); the others, and every policy of a parametric
+    scenario (one random stream for all SKUs), whole in this process. Same results, same order. Every policy
+    is fitted on :func:`baselines.base.fit_window` (`train` would apply to the whole-catalogue ones only)."""
+    if train is not None:
+        raise ValueError("a chunked evaluation builds each chunk's training data; train= cannot be given")
+    rec = _recorded(problem, eps, record)
+    fit = fit_window(problem, window)
+    chunked = [p for p in policies if p.sku_separable] if problem.source.replays_windows else []
+    whole = [p for p in policies if not any(p is q for q in chunked)]
+    by_id: dict[int, PolicyResult] = {}
+    if chunked:
+        tasks = sku_chunks(problem, eps, window, chunk_skus or problem.n_skus, rec)
+        parts = (map_chunks or serial_map_chunks)(problem, chunked, tasks)
+        merged = merge_chunks(chunked, parts, 0 if rec is None else len(rec), eps.periods)
+        by_id.update((id(p), r) for p, r in zip(chunked, merged))
+    if whole:
+        train = train_data(problem, window=fit)
+        for p, r in zip(whole, run_policies(problem, whole, eps, warmup, rec, progress=progress, train=train)):
+            by_id[id(p)] = r
+    return _finish(problem, policies, eps, [by_id[id(p)] for p in policies], warmup, fit)
 
 
 def episode_costs(totals: np.ndarray) -> np.ndarray:

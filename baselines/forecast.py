@@ -196,6 +196,7 @@ class ForecastPolicy(Policy):
     base_name = "forecast"
     theta_names: tuple[str, ...] = ()
     """Names of the per-SKU smoothing parameters (columns of ``theta``)."""
+    sku_fields = ("theta", "sigma", "z")
 
     def __init__(self, *, service_level: float = 0.95, tuned: bool = False, burn_in: int = 6,
                  fit_periods: int = 2000, safety: SafetyStock = SafetyStock.NORMAL):
@@ -708,6 +709,7 @@ class _ModelPolicy(ForecastPolicy):
     """
 
     model_label = "model"
+    sku_separable = False  # the max_fits largest SKUs of the catalogue get a model
 
     def __init__(self, *, max_fits: int | None = 25, min_periods: int = 24, model_periods: int = 300, **kw):
         if max_fits is not None and max_fits < 0:

@@ -59,6 +59,7 @@ def order_quantity(q: np.ndarray, moq: np.ndarray, pack: np.ndarray) -> np.ndarr
 
 class _SafetyStockRule(Policy):
     review: int = 1
+    sku_fields = ("z", "lot")
 
     def __init__(self, service_level: float = 0.95, tuned: bool = False):
         if not 0 < service_level < 1:

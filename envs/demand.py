@@ -249,6 +249,30 @@ class HistoricalDemand:
     def n_skus(self) -> int:
         return self.data.n_skus
 
+    def subset(self, skus: np.ndarray) -> HistoricalDemand:
+        """The source restricted to the SKUs `skus` (sorted global indices; SKU j of the result is
+        ``skus[j]``): their rows of the data, item table, windows and scales copied, the calendar shared. Every
+        per-SKU fact is the parent's, so a policy fitted and simulated on the subset gives the parent's numbers
+        for those SKUs (``baselines.evaluation``'s SKU chunks)."""
+        from . import data as data_mod
+
+        skus = np.asarray(skus, dtype=np.int64)
+        out = object.__new__(HistoricalDemand)
+        out.__dict__.update(self.__dict__)
+        d = self.data
+        out.data = data_mod.DemandData(path=d.path, skus=d.skus[skus].copy(), dates=d.dates, freq=d.freq,
+                                       demand=d.demand[skus].copy(), first=d.first[skus].copy(),
+                                       last=d.last[skus].copy(), filled=d.filled)
+        if self.items is not None:
+            out.items = data_mod.ItemTable(path=self.items.path,
+                                           values={k: v[skus].copy() for k, v in self.items.values.items()},
+                                           ignored=self.items.ignored)
+        out._ranges = {w: r[skus].copy() for w, r in self._ranges.items()}
+        out.scales = self.scales[skus].copy()
+        lengths = out._ranges["train"][:, 1] - out._ranges["train"][:, 0]
+        out.train_skus = np.flatnonzero(lengths >= self.config.min_periods)
+        return out
+
     has_calendar = True
 
     def skus_in(self, window: str) -> np.ndarray:

@@ -112,6 +112,27 @@ class Problem:
                                 "unit_cost or an item-table unit_cost column")
         p[:, kernel.HOLD] = rate * p[:, kernel.UNIT_COST]
 
+    def subset(self, skus) -> Problem:
+        """The problem restricted to the SKUs `skus` (sorted global indices of a data scenario; SKU j of the
+        result is ``skus[j]``): their parameter and action-table rows, the source's :meth:`subset`, and the
+        parent's observation layout, pipeline width and lead-time normalisation, so that every SKU is simulated
+        and observed exactly as in the parent. Parametric sources draw all SKUs from one random stream, so they
+        have no subset (ScenarioError)."""
+        if not hasattr(self.source, "subset"):
+            raise ScenarioError("only data scenarios can be split by SKU (parametric demand draws all SKUs from "
+                                "one random stream)")
+        skus = np.asarray(skus, dtype=np.int64)
+        out = object.__new__(Problem)
+        out.__dict__.update(self.__dict__)
+        out.__dict__.pop("_training_episodes", None)  # baselines.tuning's cache of the parent's episodes
+        out.source = self.source.subset(skus)
+        out.params = self.params[skus].copy()
+        out.n_skus = int(skus.shape[0])
+        out.action_table = self.action_table[skus].copy()
+        if hasattr(self, "_cont_max"):
+            out._cont_max = self._cont_max[skus].copy()
+        return out
+
     def _layout(self) -> list[ObsField]:
         """The observation layout (:func:`invcore.observation.obs_layout`, shared with the deploy side)."""
         pairs = obs_layout(self.n_pipe, self.window, self.n_calendar, self.with_period, self.with_lead)
