@@ -211,6 +211,10 @@ class ForecastPolicy(Policy):
         self.safety = safety
         quantile = safety is SafetyStock.ERROR_QUANTILE
         self.name = self.base_name + ("_quantile" if quantile else "") + ("_tuned" if tuned else "")
+        if quantile:  # per-SKU arrays describe() reads (a chunked evaluation concatenates them)
+            self.sku_fields = type(self).sku_fields + ("level", "error_count", "safety_stock")
+        if quantile and tuned:
+            self.sku_separable = False  # one level for all SKUs, chosen on their summed held-out cost
 
     # ------------------------------------------------------------------------------------------- fitting
     def fit(self, problem: Problem, train: TrainData) -> ForecastPolicy:
