@@ -1,6 +1,6 @@
-"""Train a PPO or DQN-family agent on a scenario and write a self-describing run folder.
+"""Train a PPO, DQN-family or HDPO agent on a scenario and write a self-describing run folder.
 
-    python train.py --algo ppo|dqn --scenario NAME_OR_YAML [--data FILE] [--items FILE] [--timesteps N]
+    python train.py --algo ppo|dqn|hdpo --scenario NAME_OR_YAML [--data FILE] [--items FILE] [--timesteps N]
                     [--device auto|cpu|cuda] [--n-envs N] [--seed S] [--run-dir DIR] [--preset NAME]
                     [--resume RUN_DIR] [KEY=VALUE ...]
     python train.py export RUN_DIR --out policy.onnx [--check]      (= python -m agents.export)
@@ -22,7 +22,8 @@ from pathlib import Path
 
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="train.py", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--algo", choices=["ppo", "dqn"], help="ppo (SB3 PPO) or dqn (QR-DQN by default, see preset)")
+    ap.add_argument("--algo", choices=["ppo", "dqn", "hdpo"],
+                    help="ppo (SB3 PPO), dqn (QR-DQN by default, see preset) or hdpo (differentiable simulation)")
     ap.add_argument("--scenario", help="built-in scenario name or YAML path")
     ap.add_argument("--data", help="demand file (date,sku,demand) to train on (its train window)")
     ap.add_argument("--items", help="item table with per-SKU parameters (with --data)")

@@ -150,9 +150,11 @@ def inventory_position(net: torch.Tensor, pipe: torch.Tensor) -> torch.Tensor:
 
 def step(net: torch.Tensor, recv: torch.Tensor, pipe: torch.Tensor, p: TwinParams, request: torch.Tensor,
          d: torch.Tensor, backorder: bool, order_up_to: bool = False, relax: str = "ste",
-         order_ind: torch.Tensor | None = None):
+         order_ind: torch.Tensor | None = None, fixed_cost: str = "ste"):
     """One period of every row: ``envs.kernel.step``. Returns (net, recv, pipe) at the next decision point and
-    the :class:`Period`. request: units to order (or, order_up_to, the target inventory position)."""
+    the :class:`Period`. request: units to order (or, order_up_to, the target inventory position).
+    order_ind: a smoothed indicator of ordering for the fixed cost's gradient, used straight-through
+    (fixed_cost ste: the value [q > 0]) or as it is (fixed_cost soft); None: [q > 0], no gradient."""
     ip = pipeline_sum(net, pipe)
     want = request - ip if order_up_to else request
     q = constrain(want, ip, p, relax)
@@ -165,6 +167,8 @@ def step(net: torch.Tensor, recv: torch.Tensor, pipe: torch.Tensor, p: TwinParam
         prev_end = net - received
         available = torch.relu(prev_end) + received
         sales = torch.minimum(torch.relu(-prev_end) + d, available)
+    if order_ind is not None and fixed_cost != "soft":
+        order_ind = ste((q > 0.0).to(q.dtype), order_ind)
     on_hand, hold_cost, ord_cost, pur_cost = period_cost(end, q, p, order_ind)
     pos = pipeline_sum(end, pipe)
     arrival, pipe = advance_pipeline(pipe)
