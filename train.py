@@ -107,7 +107,11 @@ def main(argv=None) -> int:
           f"avg cost {ev['avg_cost']:.4f}, fill rate {ev['fill_rate']:.4f}, "
           f"base-stock {res.extra['base_stock_cost']:.4f} ({ev['gap_to_base_stock_pct']:+.2f} %)"
           + (f", gap to optimum {ev['gap_to_optimal_pct']:+.2f} %" if ev.get("gap_to_optimal_pct") is not None else ""))
-    print(f"best validation cost {res.best_cost:.4f} (best_model.zip)")
+    if res.extra.get("gradient_cpu_s") is not None:
+        print(f"of which gradient steps {res.extra['gradient_cpu_s']:.1f} CPU-s (the rest: reference costs, the "
+              "classical rules on the validation traces, evaluations)")
+    best_file = "best_model.npz" if cfg.algorithm == "HDPO" else "best_model.zip"
+    print(f"best validation cost {res.best_cost:.4f} ({best_file})")
     if res.exact_cost is not None:
         opt = res.extra["optimum"]
         print(f"best model exact long-run cost {res.exact_cost:.4f} (optimum {opt:.4f}, "

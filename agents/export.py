@@ -168,7 +168,7 @@ def build_onnx(layers: list[tuple], head: str, sizes: dict[str, int], shift: np.
 
 
 def _ss_head(nodes: list, const, x: str, sizes: dict[str, Any]) -> None:
-    """HDPO's (s, S) head (:class:`agents.hdpo.HDPONet`, op for op): s = o0 + s0, S = s + softplus(o1), IP
+    """HDPO's (s, S) head (:class:`agents.hdpo.HDPONet`, op for op): s = c o0 + s0, S = s + c softplus(o1), IP
     (demand scales) recovered from the normalised input, order = S - IP when IP <= s (at most qmax), as the
     continuous action clip(2 order / qmax - 1, -1, 1)."""
     from onnx import helper
@@ -176,7 +176,8 @@ def _ss_head(nodes: list, const, x: str, sizes: dict[str, Any]) -> None:
     f32 = np.float32
     nodes.append(helper.make_node("Gather", [x, const("ss_i0", np.array([0], dtype=np.int64))], ["ss_o0"], axis=1))
     nodes.append(helper.make_node("Gather", [x, const("ss_i1", np.array([1], dtype=np.int64))], ["ss_o1"], axis=1))
-    nodes.append(helper.make_node("Add", ["ss_o0", const("ss_s0", f32(sizes["s0"]))], ["ss_s"]))
+    nodes.append(helper.make_node("Mul", ["ss_o0", const("ss_c", f32(sizes["level_scale"]))], ["ss_o0c"]))
+    nodes.append(helper.make_node("Add", ["ss_o0c", const("ss_s0", f32(sizes["s0"]))], ["ss_s"]))
     # softplus(o1) = relu(o1) + log(1 + exp(-|o1|))
     nodes.append(helper.make_node("Relu", ["ss_o1"], ["ss_r"]))
     nodes.append(helper.make_node("Abs", ["ss_o1"], ["ss_abs"]))
@@ -184,7 +185,8 @@ def _ss_head(nodes: list, const, x: str, sizes: dict[str, Any]) -> None:
     nodes.append(helper.make_node("Exp", ["ss_nabs"], ["ss_exp"]))
     nodes.append(helper.make_node("Add", [const("ss_one", f32(1.0)), "ss_exp"], ["ss_1p"]))
     nodes.append(helper.make_node("Log", ["ss_1p"], ["ss_log"]))
-    nodes.append(helper.make_node("Add", ["ss_r", "ss_log"], ["ss_gap"]))
+    nodes.append(helper.make_node("Add", ["ss_r", "ss_log"], ["ss_sp"]))
+    nodes.append(helper.make_node("Mul", ["ss_sp", "ss_c"], ["ss_gap"]))
     nodes.append(helper.make_node("Add", ["ss_s", "ss_gap"], ["ss_S"]))
     nodes.append(helper.make_node("Gather", ["x0", const("ss_iip", np.array([sizes["ip_index"]], dtype=np.int64))],
                                   ["ss_ipn"], axis=1))

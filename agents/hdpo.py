@@ -77,11 +77,17 @@ class HDPOSettings:
     relax: str = "ste"
     """ste: the order rules (MOQ, pack, max order, capacity) forward, relaxed backward; none: relaxed only."""
     fixed_cost: str = "ste"
-    """ste: K [q > 0] forward, the smoothed indicator's gradient backward; soft: K x the smoothed indicator."""
+    """ste: K [q > 0] forward, the smoothed indicator's gradient backward; soft: K x the smoothed indicator;
+    amortized (sS head): K [q > 0] forward, the gradient of K x q / (S - s) backward (the fixed cost spread over
+    the units of a lot: its sum over time is K x demand / lot, so the lot gets the EOQ trade-off's gradient)."""
     tau_start: float = 1.0
     """Temperature of the smoothed order indicator at the start (demand scales)."""
     tau_end: float = 0.05
     """... and at the end (geometric in between)."""
+    level_scale: float = 4.0
+    """sS head: s = s0 + level_scale x o0 and S - s = level_scale x softplus(o1) (demand scales), so that Adam's
+    steps (about learning_rate per weight) move the levels by level_scale x as much: lots of 10+ periods of
+    demand are reachable in a few dozen steps."""
     grad_clip: float = 10.0
     """Max gradient norm (0: no clipping)."""
     dtype: str = "float32"
@@ -105,7 +111,7 @@ class HDPOSettings:
                 raise PresetError(f"hp.{name} must be an integer >= 1, got {v!r}")
         if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
             raise PresetError(f"hp.warmup must be an integer >= 0, got {self.warmup!r}")
-        for name in ("learning_rate", "tau_start", "tau_end"):
+        for name in ("learning_rate", "tau_start", "tau_end", "level_scale"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
                 raise PresetError(f"hp.{name} must be a number > 0, got {v!r}")
@@ -115,7 +121,7 @@ class HDPOSettings:
                 isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.net_arch):
             raise PresetError(f"hp.net_arch must be a list of layer sizes >= 1, e.g. [32, 32], got {self.net_arch!r}")
         for name, allowed in (("activation", ("relu", "tanh")), ("head", HEADS), ("rounding", ("ste", "none")),
-                              ("relax", ("ste", "none")), ("fixed_cost", ("ste", "soft")),
+                              ("relax", ("ste", "none")), ("fixed_cost", ("ste", "soft", "amortized")),
                               ("dtype", ("float32", "float64"))):
             if getattr(self, name) not in allowed:
                 raise PresetError(f"hp.{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
@@ -155,18 +161,20 @@ class HDPONet(nn.Module):
         self.mlp = nn.Sequential(*layers)
         self.head = settings.head
         self.qmax, self.ip_index, self.ip_shift, self.ip_scale, self.s0 = qmax, ip_index, ip_shift, ip_scale, s0
+        self.level_scale = float(settings.level_scale)
         with torch.no_grad():  # start near one period of demand per period (order head) or s = s0, S = s0 + 1
             out.weight.mul_(0.1)
             if self.head == "order":
                 out.bias.fill_(math.atanh(min(max(2.0 / qmax - 1.0, -0.99), 0.99)))
             else:
-                out.bias.copy_(torch.tensor([0.0, math.log(math.e - 1.0)]))
+                out.bias.copy_(torch.tensor([0.0, math.log(math.expm1(1.0 / self.level_scale))]))
 
     # the deterministic action, float32, op for op as the ONNX graph (agents.export.build_onnx)
     def levels(self, x: torch.Tensor):
         o = self.mlp(x)
-        s = o[:, 0:1] + torch.tensor(self.s0, dtype=o.dtype)
-        S = s + _softplus(o[:, 1:2])
+        c = torch.tensor(self.level_scale, dtype=o.dtype)
+        s = o[:, 0:1] * c + torch.tensor(self.s0, dtype=o.dtype)
+        S = s + _softplus(o[:, 1:2]) * c
         ip = x[:, self.ip_index:self.ip_index + 1] / torch.tensor(self.ip_scale, dtype=o.dtype) \
             - torch.tensor(self.ip_shift, dtype=o.dtype)
         return s, S, ip
@@ -182,6 +190,8 @@ class HDPONet(nn.Module):
     def train_order(self, x: torch.Tensor, scale: torch.Tensor, tau: float, fixed_cost: str):
         """(order in units [B] as training sees it, before rounding; smoothed order indicator [B])."""
         if self.head == "order":
+            if fixed_cost == "amortized":
+                raise PresetError("hp.fixed_cost=amortized needs hp.head=sS (it spreads K over the lot S - s)")
             a = torch.tanh(self.mlp(x))[:, 0]
             q = (a + 1.0) * 0.5 * self.qmax * scale
             return q, torch.sigmoid((q - 0.5) / (tau * scale))
@@ -191,6 +201,8 @@ class HDPONet(nn.Module):
         up = torch.minimum(torch.relu(S - ip), torch.tensor(self.qmax, dtype=S.dtype))
         soft = ind * up
         q = soft if fixed_cost == "soft" else twin.ste(torch.where(ip <= s, up, torch.zeros_like(up)), soft)
+        if fixed_cost == "amortized":  # K x order / lot: the EOQ trade-off's gradient in the lot S - s
+            ind = q / (S - s).clamp(min=1e-3)
         return q * scale, ind
 
 
@@ -263,7 +275,8 @@ class HDPO:
             return layers + [("tanh",)], "continuous", {"low": -1.0, "high": 1.0}
         n = self.net
         return layers, "sS", {"low": -1.0, "high": 1.0, "qmax": n.qmax, "ip_index": n.ip_index,
-                              "ip_shift": n.ip_shift, "ip_scale": n.ip_scale, "s0": n.s0}
+                              "ip_shift": n.ip_shift, "ip_scale": n.ip_scale, "s0": n.s0,
+                              "level_scale": n.level_scale}
 
 
 # ----------------------------------------------------------------------------------------- training
