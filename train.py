@@ -1,6 +1,6 @@
-"""Train a PPO or DQN-family agent on a scenario and write a self-describing run folder.
+"""Train a PPO, DQN-family or HDPO agent on a scenario and write a self-describing run folder.
 
-    python train.py --algo ppo|dqn --scenario NAME_OR_YAML [--data FILE] [--items FILE] [--timesteps N]
+    python train.py --algo ppo|dqn|hdpo --scenario NAME_OR_YAML [--data FILE] [--items FILE] [--timesteps N]
                     [--device auto|cpu|cuda] [--n-envs N] [--seed S] [--run-dir DIR] [--preset NAME]
                     [--resume RUN_DIR] [KEY=VALUE ...]
     python train.py export RUN_DIR --out policy.onnx [--check]      (= python -m agents.export)
@@ -24,7 +24,8 @@ from pathlib import Path
 
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="train.py", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--algo", choices=["ppo", "dqn"], help="ppo (SB3 PPO) or dqn (QR-DQN by default, see preset)")
+    ap.add_argument("--algo", choices=["ppo", "dqn", "hdpo"],
+                    help="ppo (SB3 PPO), dqn (QR-DQN by default, see preset) or hdpo (differentiable simulation)")
     ap.add_argument("--scenario", help="built-in scenario name or YAML path")
     ap.add_argument("--data", help="demand file (date,sku,demand) to train on (its train window), with --scenario "
                                    "for its costs; how to read it: data.KEY=VALUE overrides (data.sep=';' "
@@ -118,7 +119,11 @@ def main(argv=None) -> int:
           f"avg cost {ev['avg_cost']:.4f}, fill rate {ev['fill_rate']:.4f}, "
           f"base-stock {res.extra['base_stock_cost']:.4f} ({ev['gap_to_base_stock_pct']:+.2f} %)"
           + (f", gap to optimum {ev['gap_to_optimal_pct']:+.2f} %" if ev.get("gap_to_optimal_pct") is not None else ""))
-    print(f"best validation cost {res.best_cost:.4f} (best_model.zip)")
+    if res.extra.get("gradient_cpu_s") is not None:
+        print(f"of which gradient steps {res.extra['gradient_cpu_s']:.1f} CPU-s (the rest: reference costs, the "
+              "classical rules on the validation traces, evaluations)")
+    best_file = "best_model.npz" if cfg.algorithm == "HDPO" else "best_model.zip"
+    print(f"best validation cost {res.best_cost:.4f} ({best_file})")
     if res.exact_cost is not None:
         opt = res.extra["optimum"]
         print(f"best model exact long-run cost {res.exact_cost:.4f} (optimum {opt:.4f}, "

@@ -23,8 +23,10 @@ import yaml
 from invcore import yamlio
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "configs" / "presets"
-ALGOS = ("ppo", "dqn")
-ALGORITHM_CLASSES = ("PPO", "DQN", "QRDQN")
+ALGOS = ("ppo", "dqn", "hdpo")
+ALGORITHM_CLASSES = ("PPO", "DQN", "QRDQN", "HDPO")
+ALGO_ALGORITHMS = {"ppo": ("PPO",), "dqn": ("QRDQN", "DQN"), "hdpo": ("HDPO",)}
+"""The classes each --algo can train; the first is the default."""
 
 
 class PresetError(ValueError):
@@ -45,6 +47,10 @@ def algorithm_class(name: str):
         from sb3_contrib import QRDQN
 
         return QRDQN
+    if name == "HDPO":
+        from .hdpo import HDPO
+
+        return HDPO
     raise PresetError(f"unknown algorithm {name!r}")
 
 
@@ -53,9 +59,9 @@ class TrainConfig:
     """Everything that defines a training run (logged to TensorBoard and saved as ``config.yaml``)."""
 
     algo: str = "ppo"
-    """Algorithm family asked for on the command line: ppo or dqn."""
+    """Algorithm family asked for on the command line: ppo, dqn or hdpo."""
     algorithm: str = "PPO"
-    """Class actually trained: PPO (SB3), DQN (SB3) or QRDQN (sb3-contrib)."""
+    """Class actually trained: PPO (SB3), DQN (SB3), QRDQN (sb3-contrib) or HDPO (agents.hdpo)."""
     scenario: str = "lost-sales-L2-p9"
     """Built-in scenario name or YAML path (absolute once resolved)."""
     scenario_overrides: dict[str, Any] = field(default_factory=dict)
@@ -63,7 +69,7 @@ class TrainConfig:
     preset: str = "default"
     """Preset entry the config was resolved from."""
     timesteps: int = 1_000_000
-    """Environment steps (periods, summed over the parallel envs)."""
+    """Environment steps (periods, summed over the parallel envs; HDPO: SKU-periods simulated by the twin)."""
     n_envs: int = 16
     """Parallel training environments."""
     vec_env: str = "vector"
@@ -115,7 +121,7 @@ class TrainConfig:
             raise PresetError(f"algo must be one of {', '.join(ALGOS)}, got {self.algo!r}")
         if self.algorithm not in ALGORITHM_CLASSES:
             raise PresetError(f"algorithm must be one of {', '.join(ALGORITHM_CLASSES)}, got {self.algorithm!r}")
-        if (self.algo == "ppo") != (self.algorithm == "PPO"):
+        if self.algorithm not in ALGO_ALGORITHMS[self.algo]:
             raise PresetError(f"algo {self.algo!r} cannot train algorithm {self.algorithm!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise PresetError(f"device must be auto, cpu or cuda, got {self.device!r}")
@@ -221,7 +227,7 @@ def resolve_config(algo: str, scenario: str, scenario_name: str, preset: str | N
         raise PresetError(f"--algo must be one of {', '.join(ALGOS)}, got {algo!r}")
     key, settings = load_preset(algo, preset, scenario_name)
     settings = dict(settings)
-    settings.setdefault("algorithm", "PPO" if algo == "ppo" else "QRDQN")
+    settings.setdefault("algorithm", ALGO_ALGORITHMS[algo][0])
     settings["scenario_overrides"] = dict(settings.pop("scenario", None) or {})
     settings.update({"algo": algo, "scenario": scenario, "preset": key})
     known = {f.name for f in dataclasses.fields(TrainConfig)}

@@ -79,6 +79,8 @@ def network_of(model) -> tuple[list[tuple], str, dict[str, int]]:
     from stable_baselines3.common.preprocessing import is_image_space
     from torch.nn import Flatten
 
+    if hasattr(model, "onnx_network"):  # HDPO (agents.hdpo): the network says what it is
+        return model.onnx_network()
     policy = model.policy
     name = type(model).__name__
     space = model.action_space
@@ -142,6 +144,9 @@ def build_onnx(layers: list[tuple], head: str, sizes: dict[str, int], shift: np.
         nodes.append(helper.make_node("Clip", [x, const("act_lo", np.float32(sizes["low"])),
                                                const("act_hi", np.float32(sizes["high"]))], ["action"]))
         out = helper.make_tensor_value_info("action", TensorProto.FLOAT, ["N", 1])
+    elif head == "sS":
+        _ss_head(nodes, const, x, sizes)
+        out = helper.make_tensor_value_info("action", TensorProto.FLOAT, ["N", 1])
     elif head == "argmax":
         nodes.append(helper.make_node("ArgMax", [x], ["action"], axis=1, keepdims=0))
         out = helper.make_tensor_value_info("action", TensorProto.INT64, ["N"])
@@ -160,6 +165,42 @@ def build_onnx(layers: list[tuple], head: str, sizes: dict[str, int], shift: np.
     helper.set_model_props(model, {pf.METADATA_KEY: pf.dumps(metadata)})
     onnx.checker.check_model(model)
     return model
+
+
+def _ss_head(nodes: list, const, x: str, sizes: dict[str, Any]) -> None:
+    """HDPO's (s, S) head (:class:`agents.hdpo.HDPONet`, op for op): s = c o0 + s0, S = s + c softplus(o1), IP
+    (demand scales) recovered from the normalised input, order = S - IP when IP <= s (at most qmax), as the
+    continuous action clip(2 order / qmax - 1, -1, 1)."""
+    from onnx import helper
+
+    f32 = np.float32
+    nodes.append(helper.make_node("Gather", [x, const("ss_i0", np.array([0], dtype=np.int64))], ["ss_o0"], axis=1))
+    nodes.append(helper.make_node("Gather", [x, const("ss_i1", np.array([1], dtype=np.int64))], ["ss_o1"], axis=1))
+    nodes.append(helper.make_node("Mul", ["ss_o0", const("ss_c", f32(sizes["level_scale"]))], ["ss_o0c"]))
+    nodes.append(helper.make_node("Add", ["ss_o0c", const("ss_s0", f32(sizes["s0"]))], ["ss_s"]))
+    # softplus(o1) = relu(o1) + log(1 + exp(-|o1|))
+    nodes.append(helper.make_node("Relu", ["ss_o1"], ["ss_r"]))
+    nodes.append(helper.make_node("Abs", ["ss_o1"], ["ss_abs"]))
+    nodes.append(helper.make_node("Neg", ["ss_abs"], ["ss_nabs"]))
+    nodes.append(helper.make_node("Exp", ["ss_nabs"], ["ss_exp"]))
+    nodes.append(helper.make_node("Add", [const("ss_one", f32(1.0)), "ss_exp"], ["ss_1p"]))
+    nodes.append(helper.make_node("Log", ["ss_1p"], ["ss_log"]))
+    nodes.append(helper.make_node("Add", ["ss_r", "ss_log"], ["ss_sp"]))
+    nodes.append(helper.make_node("Mul", ["ss_sp", "ss_c"], ["ss_gap"]))
+    nodes.append(helper.make_node("Add", ["ss_s", "ss_gap"], ["ss_S"]))
+    nodes.append(helper.make_node("Gather", ["x0", const("ss_iip", np.array([sizes["ip_index"]], dtype=np.int64))],
+                                  ["ss_ipn"], axis=1))
+    nodes.append(helper.make_node("Div", ["ss_ipn", const("ss_ipscale", f32(sizes["ip_scale"]))], ["ss_ipd"]))
+    nodes.append(helper.make_node("Sub", ["ss_ipd", const("ss_ipshift", f32(sizes["ip_shift"]))], ["ss_ip"]))
+    nodes.append(helper.make_node("Sub", ["ss_S", "ss_ip"], ["ss_up0"]))
+    nodes.append(helper.make_node("Relu", ["ss_up0"], ["ss_up"]))
+    nodes.append(helper.make_node("LessOrEqual", ["ss_ip", "ss_s"], ["ss_cond"]))
+    nodes.append(helper.make_node("Where", ["ss_cond", "ss_up", const("ss_zero", f32(0.0))], ["ss_q0"]))
+    nodes.append(helper.make_node("Min", ["ss_q0", const("ss_qmax", f32(sizes["qmax"]))], ["ss_q"]))
+    nodes.append(helper.make_node("Mul", ["ss_q", const("ss_k", f32(2.0 / sizes["qmax"]))], ["ss_a0"]))
+    nodes.append(helper.make_node("Sub", ["ss_a0", const("ss_one2", f32(1.0))], ["ss_a1"]))
+    nodes.append(helper.make_node("Clip", ["ss_a1", const("act_lo", f32(sizes["low"])),
+                                           const("act_hi", f32(sizes["high"]))], ["action"]))
 
 
 # ----------------------------------------------------------------------------------------- metadata
@@ -251,7 +292,8 @@ def export_run(run_dir: str | Path, out: str | Path, which: str = "auto", sideca
         "format": pf.FORMAT, "format_version": pf.FORMAT_VERSION, "kind": "onnx",
         "algorithm": type(model).__name__, "head": head, "input": "obs", "output": "action",
         "action": {"mode": sc.action.mode, "n": sc.action.n, "step": sc.action.step, "relative": sc.action.relative,
-                   "output": "float32 [N, 1] in [-1, 1]" if head == "continuous" else "int64 [N] action index"},
+                   "output": "float32 [N, 1] in [-1, 1]" if head in ("continuous", "sS")
+                   else "int64 [N] action index"},
         **problem_metadata(problem),
         "normalization": {"obs_names": norm.obs_names, "shift": norm.shift.tolist(), "scale": norm.scale.tolist(),
                           "clip": norm.clip, "formula": "clip((obs + shift) * scale, -clip, clip), in the graph"},
@@ -374,7 +416,7 @@ def parity(run_dir: str | Path, policy: str | Path, n: int = 10_000, which: str 
            "action_mismatches": int((np.asarray(ref).reshape(len(obs), -1)[:, 0]
                                      != np.asarray(got).reshape(len(obs), -1)[:, 0]).sum()),
            "unit_mismatches": int((units_ref != units_got).sum())}
-    if meta["head"] == "continuous":
+    if meta["head"] in ("continuous", "sS"):
         out["max_abs_action_diff"] = float(np.abs(np.asarray(ref, np.float64).reshape(-1)
                                                   - np.asarray(got, np.float64).reshape(-1)).max())
     return out

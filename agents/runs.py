@@ -6,9 +6,10 @@ Layout of a run folder::
     command.txt         the command line that started the run (and any --resume lines)
     versions.json       python, numpy, torch, stable-baselines3, sb3-contrib, gymnasium versions; seed; device
     normalization.json  the fixed observation shift/scale/clip and per-SKU reward offset/scale
-    model.zip           the final model (SB3 format)
-    best_model.zip      the model with the lowest validation cost seen at a periodic evaluation
-    checkpoint/         model.zip (+ replay_buffer.pkl for DQN) and state.json: what --resume continues from
+    model.zip           the final model (SB3 format; HDPO: model.npz, weights only, see agents.hdpo)
+    best_model.zip      the model with the lowest validation cost seen at a periodic evaluation (.npz)
+    checkpoint/         model.zip (+ replay_buffer.pkl for DQN; HDPO: model.npz with Adam's state) and
+                        state.json: what --resume continues from
     eval.csv            every periodic evaluation (step, avg_cost, fill_rate, gaps, ...)
     tb/                 TensorBoard event files
 """
@@ -104,6 +105,10 @@ class Run:
         return Problem(self.config.scenario, **self.config.scenario_overrides)
 
     def load_model(self, device: str = "cpu"):
+        if self.config.algorithm == "HDPO":  # npz weights, the network rebuilt from the run's config
+            from .hdpo import HDPO
+
+            return HDPO.load(self.model_path, self.config, self.normalization, device)
         cls = algorithm_class(self.config.algorithm)
         try:
             return cls.load(str(self.model_path), device=device)
@@ -141,14 +146,15 @@ def load_run(run_dir: str | Path, which: str = "auto") -> Run:
         raise RunError(f"{path}: incomplete run folder (no normalization.json)") from None
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise RunError(f"{path}/normalization.json: corrupt ({type(e).__name__}: {e})") from None
-    candidates = {"best": [path / "best_model.zip"], "model": [path / "model.zip"],
-                  "checkpoint": [path / "checkpoint" / "model.zip"]}
+    ext = "npz" if cfg.algorithm == "HDPO" else "zip"  # HDPO: numpy archives (no pickle), SB3: zip
+    candidates = {"best": [path / f"best_model.{ext}"], "model": [path / f"model.{ext}"],
+                  "checkpoint": [path / "checkpoint" / f"model.{ext}"]}
     candidates["auto"] = candidates["best"] + candidates["model"] + candidates["checkpoint"]
     if which not in candidates:
         raise RunError(f"which must be one of {', '.join(candidates)}, got {which!r}")
     for p in candidates[which]:
         if p.is_file():
-            if not zipfile.is_zipfile(p):
+            if not zipfile.is_zipfile(p):  # an npz is a zip archive too
                 raise RunError(f"{p}: corrupt model file (not a zip archive)")
             return Run(path, cfg, norm, p)
     raise RunError(f"{path}: no model to load ({', '.join(str(p.relative_to(path)) for p in candidates[which])} "

@@ -166,38 +166,69 @@ class EvalOnTraces(_Every):
 
     def run_eval(self) -> dict[str, Any]:
         agent = AgentPolicy(self.model, self.norm, self.agent_action)
-        t0 = time.process_time()
-        res = self.validation.evaluate(self.problem, agent)
-        for k, v in res.items():
-            if v is not None:
-                self.logger.record(f"eval/{'avg_cost_' + k if k in ('holding', 'shortage', 'ordering', 'purchase') else k}", v)
-        if self.validation.optimum is not None:  # Zipkin instances: the exact long-run cost is cheap
-            exact = exact_cost(agent, self.problem)
-            if exact is not None:
-                res["exact_avg_cost"] = exact
-                res["exact_gap_to_optimal_pct"] = 100 * (exact - self.validation.optimum) / self.validation.optimum
-                self.logger.record("eval/exact_avg_cost", exact)
-                self.logger.record("eval/exact_gap_to_optimal_pct", res["exact_gap_to_optimal_pct"])
-        self.logger.record("eval/cpu_s", time.process_time() - t0)
-        self.logger.dump(self.num_timesteps)
-        row = {"step": self.num_timesteps, **res, "cpu_s": round(time.process_time(), 2)}
-        self._append_csv(row)
-        score = res.get("exact_avg_cost", res["avg_cost"])  # the model is selected on the exact cost if known
+        row = eval_record(self.problem, self.validation, agent, self.logger, self.num_timesteps, self.run_dir)
+        score = row.get("exact_avg_cost", row["avg_cost"])  # the model is selected on the exact cost if known
         if score < self.best_cost or not (self.run_dir / "best_model.zip").exists():
             self.best_cost = score
             atomic_save_model(self.model, self.run_dir / "best_model.zip")
         self.last = row
         return row
 
-    def _append_csv(self, row: dict[str, Any]) -> None:
-        path = self.run_dir / "eval.csv"
-        old = path.read_text() if path.exists() else ""
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=list(row))
-        if not old:
-            w.writeheader()
-        w.writerow(row)
-        atomic_write_text(path, old + buf.getvalue())
+
+def eval_record(problem: Problem, validation: Validation, agent: AgentPolicy, logger, step: int,
+                run_dir: Path) -> dict[str, Any]:
+    """Evaluate an agent on the validation traces, log the ``eval/`` tags at `step`, append the row to
+    eval.csv and return it (the periodic evaluation of every algorithm: PPO, DQN, HDPO)."""
+    t0 = time.process_time()
+    res = validation.evaluate(problem, agent)
+    for k, v in res.items():
+        if v is not None:
+            logger.record(f"eval/{'avg_cost_' + k if k in ('holding', 'shortage', 'ordering', 'purchase') else k}", v)
+    if validation.optimum is not None:  # Zipkin instances: the exact long-run cost is cheap
+        exact = exact_cost(agent, problem)
+        if exact is not None:
+            res["exact_avg_cost"] = exact
+            res["exact_gap_to_optimal_pct"] = 100 * (exact - validation.optimum) / validation.optimum
+            logger.record("eval/exact_avg_cost", exact)
+            logger.record("eval/exact_gap_to_optimal_pct", res["exact_gap_to_optimal_pct"])
+    logger.record("eval/cpu_s", time.process_time() - t0)
+    logger.dump(step)
+    row = {"step": step, **res, "cpu_s": round(time.process_time(), 2)}
+    _append_csv(run_dir / "eval.csv", row)
+    return row
+
+
+def _append_csv(path: Path, row: dict[str, Any]) -> None:
+    old = path.read_text() if path.exists() else ""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(row))
+    if not old:
+        w.writeheader()
+    w.writerow(row)
+    atomic_write_text(path, old + buf.getvalue())
+
+
+def _writers(logger):
+    return [fmt.writer for fmt in logger.output_formats if isinstance(fmt, TensorBoardOutputFormat)]
+
+
+def log_run_texts(logger, cfg: TrainConfig, norm: Normalization) -> None:
+    """The config and the normalisation as TensorBoard text tables (TEXT tab), at the start of a run."""
+    for writer in _writers(logger):
+        writer.add_text("config", cfg.markdown(), 0)
+        writer.add_text("normalization", "```\n" + json.dumps(norm.to_dict(), indent=1) + "\n```", 0)
+        writer.flush()
+
+
+def log_verdict(logger, validation: Validation, step: int) -> None:
+    """The strongest classical rule on the validation traces and every rule's cost (the ``verdict`` text)."""
+    for writer in _writers(logger):
+        rows = "\n".join(f"| {n} | {c:.4f} |" for n, c in sorted(validation.baselines.items(), key=lambda x: x[1]))
+        writer.add_text("verdict", f"strongest classical rule on the validation traces ({validation.label}): "
+                        f"**{validation.best_baseline}** {validation.best_baseline_cost:.4f}; "
+                        "`eval/gap_to_best_baseline_pct` is the agent's gap to it.\n\n| rule | validation "
+                        f"cost |\n|---|---|\n{rows}", step)
+        writer.flush()
 
 
 class AtomicCheckpoint(_Every):
@@ -288,6 +319,10 @@ class TrainResult:
 def train(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool = False,
           log=print) -> TrainResult:
     """Train (or resume) a run into `run_dir`. Returns the final evaluation on the validation traces."""
+    if cfg.algorithm == "HDPO":
+        from .hdpo import train_hdpo
+
+        return train_hdpo(cfg, run_dir, command, resume=resume, log=log)
     t_start = time.process_time()
     run_dir = Path(run_dir)
     torch.set_num_threads(cfg.torch_threads)
@@ -330,20 +365,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool
     logger = configure(str(run_dir / "tb"), ["tensorboard"])
     model.set_logger(logger)
     if not resume:
-        for fmt in logger.output_formats:
-            if isinstance(fmt, TensorBoardOutputFormat):
-                fmt.writer.add_text("config", cfg.markdown(), 0)
-                fmt.writer.add_text("normalization", "```\n" + json.dumps(norm.to_dict(), indent=1) + "\n```", 0)
-                fmt.writer.flush()
+        log_run_texts(logger, cfg, norm)
     validation = Validation.build(problem, cfg)
-    for fmt in logger.output_formats:
-        if isinstance(fmt, TensorBoardOutputFormat):
-            rows = "\n".join(f"| {n} | {c:.4f} |" for n, c in sorted(validation.baselines.items(), key=lambda x: x[1]))
-            fmt.writer.add_text("verdict", f"strongest classical rule on the validation traces ({validation.label}): "
-                                f"**{validation.best_baseline}** {validation.best_baseline_cost:.4f}; "
-                                "`eval/gap_to_best_baseline_pct` is the agent's gap to it.\n\n| rule | validation "
-                                f"cost |\n|---|---|\n{rows}", model.num_timesteps)
-            fmt.writer.flush()
+    log_verdict(logger, validation, model.num_timesteps)
     eval_cb = EvalOnTraces(problem, validation, norm, action, run_dir, cfg.eval_freq, best_cost)
     callbacks = [eval_cb, AtomicCheckpoint(run_dir, cfg.checkpoint_freq, eval_cb)]
     if cfg.progress and sys.stderr.isatty():

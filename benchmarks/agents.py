@@ -2,6 +2,7 @@
 
     python benchmarks/agents.py --algo ppo --instances lost-sales-L2-p9 [--timesteps N] [--seeds 0 1]
     python benchmarks/agents.py --algo ppo --instances zipkin16          # L = 1..4, p in 4, 9, 19, 39
+    python benchmarks/agents.py --algo hdpo --instances zipkin16         # HDPO (preset configs/presets/hdpo.yaml)
     python benchmarks/agents.py --algo ppo --data-scenario configs/m5_tiny.yaml   # global policy on real data
 
 Zipkin instances: each run is trained with its preset (train.py's code path, run folders under --out), and its
@@ -30,7 +31,8 @@ ZIPKIN16 = [f"lost-sales-L{L}-p{p}" for L in (1, 2, 3, 4) for p in (4, 9, 19, 39
 def zipkin(args) -> None:
     from agents.config import resolve_config
     from agents.policy import AgentPolicy, exact_cost
-    from agents.training import algorithm_class, train
+    from agents.runs import load_run
+    from agents.training import train
     from baselines.dp_optimal import best_base_stock, solve_lost_sales
     from envs import Problem
 
@@ -38,7 +40,8 @@ def zipkin(args) -> None:
     rows = []
     head = (f"{'instance':18s} {'seed':>4s} {'optimum':>8s} {'base-stk':>8s} {'agent':>8s} {'final':>8s} "
             f"{'gap_opt%':>8s} {'gap_bs%':>8s} {'CPU-s':>7s}")
-    print(head, flush=True)
+    print(head + ("  (HDPO: CPU-s of the whole run; of it, the gradient steps in brackets)" if args.algo == "hdpo"
+                  else ""), flush=True)
     for name in names:
         L, p = int(name.split("-L")[1].split("-")[0]), float(name.split("-p")[1])
         opt = solve_lost_sales(5.0, L, 1.0, p).avg_cost
@@ -54,23 +57,23 @@ def zipkin(args) -> None:
                 shutil.rmtree(run_dir)
             res = train(cfg, run_dir, "python benchmarks/agents.py " + " ".join(sys.argv[1:]), log=lambda *a: None)
             problem = Problem(cfg.scenario, **cfg.scenario_overrides)
-            cls = algorithm_class(cfg.algorithm)
-            final = AgentPolicy(cls.load(str(run_dir / "model.zip"), device="cpu"), res_norm(run_dir),
-                                problem.scenario.action)
-            final_cost = exact_cost(final, problem)
+            final_cost = exact_cost(AgentPolicy.from_run(load_run(run_dir, "model")), problem)
             agent = res.exact_cost
             row = {"instance": name, "seed": seed, "optimum": opt, "best_base_stock": bs, "agent": agent,
                    "final": final_cost, "gap_opt_pct": 100 * (agent - opt) / opt,
-                   "gap_bs_pct": 100 * (agent - bs) / bs, "cpu_s": res.cpu_s, "timesteps": res.num_timesteps}
+                   "gap_bs_pct": 100 * (agent - bs) / bs, "cpu_s": res.cpu_s, "timesteps": res.num_timesteps,
+                   "gradient_cpu_s": res.extra.get("gradient_cpu_s")}
             rows.append(row)
             print(f"{name:18s} {seed:4d} {opt:8.4f} {bs:8.4f} {agent:8.4f} {final_cost:8.4f} "
-                  f"{row['gap_opt_pct']:+8.2f} {row['gap_bs_pct']:+8.2f} {res.cpu_s:7.1f}", flush=True)
+                  f"{row['gap_opt_pct']:+8.3f} {row['gap_bs_pct']:+8.2f} {res.cpu_s:7.1f}"
+                  + (f" ({row['gradient_cpu_s']:.1f})" if row["gradient_cpu_s"] is not None else ""), flush=True)
             Path(args.out).mkdir(parents=True, exist_ok=True)
             (Path(args.out) / f"{args.algo}-results.json").write_text(json.dumps(rows, indent=1))
     if rows:
         n_below = sum(r["agent"] <= r["best_base_stock"] for r in rows)
         print(f"agent at or below the best base-stock on {n_below} of {len(rows)} runs; "
-              f"mean gap to optimum {sum(r['gap_opt_pct'] for r in rows) / len(rows):+.2f} %")
+              f"mean gap to optimum {sum(r['gap_opt_pct'] for r in rows) / len(rows):+.3f} %, largest "
+              f"{max(r['gap_opt_pct'] for r in rows):+.3f} %")
 
 
 def rescore(args) -> None:
@@ -93,12 +96,6 @@ def rescore(args) -> None:
         c = min(final, best)
         print(f"{Path(d).name:28s} {opt:8.4f} {bs:8.4f} {best:8.4f} {final:8.4f} {100 * (c - opt) / opt:+8.2f} "
               f"{100 * (c - bs) / bs:+8.2f}", flush=True)
-
-
-def res_norm(run_dir: Path):
-    from agents.runs import load_run
-
-    return load_run(run_dir).normalization
 
 
 def data(args) -> None:
@@ -146,7 +143,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--algo", default="ppo", choices=["ppo", "dqn"])
+    ap.add_argument("--algo", default="ppo", choices=["ppo", "dqn", "hdpo"])
     ap.add_argument("--instances", nargs="+", default=["lost-sales-L2-p9"], help="names, or zipkin16")
     ap.add_argument("--data-scenario", help="a data scenario YAML (global policy, test window vs baselines)")
     ap.add_argument("--policies", default="base_stock,capped_base_stock,safety_stock_RS_tuned,ses_tuned,tsb_tuned",

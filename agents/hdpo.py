@@ -1,0 +1,508 @@
+"""Hindsight differentiable policy optimisation (HDPO; Alvo, Russo and Kanoria; "direct backprop" in Madeka
+et al.): the policy network's parameters get the pathwise gradient of the total cost of batches of demand
+traces, simulated by the torch twin of the kernel (:mod:`agents.twin`).
+
+One global network over SKUs acts on the env's own observation (``Problem.obs_fields``: quantities divided by
+each SKU's demand scale), normalised by the run's fixed map (:mod:`agents.normalization`), and outputs the
+continuous action of the scenario's ``action.mode: continuous`` (a in [-1, 1] -> order
+``rint((a + 1) / 2 * (n - 1) * step * scale)``), so evaluation (:class:`agents.policy.AgentPolicy`), the exact
+cost, the ONNX export and ``deploy.recommend`` take it as they take PPO. Two heads:
+
+* ``order``: a = tanh(MLP(x)), the order itself (what the HDPO authors use);
+* ``sS``: the MLP outputs levels s and S (in demand scales, state-dependent); order S - IP when IP <= s, else 0
+  (an (s, S) rule whose levels the network sets), then mapped to the same continuous action.
+
+What gets a gradient (``hp.`` settings, :class:`HDPOSettings`): the rounding of the request to units
+(``rounding: ste`` -- forward rint, backward identity -- or ``none``), the order rules (``relax: ste`` or
+``none``, :func:`agents.twin.constrain`), and the fixed order cost K [q > 0] through a smoothed indicator
+(``sigmoid((s - IP) / tau)`` for the sS head, ``sigmoid((q - 1/2) / (tau scale))`` for the order head) with a
+temperature annealed geometrically from ``tau_start`` to ``tau_end`` (demand scales), used straight-through
+(``fixed_cost: ste``: exact cost forward) or in place of the indicator (``fixed_cost: soft``).
+
+The weights are saved without pickle: ``.npz`` (``np.load(allow_pickle=False)``), the network rebuilt from the
+run's config and normalisation.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from envs import kernel
+from envs.episodes import initial_states, make_episodes
+from envs.problem import Problem
+from envs.scenario import resolve_scenario
+from invcore.atomic import atomic_write_bytes, atomic_write_text
+
+from . import twin
+from .config import PresetError, TrainConfig
+from .normalization import Normalization, build_normalization
+from .policy import AgentPolicy, exact_cost
+from .runs import RunError, append_command, write_run_files
+
+HEADS = ("order", "sS")
+MODEL_FILES = {"model": "model.npz", "best": "best_model.npz", "checkpoint": "checkpoint/model.npz"}
+
+
+@dataclass
+class HDPOSettings:
+    """HDPO's hyperparameters (``hp.NAME=VALUE`` on the command line, ``hyperparams:`` in the preset)."""
+
+    batch: int = 1024
+    """Demand traces (SKU-episodes) per gradient step."""
+    periods: int = 64
+    """Periods of each trace that count in the loss."""
+    warmup: int = 16
+    """Periods simulated before the loss counts (from the scenario's initial state)."""
+    learning_rate: float = 3e-3
+    """Adam's initial rate (the run's lr_schedule: linear to 0, or constant)."""
+    net_arch: list[int] = field(default_factory=lambda: [32, 32])
+    """Hidden layer sizes of the MLP."""
+    activation: str = "relu"
+    """relu or tanh (what the ONNX exporter writes)."""
+    head: str = "order"
+    """order (the network outputs the order) or sS (it outputs levels s and S)."""
+    rounding: str = "ste"
+    """ste: requests rounded to units forward, identity backward; none: continuous requests in training."""
+    relax: str = "ste"
+    """ste: the order rules (MOQ, pack, max order, capacity) forward, relaxed backward; none: relaxed only."""
+    fixed_cost: str = "ste"
+    """ste: K [q > 0] forward, the smoothed indicator's gradient backward; soft: K x the smoothed indicator;
+    amortized (sS head): K [q > 0] forward, the gradient of K x q / (S - s) backward (the fixed cost spread over
+    the units of a lot: its sum over time is K x demand / lot, so the lot gets the EOQ trade-off's gradient)."""
+    tau_start: float = 1.0
+    """Temperature of the smoothed order indicator at the start (demand scales)."""
+    tau_end: float = 0.05
+    """... and at the end (geometric in between)."""
+    level_scale: float = 4.0
+    """sS head: s = s0 + level_scale x o0 and S - s = level_scale x softplus(o1) (demand scales), so that Adam's
+    steps (about learning_rate per weight) move the levels by level_scale x as much: lots of 10+ periods of
+    demand are reachable in a few dozen steps."""
+    grad_clip: float = 10.0
+    """Max gradient norm (0: no clipping)."""
+    dtype: str = "float32"
+    """The twin's float type in training (float64 is the parity type, slower)."""
+
+    @classmethod
+    def from_hyperparams(cls, hp: dict[str, Any]) -> HDPOSettings:
+        known = {f.name for f in fields(cls)}
+        bad = sorted(set(hp) - known)
+        if bad:
+            raise PresetError(f"unknown HDPO hyperparameter(s) {', '.join('hp.' + b for b in bad)}; known: "
+                              f"{', '.join('hp.' + k for k in sorted(known))}")
+        s = cls(**hp)
+        s.check()
+        return s
+
+    def check(self) -> None:
+        for name in ("batch", "periods"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise PresetError(f"hp.{name} must be an integer >= 1, got {v!r}")
+        if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
+            raise PresetError(f"hp.warmup must be an integer >= 0, got {self.warmup!r}")
+        for name in ("learning_rate", "tau_start", "tau_end", "level_scale"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+                raise PresetError(f"hp.{name} must be a number > 0, got {v!r}")
+        if isinstance(self.grad_clip, bool) or not isinstance(self.grad_clip, (int, float)) or self.grad_clip < 0:
+            raise PresetError(f"hp.grad_clip must be a number >= 0, got {self.grad_clip!r}")
+        if not isinstance(self.net_arch, list) or not self.net_arch or any(
+                isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.net_arch):
+            raise PresetError(f"hp.net_arch must be a list of layer sizes >= 1, e.g. [32, 32], got {self.net_arch!r}")
+        for name, allowed in (("activation", ("relu", "tanh")), ("head", HEADS), ("rounding", ("ste", "none")),
+                              ("relax", ("ste", "none")), ("fixed_cost", ("ste", "soft", "amortized")),
+                              ("dtype", ("float32", "float64"))):
+            if getattr(self, name) not in allowed:
+                raise PresetError(f"hp.{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+
+    @property
+    def torch_dtype(self):
+        return torch.float64 if self.dtype == "float64" else torch.float32
+
+
+def action_range(action) -> float:
+    """The largest order of the continuous action, in demand scales: (n - 1) * step."""
+    if action.mode != "continuous" or not action.relative:
+        raise PresetError("HDPO needs action.mode=continuous and action.relative=true (its orders are in demand "
+                          f"scales), the scenario has action.mode={action.mode} action.relative={action.relative}")
+    return float((action.n - 1) * action.step)
+
+
+def _softplus(x: torch.Tensor) -> torch.Tensor:
+    """relu(x) + log(1 + exp(-|x|)): the form the ONNX graph computes (no overflow for large x)."""
+    return torch.relu(x) + torch.log(1.0 + torch.exp(-torch.abs(x)))
+
+
+class HDPONet(nn.Module):
+    """MLP on the normalised observation -> the deterministic continuous action (see the module docstring)."""
+
+    def __init__(self, obs_dim: int, settings: HDPOSettings, qmax: float, ip_index: int, ip_shift: float,
+                 ip_scale: float, s0: float):
+        super().__init__()
+        act = nn.ReLU if settings.activation == "relu" else nn.Tanh
+        layers: list[nn.Module] = []
+        d = obs_dim
+        for h in settings.net_arch:
+            layers += [nn.Linear(d, h), act()]
+            d = h
+        out = nn.Linear(d, 1 if settings.head == "order" else 2)
+        layers.append(out)
+        self.mlp = nn.Sequential(*layers)
+        self.head = settings.head
+        self.qmax, self.ip_index, self.ip_shift, self.ip_scale, self.s0 = qmax, ip_index, ip_shift, ip_scale, s0
+        self.level_scale = float(settings.level_scale)
+        with torch.no_grad():  # start near one period of demand per period (order head) or s = s0, S = s0 + 1
+            out.weight.mul_(0.1)
+            if self.head == "order":
+                out.bias.fill_(math.atanh(min(max(2.0 / qmax - 1.0, -0.99), 0.99)))
+            else:
+                out.bias.copy_(torch.tensor([0.0, math.log(math.expm1(1.0 / self.level_scale))]))
+
+    # the deterministic action, float32, op for op as the ONNX graph (agents.export.build_onnx)
+    def levels(self, x: torch.Tensor):
+        o = self.mlp(x)
+        c = torch.tensor(self.level_scale, dtype=o.dtype)
+        s = o[:, 0:1] * c + torch.tensor(self.s0, dtype=o.dtype)
+        S = s + _softplus(o[:, 1:2]) * c
+        ip = x[:, self.ip_index:self.ip_index + 1] / torch.tensor(self.ip_scale, dtype=o.dtype) \
+            - torch.tensor(self.ip_shift, dtype=o.dtype)
+        return s, S, ip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.head == "order":
+            return torch.tanh(self.mlp(x))
+        s, S, ip = self.levels(x)
+        q = torch.where(ip <= s, torch.relu(S - ip), torch.zeros_like(ip))
+        q = torch.minimum(q, torch.tensor(self.qmax, dtype=q.dtype))
+        return torch.clamp(q * torch.tensor(2.0 / self.qmax, dtype=q.dtype) - 1.0, -1.0, 1.0)
+
+    def train_order(self, x: torch.Tensor, scale: torch.Tensor, tau: float, fixed_cost: str):
+        """(order in units [B] as training sees it, before rounding; smoothed order indicator [B])."""
+        if self.head == "order":
+            if fixed_cost == "amortized":
+                raise PresetError("hp.fixed_cost=amortized needs hp.head=sS (it spreads K over the lot S - s)")
+            a = torch.tanh(self.mlp(x))[:, 0]
+            q = (a + 1.0) * 0.5 * self.qmax * scale
+            return q, torch.sigmoid((q - 0.5) / (tau * scale))
+        s, S, ip = self.levels(x)
+        s, S, ip = s[:, 0], S[:, 0], ip[:, 0]
+        ind = torch.sigmoid((s - ip) / tau)
+        up = torch.minimum(torch.relu(S - ip), torch.tensor(self.qmax, dtype=S.dtype))
+        soft = ind * up
+        q = soft if fixed_cost == "soft" else twin.ste(torch.where(ip <= s, up, torch.zeros_like(up)), soft)
+        if fixed_cost == "amortized":  # K x order / lot: the EOQ trade-off's gradient in the lot S - s
+            ind = q / (S - s).clamp(min=1e-3)
+        return q * scale, ind
+
+
+class HDPO:
+    """A trained HDPO network behind the SB3 model calls the project uses (``policy.predict``, ``predict``,
+    ``num_timesteps``), so :class:`agents.policy.AgentPolicy` and the exporter take it as they take PPO."""
+
+    def __init__(self, net: HDPONet, settings: HDPOSettings, num_timesteps: int = 0):
+        self.net = net
+        self.settings = settings
+        self.num_timesteps = num_timesteps
+        self.policy = self
+
+    def predict(self, obs: np.ndarray, deterministic: bool = True):
+        with torch.no_grad():
+            a = self.net(torch.as_tensor(np.asarray(obs, dtype=np.float32)))
+        return a.numpy(), None
+
+    @classmethod
+    def build(cls, cfg: TrainConfig, norm: Normalization, seed: int | None = None) -> HDPO:
+        settings = HDPOSettings.from_hyperparams(cfg.hyperparams)
+        sc = resolve_scenario(cfg.scenario, **cfg.scenario_overrides)
+        qmax = action_range(sc.action)
+        if "inventory_position" not in norm.obs_names:
+            raise RunError("the observation has no inventory_position field")
+        i = norm.obs_names.index("inventory_position")
+        max_lead = max(int(sc.lead_time), 0)
+        if seed is not None:
+            torch.manual_seed(seed)
+        net = HDPONet(len(norm.obs_names), settings, qmax, i, float(norm.shift[i]), float(norm.scale[i]),
+                      float(max_lead + 1))
+        return cls(net, settings)
+
+    # ------------------------------------------------------------------ files (npz, no pickle)
+    def to_bytes(self, extra: dict[str, np.ndarray] | None = None) -> bytes:
+        arrays = {f"net/{k}": v.detach().cpu().numpy() for k, v in self.net.state_dict().items()}
+        arrays["num_timesteps"] = np.array(self.num_timesteps, dtype=np.int64)
+        arrays.update(extra or {})
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        return buf.getvalue()
+
+    def save(self, path: str | Path, extra: dict[str, np.ndarray] | None = None) -> None:
+        atomic_write_bytes(path, self.to_bytes(extra))
+
+    @classmethod
+    def load(cls, path: str | Path, cfg: TrainConfig, norm: Normalization, device: str = "cpu") -> HDPO:
+        """The network rebuilt from the run's config and normalisation, its weights from `path` (npz)."""
+        model = cls.build(cfg, norm)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError) as e:
+            raise RunError(f"{path}: cannot load the HDPO weights ({type(e).__name__}: {e})") from None
+        state = {k[4:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("net/")}
+        try:
+            model.net.load_state_dict(state)
+        except RuntimeError as e:
+            raise RunError(f"{path}: the weights do not fit the run's network ({str(e).splitlines()[0]})") from None
+        model.num_timesteps = int(arrays.get("num_timesteps", 0))
+        model.arrays = arrays
+        return model
+
+    def onnx_network(self) -> tuple[list[tuple], str, dict[str, Any]]:
+        """(layers, head, sizes) for :func:`agents.export.build_onnx`."""
+        from .export import _mlp_layers
+
+        layers = _mlp_layers([self.net.mlp])
+        if self.net.head == "order":
+            return layers + [("tanh",)], "continuous", {"low": -1.0, "high": 1.0}
+        n = self.net
+        return layers, "sS", {"low": -1.0, "high": 1.0, "qmax": n.qmax, "ip_index": n.ip_index,
+                              "ip_shift": n.ip_shift, "ip_scale": n.ip_scale, "s0": n.s0,
+                              "level_scale": n.level_scale}
+
+
+# ----------------------------------------------------------------------------------------- training
+def _every(freq: int, before: int, after: int) -> bool:
+    """A multiple of `freq` lies in (before, after]."""
+    return bool(freq) and after // freq > before // freq
+
+
+class Trainer:
+    """One HDPO run: the problem, the normalisation, the network, Adam, the trace stream."""
+
+    def __init__(self, cfg: TrainConfig, problem: Problem, norm: Normalization, model: HDPO, device: str):
+        self.cfg, self.problem, self.norm, self.model = cfg, problem, norm, model
+        self.s = model.settings
+        self.device = device
+        self.dtype = self.s.torch_dtype
+        self.net = model.net.to(device)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=self.s.learning_rate)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.iteration = 0
+        self.per_iter = self.s.batch * (self.s.warmup + self.s.periods)
+        self.iterations = max(1, math.ceil(cfg.timesteps / self.per_iter))
+        self.shift = torch.as_tensor(norm.shift, dtype=torch.float32, device=device)
+        self.nscale = torch.as_tensor(norm.scale, dtype=torch.float32, device=device)
+        self.weight = norm.reward_scale  # per-SKU loss weight 1 / (1.6 c_ref): SKUs of any volume count alike
+        self.pool = problem.source.skus_in("train")
+
+    def tau(self, it: int) -> float:
+        frac = it / max(self.iterations - 1, 1)
+        return float(self.s.tau_start * (self.s.tau_end / self.s.tau_start) ** frac)
+
+    def lr(self, it: int) -> float:
+        if self.cfg.lr_schedule == "linear":
+            return self.s.learning_rate * (1.0 - it / self.iterations)
+        return self.s.learning_rate
+
+    def traces(self):
+        pb, s = self.problem, self.s
+        T = s.warmup + s.periods
+        if pb.source.replays_windows:
+            skus = self.rng.choice(self.pool, s.batch)
+        else:
+            skus = np.arange(s.batch) % pb.n_skus
+        eps = make_episodes(pb, "train", rng=self.rng, skus=skus, periods=T, sampler="inverse_cdf",
+                            with_past=False)
+        params = pb.params[eps.sku]
+        init = initial_states(pb.scenario.initial_state, params, kernel.PIPE + max(pb.max_lead, 1), self.rng)
+        return eps, params, init
+
+    def loss(self, eps, params, init, tau: float) -> torch.Tensor:
+        """Mean normalised cost per counted period of the batch, through the twin (differentiable)."""
+        pb, s, dev, dt = self.problem, self.s, self.device, self.dtype
+        p = twin.TwinParams.from_rows(params, dtype=dt, device=dev)
+        P = p.slots
+        net = torch.as_tensor(init[:, kernel.NET], dtype=dt, device=dev)
+        recv = torch.as_tensor(init[:, kernel.RECV], dtype=dt, device=dev)
+        pipe = torch.as_tensor(init[:, kernel.PIPE:kernel.PIPE + P], dtype=dt, device=dev)
+        T = eps.periods
+        exo = torch.as_tensor(twin.exogenous_features(pb, eps), device=dev)
+        demand = torch.as_tensor(eps.demand[eps.history:], dtype=dt, device=dev)
+        alive = torch.as_tensor(np.arange(T)[:, None] < eps.lengths[None, :], dtype=dt, device=dev)
+        w = torch.as_tensor(self.weight[eps.sku], dtype=dt, device=dev)
+        total = torch.zeros((), dtype=dt, device=dev)
+        for t in range(T):
+            obs = torch.cat([twin.observe_state(net, pipe, p.scale, pb.n_pipe).float(), exo[t]], dim=1)
+            x = torch.clamp((obs + self.shift) * self.nscale, -self.norm.clip, self.norm.clip)
+            q, ind = self.net.train_order(x, p.scale.float(), tau, s.fixed_cost)
+            q = q.to(dt)
+            req = twin.ste(torch.round(q), q) if s.rounding == "ste" else q
+            net, recv, pipe, info = twin.step(net, recv, pipe, p, req, demand[t], pb.scenario.backorder, False,
+                                              s.relax, ind.to(dt), s.fixed_cost)
+            if t >= s.warmup:
+                total = total + (info.cost * w * alive[t]).sum()
+        counted = alive[s.warmup:].sum().clamp(min=1.0)
+        return total / counted
+
+    def step(self) -> tuple[float, float]:
+        it = self.iteration
+        tau = self.tau(it)
+        for g in self.opt.param_groups:
+            g["lr"] = self.lr(it)
+        eps, params, init = self.traces()
+        loss = self.loss(eps, params, init, tau)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.s.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.s.grad_clip)
+        self.opt.step()
+        self.iteration += 1
+        self.model.num_timesteps = self.iteration * self.per_iter
+        return float(loss.detach()), tau
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint_arrays(self) -> dict[str, np.ndarray]:
+        out = {}
+        sd = self.opt.state_dict()
+        for i, st in sd["state"].items():
+            for k, v in st.items():
+                out[f"opt/{i}/{k}"] = torch.as_tensor(v).detach().cpu().numpy()
+        return out
+
+    def restore(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
+        sd = self.opt.state_dict()
+        opt_state: dict[int, dict[str, torch.Tensor]] = {}
+        for k, v in arrays.items():
+            if k.startswith("opt/"):
+                _, i, name = k.split("/")
+                opt_state.setdefault(int(i), {})[name] = torch.from_numpy(np.array(v))
+        sd["state"] = opt_state
+        self.opt.load_state_dict(sd)
+        self.iteration = int(state["iteration"])
+        self.model.num_timesteps = self.iteration * self.per_iter
+        self.rng.bit_generator.state = state["rng"]
+
+
+def _rng_state_json(rng: np.random.Generator) -> dict[str, Any]:
+    return json.loads(json.dumps(rng.bit_generator.state))
+
+
+def train_hdpo(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool = False, log=print):
+    """Train (or resume) an HDPO run into `run_dir` (the run folder of :mod:`agents.runs`, weights as npz).
+    Returns :class:`agents.training.TrainResult`, as PPO's training does."""
+    from stable_baselines3.common.logger import configure
+
+    from .training import TrainResult, Validation, eval_record, log_run_texts, log_verdict, resolve_device
+
+    t_start = time.process_time()
+    run_dir = Path(run_dir)
+    torch.set_num_threads(cfg.torch_threads)
+    device = resolve_device(cfg.device)
+    HDPOSettings.from_hyperparams(cfg.hyperparams)  # validate the hp. settings before any work
+    problem = Problem(cfg.scenario, **cfg.scenario_overrides)
+    action = problem.scenario.action
+    action_range(action)
+    best_cost = float("inf")
+    if resume:
+        ckpt, state_path = run_dir / MODEL_FILES["checkpoint"], run_dir / "checkpoint" / "state.json"
+        if not ckpt.is_file() or not state_path.is_file():
+            raise RunError(f"{run_dir}: no checkpoint to resume from (checkpoint/model.npz and state.json)")
+        try:
+            state = json.loads(state_path.read_text())
+            best_cost = float(state.get("best_cost", best_cost))
+            norm = Normalization.from_dict(json.loads((run_dir / "normalization.json").read_text()))
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            raise RunError(f"{run_dir}: corrupt checkpoint state ({type(e).__name__}: {e})") from None
+        model = HDPO.load(ckpt, cfg, norm)
+        append_command(run_dir, command)
+    else:
+        norm = build_normalization(problem, cfg)
+        write_run_files(run_dir, cfg, problem.scenario.to_dict(), norm, command, device)
+        model = HDPO.build(cfg, norm, seed=cfg.seed)
+    trainer = Trainer(cfg, problem, norm, model, device)
+    if resume:
+        try:
+            trainer.restore(model.arrays, state)
+        except (KeyError, ValueError, RuntimeError, TypeError) as e:
+            raise RunError(f"{run_dir}: corrupt checkpoint ({type(e).__name__}: {e})") from None
+        log(f"resuming {run_dir} at step {model.num_timesteps:,} of {cfg.timesteps:,}")
+    logger = configure(str(run_dir / "tb"), ["tensorboard"])
+    if not resume:
+        log_run_texts(logger, cfg, norm)
+    validation = Validation.build(problem, cfg)
+    log_verdict(logger, validation, model.num_timesteps)
+
+    def evaluate(which_net: HDPO) -> dict[str, Any]:
+        nonlocal best_cost
+        which_net.net.to("cpu")
+        agent = AgentPolicy(which_net, norm, action)
+        row = eval_record(problem, validation, agent, logger, which_net.num_timesteps, run_dir)
+        which_net.net.to(device)
+        score = row.get("exact_avg_cost", row["avg_cost"])
+        if score < best_cost or not (run_dir / MODEL_FILES["best"]).exists():
+            best_cost = score
+            which_net.save(run_dir / MODEL_FILES["best"])
+        return row
+
+    def checkpoint() -> None:
+        model.save(run_dir / MODEL_FILES["checkpoint"], trainer.checkpoint_arrays())
+        atomic_write_text(run_dir / "checkpoint" / "state.json", json.dumps(
+            {"num_timesteps": int(model.num_timesteps), "iteration": trainer.iteration, "best_cost": best_cost,
+             "rng": _rng_state_json(trainer.rng)}))
+
+    bar = None
+    if cfg.progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=trainer.iterations * trainer.per_iter, initial=model.num_timesteps, unit="step",
+                   unit_scale=True, desc="training", dynamic_ncols=True)
+    train_cpu = 0.0
+    while trainer.iteration < trainer.iterations:
+        before = model.num_timesteps
+        t0 = time.process_time()
+        loss, tau = trainer.step()
+        train_cpu += time.process_time() - t0
+        after = model.num_timesteps
+        if bar is not None:
+            bar.update(after - before)
+        if _every(max(cfg.eval_freq // 20, 1) if cfg.eval_freq else 0, before, after) or \
+                trainer.iteration == trainer.iterations:
+            logger.record("train/loss", loss)
+            logger.record("train/tau", tau)
+            logger.record("train/learning_rate", trainer.lr(trainer.iteration - 1))
+            logger.record("time/gradient_cpu_s", train_cpu)
+            logger.dump(after)
+        if _every(cfg.eval_freq, before, after) and trainer.iteration < trainer.iterations:
+            evaluate(model)
+        if _every(cfg.checkpoint_freq, before, after):
+            checkpoint()
+    if bar is not None:
+        bar.close()
+    final = evaluate(model)
+    model.save(run_dir / MODEL_FILES["model"])
+    checkpoint()
+    exact = None
+    if validation.optimum is not None:
+        best = HDPO.load(run_dir / MODEL_FILES["best"], cfg, norm)
+        exact = exact_cost(AgentPolicy(best, norm, action), problem)
+        if exact is not None:
+            atomic_write_text(run_dir / "exact_cost.json", json.dumps(
+                {"best_model_exact_avg_cost": exact, "optimum": validation.optimum,
+                 "gap_to_optimal_pct": 100 * (exact - validation.optimum) / validation.optimum,
+                 "base_stock_validation_cost": validation.base_stock_cost}))
+    logger.close()
+    return TrainResult(run_dir, int(model.num_timesteps), time.process_time() - t_start, final, best_cost, exact,
+                       {"validation": validation.label, "base_stock_cost": validation.base_stock_cost,
+                        "best_baseline": validation.best_baseline,
+                        "best_baseline_cost": validation.best_baseline_cost,
+                        "verdict": validation.verdict(final["avg_cost"]), "optimum": validation.optimum,
+                        "gradient_cpu_s": train_cpu})
