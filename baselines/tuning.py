@@ -164,7 +164,8 @@ def _rule_totals(rule: int, params: np.ndarray, demand: np.ndarray, ep_lo: int, 
     maxw[c] (RULE_CAPPED): the largest uncapped want max(a - IP, 0) over the periods simulated.
 
     With a unit cost c, the stock on hand and on order at the end of the episode is credited as simulate()
-    credits it (c x the final inventory position taken off the total; envs.batch.TOTAL_KEYS).
+    credits it (c x (the final inventory position - the position when counting starts, after a warm-up)
+    taken off the total; envs.batch.TOTAL_KEYS).
 
     Pruning (pilot[e] >= 0 and/or a finite bound0[e]): candidate pilot[e] is simulated first; then every other
     candidate stops as soon as its running cost exceeds min(bound0[e], the pilot's total), and its cost is set
@@ -181,6 +182,7 @@ def _rule_totals(rule: int, params: np.ndarray, demand: np.ndarray, ep_lo: int, 
     net = np.empty(k)
     pipe = np.zeros((k, width))
     tot = np.empty(k)
+    ip0 = np.zeros(k)  # the inventory position when counting starts (after a warm-up), for the end credit
     act = np.empty(k, dtype=np.int64)
     pruned = np.zeros(k, dtype=np.bool_)
     for e in range(ep_lo, ep_hi):
@@ -193,6 +195,7 @@ def _rule_totals(rule: int, params: np.ndarray, demand: np.ndarray, ep_lo: int, 
             for j in range(width):
                 pipe[i, j] = state0[e, kernel.PIPE + j] if j < state0.shape[1] - kernel.PIPE else 0.0
             tot[i] = 0.0
+            ip0[i] = 0.0
             maxw[base + i] = 0.0
         p0 = pilot[e]
         bound = bound0[e]
@@ -218,10 +221,10 @@ def _rule_totals(rule: int, params: np.ndarray, demand: np.ndarray, ep_lo: int, 
             bnd = bound if phase == 1 or p0 < 0 else np.inf
             if integral:
                 _rule_pass_int(rule, demand, e, base, lengths[e], warmup, params[e], a, b, path, path_col, backorder,
-                               net, pipe, tot, act, na, bnd, pruned, maxw)
+                               net, pipe, tot, act, na, bnd, pruned, maxw, ip0)
             else:
                 _rule_pass(rule, demand, e, base, lengths[e], warmup, params[e], a, b, path, path_col, backorder,
-                           net, pipe, tot, act, na, bnd, pruned, maxw)
+                           net, pipe, tot, act, na, bnd, pruned, maxw, ip0)
         count = 0.0
         for t in range(lengths[e]):
             if t >= warmup:
@@ -252,7 +255,7 @@ def _rule_want(rule: int, A: float, B: float, ip: float, forecast: float, maxw: 
 
 @njit(cache=True, error_model="numpy")
 def _rule_pass(rule, demand, e, base, length, warmup, prm, a, b, path, path_col, backorder, net, pipe, tot, act, na,
-               bound, pruned, maxw) -> None:
+               bound, pruned, maxw, ip0) -> None:
     """Candidates act[:na] of episode e (kernel parameter row `prm`) through periods 0..length - 1 (see
     _rule_totals), built from the kernel's own pieces (constrain, serve, period_cost, advance_pipeline); a
     candidate whose running cost exceeds `bound` is dropped and marked in `pruned`."""
@@ -273,6 +276,8 @@ def _rule_pass(rule, demand, e, base, length, warmup, prm, a, b, path, path_col,
             ip = n0
             for j in range(L):
                 ip += pipe[i, j]
+            if t == warmup and warmup > 0:
+                ip0[i] = ip
             want = _rule_want(rule, A, b[c], ip, path[path_col[c], t] if path_col[c] >= 0 else 0.0, maxw, c)
             q = kernel.constrain(want, ip, moq, pack, max_order, capacity)
             if L == 0:
@@ -296,7 +301,7 @@ def _rule_pass(rule, demand, e, base, length, warmup, prm, a, b, path, path_col,
             ip = net[i]
             for j in range(L):
                 ip += pipe[i, j]
-            tot[i] -= unit_cost * ip
+            tot[i] -= unit_cost * (ip - ip0[i])
 
 
 @njit(cache=True, error_model="numpy")
@@ -329,7 +334,7 @@ def _lost_sales_period(na, d, wpos, h, hold, short, order_cost, unit_cost, moq, 
 
 @njit(cache=True, error_model="numpy")
 def _rule_pass_int(rule, demand, e, base, length, warmup, prm, a, b, path, path_col, backorder, net, pipe, tot, act,
-                   na, bound, pruned, maxw) -> None:
+                   na, bound, pruned, maxw, ip0) -> None:
     """_rule_pass for integral data (see _rule_totals): carried inventory positions and a ring-buffer pipeline
     (slot (h + j) mod L arrives in j + 1 periods; h is shared: all candidates advance together).
 
@@ -382,6 +387,9 @@ def _rule_pass_int(rule, demand, e, base, length, warmup, prm, a, b, path, path_
     for t in range(length):
         d = demand[e, t]
         counted = t >= warmup
+        if t == warmup and warmup > 0:
+            for x in range(na):
+                ip0[cid[x]] = IP[x]
         wpos = (h - 1 if h > 0 else L - 1) if L > 0 else 0  # (h + L - 1) mod L, without a division
         if level_lost:
             if capped:  # _rule_want's RULE_CAPPED
@@ -441,7 +449,7 @@ def _rule_pass_int(rule, demand, e, base, length, warmup, prm, a, b, path, path_
     credit = unit_cost != 0.0 and length > warmup  # the end credit (exact: integral positions)
     for x in range(na):
         i = cid[x]
-        tot[i] = TOT[x] - unit_cost * IP[x] if credit else TOT[x]
+        tot[i] = TOT[x] - unit_cost * (IP[x] - ip0[i]) if credit else TOT[x]
         maxw[base + i] = MW[x]
         net[i] = N[x]
 

@@ -38,7 +38,10 @@ TOTAL_KEYS = kernel.INFO_KEYS + ("stockout_periods", "orders_placed", "order_sq"
                                  "end_credit")
 """Per-episode totals of :func:`simulate`. ``end_credit``: the stock on hand and on order at the end of the
 episode, at unit cost (unit_cost x inventory position; negative for a backlog still to be bought), already
-taken off the ``cost`` total: a policy that ends the window with less stock does not look cheaper for it."""
+taken off the ``cost`` total: a policy that ends the window with less stock does not look cheaper for it.
+After a warm-up, the stock the warm-up leaves is charged the same way (credit = c x (final position - the
+position when counting starts)): its purchases are not counted, so its stock is not free either. Without a
+warm-up the initial stock is not charged (the same for every policy)."""
 
 
 class BatchSim:
@@ -66,6 +69,7 @@ class BatchSim:
         idx, at = np.flatnonzero(credited)[order], ends[credited][order]
         cut = np.flatnonzero(np.diff(at)) + 1
         self._ends = {int(a[0]): i for a, i in zip(np.split(at, cut), np.split(idx, cut))} if idx.size else {}
+        self._ip0 = np.zeros(n)  # the inventory position when counting starts (after a warm-up; see TOTAL_KEYS)
         self.raw = RawState(period=0, on_hand=eng.state[:, kernel.NET], pipeline=eng.state[:, kernel.PIPE:],
                             inventory_position=self.ip, last_demand=np.zeros(n), active=np.ones(n, bool),
                             params=eng.params, sku=episodes.sku)
@@ -90,6 +94,8 @@ class BatchSim:
 
     def step(self, request: np.ndarray, order_up_to: bool = False) -> np.ndarray:
         """One period for every episode; `request` = units to order (or targets if order_up_to)."""
+        if self.t == self.warmup and self.warmup > 0:
+            self._ip0[:] = self.ip
         self.engine.step(np.ascontiguousarray(request, dtype=np.float64), order_up_to)
         if self.t >= self.warmup:
             kernel.accumulate(self.info, self.raw.active, self.totals)
@@ -97,7 +103,7 @@ class BatchSim:
         self._refresh()
         ended = self._ends.get(self.t)
         if ended is not None:  # credit the stock left at unit cost (see TOTAL_KEYS)
-            credit = self.params[ended, kernel.UNIT_COST] * self.ip[ended]
+            credit = self.params[ended, kernel.UNIT_COST] * (self.ip[ended] - self._ip0[ended])
             self.totals[ended, END_CREDIT] = credit
             self.totals[ended, kernel.I_COST] -= credit
         return self.info

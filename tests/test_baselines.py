@@ -503,3 +503,18 @@ def test_holding_rate_sets_holding_cost_from_unit_costs(tmp_path):
         Problem("lost-sales-L2-p9", **{"data.path": str(path), "holding_rate": 0.01})
     with pytest.raises(ScenarioError, match="'holding_rate' must be null or a fraction of the unit cost"):
         Problem("lost-sales-L2-p9", holding_rate=1.5)
+
+
+def test_stock_left_by_a_warm_up_is_charged_at_unit_cost():
+    """After a warm-up (whose purchases are not counted), the end credit is c x (final position - position
+    when counting starts): with backorders purchase - credit is then c x the counted demand for every policy,
+    and a policy that stocks up during the warm-up gains nothing from it."""
+    pb = Problem("backorder-L2-b9", unit_cost=3.0)
+    eps = make_episodes(pb, "test", seed=7, n=5, periods=60)
+    warmup = 20
+    counted = eps.demand[eps.history + warmup:eps.history + 60].sum(axis=0)
+    for level in (0.0, 8.0, 30.0):
+        totals, _ = simulate(pb, eps, lambda sim, s=level: np.maximum(
+            (s if sim.t >= warmup else 200.0) - sim.raw.inventory_position, 0), warmup=warmup)
+        net = totals[:, kernel.I_PURCHASE] - totals[:, END_CREDIT]
+        assert np.allclose(net, 3.0 * counted), level
