@@ -36,7 +36,7 @@ def agent_policies(runs: list[Run], problem: Problem) -> list[AgentPolicy]:
     out = []
     seen: dict[str, int] = {}
     for run in runs:
-        name = f"{run.config.algo}:{run.name}"
+        name = f"{run.config.algorithm.lower()}:{run.name}"  # as trained: qrdqn, dqn, ppo, hdpo
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:
             name += f"#{seen[name]}"

@@ -481,9 +481,11 @@ def main(argv: list[str] | None = None) -> int:
               f"action {meta['action']['mode']} n={meta['action']['n']}, run {meta['run']['id']}")
         if args.check:
             r = parity(args.run_dir, args.out, which=which)
-            print("parity on {n} evaluation observations: {action_mismatches} action and {unit_mismatches} order "
-                  "mismatches".format(**r) + (f", max |raw action diff| {r['max_abs_action_diff']:.3g}"
-                                              if "max_abs_action_diff" in r else ""))
+            agree = r["n"] - r["unit_mismatches"]
+            print(f"orders agree: {agree} / {r['n']} evaluation observations (ONNX file vs the run's policy"
+                  + (f"; raw actions differ on {r['action_mismatches']}, max |diff| "
+                     f"{r.get('max_abs_action_diff', 0):.3g}, without changing an order)"
+                     if r["action_mismatches"] and not r["unit_mismatches"] else ")"))
             if r["unit_mismatches"]:
                 return 1
         return 0

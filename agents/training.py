@@ -44,13 +44,15 @@ VAL_SEED = STREAMS["validation"]  # seed of the validation traces (training uses
 
 
 class LinearSchedule:
-    """Learning rate decaying linearly from `start` to 0 over training (SB3 passes progress_remaining 1 -> 0)."""
+    """Learning rate decaying linearly from `start` to 0 over training (SB3 passes progress_remaining 1 -> 0),
+    never below 0: SB3 finishes the last rollout past the step budget (e.g. 1,003,520 of 1,000,000 steps), where
+    progress_remaining < 0 would give a negative rate (a step up the loss)."""
 
     def __init__(self, start: float):
         self.start = float(start)
 
     def __call__(self, progress_remaining: float) -> float:
-        return self.start * progress_remaining
+        return self.start * max(progress_remaining, 0.0)
 
 
 def resolve_device(device: str) -> str:

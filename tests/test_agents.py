@@ -336,3 +336,12 @@ def test_validation_is_the_validation_window_and_rules_fit_on_train_only(tmp_pat
 
     ev = evaluate_on(pb, [BaseStock()], val.episodes, record=0, train=train_data(pb, window="train"))
     assert ev.results[0].kpis["avg_cost"] == val.baselines["base_stock"]
+
+
+def test_linear_learning_rate_never_below_zero():
+    """SB3 finishes its last rollout past the step budget (progress_remaining < 0): the rate stays at 0."""
+    from agents.training import LinearSchedule
+
+    lr = LinearSchedule(3e-4)
+    assert lr(1.0) == 3e-4 and lr(0.5) == 1.5e-4 and lr(0.0) == 0.0
+    assert lr(-0.0035) == 0.0  # 1,003,520 of 1,000,000 steps

@@ -143,7 +143,7 @@ def test_export_cli_check_and_errors(runs, tmp_path, capsys):
     out = tmp_path / "p.onnx"
     assert export_main([str(runs["dqn"]), "--out", str(out), "--best", "--check"]) == 0
     text = capsys.readouterr().out
-    assert "parity on 10000 evaluation observations: 0 action and 0 order mismatches" in text
+    assert "orders agree: 10000 / 10000 evaluation observations (ONNX file vs the run's policy)" in text
     assert export_main([str(tmp_path / "nope"), "--out", str(tmp_path / "x.onnx")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "x.onnx").exists()
@@ -420,3 +420,13 @@ def test_baseline_mode(runs, tmp_path, capsys):
     state = _write_state(tmp_path, STATE)
     p = _recommend(capsys, "--policy", out, "--state", state, "--out", orders.with_name("x.csv"))
     assert p.returncode == 2 and "unknown SKU 'A-001'" in p.stderr and "level policy only knows" in p.stderr
+
+
+def test_agents_are_labelled_with_the_algorithm_they_were_trained_with(runs):
+    from agents.evaluation import agent_policies, model_problem_args
+    from envs import Problem
+
+    for key, label in (("qrdqn", "qrdqn"), ("dqn", "dqn"), ("ppo_discrete", "ppo")):
+        rs, scenario, overrides = model_problem_args([str(runs[key])], None, {})
+        (agent,) = agent_policies(rs, Problem(scenario, **overrides))
+        assert agent.name == f"{label}:{runs[key].name}"  # QR-DQN trained with --algo dqn: qrdqn
