@@ -67,11 +67,12 @@ def main(argv=None) -> int:
         return sweep_main(raw[1:])
     args = parse_args(argv)
     from agents.config import PresetError, resolve_config
-    from agents.runs import RunError
+    from agents.runs import RunError, RunLock, clear_failed_start, has_checkpoint
     from envs.data import DataError
     from envs.scenario import ScenarioError, parse_override, resolve_scenario
 
     command = "python train.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    lock = None
     try:
         from agents import training
 
@@ -82,7 +83,12 @@ def main(argv=None) -> int:
                 cfg.timesteps = args.timesteps
             if args.device:
                 cfg.device = args.device
-            resume = True
+            lock = RunLock(run_dir).__enter__()  # a second --resume or training into the folder refuses
+            resume = has_checkpoint(run_dir)
+            if not resume:  # the run stopped before its first checkpoint: start it again from its config
+                clear_failed_start(run_dir)
+                print(f"{run_dir}: no checkpoint yet (the run stopped before its first one); starting it again "
+                      "from its config.yaml")
         else:
             overrides = dict(parse_override(o) for o in args.overrides)
             scenario = args.scenario
@@ -102,8 +108,13 @@ def main(argv=None) -> int:
             cfg = resolve_config(args.algo, scenario, name, args.preset, flags, overrides)
             stamp = time.strftime("%Y%m%d-%H%M%S")
             run_dir = Path(args.run_dir or f"runs/{cfg.algo}-{Path(name).stem}-s{cfg.seed}-{stamp}")
+            lock = RunLock(run_dir).__enter__()
             if (run_dir / "config.yaml").exists():
-                raise RunError(f"{run_dir} already holds a run; use --resume {run_dir} or another --run-dir")
+                if has_checkpoint(run_dir):
+                    raise RunError(f"{run_dir} already holds a run; use --resume {run_dir} or another --run-dir")
+                removed = clear_failed_start(run_dir)  # a start that failed before its first checkpoint
+                print(f"{run_dir}: replacing a run that stopped before its first checkpoint "
+                      f"(removed {', '.join(removed)})")
             resume = False
         if args.no_progress:
             cfg.progress = False
@@ -114,6 +125,9 @@ def main(argv=None) -> int:
     except (PresetError, RunError, ScenarioError, DataError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    finally:
+        if lock is not None:
+            lock.__exit__(None, None, None)
     ev = res.final_eval
     print(f"steps {res.num_timesteps:,}, {res.cpu_s:.1f} CPU-s; validation ({res.extra['validation']}): "
           f"avg cost {ev['avg_cost']:.4f}, fill rate {ev['fill_rate']:.4f}, "

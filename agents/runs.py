@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import platform
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,3 +161,77 @@ def load_run(run_dir: str | Path, which: str = "auto") -> Run:
             return Run(path, cfg, norm, p)
     raise RunError(f"{path}: no model to load ({', '.join(str(p.relative_to(path)) for p in candidates[which])} "
                    "missing)")
+
+
+# ------------------------------------------------------------------------------------------------ run lock
+LOCK_FILE = ".lock"
+
+
+class RunLock:
+    """An exclusive lock on a run folder for the life of one training process (``with RunLock(run_dir):``).
+
+    ``fcntl.flock`` on ``RUN_DIR/.lock`` (holding the owner's pid and start time): the kernel releases it when the
+    process ends, however it ends (kill -9 included), so a stale lock never blocks. A second training or a
+    ``--resume`` into a folder that is held fails at once with a :class:`RunError` naming the holder. Where
+    ``fcntl`` does not exist (Windows) there is no lock."""
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / LOCK_FILE
+        self._fd: int | None = None
+
+    def __enter__(self) -> RunLock:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover (Windows)
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise RunError(f"{self.path.parent} is in use by {holder}; wait for it to finish or use another "
+                           "--run-dir") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"process {os.getpid()} (since {time.strftime('%Y-%m-%d %H:%M:%S')})".encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # releases the lock; the file stays (a later lock reuses it)
+            self._fd = None
+
+
+def has_checkpoint(run_dir: str | Path) -> bool:
+    """The run reached its first checkpoint (``checkpoint/state.json``): ``--resume`` continues from it."""
+    return (Path(run_dir) / "checkpoint" / "state.json").is_file()
+
+
+FAILED_START_FILES = ("config.yaml", "normalization.json", "versions.json", "eval.csv", "model.zip", "model.npz",
+                      "best_model.zip", "best_model.npz", "exact_cost.json")
+"""What a start that never reached a checkpoint may have left (removed before it is started again)."""
+
+
+def clear_failed_start(run_dir: str | Path) -> list[str]:
+    """Remove what a start that never reached its first checkpoint left in `run_dir` (its config, eval rows,
+    best model, TensorBoard events), so that the folder can be started again; returns the names removed.
+    Refuses (RunError) a folder with a checkpoint: that run is resumed, never cleared."""
+    import shutil
+
+    run_dir = Path(run_dir)
+    if has_checkpoint(run_dir):
+        raise RunError(f"{run_dir} holds a checkpoint; use --resume {run_dir}")
+    removed = []
+    for name in FAILED_START_FILES:
+        p = run_dir / name
+        if p.is_file():
+            p.unlink()
+            removed.append(name)
+    for name in ("tb", "checkpoint"):
+        p = run_dir / name
+        if p.is_dir():
+            shutil.rmtree(p)
+            removed.append(name + "/")
+    return removed

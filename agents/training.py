@@ -363,7 +363,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool
             model.load_replay_buffer(str(rb))
         log(f"resuming {run_dir} at step {model.num_timesteps:,} of {cfg.timesteps:,}")
     else:
-        model = cls("MlpPolicy", venv, seed=cfg.seed, device=device, verbose=0, **_hyperparams(cfg))
+        try:
+            model = cls("MlpPolicy", venv, seed=cfg.seed, device=device, verbose=0, **_hyperparams(cfg))
+        except (AssertionError, ValueError, TypeError) as e:  # SB3 checks hyperparameters with assert
+            msg = " ".join(str(e).split())[:300]
+            raise PresetError(f"{cfg.algorithm} rejects the hyperparameters (hp.*): {msg}") from None
     logger = configure(str(run_dir / "tb"), ["tensorboard"])
     model.set_logger(logger)
     if not resume:

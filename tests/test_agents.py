@@ -345,3 +345,49 @@ def test_linear_learning_rate_never_below_zero():
     lr = LinearSchedule(3e-4)
     assert lr(1.0) == 3e-4 and lr(0.5) == 1.5e-4 and lr(0.0) == 0.0
     assert lr(-0.0035) == 0.0  # 1,003,520 of 1,000,000 steps
+
+
+def test_a_run_folder_in_use_is_refused_and_a_killed_holder_does_not_block(tmp_path, capsys):
+    """Two trainings (or a --resume during a training) into one folder: the second refuses at once, naming the
+    process that holds it; the lock dies with its process (kill -9), so a stale lock never blocks."""
+    import signal
+
+    run = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from agents.runs import RunLock; "
+                               f"RunLock({str(run)!r}).__enter__(); print('held', flush=True); time.sleep(120)"],
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        args = ["--algo", "ppo", "--scenario", "lost-sales-L2-p9", "--timesteps", "256", "--run-dir", str(run),
+                *TINY, *TINY_HP["ppo"]]
+        assert train_cli.main(args) == 2
+        err = capsys.readouterr().err
+        assert f"error: {run} is in use by process {holder.pid} (since " in err and "another --run-dir" in err
+        assert not (run / "config.yaml").exists()  # nothing written by the refused start
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    from agents.runs import RunLock
+
+    with RunLock(run):  # the killed holder's lock is gone
+        pass
+
+
+def test_a_failed_start_does_not_leave_a_dead_end_folder(tmp_path, capsys):
+    """A start that fails after config.yaml is written (here: hyperparameters SB3 rejects) ends in one line;
+    the folder then neither blocks a new start nor a --resume (which starts it again from its config)."""
+    run = tmp_path / "run"
+    base = ["--algo", "ppo", "--scenario", "lost-sales-L2-p9", "--timesteps", "512", "--n-envs", "2",
+            "--run-dir", str(run), *TINY]
+    assert train_cli.main([*base, "hp.n_steps=256", "hp.batch_size=1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: PPO rejects the hyperparameters (hp.*): `batch_size` must be greater than 1")
+    assert (run / "config.yaml").is_file() and not (run / "checkpoint" / "state.json").exists()
+    assert train_cli.main(["--resume", str(run)]) == 2  # started again from its (bad) config: the same one line
+    out, err = capsys.readouterr()
+    assert "no checkpoint yet" in out and "rejects the hyperparameters" in err
+    assert train_cli.main([*base, *TINY_HP["ppo"], "checkpoint_freq=256"]) == 0  # a new start replaces it
+    assert "replacing a run that stopped before its first checkpoint" in capsys.readouterr().out
+    assert (run / "checkpoint" / "state.json").is_file()
+    assert train_cli.main([*base, *TINY_HP["ppo"]]) == 2  # now it holds a real run
+    assert "already holds a run; use --resume" in capsys.readouterr().err
