@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
@@ -55,6 +56,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def _train_interruptible(training, cfg, run_dir, command, resume):
+    """training.train with SIGTERM handled as Ctrl-C (a checkpoint is saved, the resume command printed)."""
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        old = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread: leave SIGTERM alone
+        old = None
+    try:
+        return training.train(cfg, run_dir, command, resume=resume)
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+
+
 def main(argv=None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     if raw[:1] == ["export"]:  # the export command lives in agents.export; this keeps one training CLI
@@ -72,10 +89,11 @@ def main(argv=None) -> int:
     from envs.scenario import ScenarioError, parse_override, resolve_scenario
 
     command = "python train.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-    lock = None
-    try:
-        from agents import training
+    from agents import training
 
+    lock = None
+    run_dir = None
+    try:
         if args.resume:
             run_dir = Path(args.resume)
             cfg = training.resume_config(run_dir)
@@ -121,7 +139,16 @@ def main(argv=None) -> int:
         print(f"run folder: {run_dir}")
         print(f"tensorboard --logdir {run_dir / 'tb'}")
         print(f"{cfg.algorithm} on {cfg.scenario} (preset {cfg.preset!r}), {cfg.timesteps:,} steps, seed {cfg.seed}")
-        res = training.train(cfg, run_dir, command, resume=resume)
+        res = _train_interruptible(training, cfg, run_dir, command, resume)
+    except training.TrainingInterrupted as e:
+        print(f"{e}: checkpoint saved in {e.run_dir / 'checkpoint'}; continue with:\n"
+              f"  python train.py --resume {shlex.quote(str(e.run_dir))}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # before training started, or an algorithm without the checkpoint on interrupt
+        hint = (f"; continue from its last checkpoint with: python train.py --resume {shlex.quote(str(run_dir))}"
+                if run_dir is not None and has_checkpoint(run_dir) else "")
+        print(f"interrupted{hint}", file=sys.stderr)
+        return 130
     except (PresetError, RunError, ScenarioError, DataError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

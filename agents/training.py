@@ -43,6 +43,14 @@ from .runs import (
 VAL_SEED = STREAMS["validation"]  # seed of the validation traces (training uses cfg.seed, evaluation.py others)
 
 
+class TrainingInterrupted(Exception):
+    """Training stopped by Ctrl-C / SIGTERM after its checkpoint was saved: ``--resume run_dir`` continues."""
+
+    def __init__(self, run_dir: Path, step: int, total: int):
+        super().__init__(f"interrupted at step {step:,} of {total:,}")
+        self.run_dir, self.step, self.total = Path(run_dir), step, total
+
+
 class LinearSchedule:
     """Learning rate decaying linearly from `start` to 0 over training (SB3 passes progress_remaining 1 -> 0),
     never below 0: SB3 finishes the last rollout past the step budget (e.g. 1,003,520 of 1,000,000 steps), where
@@ -375,13 +383,19 @@ def train(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool
     validation = Validation.build(problem, cfg)
     log_verdict(logger, validation, model.num_timesteps)
     eval_cb = EvalOnTraces(problem, validation, norm, action, run_dir, cfg.eval_freq, best_cost)
-    callbacks = [eval_cb, AtomicCheckpoint(run_dir, cfg.checkpoint_freq, eval_cb)]
+    checkpoint = AtomicCheckpoint(run_dir, cfg.checkpoint_freq, eval_cb)
+    callbacks = [eval_cb, checkpoint]
     if cfg.progress and sys.stderr.isatty():
         callbacks.append(ProgressBar(cfg.timesteps))
     remaining = max(cfg.timesteps - model.num_timesteps, 0)
     if remaining:
-        model.learn(total_timesteps=remaining, callback=CallbackList(callbacks), reset_num_timesteps=not resume,
-                    progress_bar=False)
+        try:
+            model.learn(total_timesteps=remaining, callback=CallbackList(callbacks), reset_num_timesteps=not resume,
+                        progress_bar=False)
+        except KeyboardInterrupt:  # Ctrl-C (or SIGTERM, which train.py turns into one): keep what was learnt
+            checkpoint.init_callback(model)
+            checkpoint.save()
+            raise TrainingInterrupted(run_dir, int(model.num_timesteps), cfg.timesteps) from None
     eval_cb.init_callback(model)
     final = eval_cb.run_eval()
     atomic_save_model(model, run_dir / "model.zip")

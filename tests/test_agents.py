@@ -391,3 +391,31 @@ def test_a_failed_start_does_not_leave_a_dead_end_folder(tmp_path, capsys):
     assert (run / "checkpoint" / "state.json").is_file()
     assert train_cli.main([*base, *TINY_HP["ppo"]]) == 2  # now it holds a real run
     assert "already holds a run; use --resume" in capsys.readouterr().err
+
+
+def test_sigterm_saves_a_checkpoint_and_prints_the_resume_command(tmp_path, capsys):
+    """SIGTERM (as Ctrl-C) during training: the checkpoint is saved, the resume command printed, exit 130; the
+    resumed run continues from the step it stopped at."""
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    p = subprocess.Popen([sys.executable, "train.py", "--algo", "ppo", "--scenario", "lost-sales-L2-p9",
+                          "--timesteps", "400000", "--n-envs", "2", "--run-dir", str(run), *TINY, *TINY_HP["ppo"],
+                          "checkpoint_freq=512", "eval_freq=100000"], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    state = run / "checkpoint" / "state.json"
+    deadline = time.time() + 240
+    while not state.exists() and time.time() < deadline and p.poll() is None:
+        time.sleep(0.2)
+    assert state.exists(), p.communicate()[1]
+    time.sleep(1.0)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    step = json.loads(state.read_text())["num_timesteps"]
+    assert f"interrupted at step {step:,} of 400,000: checkpoint saved in {run / 'checkpoint'}" in err
+    assert f"python train.py --resume {run}" in err and "Traceback" not in err
+    assert train_cli.main(["--resume", str(run), "--timesteps", str(step + 512)]) == 0
+    out = capsys.readouterr().out
+    assert f"resuming {run} at step {step:,} of {step + 512:,}" in out and f"steps {step + 512:,}," in out
