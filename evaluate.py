@@ -109,6 +109,9 @@ def main(argv=None) -> int:
             if model_problem_args is None:
                 raise ScenarioError("--model needs torch and stable-baselines3 installed")
             runs, scenario, overrides = model_problem_args(args.model, args.scenario, overrides)
+            for run in runs:
+                if run.incomplete():
+                    print(f"note: {run.incomplete()}")
         problem = Problem(scenario, **overrides)
         policies = evaluation.make_policies(args.policies, problem)
         if args.max_fits is not None:

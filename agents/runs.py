@@ -101,6 +101,22 @@ class Run:
     def name(self) -> str:
         return self.path.name
 
+    def incomplete(self) -> str | None:
+        """None when training finished (the final model was written), else one line saying where it stopped
+        and which model is evaluated instead."""
+        ext = "npz" if self.config.algorithm == "HDPO" else "zip"
+        if (self.path / f"model.{ext}").is_file():
+            return None
+        step = None
+        try:
+            step = int(json.loads((self.path / "checkpoint" / "state.json").read_text())["num_timesteps"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        where = f"stopped at step {step:,} of {self.config.timesteps:,}" if step is not None else \
+            "stopped before its first checkpoint"
+        return (f"run {self.path} is incomplete: training {where} (no final model.{ext}); evaluating "
+                f"{self.model_path.relative_to(self.path)}; python train.py --resume {self.path} finishes it")
+
     def problem(self):
         from envs import Problem
 

@@ -416,6 +416,14 @@ def test_sigterm_saves_a_checkpoint_and_prints_the_resume_command(tmp_path, caps
     step = json.loads(state.read_text())["num_timesteps"]
     assert f"interrupted at step {step:,} of 400,000: checkpoint saved in {run / 'checkpoint'}" in err
     assert f"python train.py --resume {run}" in err and "Traceback" not in err
+    # evaluate.py --model says that the run is incomplete, and what it evaluates instead
+    note = load_run(run).incomplete()
+    assert note.startswith(f"run {run} is incomplete: training stopped at step {step:,} of 400,000 (no final model.zip)")
+    e = _cli("evaluate.py", "--model", str(run), "--policies", "base_stock", "--episodes", "2", "--periods", "50",
+             "--no-progress")
+    assert e.returncode == 0, e.stderr
+    assert f"note: {note}" in e.stdout
     assert train_cli.main(["--resume", str(run), "--timesteps", str(step + 512)]) == 0
+    assert load_run(run).incomplete() is None
     out = capsys.readouterr().out
     assert f"resuming {run} at step {step:,} of {step + 512:,}" in out and f"steps {step + 512:,}," in out
