@@ -397,6 +397,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool
             checkpoint.save()
             raise TrainingInterrupted(run_dir, int(model.num_timesteps), cfg.timesteps) from None
     eval_cb.init_callback(model)
+    # init_callback leaves num_timesteps at 0: a finished run resumed with no steps left logged its final
+    # evaluation at step 0
+    eval_cb.num_timesteps = model.num_timesteps
     final = eval_cb.run_eval()
     atomic_save_model(model, run_dir / "model.zip")
     exact = None

@@ -143,6 +143,11 @@ def test_ppo_resume_continues_step_count(ppo_run, tmp_path):
     assert train_cli.main(["--resume", str(run), "--timesteps", "3072", "--no-progress"]) == 0
     assert load_run(run, "model").load_model().num_timesteps == 3072
     assert json.loads((run / "checkpoint" / "state.json").read_text())["num_timesteps"] == 3072
+    # a finished run resumed with no steps left: its evaluation is logged at its step, not at step 0
+    assert train_cli.main(["--resume", str(run), "--no-progress"]) == 0
+    last = (run / "eval.csv").read_text().splitlines()[-1].split(",")
+    header = (run / "eval.csv").read_text().splitlines()[0].split(",")
+    assert int(float(last[header.index("step")])) == 3072
 
 
 def test_same_seed_same_evaluation(tmp_path):
