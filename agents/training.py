@@ -262,6 +262,22 @@ class AtomicCheckpoint(_Every):
             {"num_timesteps": int(self.model.num_timesteps), "best_cost": self.eval_cb.best_cost}))
 
 
+class ProgressLines(_Every):
+    """Outside a terminal (a log file, CI, nohup): one line every `freq` steps, with the steps done, the CPU
+    seconds of this process and the latest validation cost (the tqdm bar needs a terminal)."""
+
+    def __init__(self, total: int, freq: int, eval_cb: EvalOnTraces, log=print):
+        super().__init__()
+        self.total, self.freq, self.eval_cb, self.log = total, freq, eval_cb, log
+        self.t0 = time.process_time()
+
+    def fire(self) -> None:
+        last = self.eval_cb.last
+        val = f"latest validation cost {last['avg_cost']:.4f}" if last else "no validation yet"
+        self.log(f"step {self.num_timesteps:,} of {self.total:,}, {time.process_time() - self.t0:.1f} CPU-s, {val}")
+        sys.stdout.flush()
+
+
 class ProgressBar(BaseCallback):
     """tqdm progress bar over environment steps (SB3's own bar needs `rich`)."""
 
@@ -387,6 +403,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool
     callbacks = [eval_cb, checkpoint]
     if cfg.progress and sys.stderr.isatty():
         callbacks.append(ProgressBar(cfg.timesteps))
+    elif cfg.progress:
+        callbacks.append(ProgressLines(cfg.timesteps, max(cfg.timesteps // 20, 1), eval_cb, log))
     remaining = max(cfg.timesteps - model.num_timesteps, 0)
     if remaining:
         try:

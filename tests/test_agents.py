@@ -432,3 +432,15 @@ def test_sigterm_saves_a_checkpoint_and_prints_the_resume_command(tmp_path, caps
     assert load_run(run).incomplete() is None
     out = capsys.readouterr().out
     assert f"resuming {run} at step {step:,} of {step + 512:,}" in out and f"steps {step + 512:,}," in out
+
+
+def test_progress_lines_outside_a_terminal(tmp_path):
+    """Without a terminal (output to a pipe or a log file) training prints a progress line every 1/20 of its
+    steps: steps done, CPU-s, the latest validation cost."""
+    p = _cli("train.py", "--algo", "ppo", "--scenario", "lost-sales-L2-p9", "--timesteps", "1024", "--n-envs", "2",
+             "--run-dir", str(tmp_path / "run"), *[a for a in TINY if a != "--no-progress"], "eval_freq=512",
+             *TINY_HP["ppo"])
+    assert p.returncode == 0, p.stderr
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("step ") and " of 1,024, " in ln]
+    assert len(lines) >= 3 and "CPU-s, no validation yet" in lines[0]
+    assert "latest validation cost " in lines[-1]
