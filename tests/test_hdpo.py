@@ -235,7 +235,7 @@ def test_ss_head_exports_with_parity(tmp_path):
     assert r["head"] == "sS" and r["unit_mismatches"] == 0 and r["max_abs_action_diff"] < 1e-5
 
 
-def test_resume_continues_exactly(hdpo_run, tmp_path, monkeypatch):
+def test_resume_continues_exactly(hdpo_run, tmp_path, monkeypatch, capsys):
     """A run killed after 25 of its 40 gradient steps, resumed from its last checkpoint (step 20): the same
     final weights as the run trained in one go (the trace stream, Adam's state and the schedules continue)."""
     from agents import hdpo
@@ -250,8 +250,10 @@ def test_resume_continues_exactly(hdpo_run, tmp_path, monkeypatch):
         return step(self)
 
     monkeypatch.setattr(hdpo.Trainer, "step", dying)
-    with pytest.raises(KeyboardInterrupt):
-        _train(part)
+    rc = train_cli.main(["--algo", "hdpo", "--scenario", "lost-sales-L2-p9", "--timesteps", str(steps), "--run-dir",
+                         str(part), f"eval_freq={steps // 2}", f"checkpoint_freq={steps // 4}", *TINY])
+    assert rc == 130  # interrupted: train.py prints the resume command (its last checkpoint is kept)
+    assert f"continue from its last checkpoint with: python train.py --resume {part}" in capsys.readouterr().err
     monkeypatch.undo()
     assert json.loads((part / "checkpoint" / "state.json").read_text())["iteration"] == 20
     assert not (part / "model.npz").exists()
