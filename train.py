@@ -171,6 +171,10 @@ def main(argv=None) -> int:
               f"{100 * (res.exact_cost - opt) / opt:+.2f} %)")
     print(f"evaluate: python evaluate.py --model {run_dir}")
     print(res.extra["verdict"])
+    warning = training.training_warning(res.best_cost, res.extra.get("best_baseline"),
+                                        res.extra.get("best_baseline_cost"))
+    if warning:
+        print(warning, file=sys.stderr)
     return 0
 
 

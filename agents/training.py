@@ -10,6 +10,7 @@ import copy
 import csv
 import io
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -230,6 +231,23 @@ def log_run_texts(logger, cfg: TrainConfig, norm: Normalization) -> None:
         writer.flush()
 
 
+DIVERGED = 1.5
+"""A best validation cost above this multiple of the strongest rule's is reported as a failed training."""
+
+
+def training_warning(best_cost: float, best_baseline: str | None, best_baseline_cost: float | None) -> str | None:
+    """One line when the best model's validation cost is more than :data:`DIVERGED` x the strongest classical
+    rule's (or not finite): the agent diverged or did not learn the problem, and must not pass for a result."""
+    if best_baseline_cost is None or best_baseline_cost <= 0:
+        return None
+    if math.isfinite(best_cost) and best_cost <= DIVERGED * best_baseline_cost:
+        return None
+    gap = f"{100 * (best_cost / best_baseline_cost - 1):.0f} % above" if math.isfinite(best_cost) else "not below"
+    return (f"warning: the best validation cost {best_cost:.4f} is {gap} the strongest classical rule "
+            f"{best_baseline} ({best_baseline_cost:.4f}): this training diverged or did not learn the problem; do "
+            "not deploy this model (more steps, another preset, or an action range that reaches the rule's orders)")
+
+
 def log_verdict(logger, validation: Validation, step: int) -> None:
     """The strongest classical rule on the validation traces and every rule's cost (the ``verdict`` text)."""
     for writer in _writers(logger):
@@ -429,6 +447,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool
                 {"best_model_exact_avg_cost": exact, "optimum": validation.optimum,
                  "gap_to_optimal_pct": 100 * (exact - validation.optimum) / validation.optimum,
                  "base_stock_validation_cost": validation.base_stock_cost}))
+    warning = training_warning(eval_cb.best_cost, validation.best_baseline, validation.best_baseline_cost)
+    if warning:
+        for writer in _writers(logger):
+            writer.add_text("warning", warning, int(model.num_timesteps))
+            writer.flush()
     venv.close()
     logger.close()
     return TrainResult(run_dir, int(model.num_timesteps), time.process_time() - t_start, final,

@@ -444,3 +444,15 @@ def test_progress_lines_outside_a_terminal(tmp_path):
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("step ") and " of 1,024, " in ln]
     assert len(lines) >= 3 and "CPU-s, no validation yet" in lines[0]
     assert "latest validation cost " in lines[-1]
+
+
+def test_a_diverged_training_is_reported_not_passed_off():
+    """A best validation cost far above the strongest rule (or none at all) is a warning, not a result."""
+    from agents.training import DIVERGED, training_warning
+
+    assert training_warning(4.0, "eoq_sQ_tuned", 4.0) is None
+    assert training_warning(DIVERGED * 4.0, "eoq_sQ_tuned", 4.0) is None  # a poor agent, still reported as one
+    w = training_warning(211.0, "eoq_sQ_tuned", 4.045)
+    assert w.startswith("warning: the best validation cost 211.0000 is 5116 % above the strongest classical rule "
+                        "eoq_sQ_tuned (4.0450): this training diverged")
+    assert "is not below the strongest" in training_warning(float("inf"), "base_stock", 5.0)
