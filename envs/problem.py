@@ -60,6 +60,7 @@ class Problem:
                     p[given, col] = v[given]
         if sc.holding_rate is not None:
             self._holding_from_rate(p, sc.holding_rate, items)
+        self._check_sku_params(p)
         p[:, kernel.PACK] = np.maximum(p[:, kernel.PACK], 1.0)
         self.params = p
         self.n_skus = n
@@ -97,6 +98,22 @@ class Problem:
             if f.name.startswith("calendar") or f.name in ("period", "lead_time"):
                 high[f.index] = 1.0
         self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
+
+    def _check_sku_params(self, p: np.ndarray) -> None:
+        """Per-SKU limits an item table can break (the scenario's own values are checked with the scenario)."""
+        from .scenario import MAX_LEAD_TIME
+
+        long = np.flatnonzero(p[:, kernel.LEAD] > MAX_LEAD_TIME)
+        if long.size:
+            i = int(long[0])
+            raise ScenarioError(f"SKU {self.source.sku_name(i)!r} has lead time {p[i, kernel.LEAD]:g}; expected at "
+                                f"most {MAX_LEAD_TIME} periods (the pipeline is kept period by period)")
+        never = np.flatnonzero(p[:, kernel.MOQ] > p[:, kernel.MAX_ORDER])
+        if never.size:
+            i = int(never[0])
+            raise ScenarioError(f"SKU {self.source.sku_name(i)!r} has moq {p[i, kernel.MOQ]:g} above max_order "
+                                f"{p[i, kernel.MAX_ORDER]:g} ({never.size} SKUs): it could never be ordered; expected "
+                                "moq <= max_order")
 
     def _holding_from_rate(self, p: np.ndarray, rate: float, items) -> None:
         """holding cost = holding_rate x unit cost, per SKU (see ``Scenario.holding_rate``)."""

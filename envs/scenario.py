@@ -437,14 +437,21 @@ def _describe(tp: Any) -> str:
     return {float: "a number", int: "an integer", bool: "true/false", str: "a string"}.get(tp, getattr(tp, "__name__", str(tp)))
 
 
+MAX_LEAD_TIME = 1000
+"""The longest lead time in periods (the state holds one pipeline slot per period of every SKU)."""
+MAX_ACTIONS = 10_000
+MAX_DEMAND_WINDOW = 1000
+"""Upper bounds that keep the per-slot tables (action table, observation) within memory for many SKUs."""
+
+
 def _check_values(sc: Scenario) -> None:
     def bad(name: str, expected: str) -> None:
         raise ScenarioError(f"field {name!r} must be {expected}, got {_short(getattr(sc, name))}")
 
     if sc.mode not in ("lost_sales", "backorder"):
         bad("mode", "'lost_sales' or 'backorder'")
-    if not isinstance(sc.lead_time, int) or sc.lead_time < 0:
-        bad("lead_time", "a non-negative integer")
+    if not isinstance(sc.lead_time, int) or not 0 <= sc.lead_time <= MAX_LEAD_TIME:
+        bad("lead_time", f"an integer in 0..{MAX_LEAD_TIME} (the pipeline is kept period by period)")
     for name in ("holding_cost", "shortage_cost", "order_cost", "unit_cost"):
         v = getattr(sc, name)
         if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
@@ -459,8 +466,16 @@ def _check_values(sc: Scenario) -> None:
         bad("pack_size", "an integer >= 1")
     for name in ("max_order", "capacity"):
         v = getattr(sc, name)
-        if v is not None and (not isinstance(v, (int, float)) or v < 0):
-            bad(name, "null or a number >= 0")
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0):
+            bad(name, "null (no limit) or a finite number >= 0")
+    if sc.max_order is not None and sc.moq > sc.max_order:
+        raise ScenarioError(f"field 'moq' {sc.moq} is above 'max_order' {sc.max_order:g}: no order could ever be "
+                            "placed; expected moq <= max_order")
+    for name in ("reward_scale", "reward_offset"):
+        v = getattr(sc, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or \
+                (name == "reward_scale" and v <= 0):
+            bad(name, "a finite number" + (" > 0" if name == "reward_scale" else ""))
     if not isinstance(sc.episode_length, int) or sc.episode_length < 1:
         bad("episode_length", "an integer >= 1")
     if sc.initial_state not in ("random", "steady", "empty"):
@@ -488,11 +503,14 @@ def _check_values(sc: Scenario) -> None:
     a = sc.action
     if a.mode not in ("units", "order_up_to", "continuous"):
         raise ScenarioError(f"'action.mode' must be units, order_up_to or continuous, got {a.mode!r}")
-    if a.n < 2 or a.step <= 0:
-        raise ScenarioError(f"'action.n' must be >= 2 and 'action.step' > 0, got n={a.n}, step={a.step}")
+    if not isinstance(a.n, int) or not 2 <= a.n <= MAX_ACTIONS or not isinstance(a.step, (int, float)) \
+            or isinstance(a.step, bool) or not math.isfinite(a.step) or a.step <= 0:
+        raise ScenarioError(f"'action.n' must be an integer in 2..{MAX_ACTIONS} and 'action.step' a finite number > 0, "
+                            f"got n={_short(a.n)}, step={_short(a.step)}")
     o = sc.observation
-    if o.demand_window < 0:
-        raise ScenarioError(f"'observation.demand_window' must be >= 0, got {o.demand_window}")
+    if not isinstance(o.demand_window, int) or not 0 <= o.demand_window <= MAX_DEMAND_WINDOW:
+        raise ScenarioError(f"'observation.demand_window' must be an integer in 0..{MAX_DEMAND_WINDOW} (periods of "
+                            f"demand in every observation), got {_short(o.demand_window)}")
     if sc.data is not None:
         if not sc.data.path:
             raise ScenarioError("'data.path' is required when a 'data' section is given")

@@ -49,7 +49,7 @@ def test_yaml_scenario_and_overrides(tmp_path):
     ("holding_cost: [1, 2]\n", "field 'holding_cost' expects a number"),
     ("mode: lost\n", "field 'mode' expects one of 'lost_sales', 'backorder'"),
     ("holding_cost: -1\n", "'holding_cost' must be a finite number >= 0"),
-    ("lead_time: -2\n", "'lead_time' must be a non-negative integer"),
+    ("lead_time: -2\n", "'lead_time' must be an integer in 0..1000"),
     ("demand: {kind: negative_binomial, mean: 5, std: 1}\n", "std**2 > mean"),
     ("demand: 5\n", "field 'demand' expects a mapping"),
     ("- a\n- b\n", "expected a mapping"),
@@ -95,3 +95,36 @@ def test_cli_runs_the_demo():
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "avg_cost" in r.stdout and "fill_rate" in r.stdout
+
+
+@pytest.mark.parametrize("override,fragment", [
+    ({"lead_time": 10**6}, "'lead_time' must be an integer in 0..1000"),
+    ({"max_order": float("nan")}, "'max_order' must be null (no limit) or a finite number >= 0, got nan"),
+    ({"capacity": float("nan")}, "'capacity' must be null (no limit) or a finite number >= 0, got nan"),
+    ({"capacity": float("inf")}, "'capacity' must be null (no limit) or a finite number >= 0, got inf"),
+    ({"action.step": float("nan")}, "'action.step' a finite number > 0, got n=21, step=nan"),
+    ({"action.n": 10**8}, "'action.n' must be an integer in 2..10000"),
+    ({"reward_scale": float("nan")}, "'reward_scale' must be a finite number > 0, got nan"),
+    ({"reward_offset": float("inf")}, "'reward_offset' must be a finite number, got inf"),
+    ({"moq": 10, "max_order": 5}, "'moq' 10 is above 'max_order' 5: no order could ever be placed"),
+    ({"observation.demand_window": 10**9}, "'observation.demand_window' must be an integer in 0..1000"),
+])
+def test_out_of_range_and_nan_fields_are_one_line_errors(override, fragment):
+    """Fields that used to be accepted (NaN limits and steps, lead times that exhaust memory, an MOQ above the
+    order cap): each is an error naming the field and the allowed range."""
+    from envs import Problem
+
+    with pytest.raises(ScenarioError) as e:
+        Problem("lost-sales-L2-p9", **override)
+    assert fragment in str(e.value) and "\n" not in str(e.value)
+
+
+def test_item_table_moq_above_max_order_names_the_sku(tmp_path):
+    from envs import Problem
+
+    (tmp_path / "d.csv").write_text("date,sku,demand\n" + "".join(f"2020-01-{d:02d},A,1\n2020-01-{d:02d},B,2\n"
+                                                                  for d in range(1, 21)))
+    (tmp_path / "i.csv").write_text("sku,moq\nA,2\nB,50\n")
+    with pytest.raises(ScenarioError, match="SKU 'B' has moq 50 above max_order 10 \\(1 SKUs\\)"):
+        Problem("lost-sales-L2-p9", **{"data.path": str(tmp_path / "d.csv"), "data.items": str(tmp_path / "i.csv"),
+                                       "max_order": 10})
