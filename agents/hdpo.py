@@ -48,7 +48,7 @@ from . import twin
 from .config import PresetError, TrainConfig
 from .normalization import Normalization, build_normalization
 from .policy import AgentPolicy, exact_cost
-from .runs import RunError, append_command, write_run_files
+from .runs import RunError, append_command, read_checkpoint, write_run_files
 
 HEADS = ("order", "sS")
 MODEL_FILES = {"model": "model.npz", "best": "best_model.npz", "checkpoint": "checkpoint/model.npz"}
@@ -413,15 +413,8 @@ def train_hdpo(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume:
     action_range(action)
     best_cost = float("inf")
     if resume:
-        ckpt, state_path = run_dir / MODEL_FILES["checkpoint"], run_dir / "checkpoint" / "state.json"
-        if not ckpt.is_file() or not state_path.is_file():
-            raise RunError(f"{run_dir}: no checkpoint to resume from (checkpoint/model.npz and state.json)")
-        try:
-            state = json.loads(state_path.read_text())
-            best_cost = float(state.get("best_cost", best_cost))
-            norm = Normalization.from_dict(json.loads((run_dir / "normalization.json").read_text()))
-        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-            raise RunError(f"{run_dir}: corrupt checkpoint state ({type(e).__name__}: {e})") from None
+        ckpt = run_dir / MODEL_FILES["checkpoint"]
+        state, best_cost, norm = read_checkpoint(run_dir, ckpt)
         model = HDPO.load(ckpt, cfg, norm)
         append_command(run_dir, command)
     else:

@@ -220,6 +220,22 @@ class RunLock:
             self._fd = None
 
 
+def read_checkpoint(run_dir: Path, model_file: Path) -> tuple[dict, float, Normalization]:
+    """The checkpoint's state.json, its best validation cost and the run's normalisation, which a ``--resume``
+    continues with; a RunError names what is
+    missing or corrupt (the checkpoint's model file `model_file` and ``checkpoint/state.json`` must both exist)."""
+    state_path = run_dir / "checkpoint" / "state.json"
+    if not model_file.is_file() or not state_path.is_file():
+        raise RunError(f"{run_dir}: no checkpoint to resume from (checkpoint/{model_file.name} and state.json)")
+    try:
+        state = json.loads(state_path.read_text())
+        best_cost = float(state.get("best_cost", float("inf")))
+        norm = Normalization.from_dict(json.loads((run_dir / "normalization.json").read_text()))
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
+        raise RunError(f"{run_dir}: corrupt checkpoint state ({type(e).__name__}: {e})") from None
+    return state, best_cost, norm
+
+
 def has_checkpoint(run_dir: str | Path) -> bool:
     """The run reached its first checkpoint (``checkpoint/state.json``): ``--resume`` continues from it."""
     return (Path(run_dir) / "checkpoint" / "state.json").is_file()

@@ -37,6 +37,7 @@ from .runs import (
     atomic_save_model,
     atomic_save_replay_buffer,
     atomic_write_text,
+    read_checkpoint,
     read_config,
     write_run_files,
 )
@@ -379,16 +380,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool
     cls = algorithm_class(cfg.algorithm)
     best_cost = float("inf")
     if resume:
-        state_path = run_dir / "checkpoint" / "state.json"
         ckpt = run_dir / "checkpoint" / "model.zip"
-        if not ckpt.is_file() or not state_path.is_file():
-            raise RunError(f"{run_dir}: no checkpoint to resume from (checkpoint/model.zip and state.json)")
-        try:
-            state = json.loads(state_path.read_text())
-            best_cost = float(state.get("best_cost", best_cost))
-            norm = Normalization.from_dict(json.loads((run_dir / "normalization.json").read_text()))
-        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-            raise RunError(f"{run_dir}: corrupt checkpoint state ({type(e).__name__}: {e})") from None
+        _, best_cost, norm = read_checkpoint(run_dir, ckpt)
         append_command(run_dir, command)
     else:
         norm = build_normalization(problem, cfg)
