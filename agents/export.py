@@ -186,7 +186,20 @@ def _ss_head(nodes: list, const, x: str, sizes: dict[str, Any]) -> None:
     nodes.append(helper.make_node("Add", [const("ss_one", f32(1.0)), "ss_exp"], ["ss_1p"]))
     nodes.append(helper.make_node("Log", ["ss_1p"], ["ss_log"]))
     nodes.append(helper.make_node("Add", ["ss_r", "ss_log"], ["ss_sp"]))
-    nodes.append(helper.make_node("Mul", ["ss_sp", "ss_c"], ["ss_gap"]))
+    gap = "ss_gap"
+    if "lot_index" in sizes:  # hp.lot=eoq: the gap times max(eoq_cover, 1), eoq_cover read back from the input
+        gap = "ss_gap0"
+        nodes.append(helper.make_node("Gather", ["x0", const("ss_ilot", np.array([sizes["lot_index"]], dtype=np.int64))],
+                                      ["ss_lotn"], axis=1))
+        nodes.append(helper.make_node("Div", ["ss_lotn", const("ss_lotscale", f32(sizes["lot_scale"]))], ["ss_lotd"]))
+        nodes.append(helper.make_node("Sub", ["ss_lotd", const("ss_lotshift", f32(sizes["lot_shift"]))], ["ss_lot0"]))
+        nodes.append(helper.make_node("Max", ["ss_lot0", const("ss_lotmin", f32(1.0))], ["ss_lot"]))
+    if sizes.get("lot_fixed"):  # hp.lot=eoq_fixed: S - s = lot_factor x max(eoq_cover, 1)
+        nodes.append(helper.make_node("Mul", ["ss_lot", const("ss_lotf", f32(sizes["lot_factor"]))], ["ss_gap"]))
+    else:
+        nodes.append(helper.make_node("Mul", ["ss_sp", "ss_c"], [gap]))
+        if gap != "ss_gap":
+            nodes.append(helper.make_node("Mul", [gap, "ss_lot"], ["ss_gap"]))
     nodes.append(helper.make_node("Add", ["ss_s", "ss_gap"], ["ss_S"]))
     nodes.append(helper.make_node("Gather", ["x0", const("ss_iip", np.array([sizes["ip_index"]], dtype=np.int64))],
                                   ["ss_ipn"], axis=1))
@@ -226,6 +239,7 @@ def problem_metadata(problem) -> dict[str, Any]:
         "observation": {"n_pipe": problem.n_pipe, "max_lead": problem.max_lead, "demand_window": problem.window,
                         "n_calendar": problem.n_calendar, "calendar_daily": daily, "lead_norm": problem.lead_norm,
                         "with_lead": problem.with_lead, "with_period": problem.with_period,
+                        "with_eoq": problem.with_eoq,
                         "trained_lead_times": sorted({int(v) for v in p[:, kernel.LEAD]})},
         "skus": pf.sku_table([problem.sku_name(i) for i in range(problem.n_skus)], params),
         "defaults": defaults,

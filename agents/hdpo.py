@@ -79,7 +79,10 @@ class HDPOSettings:
     fixed_cost: str = "ste"
     """ste: K [q > 0] forward, the smoothed indicator's gradient backward; soft: K x the smoothed indicator;
     amortized (sS head): K [q > 0] forward, the gradient of K x q / (S - s) backward (the fixed cost spread over
-    the units of a lot: its sum over time is K x demand / lot, so the lot gets the EOQ trade-off's gradient)."""
+    the units of a lot: its sum over time is K x demand / lot, so the lot gets the EOQ trade-off's gradient);
+    rate (sS head): K [q > 0] forward, the gradient of K / (S - s) backward: the order rate of an (s, S) rule at
+    mean demand (orders per period = 1 / lot in demand scales), so that only the lot feels the fixed cost -- the
+    smoothed indicator's gradient pushes s down (raising s fires orders earlier, but not more often)."""
     tau_start: float = 1.0
     """Temperature of the smoothed order indicator at the start (demand scales)."""
     tau_end: float = 0.05
@@ -88,6 +91,20 @@ class HDPOSettings:
     """sS head: s = s0 + level_scale x o0 and S - s = level_scale x softplus(o1) (demand scales), so that Adam's
     steps (about learning_rate per weight) move the levels by level_scale x as much: lots of 10+ periods of
     demand are reachable in a few dozen steps."""
+    lot: str = "free"
+    """sS head: free (S - s = level_scale x softplus(o1)) or eoq (S - s = level_scale x softplus(o1) x max(eoq, 1),
+    eoq = the observation's ``eoq_cover``: the lot starts at the SKU's economic lot and the network scales it)
+    or eoq_fixed (S - s = max(eoq, 1): the network sets s alone; with trigger: hard the pathwise gradient of s is
+    then exact, as S - s fixed leaves the order times of the sample path unchanged when s moves)."""
+    lot_factor: float = 1.0
+    """lot: eoq_fixed: S - s = lot_factor x max(eoq, 1)."""
+    trigger: str = "smooth"
+    """sS head, the order's gradient: smooth (the order S - IP weighted by the smoothed indicator backward: raising
+    s "would have ordered a lot") or hard (only where IP <= s, through S - IP: the levels' pathwise gradient)."""
+    state_inputs: bool = True
+    """false (sS head): the levels s, S do not see the inventory state (on hand, pipeline, inventory position:
+    the first layer's weights of those fields are held at 0), only the demand history, calendar and SKU fields
+    -- levels set from the demand, as the classical rules set them; the state enters through IP <= s alone."""
     grad_clip: float = 10.0
     """Max gradient norm (0: no clipping)."""
     dtype: str = "float32"
@@ -111,17 +128,22 @@ class HDPOSettings:
                 raise PresetError(f"hp.{name} must be an integer >= 1, got {v!r}")
         if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
             raise PresetError(f"hp.warmup must be an integer >= 0, got {self.warmup!r}")
-        for name in ("learning_rate", "tau_start", "tau_end", "level_scale"):
+        for name in ("learning_rate", "tau_start", "tau_end", "level_scale", "lot_factor"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
                 raise PresetError(f"hp.{name} must be a number > 0, got {v!r}")
+        if not isinstance(self.state_inputs, bool):
+            raise PresetError(f"hp.state_inputs must be true or false, got {self.state_inputs!r}")
+        if not self.state_inputs and self.head != "sS":
+            raise PresetError("hp.state_inputs=false needs hp.head=sS (the order head must see the inventory)")
         if isinstance(self.grad_clip, bool) or not isinstance(self.grad_clip, (int, float)) or self.grad_clip < 0:
             raise PresetError(f"hp.grad_clip must be a number >= 0, got {self.grad_clip!r}")
         if not isinstance(self.net_arch, list) or not self.net_arch or any(
                 isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.net_arch):
             raise PresetError(f"hp.net_arch must be a list of layer sizes >= 1, e.g. [32, 32], got {self.net_arch!r}")
         for name, allowed in (("activation", ("relu", "tanh")), ("head", HEADS), ("rounding", ("ste", "none")),
-                              ("relax", ("ste", "none")), ("fixed_cost", ("ste", "soft", "amortized")),
+                              ("relax", ("ste", "none")), ("fixed_cost", ("ste", "soft", "amortized", "rate")),
+                              ("lot", ("free", "eoq", "eoq_fixed")), ("trigger", ("smooth", "hard")),
                               ("dtype", ("float32", "float64"))):
             if getattr(self, name) not in allowed:
                 raise PresetError(f"hp.{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
@@ -148,7 +170,7 @@ class HDPONet(nn.Module):
     """MLP on the normalised observation -> the deterministic continuous action (see the module docstring)."""
 
     def __init__(self, obs_dim: int, settings: HDPOSettings, qmax: float, ip_index: int, ip_shift: float,
-                 ip_scale: float, s0: float):
+                 ip_scale: float, s0: float, lot: tuple[int, float, float] | None = None):
         super().__init__()
         act = nn.ReLU if settings.activation == "relu" else nn.Tanh
         layers: list[nn.Module] = []
@@ -162,6 +184,9 @@ class HDPONet(nn.Module):
         self.head = settings.head
         self.qmax, self.ip_index, self.ip_shift, self.ip_scale, self.s0 = qmax, ip_index, ip_shift, ip_scale, s0
         self.level_scale = float(settings.level_scale)
+        self.lot = lot  # (index, shift, scale) of eoq_cover in the input (lot: eoq, eoq_fixed), else None
+        self.lot_fixed = settings.lot == "eoq_fixed"
+        self.lot_factor = float(settings.lot_factor)
         with torch.no_grad():  # start near one period of demand per period (order head) or s = s0, S = s0 + 1
             out.weight.mul_(0.1)
             if self.head == "order":
@@ -169,12 +194,33 @@ class HDPONet(nn.Module):
             else:
                 out.bias.copy_(torch.tensor([0.0, math.log(math.expm1(1.0 / self.level_scale))]))
 
+    def mask_inputs(self, columns: list[int]) -> None:
+        """Hold the first layer's weights of these input columns at 0 (their gradient is zeroed, so Adam never
+        moves them): the levels do not depend on those fields, and the exported graph needs no mask."""
+        first = self.mlp[0]
+        cols = torch.tensor(columns, dtype=torch.long)
+        with torch.no_grad():
+            first.weight[:, cols] = 0.0
+
+        def zero(grad: torch.Tensor) -> torch.Tensor:
+            grad = grad.clone()
+            grad[:, cols] = 0.0
+            return grad
+
+        first.weight.register_hook(zero)
+
     # the deterministic action, float32, op for op as the ONNX graph (agents.export.build_onnx)
     def levels(self, x: torch.Tensor):
         o = self.mlp(x)
         c = torch.tensor(self.level_scale, dtype=o.dtype)
         s = o[:, 0:1] * c + torch.tensor(self.s0, dtype=o.dtype)
-        S = s + _softplus(o[:, 1:2]) * c
+        gap = _softplus(o[:, 1:2]) * c
+        if self.lot is not None:
+            k, shift, scale = self.lot
+            eoq = x[:, k:k + 1] / torch.tensor(scale, dtype=o.dtype) - torch.tensor(shift, dtype=o.dtype)
+            lot = torch.clamp(eoq, min=1.0)
+            gap = lot * torch.tensor(self.lot_factor, dtype=o.dtype) if self.lot_fixed else gap * lot
+        S = s + gap
         ip = x[:, self.ip_index:self.ip_index + 1] / torch.tensor(self.ip_scale, dtype=o.dtype) \
             - torch.tensor(self.ip_shift, dtype=o.dtype)
         return s, S, ip
@@ -187,11 +233,12 @@ class HDPONet(nn.Module):
         q = torch.minimum(q, torch.tensor(self.qmax, dtype=q.dtype))
         return torch.clamp(q * torch.tensor(2.0 / self.qmax, dtype=q.dtype) - 1.0, -1.0, 1.0)
 
-    def train_order(self, x: torch.Tensor, scale: torch.Tensor, tau: float, fixed_cost: str):
+    def train_order(self, x: torch.Tensor, scale: torch.Tensor, tau: float, fixed_cost: str,
+                    trigger: str = "smooth"):
         """(order in units [B] as training sees it, before rounding; smoothed order indicator [B])."""
         if self.head == "order":
-            if fixed_cost == "amortized":
-                raise PresetError("hp.fixed_cost=amortized needs hp.head=sS (it spreads K over the lot S - s)")
+            if fixed_cost in ("amortized", "rate"):
+                raise PresetError(f"hp.fixed_cost={fixed_cost} needs hp.head=sS (it spreads K over the lot S - s)")
             a = torch.tanh(self.mlp(x))[:, 0]
             q = (a + 1.0) * 0.5 * self.qmax * scale
             return q, torch.sigmoid((q - 0.5) / (tau * scale))
@@ -200,9 +247,12 @@ class HDPONet(nn.Module):
         ind = torch.sigmoid((s - ip) / tau)
         up = torch.minimum(torch.relu(S - ip), torch.tensor(self.qmax, dtype=S.dtype))
         soft = ind * up
-        q = soft if fixed_cost == "soft" else twin.ste(torch.where(ip <= s, up, torch.zeros_like(up)), soft)
+        hard = torch.where(ip <= s, up, torch.zeros_like(up))
+        q = soft if fixed_cost == "soft" else hard if trigger == "hard" else twin.ste(hard, soft)
         if fixed_cost == "amortized":  # K x order / lot: the EOQ trade-off's gradient in the lot S - s
             ind = q / (S - s).clamp(min=1e-3)
+        elif fixed_cost == "rate":  # K / lot: orders per period at mean demand, a gradient in the lot only
+            ind = 1.0 / (S - s).clamp(min=1e-3)
         return q * scale, ind
 
 
@@ -230,10 +280,21 @@ class HDPO:
             raise RunError("the observation has no inventory_position field")
         i = norm.obs_names.index("inventory_position")
         max_lead = max(int(sc.lead_time), 0)
+        lot = None
+        if settings.head == "sS" and settings.lot != "free":
+            if "eoq_cover" not in norm.obs_names:
+                raise PresetError(f"hp.lot={settings.lot} needs the observation's eoq_cover field (observation.eoq: true, or a "
+                                  "fixed order cost K > 0 with observation.eoq: auto)")
+            k = norm.obs_names.index("eoq_cover")
+            lot = (k, float(norm.shift[k]), float(norm.scale[k]))
         if seed is not None:
             torch.manual_seed(seed)
         net = HDPONet(len(norm.obs_names), settings, qmax, i, float(norm.shift[i]), float(norm.scale[i]),
-                      float(max_lead + 1))
+                      float(max_lead + 1), lot)
+        if not settings.state_inputs:
+            state = [k for k, name in enumerate(norm.obs_names)
+                     if name in ("on_hand", "inventory_position") or name.startswith("pipeline_")]
+            net.mask_inputs(state)
         return cls(net, settings)
 
     # ------------------------------------------------------------------ files (npz, no pickle)
@@ -274,9 +335,12 @@ class HDPO:
         if self.net.head == "order":
             return layers + [("tanh",)], "continuous", {"low": -1.0, "high": 1.0}
         n = self.net
-        return layers, "sS", {"low": -1.0, "high": 1.0, "qmax": n.qmax, "ip_index": n.ip_index,
-                              "ip_shift": n.ip_shift, "ip_scale": n.ip_scale, "s0": n.s0,
-                              "level_scale": n.level_scale}
+        sizes = {"low": -1.0, "high": 1.0, "qmax": n.qmax, "ip_index": n.ip_index, "ip_shift": n.ip_shift,
+                 "ip_scale": n.ip_scale, "s0": n.s0, "level_scale": n.level_scale}
+        if n.lot is not None:
+            sizes.update(lot_index=n.lot[0], lot_shift=n.lot[1], lot_scale=n.lot[2], lot_fixed=n.lot_fixed,
+                         lot_factor=n.lot_factor)
+        return layers, "sS", sizes
 
 
 # ----------------------------------------------------------------------------------------- training
@@ -343,7 +407,7 @@ class Trainer:
         for t in range(T):
             obs = torch.cat([twin.observe_state(net, pipe, p.scale, pb.n_pipe).float(), exo[t]], dim=1)
             x = torch.clamp((obs + self.shift) * self.nscale, -self.norm.clip, self.norm.clip)
-            q, ind = self.net.train_order(x, p.scale.float(), tau, s.fixed_cost)
+            q, ind = self.net.train_order(x, p.scale.float(), tau, s.fixed_cost, s.trigger)
             q = q.to(dt)
             req = twin.ste(torch.round(q), q) if s.rounding == "ste" else q
             net, recv, pipe, info = twin.step(net, recv, pipe, p, req, demand[t], pb.scenario.backorder, False,

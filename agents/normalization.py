@@ -97,7 +97,22 @@ def build_normalization(problem: Problem, cfg: TrainConfig) -> Normalization:
     else:
         scale = np.full(n, float(cfg.reward_scale))
     return Normalization([f.name for f in problem.obs_fields], default_obs_shift(problem),
-                         np.ones(problem.obs_dim, dtype=np.float32), float(cfg.obs_clip), offset, scale)
+                         default_obs_scale(problem), float(cfg.obs_clip), offset, scale)
+
+
+def default_obs_scale(problem: Problem) -> np.ndarray:
+    """1 for every field except ``eoq_cover`` (periods of demand per economic lot, up to 1000): divided by the
+    SKUs' median of it (at least 1), so that the field is of order 1 like the others."""
+    scale = np.ones(problem.obs_dim, dtype=np.float32)
+    for f in problem.obs_fields:
+        if f.name == "eoq_cover":
+            from envs import kernel
+            from invcore.observation import eoq_cover
+
+            p = problem.params
+            v = eoq_cover(p[:, kernel.ORDER_COST], p[:, kernel.HOLD], p[:, kernel.SCALE])
+            scale[f.index] = 1.0 / max(float(np.median(v)), 1.0)
+    return scale
 
 
 def reference_costs(problem: Problem) -> np.ndarray:

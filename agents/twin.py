@@ -185,7 +185,7 @@ def observe_state(net: torch.Tensor, pipe: torch.Tensor, scale: torch.Tensor, n_
 
 
 def exogenous_features(problem, episodes, t0: int = 0, periods: int | None = None) -> np.ndarray:
-    """The observation fields that do not depend on the policy (demand lags, calendar, period, lead time), for
+    """The observation fields that do not depend on the policy (demand lags, calendar, period, lead time, eoq), for
     every period of `episodes`: float32 [T, N, fields], in ``Problem.obs_fields`` order after the inventory
     position, computed as ``envs.engine.Engine.observe`` does."""
     W = problem.window
@@ -207,6 +207,11 @@ def exogenous_features(problem, episodes, t0: int = 0, periods: int | None = Non
         parts.append((t[:, None] / np.maximum(episodes.lengths, 1)[None, :])[:, :, None])
     if problem.with_lead:
         parts.append(np.broadcast_to((params[:, kernel.LEAD] * problem.lead_norm)[None, :, None], (T, n, 1)))
+    if problem.with_eoq:
+        from invcore.observation import eoq_cover
+
+        v = eoq_cover(params[:, kernel.ORDER_COST], params[:, kernel.HOLD], scale)
+        parts.append(np.broadcast_to(v[None, :, None], (T, n, 1)))
     if not parts:
         return np.zeros((T, n, 0), dtype=np.float32)
     return np.concatenate([np.asarray(x, dtype=np.float64) for x in parts], axis=2).astype(np.float32)

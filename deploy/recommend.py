@@ -64,7 +64,7 @@ def policy_orders(policy: DeployedPolicy, st: State) -> tuple[np.ndarray, np.nda
     obs = build_observations(meta["obs_names"], net=st.net, pipeline=st.pipeline, lags=st.lags,
                              scale=p["demand_scale"], lead=p["lead_time"],
                              lead_norm=float(meta["observation"]["lead_norm"]), calendar=st.calendar,
-                             extra=st.extra)
+                             extra=st.extra, order_cost=p["order_cost"], holding_cost=p["holding_cost"])
     action = policy.session.run(["action"], {"obs": obs})[0]
     return pf.requested_units(action, meta["action"], p["demand_scale"], ip), ip
 

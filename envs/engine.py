@@ -60,11 +60,11 @@ class Engine:
         self._winbuf = np.zeros((W, n))
         self._all = np.arange(n)
         self._no_offset = np.zeros(n, dtype=np.int64)
-        self._period_col = pb.obs_dim - 1 - int(pb.with_lead)
+        self._period_col = pb.obs_dim - 1 - int(pb.with_lead) - int(pb.with_eoq)
         self._win = np.arange(W)[:, None]
         self._frac = np.zeros(n)  # observe's period column (t / length) for all slots, without temporaries
         self._with_period = pb.with_period
-        self._obs_flags = (pb.n_calendar, 0.0, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe)
+        self._obs_flags = (pb.n_calendar, 0.0, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe, pb.with_eoq)
 
     # ------------------------------------------------------------------ episodes
     def load(self, episodes: Episodes, initial_state: str = "steady", rng: np.random.Generator | None = None) -> None:

@@ -75,6 +75,7 @@ class InventoryEnv(gym.Env):
     | next 2 or 4 | calendar (if dates): sin, cos of month of year; sin, cos of weekday (daily data) | [-1, 1] |
     | next 1 | period index / episode length (if ``observation.period``) | [0, 1] |
     | next 1 | lead time / L_max (if ``observation.lead_time``; "auto" = when SKUs' lead times differ) | [0, 1] |
+    | next 1 | ``eoq_cover``: economic lot sqrt(2 K scale / h) / scale, periods of demand per lot (if ``observation.eoq``; "auto" = when some K > 0; 1000 when h = 0) | [0, 1000] |
 
     ``env.unwrapped.obs_fields`` lists the layout of an instance. The raw state is in ``info``.
 
@@ -146,8 +147,9 @@ class InventoryEnv(gym.Env):
         self._pipe = self._state[0, kernel.RECV:kernel.RECV + 1]
         self._cfg = np.zeros(kernel.N_CFG, dtype=np.float64)
         self._cfg[[kernel.C_WINDOW, kernel.C_BACKORDER, kernel.C_ORDER_UP_TO, kernel.C_N_CALENDAR, kernel.C_WITH_PERIOD, kernel.C_LEAD_NORM,
-                   kernel.C_WITH_LEAD, kernel.C_N_PIPE]] = (pb.window, self._backorder, self._order_up_to, pb.n_calendar,
-                                                  pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe)
+                   kernel.C_WITH_LEAD, kernel.C_N_PIPE, kernel.C_WITH_EOQ]] = (
+            pb.window, self._backorder, self._order_up_to, pb.n_calendar, pb.with_period, pb.lead_norm, pb.with_lead,
+            pb.n_pipe, pb.with_eoq)
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -244,7 +246,7 @@ class InventoryEnv(gym.Env):
         pb = self.problem
         kernel.observe(self._state, self._params, self._trace, self._t, pb.window, self._calendar, self._cal_offset,
                   pb.n_calendar, self._t / self._periods, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe,
-                  self._obs)
+                  pb.with_eoq, self._obs)
 
     @property
     def sku(self) -> int:

@@ -46,6 +46,7 @@ INFO_KEYS = (
 N_INFO = len(INFO_KEYS)
 
 _EPS = 1e-9
+EOQ_COVER_CAP = 1000.0  # = invcore.observation.EOQ_COVER_CAP (the observation's eoq_cover field)
 
 
 @njit(cache=True, inline="always")
@@ -198,7 +199,8 @@ def accumulate(info: np.ndarray, active: np.ndarray, totals: np.ndarray) -> None
 @njit(cache=True)
 def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, window: int,
             calendar: np.ndarray, cal_offset: np.ndarray, n_calendar: int, period_frac: float,
-            with_period: bool, lead_norm: float, with_lead: bool, n_pipe: int, obs: np.ndarray) -> None:
+            with_period: bool, lead_norm: float, with_lead: bool, n_pipe: int, with_eoq: bool,
+            obs: np.ndarray) -> None:
     """Write the observation of every SKU at period t (see InventoryEnv's docstring for the layout).
 
     trace: [history + periods, n] demand (column i = SKU i), history = `window` leading periods, so the
@@ -235,12 +237,21 @@ def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, wi
         if with_lead:
             obs[i, j] = L * lead_norm
             j += 1
+        if with_eoq:  # invcore.observation.eoq_cover, scalar by scalar
+            K, h = params[i, ORDER_COST], params[i, HOLD]
+            v = 0.0
+            if K > 0.0:
+                v = EOQ_COVER_CAP
+                if h > 0.0:
+                    v = min(math.sqrt(2.0 * K / (h * scale)), EOQ_COVER_CAP)
+            obs[i, j] = v
+            j += 1
 
 
 # the single env's per-episode constants for step_observe, one float64 vector (fewer arguments to unbox per call)
 (C_WINDOW, C_BACKORDER, C_ORDER_UP_TO, C_N_CALENDAR, C_PERIODS, C_WITH_PERIOD, C_LEAD_NORM, C_WITH_LEAD,
- C_N_PIPE) = range(9)
-N_CFG = 9
+ C_N_PIPE, C_WITH_EOQ) = range(10)
+N_CFG = 10
 
 
 @njit(cache=True)
@@ -254,4 +265,4 @@ def step_observe(state: np.ndarray, params: np.ndarray, request: np.ndarray, tra
     step(state, params, request, trace[t + window], cfg[C_BACKORDER] != 0.0, cfg[C_ORDER_UP_TO] != 0.0, info)
     observe(state, params, trace, t + 1, window, calendar, cal_offset, int(cfg[C_N_CALENDAR]),
             (t + 1) / cfg[C_PERIODS], cfg[C_WITH_PERIOD] != 0.0, cfg[C_LEAD_NORM], cfg[C_WITH_LEAD] != 0.0,
-            int(cfg[C_N_PIPE]), obs)
+            int(cfg[C_N_PIPE]), cfg[C_WITH_EOQ] != 0.0, obs)

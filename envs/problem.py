@@ -79,6 +79,7 @@ class Problem:
         self.with_lead = bool(leads.min() != leads.max()) if o.lead_time == "auto" else bool(o.lead_time)
         self.lead_norm = 1.0 / max(self.max_lead, 1)
         self.with_period = o.period
+        self.with_eoq = bool((p[:, kernel.ORDER_COST] > 0).any()) if o.eoq == "auto" else bool(o.eoq)
         self.obs_fields = self._layout()
         self.obs_dim = len(self.obs_fields)
         a = sc.action
@@ -152,7 +153,8 @@ class Problem:
 
     def _layout(self) -> list[ObsField]:
         """The observation layout (:func:`invcore.observation.obs_layout`, shared with the deploy side)."""
-        pairs = obs_layout(self.n_pipe, self.window, self.n_calendar, self.with_period, self.with_lead)
+        pairs = obs_layout(self.n_pipe, self.window, self.n_calendar, self.with_period, self.with_lead,
+                           self.with_eoq)
         return [ObsField(i, name, meaning) for i, (name, meaning) in enumerate(pairs)]
 
     def request(self, action, sku: int) -> float:

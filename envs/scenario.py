@@ -35,7 +35,7 @@ YAML layout (every key optional; unknown keys and wrong types are errors)::
     data: {path: demand.csv.gz, items: items.csv, train: 0.7, test: 0.3}
     # an ERP export: data: {path: sales.csv, sep: ";", dayfirst: true, aggregate: sum,
     #                       columns: {date: Datum, sku: Artikel, demand: Menge}}
-    observation: {demand_window: 0, period: false, calendar: auto, lead_time: auto}
+    observation: {demand_window: 0, period: false, calendar: auto, lead_time: auto, eoq: auto}
     action: {mode: units, n: 21, step: 1.0, relative: false}
 """
 
@@ -152,6 +152,9 @@ class ObservationConfig:
     """Include calendar features (sin/cos of day of week and of month of year) when the periods have dates."""
     lead_time: bool | Literal["auto"] = "auto"
     """Include the SKU's lead time divided by the scenario's largest lead time ("auto": when lead times differ)."""
+    eoq: bool | Literal["auto"] = "auto"
+    """Include the SKU's economic lot in periods of demand, sqrt(2 K / (h scale)) ("auto": when an order cost K > 0):
+    with a fixed order cost, what separates SKUs that should order in large lots from those that should not."""
 
 
 @dataclass(frozen=True)

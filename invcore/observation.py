@@ -17,11 +17,26 @@ or their meaning."""
 CALENDAR_FIELDS = ("calendar_month_sin", "calendar_month_cos", "calendar_dow_sin", "calendar_dow_cos")
 """Calendar field names, in the column order of :func:`invcore.calendar.calendar_features`."""
 KNOWN_FIELDS = ("on_hand", "pipeline_<k>", "inventory_position", "demand_lag_<k>", *CALENDAR_FIELDS, "period",
-                "lead_time")
+                "lead_time", "eoq_cover")
+EOQ_COVER_CAP = 1000.0
+"""Upper bound of the ``eoq_cover`` field (periods of demand per economic lot; reached when h = 0)."""
+
+
+def eoq_cover(order_cost, holding_cost, scale) -> np.ndarray:
+    """Economic order quantity sqrt(2 K scale / h) in demand scales, i.e. sqrt(2 K / (h scale)): the periods of
+    mean demand an economic lot covers; 0 when K = 0, :data:`EOQ_COVER_CAP` when h = 0 (and at most that).
+    ``envs.kernel.observe`` computes the same number per SKU (parity-tested)."""
+    K = np.asarray(order_cost, dtype=np.float64)
+    h = np.asarray(holding_cost, dtype=np.float64)
+    s = np.asarray(scale, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.sqrt(2.0 * K / (h * s))
+    v = np.where(h > 0, np.minimum(v, EOQ_COVER_CAP), EOQ_COVER_CAP)
+    return np.where(K > 0, v, 0.0)
 
 
 def obs_layout(n_pipe: int, window: int, n_calendar: int, with_period: bool,
-               with_lead: bool) -> list[tuple[str, str]]:
+               with_lead: bool, with_eoq: bool = False) -> list[tuple[str, str]]:
     """(name, meaning) of every observation field, in order. n_pipe: pipeline slots (largest lead time - 1);
     window: demand periods; n_calendar: 0, 2 (month) or 4 (month and weekday)."""
     f = [("on_hand", "net inventory after this period's arrival / scale (on hand; < 0 = backorders)")]
@@ -36,12 +51,14 @@ def obs_layout(n_pipe: int, window: int, n_calendar: int, with_period: bool,
         f += [("period", "period index / episode length")]
     if with_lead:
         f += [("lead_time", "lead time / largest lead time")]
+    if with_eoq:
+        f += [("eoq_cover", "economic order quantity sqrt(2 K scale / h) / scale (periods of demand per lot)")]
     return f
 
 
 def known_field(name: str) -> bool:
     """Whether layout version :data:`OBS_LAYOUT_VERSION` defines a field of this name."""
-    if name in ("on_hand", "inventory_position", "period", "lead_time") or name.startswith("calendar_"):
+    if name in ("on_hand", "inventory_position", "period", "lead_time", "eoq_cover") or name.startswith("calendar_"):
         return name in KNOWN_FIELDS
     for prefix in ("pipeline_", "demand_lag_"):
         if name.startswith(prefix):
@@ -60,12 +77,14 @@ def inventory_position(net: np.ndarray, pipeline: np.ndarray) -> np.ndarray:
 
 def build_observations(names: list[str], *, net: np.ndarray, pipeline: np.ndarray, lags: np.ndarray,
                        scale: np.ndarray, lead: np.ndarray, lead_norm: float, calendar: np.ndarray | None = None,
-                       extra: dict[str, np.ndarray] | None = None) -> np.ndarray:
+                       extra: dict[str, np.ndarray] | None = None, order_cost: np.ndarray | None = None,
+                       holding_cost: np.ndarray | None = None) -> np.ndarray:
     """The env's observation (``envs.kernel.observe``) for N SKUs at the decision point, float32 [N, D].
 
     net: net inventory after this period's arrival; pipeline [N, P]: column k-1 = units arriving in k
     periods; lags [N, W]: column k-1 = demand k periods ago; calendar [N, 2 or 4] calendar features of the
-    period being planned; extra: any other field by name (``period``)."""
+    period being planned; order_cost, holding_cost: per SKU (``eoq_cover``); extra: any other field by name
+    (``period``)."""
     n = net.shape[0]
     obs = np.empty((n, len(names)), dtype=np.float32)
     ip = inventory_position(net, pipeline)
@@ -83,6 +102,8 @@ def build_observations(names: list[str], *, net: np.ndarray, pipeline: np.ndarra
             obs[:, j] = calendar[:, cal_cols[name]]
         elif name == "lead_time":
             obs[:, j] = lead * lead_norm
+        elif name == "eoq_cover":
+            obs[:, j] = eoq_cover(order_cost, holding_cost, scale)
         else:
             obs[:, j] = extra[name]
     return obs

@@ -178,6 +178,8 @@ def test_constrain_matches_kernel():
     {"lead_time": 3, "observation.demand_window": 3},
     {"lead_time": 2, "observation.calendar": True, "demand.start_date": "2024-01-29", "observation.lead_time": True,
      "observation.demand_window": 1},
+    {"order_cost": 5.0, "holding_cost": 0.05, "demand.mean": [40.0, 4.0, 0.3], "observation.demand_window": 2},
+    {"order_cost": 2.0, "holding_cost": 0.0, "observation.eoq": True},
 ])
 def test_observations_match_env(overrides):
     """deploy.policyfile.build_observations reproduces BatchSim.observe from the raw state."""
@@ -195,9 +197,24 @@ def test_observations_match_env(overrides):
         got = pf.build_observations(names, net=sim.state[:, kernel.NET].copy(),
                                     pipeline=sim.state[:, kernel.PIPE:kernel.PIPE + problem.n_pipe],
                                     lags=lags, scale=sim.params[:, kernel.SCALE], lead=sim.params[:, kernel.LEAD],
-                                    lead_norm=problem.lead_norm, calendar=cal)
+                                    lead_norm=problem.lead_norm, calendar=cal,
+                                    order_cost=sim.params[:, kernel.ORDER_COST], holding_cost=sim.params[:, kernel.HOLD])
         np.testing.assert_array_equal(got, obs)
         sim.step(rng.integers(0, 12, eps.n).astype(float))
+
+
+def test_eoq_cover_field():
+    """eoq_cover = sqrt(2 K / (h scale)) per SKU (auto: only with a fixed order cost), 0 without K, capped."""
+    assert "eoq_cover" not in [f.name for f in Problem("lost-sales-L2-p9").obs_fields]
+    problem = Problem("lost-sales-L2-p9", order_cost=5.0, holding_cost=0.05, **{"demand.mean": [40.0, 1.0]})
+    names = [f.name for f in problem.obs_fields]
+    assert names[-1] == "eoq_cover"
+    sim = BatchSim(problem, make_episodes(problem, n=2, periods=3, seed=0), initial_state="steady", seed=0)
+    obs = sim.observe()
+    np.testing.assert_allclose(obs[:, -1], [np.sqrt(200 / 40.0), np.sqrt(200 / 1.0)], rtol=1e-6)
+    assert pf.build_observations(["eoq_cover"], net=np.zeros(3), pipeline=np.zeros((3, 0)), lags=np.zeros((3, 0)),
+                                 scale=np.ones(3), lead=np.ones(3), lead_norm=1.0, order_cost=np.array([0.0, 1.0, 1.0]),
+                                 holding_cost=np.array([1.0, 0.0, 1e-12]))[:, 0].tolist() == [0.0, 1000.0, 1000.0]
 
 
 def test_calendar_features_match_env():

@@ -224,15 +224,55 @@ def test_evaluate_export_recommend(hdpo_run, tmp_path):
     assert df["order_qty"].iloc[0] > df["order_qty"].iloc[1]  # low stock orders more than high stock
 
 
-def test_ss_head_exports_with_parity(tmp_path):
-    """The (s, S) head on a scenario with a fixed order cost, MOQ and pack size: trains, exports, same orders."""
-    run = _train(tmp_path / "ss", "hp.head=sS", "order_cost=5", "moq=3", "pack_size=2", steps=10 * 128 * 40)
+@pytest.mark.parametrize("options", [(), ("hp.lot=eoq",),
+                                     ("hp.lot=eoq_fixed", "hp.trigger=hard", "hp.fixed_cost=rate",
+                                      "hp.state_inputs=false")], ids=["free-lot", "eoq-lot", "eoq-fixed-no-state"])
+def test_ss_head_exports_with_parity(tmp_path, options):
+    """The (s, S) head on a scenario with a fixed order cost, MOQ and pack size: trains, exports, same orders
+    (the lot read back from the eoq_cover field in the ONNX graph as in torch)."""
+    run = _train(tmp_path / "ss", "hp.head=sS", "order_cost=5", "moq=3", "pack_size=2", *options,
+                 steps=10 * 128 * 40)
     from agents.export import export_run, parity
 
     out = tmp_path / "ss.onnx"
     export_run(run, out)
     r = parity(run, out, n=2000)
     assert r["head"] == "sS" and r["unit_mismatches"] == 0 and r["max_abs_action_diff"] < 1e-5
+    if "hp.state_inputs=false" in options:  # the levels never saw the inventory: those weights are still 0
+        from agents.hdpo import HDPO
+
+        lr = load_run(run)
+        model = HDPO.load(run / "model.npz", lr.config, lr.normalization)
+        names = lr.normalization.obs_names
+        state = [k for k, n in enumerate(names) if n in ("on_hand", "inventory_position") or n.startswith("pipeline")]
+        w = model.net.mlp[0].weight.detach().numpy()
+        assert (w[:, state] == 0).all() and (w[:, [k for k in range(len(names)) if k not in state]] != 0).any()
+
+
+def test_eoq_lot_sets_the_lot_to_the_economic_lot():
+    """hp.lot=eoq_fixed: S - s = max(eoq_cover, 1) demand scales, whatever the network outputs."""
+    from agents.config import TrainConfig
+    from agents.hdpo import HDPO
+    from agents.normalization import build_normalization
+
+    over = {"action.mode": "continuous"}
+    cfg = TrainConfig(algo="hdpo", algorithm="HDPO", scenario="demo", scenario_overrides=over,
+                      hyperparams={"head": "sS", "lot": "eoq_fixed"}, reward_offset=0.0, reward_scale=1.0)
+    pb = Problem("demo", **over)
+    norm = build_normalization(pb, cfg)
+    model = HDPO.build(cfg, norm, seed=0)
+    eps = make_episodes(pb, "train", seed=0, n=4, periods=3)
+    exo = twin.exogenous_features(pb, eps)
+    p = twin.TwinParams.from_rows(pb.params[eps.sku])
+    obs = torch.cat([twin.observe_state(torch.zeros(4), torch.zeros((4, p.slots)), p.scale, pb.n_pipe).float(),
+                     torch.from_numpy(exo[0])], 1)
+    x = torch.clamp((obs + torch.from_numpy(norm.shift)) * torch.from_numpy(norm.scale), -norm.clip, norm.clip)
+    s, S, _ = model.net.levels(x)
+    from invcore.observation import eoq_cover
+
+    want = np.maximum(eoq_cover(pb.params[eps.sku, kernel.ORDER_COST], pb.params[eps.sku, kernel.HOLD],
+                                pb.params[eps.sku, kernel.SCALE]), 1.0)
+    np.testing.assert_allclose((S - s)[:, 0].detach().numpy(), want, rtol=1e-5)
 
 
 def test_resume_continues_exactly(hdpo_run, tmp_path, monkeypatch, capsys):
@@ -267,6 +307,7 @@ def test_resume_continues_exactly(hdpo_run, tmp_path, monkeypatch, capsys):
 
 def test_bad_hyperparameters_are_one_line_errors(tmp_path, capsys):
     for arg, word in (("hp.head=qq", "hp.head"), ("hp.batch=0", "hp.batch"), ("hp.nope=1", "hp.nope"),
+                      ("hp.lot=big", "hp.lot"), ("hp.state_inputs=false", "hp.state_inputs"),
                       ("action.mode=units", "action.mode")):
         rc = train_cli.main(["--algo", "hdpo", "--scenario", "lost-sales-L2-p9", "--timesteps", "1000",
                              "--run-dir", str(tmp_path / arg.replace("=", "_")), "--no-progress", arg])
