@@ -11,7 +11,8 @@ runs on the same traces (data scenarios: the test window).
 
 Parametric scenarios: every policy runs on the same `--episodes` simulated episodes. Data scenarios
 (`--data` or a YAML with a `data:` section): every policy runs on the test window of every SKU. Prints the
-table sorted by cost; with `--out` also writes results.json, results.csv, report.md and PNG plots.
+table sorted by cost and the verdict (each agent's rank and gap to the strongest classical rule); with `--out`
+also writes report.html (one self-contained page), report.md, results.json, results.csv and PNG plots.
 `--chunk-skus N` fits and simulates data scenarios N SKUs at a time (bounded memory), `--ray` runs those chunks
 as Ray tasks (local Ray with `--num-cpus`, or the cluster at `--address`); same results (docs/scale.md).
 The logic lives in baselines.evaluation and baselines.report; this file only parses arguments.
@@ -48,7 +49,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="cap on the model fits of holt_winters / arima (+ variants): the N largest smooth or erratic "
                          "SKUs get a fitted model, the others SES (default: holt_winters every such SKU, one batched "
                          "fit; arima 25, statsmodels ~0.16 CPU-s per SKU)")
-    ap.add_argument("--out", help="folder for results.json, results.csv, report.md and plots")
+    ap.add_argument("--out", help="folder for report.html, report.md, results.json, results.csv and PNG plots")
+    ap.add_argument("--plot-skus", metavar="SKU,...",
+                    help="SKUs whose trajectories the report plots (default: the 3 busiest SKUs of a data "
+                         "scenario, the first 3 episodes of a parametric one)")
     ap.add_argument("--chunk-skus", type=int, metavar="N",
                     help="data scenarios: fit and simulate N SKUs at a time (default with --ray: the SKUs / 4 per "
                          "CPU, at most 20,000)")
@@ -131,14 +135,17 @@ def main(argv=None) -> int:
             if chunk is None:  # about 4 chunks per CPU, so that the last tasks do not leave CPUs idle
                 cpus = max(int(ray.cluster_resources().get("CPU", 1)), 1)
                 chunk = min(max(-(-problem.n_skus // (4 * cpus)), 1), 20_000)
+        record = [s.strip() for s in args.plot_skus.split(",") if s.strip()] if args.plot_skus else 3
         ev = evaluation.evaluate(problem, policies, episodes=args.episodes, periods=args.periods, seed=args.seed,
                                  progress=not args.no_progress and sys.stderr.isatty(), chunk_skus=chunk,
-                                 map_chunks=map_chunks)
+                                 map_chunks=map_chunks, record=record)
         print(report.header(ev))
         print(report.table(ev))
         if any(r.uses_future for r in ev.results):
             print("* sees the test window: a bound, not a competitor")
         print(f"({time.process_time() - t0:.1f} CPU-s)")
+        for line in report.verdict_lines(ev):
+            print(line)
         if args.out:
             command = "python evaluate.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
             for path in report.write_outputs(ev, args.out, command):

@@ -843,6 +843,13 @@ def sbc_classes(data: DemandData) -> np.ndarray:
     return np.where(k < 2, 4, cls)
 
 
+def periods_per_year(freq: str) -> float:
+    """Average periods per calendar year of a grid frequency (``DemandData.freq``): its periods over 400
+    Gregorian years (``D`` 365.2425, ``B`` 260.89, ``W-MON`` 52.18, ``MS`` 12, ``QS-JAN`` 4), for annual
+    figures such as inventory turns per year."""
+    return len(pd.date_range("1800-01-01", "2199-12-31", freq=freq)) / 400.0
+
+
 def summarize(data: DemandData, items: ItemTable | None = None, windows: Windows | None = None) -> dict[str, Any]:
     """Key figures of a data set: size, dates, frequency, zero share, mean, filled periods, SBC class counts,
     per-window SKU counts (with `windows`) and per-parameter SKU counts (with `items`)."""
