@@ -195,14 +195,23 @@ def focus(ev: Evaluation) -> list[PolicyResult]:
     return fair[:2] if fair else ev.ranked()[:1]
 
 
-def periods_per_year(ev: Evaluation) -> float | None:
-    """Periods per year of a data scenario's grid (None for parametric demand: its periods have no dates)."""
+def period_freq(ev: Evaluation) -> str | None:
+    """The calendar frequency of the evaluated periods: the data grid's (``DemandData.freq``), ``D`` for
+    parametric demand with a start date (daily periods), None where the periods have no dates."""
     src = ev.problem.source
-    if not src.replays_windows:
+    if src.replays_windows:
+        return src.data.freq
+    return "D" if getattr(src, "start_date", None) is not None else None
+
+
+def periods_per_year(ev: Evaluation) -> float | None:
+    """Periods per year where the periods have dates (:func:`period_freq`), else None."""
+    freq = period_freq(ev)
+    if freq is None:
         return None
     from envs.data import periods_per_year as ppy
 
-    return ppy(src.data.freq)
+    return ppy(freq)
 
 
 def turns_per_year(ev: Evaluation, r: PolicyResult, per_year: float | None) -> float | None:
@@ -211,14 +220,15 @@ def turns_per_year(ev: Evaluation, r: PolicyResult, per_year: float | None) -> f
 
 
 def trajectory_dates(ev: Evaluation, column: int, periods: int) -> np.ndarray | None:
-    """The dates of the first `periods` evaluated periods of trace column `column` (data scenarios), else
-    None (period numbers)."""
+    """The dates of the first `periods` simulated periods of trace column `column`: the data's grid from the
+    SKU's window start, or the start date's days (parametric); None without dates (period numbers)."""
     src = ev.problem.source
-    if not src.replays_windows:
-        return None
-    dates = src.data.dates
-    idx = np.clip(ev.episodes.cal_offset[column] + np.arange(periods), 0, dates.shape[0] - 1)
-    return dates[idx]
+    if src.replays_windows:
+        dates = src.data.dates
+        idx = np.clip(ev.episodes.cal_offset[column] + np.arange(periods), 0, dates.shape[0] - 1)
+        return dates[idx]
+    start = getattr(src, "start_date", None)
+    return None if start is None else start + np.arange(periods)
 
 
 def stockouts(tr, j: int) -> np.ndarray:
@@ -293,7 +303,7 @@ def report_md(ev: Evaluation, command: str | None, plots: list[str]) -> str:
     per_year = periods_per_year(ev)
     if per_year is not None and fair and fair[0].kpis.get("turnover") is not None:
         out.append(f"- inventory turns of {fair[0].name}: {turns_per_year(ev, fair[0], per_year):.2f} per year "
-                   f"({ev.problem.source.data.freq} periods, {per_year:g} a year)")
+                   f"({period_freq(ev)} periods, {per_year:g} a year)")
     out += ["- charts, the per-SKU table and the trajectories: report.html (one self-contained page)", ""]
     if command:
         out += ["Reproduce with:", "", "```", command, "```", ""]

@@ -141,7 +141,7 @@ def report_html(ev: Evaluation, command: str | None = None) -> str:
         "verdict_lines": rp.verdict_lines(ev),
         "rule": rule,
         "per_year": per_year,
-        "freq": ev.problem.source.data.freq if per_year is not None else None,
+        "freq": rp.period_freq(ev),
         "kpi": kpi_table(ev, per_year),
         "tradeoff_svg": rp.svg(rp.tradeoff_figure(ev, plt), plt),
         "breakdown_svg": rp.svg(rp.breakdown_figure(ev, plt), plt),

@@ -148,7 +148,15 @@ def test_turns_per_year_from_the_weekly_grid(data_ev, tmp_path):
     assert report.turns_per_year(data_ev, r, per_year) == pytest.approx(r.kpis["turnover"] * 52.1775)
     page = report_html(data_ev)
     assert "turns/year" in page and f"{r.kpis['turnover'] * 52.1775:.2f}" in page
-    assert report.periods_per_year(_parametric(record=0)) is None  # simulated periods have no dates
+    assert report.periods_per_year(_parametric(record=0)) is None  # Zipkin's periods have no dates
+
+
+def test_demo_periods_are_days_from_its_start_date():
+    pb = Problem("demo")
+    ev = evaluate(pb, make_policies(["base_stock"], pb), episodes=2, periods=30, record=1)
+    assert report.period_freq(ev) == "D" and report.periods_per_year(ev) == pytest.approx(365.2425)
+    dates = report.trajectory_dates(ev, 0, 30)
+    assert dates[0] == np.datetime64("2024-01-01") and dates[-1] == np.datetime64("2024-01-30")
 
 
 def test_plot_skus_names_an_unknown_sku(weekly_data, tmp_path):
