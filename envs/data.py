@@ -1146,9 +1146,12 @@ def scenario_yaml(data: DemandData, windows: Windows, out: Path, options: Mappin
     return "\n".join(lines) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m envs.data FILE [...]``: load, validate and summarise a demand file (and item table)."""
-    ap = argparse.ArgumentParser(prog="python -m envs.data",
+def main(argv: Sequence[str] | None = None, prog: str = "python -m envs.data") -> int:
+    """``python -m envs.data FILE [...]`` (``invrl data``): load, validate and summarise a demand file (and item
+    table)."""
+    from invcore.cli import HelpFormatter
+
+    ap = argparse.ArgumentParser(prog=prog, formatter_class=HelpFormatter,
                                  description="Load and validate a demand file (date,sku,demand) and print a summary. "
                                              "Each option has a key of the scenario YAML's data: section (in "
                                              "brackets); evaluate.py / train.py take them as data.KEY=VALUE.")

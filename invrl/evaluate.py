@@ -1,9 +1,10 @@
 """Evaluate replenishment policies side by side on the same demand traces.
 
-    python evaluate.py --scenario NAME_OR_YAML [--data FILE] [--items FILE] [--policies LIST] [--episodes N]
-                       [--periods N] [--seed S] [--max-fits N] [--out DIR] [KEY=VALUE ...]
-    python evaluate.py --model RUN_DIR [--model RUN_DIR ...] [--policies LIST] [...]
-    python evaluate.py ... [--chunk-skus N] [--ray [--num-cpus N | --address ADDR]]
+    invrl evaluate --scenario NAME_OR_YAML [--data FILE] [--items FILE] [--policies LIST] [--episodes N]
+                   [--periods N] [--seed S] [--max-fits N] [--out DIR] [--plot-skus SKU,...] [KEY=VALUE ...]
+    invrl evaluate --model RUN_DIR [--model RUN_DIR ...] [--policies LIST] [...]
+    invrl evaluate ... [--chunk-skus N] [--ray [--num-cpus N | --address ADDR]]
+    invrl evaluate --list-scenarios | --list-policies
 
 `--model RUN_DIR` (repeatable) adds trained agents (train.py run folders): the scenario, its overrides and the
 agent's normalisation are read from the first run folder, so no flag needs repeating; every agent and baseline
@@ -15,23 +16,27 @@ table sorted by cost and the verdict (each agent's rank and gap to the strongest
 also writes report.html (one self-contained page), report.md, results.json, results.csv and PNG plots.
 `--chunk-skus N` fits and simulates data scenarios N SKUs at a time (bounded memory), `--ray` runs those chunks
 as Ray tasks (local Ray with `--num-cpus`, or the cluster at `--address`); same results (docs/scale.md).
-The logic lives in baselines.evaluation and baselines.report; this file only parses arguments.
+`python evaluate.py ...` is the same command (a wrapper of this module's :func:`main`). The logic lives in
+baselines.evaluation and baselines.report; this module only parses arguments.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import time
 
+from invcore.cli import HelpFormatter
+
 NEEDS_SCENARIO = ("--data needs --scenario: name the scenario whose costs, lead time and windows apply to this "
                   "file (a YAML file with a data: section, or a built-in such as lost-sales-L2-p9); "
-                  "python -m envs.data FILE --init scenario.yaml writes a commented one")
+                  "invrl init FILE (= python -m envs.data FILE --init scenario.yaml) writes a commented one")
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="evaluate.py", description=__doc__.split("\n\n")[0])
+def parse_args(argv=None, prog: str = "evaluate.py") -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
     ap.add_argument("--scenario", help="built-in scenario name or YAML path (default: demo, or the --model run's)")
     ap.add_argument("--model", action="append", metavar="RUN_DIR",
                     help="a train.py run folder to evaluate beside the baselines (repeatable)")
@@ -39,12 +44,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                                    "--scenario for its costs; how to read it: data.KEY=VALUE (data.sep=';' "
                                    "data.dayfirst=true data.columns='{date: Datum, sku: Artikel, demand: Menge}' "
                                    "data.wide=true data.aggregate=sum data.items_ignore=[Description]; see "
-                                   "python -m envs.data --help)")
+                                   "invrl data --help)")
     ap.add_argument("--items", help="item table with per-SKU parameters (with --data)")
     ap.add_argument("--policies", default="all", help="comma-separated policy names, or 'all' (default)")
     ap.add_argument("--episodes", type=int, default=100, help="simulated episodes (parametric scenarios)")
     ap.add_argument("--periods", type=int, help="periods per episode (default: the scenario's episode length)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the simulated episodes (parametric scenarios)")
     ap.add_argument("--max-fits", type=int, metavar="N",
                     help="cap on the model fits of holt_winters / arima (+ variants): the N largest smooth or erratic "
                          "SKUs get a fitted model, the others SES (default: holt_winters every such SKU, one batched "
@@ -61,6 +66,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--address", metavar="ADDR", help="a running Ray cluster (with --ray): auto or HOST:PORT")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     ap.add_argument("--list-policies", action="store_true", help="print the known policy names and exit")
+    ap.add_argument("--list-scenarios", action="store_true",
+                    help="print the built-in scenarios and the YAML scenarios of configs/, and exit")
     ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="scenario overrides, e.g. lead_time=3")
     args = ap.parse_args(argv)
     if args.episodes < 1:
@@ -80,8 +87,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def main(argv=None, prog: str = "evaluate.py") -> int:
+    args = parse_args(argv, prog)
     from baselines import evaluation, report
     from baselines.cluster import RayError
     from envs import Problem, ScenarioError
@@ -95,6 +102,9 @@ def main(argv=None) -> int:
 
     if args.list_policies:
         print("\n".join(evaluation.known_policies()))
+        return 0
+    if args.list_scenarios:
+        print(list_scenarios())
         return 0
     try:
         overrides = dict(parse_override(o) for o in args.overrides)
@@ -147,13 +157,48 @@ def main(argv=None) -> int:
         for line in report.verdict_lines(ev):
             print(line)
         if args.out:
-            command = "python evaluate.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+            command = ("invrl evaluate " if prog.startswith("invrl") else "python evaluate.py ") + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
             for path in report.write_outputs(ev, args.out, command):
                 print(f"wrote {path}")
     except (ScenarioError, DataError, ValueError, OSError, RayError) as e:  # RunError, PresetError are ValueErrors
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def list_scenarios() -> str:
+    """The built-in scenarios (Zipkin's lost-sales and backorder grid, demo) and the YAML files of configs/."""
+    from envs.scenario import ZIPKIN_PENALTIES, builtin_names
+
+    from . import CONFIGS
+
+    names = builtin_names()
+    pens = "|".join(map(str, ZIPKIN_PENALTIES))
+    rows = [(f"lost-sales-L<1..10>-p<{pens}>", "Zipkin's lost-sales instances: Poisson demand mean 5, lead time L, "
+             "h = 1, penalty p per unit short (e.g. lost-sales-L2-p9)"),
+            (f"backorder-L<1..10>-b<{pens}>", "the same with backorders at cost b (e.g. backorder-L2-b9)"),
+            ("demo", "4 synthetic daily SKUs (weekly seasonality, trend, promotions), lead time 3, order cost 5")]
+    yamls = sorted(CONFIGS.glob("*.yaml")) if CONFIGS.is_dir() else []
+    files = [(os.path.relpath(path), _first_comment(path)) for path in yamls]
+    width = max(len(a) for a, _ in rows + files)
+    lines = [f"built-in scenarios ({len(names)} names; --scenario NAME):"]
+    lines += [f"  {a:<{width}}  {b}" for a, b in rows]
+    if files:
+        lines.append("scenario files (--scenario PATH; invrl init FILE writes one for your data):")
+        lines += [f"  {a:<{width}}  {b}" for a, b in files]
+    return "\n".join(lines)
+
+
+def _first_comment(path) -> str:
+    try:
+        for line in path.read_text().splitlines():
+            if line.startswith("#"):
+                return line.lstrip("# ").strip()
+            if line.strip():
+                break
+    except OSError:
+        pass
+    return ""
 
 
 if __name__ == "__main__":

@@ -1,16 +1,17 @@
 """Train a PPO, DQN-family or HDPO agent on a scenario and write a self-describing run folder.
 
-    python train.py --algo ppo|dqn|hdpo --scenario NAME_OR_YAML [--data FILE] [--items FILE] [--timesteps N]
+    invrl train --algo ppo|dqn|hdpo --scenario NAME_OR_YAML [--data FILE] [--items FILE] [--timesteps N]
                     [--device auto|cpu|cuda] [--n-envs N] [--seed S] [--run-dir DIR] [--preset NAME]
                     [--resume RUN_DIR] [KEY=VALUE ...]
-    python train.py export RUN_DIR --out policy.onnx [--check]      (= python -m agents.export)
-    python train.py sweep --algo ppo --scenario NAME --seeds 0 1 2 3 --grid hp.gamma=0.95,0.99 --out DIR
-                    [--timesteps N] [--num-cpus N | --address ADDR] [--serial]   (= python -m agents.sweep)
+    invrl export RUN_DIR --out policy.onnx [--check]      (= python train.py export, python -m agents.export)
+    invrl sweep --algo ppo --scenario NAME --seeds 0 1 2 3 --grid hp.gamma=0.95,0.99 --out DIR
+                    [--timesteps N] [--num-cpus N | --address ADDR] [--serial]   (= python train.py sweep)
 
 Settings come from configs/presets/<algo>.yaml (the scenario's entry, else `default`), then the flags, then
 KEY=VALUE overrides: a run-config field (eval_freq=20000), a hyperparameter (hp.gamma=0.99) or a scenario
 field (lead_time=3). `--resume RUN_DIR` continues a killed run from its last checkpoint with its saved config.
-The logic lives in agents.training; this file only parses arguments. See docs/agents.md.
+`python train.py ...` is the same command (a wrapper of this module's :func:`main`). The logic lives in
+agents.training; this module only parses arguments. See docs/agents.md.
 """
 
 from __future__ import annotations
@@ -22,15 +23,17 @@ import sys
 import time
 from pathlib import Path
 
+from invcore.cli import HelpFormatter
 
-def parse_args(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="train.py", description=__doc__.split("\n\n")[0])
+
+def parse_args(argv=None, prog: str = "train.py") -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
     ap.add_argument("--algo", choices=["ppo", "dqn", "hdpo"],
                     help="ppo (SB3 PPO), dqn (QR-DQN by default, see preset) or hdpo (differentiable simulation)")
     ap.add_argument("--scenario", help="built-in scenario name or YAML path")
     ap.add_argument("--data", help="demand file (date,sku,demand) to train on (its train window), with --scenario "
                                    "for its costs; how to read it: data.KEY=VALUE overrides (data.sep=';' "
-                                   "data.dayfirst=true data.columns=..., see python -m envs.data --help)")
+                                   "data.dayfirst=true data.columns=..., see invrl data --help)")
     ap.add_argument("--items", help="item table with per-SKU parameters (with --data)")
     ap.add_argument("--timesteps", type=int, help="environment steps (default: the preset's)")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], help="auto: CUDA when available (default)")
@@ -45,8 +48,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = ap.parse_intermixed_args(argv)
     if args.resume is None and args.data and args.scenario is None:
         ap.error("--data needs --scenario: name the scenario whose costs, lead time and windows apply to this file "
-                 "(a YAML file with a data: section, or a built-in such as lost-sales-L2-p9); python -m envs.data "
-                 "FILE --init scenario.yaml writes a commented one")
+                 "(a YAML file with a data: section, or a built-in such as lost-sales-L2-p9); invrl init FILE "
+                 "(= python -m envs.data FILE --init scenario.yaml) writes a commented one")
     if args.resume is None and (args.algo is None or args.scenario is None):
         ap.error("--algo and --scenario are required (unless --resume RUN_DIR)")
     for name in ("timesteps", "n_envs"):
@@ -72,7 +75,12 @@ def _train_interruptible(training, cfg, run_dir, command, resume):
             signal.signal(signal.SIGTERM, old)
 
 
-def main(argv=None) -> int:
+def invocation(prog: str) -> str:
+    """How the user ran this command, for the commands it prints: ``invrl train`` or ``python train.py``."""
+    return prog if prog.startswith("invrl") else f"python {prog}"
+
+
+def main(argv=None, prog: str = "train.py") -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     if raw[:1] == ["export"]:  # the export command lives in agents.export; this keeps one training CLI
         from agents.export import main as export_main
@@ -82,13 +90,14 @@ def main(argv=None) -> int:
         from agents.sweep import main as sweep_main
 
         return sweep_main(raw[1:])
-    args = parse_args(argv)
+    args = parse_args(argv, prog)
+    run_cmd = invocation(prog)
     from agents.config import PresetError, resolve_config
     from agents.runs import RunError, RunLock, clear_failed_start, has_checkpoint
     from envs.data import DataError
     from envs.scenario import ScenarioError, parse_override, resolve_scenario
 
-    command = "python train.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = f"{run_cmd} " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     from agents import training
 
     lock = None
@@ -142,10 +151,10 @@ def main(argv=None) -> int:
         res = _train_interruptible(training, cfg, run_dir, command, resume)
     except training.TrainingInterrupted as e:
         print(f"{e}: checkpoint saved in {e.run_dir / 'checkpoint'}; continue with:\n"
-              f"  python train.py --resume {shlex.quote(str(e.run_dir))}", file=sys.stderr)
+              f"  {run_cmd} --resume {shlex.quote(str(e.run_dir))}", file=sys.stderr)
         return 130
     except KeyboardInterrupt:  # before training started, or an algorithm without the checkpoint on interrupt
-        hint = (f"; continue from its last checkpoint with: python train.py --resume {shlex.quote(str(run_dir))}"
+        hint = (f"; continue from its last checkpoint with: {run_cmd} --resume {shlex.quote(str(run_dir))}"
                 if run_dir is not None and has_checkpoint(run_dir) else "")
         print(f"interrupted{hint}", file=sys.stderr)
         return 130
@@ -169,7 +178,7 @@ def main(argv=None) -> int:
         opt = res.extra["optimum"]
         print(f"best model exact long-run cost {res.exact_cost:.4f} (optimum {opt:.4f}, "
               f"{100 * (res.exact_cost - opt) / opt:+.2f} %)")
-    print(f"evaluate: python evaluate.py --model {run_dir}")
+    print(f"evaluate: {'invrl evaluate' if prog.startswith('invrl') else 'python evaluate.py'} --model {run_dir}")
     print(res.extra["verdict"])
     warning = training.training_warning(res.best_cost, res.extra.get("best_baseline"),
                                         res.extra.get("best_baseline_cost"))
