@@ -87,10 +87,14 @@ def sku_table(ev: Evaluation, focus: list[PolicyResult]) -> dict:
     ref = focus[0].totals
     demand = ref[:, kernel.I_DEMAND] / np.maximum(ref[:, PERIODS], 1)
     head = ["SKU" if data else "episode"] + (["SKU"] if not data else []) + list(g) + ["demand/period"]
+    groups = [("", len(head))]  # the first header row: the policy above its two columns
     for r in focus:
-        head += [f"{r.name} cost/period", f"{r.name} fill"]
+        head += ["cost/period", "fill"]
+        groups.append((r.name, 2))
     agents = [r for r in focus if r.learned] if rule is not None else []
     head += [f"{a.name} - {rule.name}" for a in agents]
+    if agents:
+        groups.append(("cost/period difference", len(agents)))
     rows = []
     for j in range(ev.episodes.n):
         sku = ev.problem.sku_name(int(ev.episodes.sku[j]))
@@ -106,7 +110,7 @@ def sku_table(ev: Evaluation, focus: list[PolicyResult]) -> dict:
             cells.append((f"{d:+.4f}", _num(d)))
         rows.append(cells)
     sort_col = len(head) - 1 if agents else len(head) - 2 * len(focus)
-    return {"head": head, "rows": rows, "sort_col": sort_col, "sort_dir": "descending",
+    return {"head": head, "groups": groups, "rows": rows, "sort_col": sort_col, "sort_dir": "descending",
             "data": data, "n_focus_cols": 2 * len(focus) + len(agents)}
 
 

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -116,4 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args = ap.parse_args(argv[:1])  # the command; its own parser reads the rest (and its --help)
     run, _ = COMMANDS[args.command]
-    return run(argv[1:], f"invrl {args.command}")
+    try:
+        return run(argv[1:], f"invrl {args.command}")
+    except BrokenPipeError:  # the output went to a reader that stopped early (| head): no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
