@@ -452,8 +452,10 @@ def _parse_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m agents.export", description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None, prog: str = "python -m agents.export") -> int:
+    from invcore.cli import HelpFormatter
+
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
     ap.add_argument("run_dir", nargs="?", help="run folder written by train.py")
     ap.add_argument("overrides", nargs="*", help="KEY=VALUE scenario overrides (with --scenario)")
     ap.add_argument("--out", required=True, help="policy file to write (.onnx for an agent, .json for a baseline)")

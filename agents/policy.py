@@ -24,6 +24,7 @@ class AgentPolicy(Policy):
     """A trained SB3 model as a batched policy (deterministic action: the mean for PPO, argmax for DQN)."""
 
     needs_obs = True
+    learned = True
     sku_separable = False  # the model stays in the process that loaded it
 
     def __init__(self, model, norm: Normalization, action: ActionConfig, name: str = "agent"):

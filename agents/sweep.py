@@ -288,8 +288,10 @@ def _tune(spec: SweepSpec, trials: list[dict[str, Any]], num_cpus: int | None, a
     return [{k: r.metrics[k] for k in keep} for r in grid]
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="train.py sweep", description=__doc__.split("\n\n")[0])
+def parse_args(argv=None, prog: str = "train.py sweep") -> argparse.Namespace:
+    from invcore.cli import HelpFormatter
+
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
     ap.add_argument("--algo", required=True, choices=["ppo", "dqn"])
     ap.add_argument("--scenario", required=True, help="built-in scenario name or YAML path")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds of every configuration (default 0)")
@@ -322,10 +324,10 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
                      args.preset, overrides)
 
 
-def main(argv=None) -> int:
+def main(argv=None, prog: str = "train.py sweep") -> int:
     from baselines.cluster import RayError
 
-    args = parse_args(argv)
+    args = parse_args(argv, prog)
     try:
         spec = spec_from_args(args)
         res = sweep(spec, num_cpus=args.num_cpus, address=args.address, serial=args.serial)

@@ -82,6 +82,8 @@ class Policy:
     name: str = "policy"
     needs_obs: bool = False
     uses_future: bool = False
+    learned: bool = False
+    """A trained agent (``agents.policy.AgentPolicy``), not a classical rule: reports give it the verdict."""
     order_up_to: bool = False
     """act() returns target inventory positions rather than order quantities."""
     sku_separable: bool = True

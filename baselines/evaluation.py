@@ -106,6 +106,8 @@ class PolicyResult:
     eval_cpu_s: float
     trajectory: Trajectory | None
     kpis: dict[str, float | None] = field(default_factory=dict)
+    learned: bool = False
+    """A trained agent (``Policy.learned``): the verdict compares it with the strongest classical rule."""
 
 
 @dataclass
@@ -138,7 +140,7 @@ def evaluation_episodes(problem: Problem, *, episodes: int = 100, periods: int |
 
 
 def evaluate(problem: Problem, policies: list[Policy], *, episodes: int = 100, periods: int | None = None,
-             seed: int = 0, window: str = "test", record: int = 1, progress: bool = False,
+             seed: int = 0, window: str = "test", record: int | list[str] = 1, progress: bool = False,
              train: TrainData | None = None, chunk_skus: int | None = None,
              map_chunks: MapChunks | None = None) -> Evaluation:
     """Fit every policy on the data before `window` (:func:`baselines.base.fit_window`: train + val for the test
@@ -158,8 +160,21 @@ def evaluate(problem: Problem, policies: list[Policy], *, episodes: int = 100, p
                             map_chunks=map_chunks, progress=progress, train=train, warmup=warmup)
 
 
-def _recorded(problem: Problem, eps: Episodes, record: int) -> np.ndarray | None:
-    """Trace columns whose trajectory is kept: the busiest SKUs (data) or the first episodes (parametric)."""
+def _recorded(problem: Problem, eps: Episodes, record: int | list[str]) -> np.ndarray | None:
+    """Trace columns whose trajectory is kept: the `record` busiest SKUs (data) or first episodes (parametric),
+    or the columns of the SKUs named in `record` (data: each SKU's window; parametric: its first episode)."""
+    if not isinstance(record, int):
+        cols = []
+        for name in record:
+            try:
+                c = np.flatnonzero(eps.sku == problem.sku_index(name))
+            except ScenarioError:
+                c = np.zeros(0, dtype=np.int64)
+            if not c.size:
+                raise ScenarioError(f"--plot-skus: SKU {name!r} is not among the evaluated SKUs (data scenarios: "
+                                    "SKUs with data in the test window)")
+            cols.append(int(c[0]))
+        return np.array(cols, dtype=np.int64) if cols else None
     if not record:
         return None
     if problem.source.replays_windows:
@@ -168,7 +183,8 @@ def _recorded(problem: Problem, eps: Episodes, record: int) -> np.ndarray | None
     return np.arange(min(record, eps.n))
 
 
-def evaluate_on(problem: Problem, policies: list[Policy], eps: Episodes, warmup: int = 0, *, record: int = 1,
+def evaluate_on(problem: Problem, policies: list[Policy], eps: Episodes, warmup: int = 0, *,
+                record: int | list[str] = 1,
                 progress: bool = False, train: TrainData | None = None) -> Evaluation:
     """:func:`evaluate` on given episodes (e.g. training's validation traces): every policy fitted on the
     training data, simulated on `eps` after `warmup` periods, the KPIs and the comparisons filled in."""
@@ -200,7 +216,8 @@ def run_policies(problem: Problem, policies: list[Policy], eps: Episodes, warmup
                                                                                   sim.raw),
                                 record=rec, warmup=warmup, order_up_to=pol.order_up_to)
         t2 = time.process_time()
-        results.append(PolicyResult(pol.name, pol.describe(), totals, pol.uses_future, t1 - t0, t2 - t1, traj))
+        results.append(PolicyResult(pol.name, pol.describe(), totals, pol.uses_future, t1 - t0, t2 - t1, traj,
+                                    learned=pol.learned))
         if bar is not None:
             bar.update(1)
     if bar is not None:
@@ -353,20 +370,22 @@ def merge_chunks(policies: list[Policy], parts: list[ChunkResult], n_record: int
         traj = None
         if n_record:
             traj = Trajectory(np.zeros((periods, n_record)), np.zeros((periods, n_record)),
-                              np.zeros((periods, n_record)), np.zeros(n_record, dtype=np.int64))
+                              np.zeros((periods, n_record)), np.zeros(n_record, dtype=np.int64),
+                              np.zeros((periods, n_record)))
             for p in parts:
                 t = p.trajectories[i]
                 for j, (k, c) in enumerate(p.task.record):
                     traj.on_hand[:, k], traj.order[:, k], traj.demand[:, k] = t.on_hand[:, j], t.order[:, j], t.demand[:, j]
+                    traj.sales[:, k] = t.sales[:, j]
                     traj.episodes[k] = p.task.col_start + c
         out.append(PolicyResult(pol.name, pol.describe(), np.concatenate([p.totals[i] for p in parts]),
                                 pol.uses_future, float(sum(p.fit_cpu_s[i] for p in parts)),
-                                float(sum(p.eval_cpu_s[i] for p in parts)), traj))
+                                float(sum(p.eval_cpu_s[i] for p in parts)), traj, learned=pol.learned))
     return out
 
 
 def evaluate_chunked(problem: Problem, policies: list[Policy], eps: Episodes, window: str = "test", *,
-                     record: int = 1, chunk_skus: int | None = None, map_chunks: MapChunks | None = None,
+                     record: int | list[str] = 1, chunk_skus: int | None = None, map_chunks: MapChunks | None = None,
                      progress: bool = False, train: TrainData | None = None, warmup: int = 0) -> Evaluation:
     """:func:`evaluate_on` with the SKU-separable policies (``Policy.sku_separable``) fitted and simulated in
     SKU chunks (:func:`evaluate_chunk`, mapped by `map_chunks`); the others, and every policy of a parametric

@@ -7,9 +7,11 @@ interrupted or failed run never leaves a half-written output.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,7 @@ import numpy as np
 from envs import kernel
 from invcore.atomic import atomic_write_bytes as atomic_write
 
-from .evaluation import KPI_KEYS, Evaluation, per_sku_kpis
+from .evaluation import KPI_KEYS, Evaluation, PolicyResult, episode_costs, paired_gap, per_sku_kpis
 
 PLOT_PERIODS = 120  # periods shown in the trajectory plot (from the end of the warm-up)
 
@@ -99,8 +101,143 @@ def results_json(ev: Evaluation) -> dict:
         "optimal_avg_cost": ev.optimal_avg_cost,
         "fit_window": ev.fit_window if ev.problem.source.replays_windows else None,
         "end_credit": _END_CREDIT_TEXT + "; avg_cost is net of it" if _has_unit_cost(ev) else None,
+        "periods_per_year": periods_per_year(ev),
+        "verdict": [v.as_dict() for v in verdicts(ev)],
         "policies": {r.name: {k: _clean(r.kpis.get(k)) for k in KPI_KEYS} for r in ev.ranked()},
     }
+
+
+# ------------------------------------------------------------------------------------------------ verdict
+
+@dataclass(frozen=True)
+class Verdict:
+    """A trained agent against the strongest classical rule of the same evaluation: its rank among the
+    policies that do not see the future, and its cost gap to that rule with the paired 95 % interval over
+    the common traces (:func:`baselines.evaluation.paired_gap`)."""
+
+    agent: str
+    rank: int
+    of: int
+    cost: float
+    rule: str
+    rule_cost: float
+    gap_pct: float | None
+    ci95: float | None
+    n: int
+    unit: str
+
+    @property
+    def significant(self) -> bool | None:
+        """Whether the gap lies outside its interval (None without one)."""
+        if self.gap_pct is None or self.ci95 is None:
+            return None
+        return abs(self.gap_pct) > self.ci95
+
+    def text(self) -> str:
+        head = f"verdict: {self.agent} ranks {self.rank} of {self.of} (cost {self.cost:.4f} per period)"
+        if self.gap_pct is None:
+            return f"{head}; the strongest classical rule, {self.rule}, costs {self.rule_cost:.4f}"
+        word = "below" if self.gap_pct < 0 else "above"
+        ci = "" if self.ci95 is None else f" ±{self.ci95:.2f}"
+        sig = {True: "a significant difference", False: "no significant difference",
+               None: "no interval with one trace"}[self.significant]
+        return (f"{head}, {abs(self.gap_pct):.2f} %{ci} {word} the strongest classical rule {self.rule} "
+                f"({self.rule_cost:.4f}; paired 95 % interval over {self.n} {self.unit}: {sig})")
+
+    def as_dict(self) -> dict:
+        return {"agent": self.agent, "rank": self.rank, "of": self.of, "avg_cost": self.cost,
+                "strongest_rule": self.rule, "strongest_rule_cost": self.rule_cost,
+                "gap_to_strongest_rule_pct": _clean(self.gap_pct), "gap_to_strongest_rule_ci95": _clean(self.ci95),
+                "significant": self.significant, "text": self.text()}
+
+
+def strongest_rule(ev: Evaluation) -> PolicyResult | None:
+    """The cheapest classical rule that does not see the future."""
+    rules = [r for r in ev.ranked() if not r.uses_future and not r.learned]
+    return rules[0] if rules else None
+
+
+def verdicts(ev: Evaluation) -> list[Verdict]:
+    """One verdict per trained agent of the evaluation (none without agents or without a classical rule)."""
+    rule = strongest_rule(ev)
+    fair = [r for r in ev.ranked() if not r.uses_future]
+    if rule is None:
+        return []
+    unit = "SKUs" if ev.problem.source.replays_windows else "episodes"
+    out = []
+    for r in fair:
+        if r.learned:
+            gap, half = paired_gap(episode_costs(r.totals), episode_costs(rule.totals))
+            out.append(Verdict(r.name, fair.index(r) + 1, len(fair), r.kpis["avg_cost"], rule.name,
+                               rule.kpis["avg_cost"], gap, half, int(r.totals.shape[0]), unit))
+    return out
+
+
+def verdict_lines(ev: Evaluation) -> list[str]:
+    """The verdict of every agent; without an agent, the strongest rule and how to add one."""
+    lines = [v.text() for v in verdicts(ev)]
+    if not lines:
+        rule = strongest_rule(ev)
+        if rule is not None:
+            lines.append(f"verdict: no trained agent in this evaluation (add one with --model RUN_DIR); the "
+                         f"strongest classical rule is {rule.name} ({rule.kpis['avg_cost']:.4f} per period)")
+    return lines
+
+
+def focus(ev: Evaluation) -> list[PolicyResult]:
+    """The policies the plots and the per-SKU table show: the agents and the strongest classical rule, or
+    without agents the two cheapest rules that do not see the future."""
+    rule = strongest_rule(ev)
+    agents = [r for r in ev.ranked() if r.learned]
+    if agents:
+        return agents + ([rule] if rule is not None else [])
+    fair = [r for r in ev.ranked() if not r.uses_future]
+    return fair[:2] if fair else ev.ranked()[:1]
+
+
+def period_freq(ev: Evaluation) -> str | None:
+    """The calendar frequency of the evaluated periods: the data grid's (``DemandData.freq``), ``D`` for
+    parametric demand with a start date (daily periods), None where the periods have no dates."""
+    src = ev.problem.source
+    if src.replays_windows:
+        return src.data.freq
+    return "D" if getattr(src, "start_date", None) is not None else None
+
+
+def periods_per_year(ev: Evaluation) -> float | None:
+    """Periods per year where the periods have dates (:func:`period_freq`), else None."""
+    freq = period_freq(ev)
+    if freq is None:
+        return None
+    from envs.data import periods_per_year as ppy
+
+    return ppy(freq)
+
+
+def turns_per_year(ev: Evaluation, r: PolicyResult, per_year: float | None) -> float | None:
+    t = r.kpis.get("turnover")
+    return None if t is None or per_year is None else t * per_year
+
+
+def trajectory_dates(ev: Evaluation, column: int, periods: int) -> np.ndarray | None:
+    """The dates of the first `periods` simulated periods of trace column `column`: the data's grid from the
+    SKU's window start, or the start date's days (parametric); None without dates (period numbers)."""
+    src = ev.problem.source
+    if src.replays_windows:
+        dates = src.data.dates
+        idx = np.clip(ev.episodes.cal_offset[column] + np.arange(periods), 0, dates.shape[0] - 1)
+        return dates[idx]
+    start = getattr(src, "start_date", None)
+    return None if start is None else start + np.arange(periods)
+
+
+def stockouts(tr, j: int) -> np.ndarray:
+    """Periods of recorded column j with unmet demand: demand not served from stock (a lost sale or a new
+    backorder), or a backlog left at the end of the period."""
+    short = tr.on_hand[:, j] < -1e-9
+    if tr.sales is not None:
+        short |= tr.sales[:, j] < tr.demand[:, j] - 1e-9
+    return short
 
 
 def _clean(v):
@@ -133,19 +270,41 @@ def groups(ev: Evaluation) -> dict[str, np.ndarray] | None:
     return {"ABC class": abc, "demand pattern": pattern}
 
 
-def group_table(ev: Evaluation, labels: np.ndarray) -> str:
+def group_costs(ev: Evaluation, labels: np.ndarray) -> tuple[list[str], list[int], dict[str, list[float]]]:
+    """The groups of `labels` (sorted), their SKU counts and per policy (ranked) the mean cost per period of
+    their SKUs."""
     keys = sorted(set(labels.tolist()))
-    head = "| policy | " + " | ".join(f"{k} ({int((labels == k).sum())} SKUs)" for k in keys) + " |"
+    counts = [int((labels == k).sum()) for k in keys]
+    costs = {}
+    for r in ev.ranked():
+        per = episode_costs(r.totals)
+        costs[r.name] = [float(per[labels == k].mean()) for k in keys]
+    return keys, counts, costs
+
+
+def group_table(ev: Evaluation, labels: np.ndarray) -> str:
+    keys, counts, costs = group_costs(ev, labels)
+    head = "| policy | " + " | ".join(f"{k} ({n} SKUs)" for k, n in zip(keys, counts)) + " |"
     lines = [head, "|" + "---|" * (len(keys) + 1)]
     for r in ev.ranked():
-        per = r.totals[:, kernel.I_COST] / np.maximum(r.totals[:, -1], 1)
-        cells = [f"{per[labels == k].mean():.4f}" for k in keys]
+        cells = [f"{c:.4f}" for c in costs[r.name]]
         lines.append(f"| {r.name}{' *' if r.uses_future else ''} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def report_md(ev: Evaluation, command: str | None, plots: list[str]) -> str:
-    out = ["# Evaluation report", ""]
+    """A short summary (verdict, the cheapest policies, where the details are), then the full tables."""
+    out = ["# Evaluation report", "", "## Summary", ""]
+    out += [f"- {line}" for line in verdict_lines(ev)]
+    fair = [r for r in ev.ranked() if not r.uses_future]
+    out.append("- cheapest: " + ", ".join(f"{r.name} {r.kpis['avg_cost']:.4f}" for r in fair[:3])
+               + f" per period (of {len(fair)} policies; fill rate of the first {fair[0].kpis['fill_rate']:.3f})"
+               if fair else "- no policy without sight of the future")
+    per_year = periods_per_year(ev)
+    if per_year is not None and fair and fair[0].kpis.get("turnover") is not None:
+        out.append(f"- inventory turns of {fair[0].name}: {turns_per_year(ev, fair[0], per_year):.2f} per year "
+                   f"({period_freq(ev)} periods, {per_year:g} a year)")
+    out += ["- charts, the per-SKU table and the trajectories: report.html (one self-contained page)", ""]
     if command:
         out += ["Reproduce with:", "", "```", command, "```", ""]
     out += [header(ev).replace("\n", "  \n"), "", "## Policies (sorted by cost per period)", "", table(ev), "",
@@ -160,13 +319,16 @@ def report_md(ev: Evaluation, command: str | None, plots: list[str]) -> str:
     if g:
         for title, labels in g.items():
             out += ["", f"## Cost per period by {title}", "", group_table(ev, labels)]
-    out += ["", "## KPI definitions", "",
-            "cost/period and its parts are per period, averaged over episodes (SKUs); fill = units served / "
-            "demanded; CSL = share of periods without stockout; turns = units sold per period / average on "
-            "hand; orders = orders placed per period; bullwhip = var(orders) / var(demand)."]
+    out += ["", "## KPI definitions", "", KPI_TEXT]
     if plots:
         out += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     return "\n".join(out) + "\n"
+
+
+KPI_TEXT = ("cost/period and its parts are per period, averaged over episodes (SKUs); fill = units served / "
+            "demanded; CSL = share of periods without stockout; turns = units sold per period / average on "
+            "hand (per period; turns per year = turns x periods per year, where the data's dates give the "
+            "period length); orders = orders placed per period; bullwhip = var(orders) / var(demand).")
 
 
 def results_csv(ev: Evaluation) -> str:
@@ -183,33 +345,112 @@ def results_csv(ev: Evaluation) -> str:
     return buf.getvalue()
 
 
-def plot_files(ev: Evaluation) -> dict[str, bytes]:
-    """PNG bytes: the recorded episode's inventory, orders and demand per policy; cost breakdown bars."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = {}
-    ranked = [r for r in ev.ranked() if r.trajectory is not None]
-    if ranked:
-        n = len(ranked)
-        fig, axes = plt.subplots(n, 1, figsize=(10, 2.2 * n), sharex=True, squeeze=False)
-        sku = ev.problem.sku_name(int(ev.episodes.sku[ranked[0].trajectory.episodes[0]]))
-        for ax, r in zip(axes[:, 0], ranked):
-            tr = r.trajectory
-            span = slice(ev.warmup, ev.warmup + PLOT_PERIODS)
-            t = np.arange(tr.on_hand.shape[0])[span]
-            ax.step(t, tr.on_hand[span, 0], where="mid", label="net inventory (end)", lw=1.2)
-            ax.bar(t, tr.order[span, 0], color="tab:green", alpha=0.5, label="order")
-            ax.plot(t, tr.demand[span, 0], color="tab:red", lw=0.8, alpha=0.8, marker=".", ms=3, label="demand")
-            ax.set_title(f"{r.name}: cost/period {r.kpis['avg_cost']:.3f}", fontsize=9)
-            ax.axhline(0, color="k", lw=0.5)
-        axes[0, 0].legend(fontsize=7, loc="upper right")
-        axes[-1, 0].set_xlabel(f"period (episode 0, SKU {sku})")
-        fig.tight_layout()
-        out["trajectories.png"] = _png(fig, plt)
-    fig, ax = plt.subplots(figsize=(10, 0.4 * len(ev.results) + 1.5))
+    return plt
+
+
+def recorded(ev: Evaluation) -> tuple[list[PolicyResult], list[int]]:
+    """The focus policies with a recorded trajectory and the positions of the recorded trace columns."""
+    pols = [r for r in focus(ev) if r.trajectory is not None]
+    return pols, (list(range(pols[0].trajectory.episodes.shape[0])) if pols else [])
+
+
+def trajectory_figure(ev: Evaluation, plt, positions: list[int]):
+    """One panel per recorded trace column in `positions` and focus policy: net inventory at the end of each
+    period, orders, demand and the stockout periods, against dates (data) or period numbers."""
+    pols, _ = recorded(ev)
+    n = len(positions) * len(pols)
+    fig, axes = plt.subplots(n, 1, figsize=(10, 2.3 * n), squeeze=False)
+    for i, (k, r) in enumerate((k, r) for k in positions for r in pols):
+        _trajectory_panel(axes[i, 0], ev, r, k)
+    axes[0, 0].legend(fontsize=7, loc="upper right", ncol=4)
+    fig.tight_layout()
+    return fig
+
+
+def _trajectory_panel(ax, ev: Evaluation, r: PolicyResult, k: int) -> None:
+    tr = r.trajectory
+    col = int(tr.episodes[k])
+    stop = min(ev.warmup + PLOT_PERIODS, ev.warmup + int(ev.episodes.lengths[col]))
+    span = slice(ev.warmup, max(stop, ev.warmup + 1))
+    dates = trajectory_dates(ev, col, tr.on_hand.shape[0])
+    if dates is not None:
+        x = dates[span]
+        width = 0.7 * float(np.median(np.diff(x).astype(float))) if x.shape[0] > 1 else 0.7
+    else:
+        x, width = np.arange(tr.on_hand.shape[0])[span], 0.8
+    so = stockouts(tr, k)[span]
+    ax.step(x, tr.on_hand[span, k], where="mid", label="net inventory (end)", lw=1.2)
+    ax.bar(x, tr.order[span, k], width=width, color="tab:green", alpha=0.5, label="order")
+    ax.plot(x, tr.demand[span, k], color="tab:orange", lw=0.8, alpha=0.9, marker=".", ms=3, label="demand")
+    if so.any():  # a light red band over the whole height of each period with unmet demand, and a red x at 0
+        ax.bar(x[so], np.ones(int(so.sum())), width=width, bottom=0, color="tab:red", alpha=0.13,
+               transform=ax.get_xaxis_transform(), label="stockout")
+        ax.scatter(x[so], np.zeros(int(so.sum())), marker="x", color="tab:red", s=22, zorder=5)
+    ax.axhline(0, color="k", lw=0.5)
+    sku = ev.problem.sku_name(int(ev.episodes.sku[col]))
+    cost = episode_costs(r.totals[col:col + 1])[0]
+    where = f"SKU {sku}" if ev.problem.source.replays_windows else f"episode {col}, SKU {sku}"
+    ax.set_title(f"{where} | {r.name}: cost/period {cost:.3f}, {int(so.sum())} stockout periods", fontsize=9)
+    if dates is None:
+        ax.set_xlabel("period", fontsize=8)
+    ax.tick_params(labelsize=7)
+
+
+def tradeoff_figure(ev: Evaluation, plt):
+    """Cost per period against fill rate, one point per policy: agents red, the strongest rule blue, bounds
+    that see the future hollow, the policies no other beats on both (cheaper and higher fill) joined by a
+    dashed line. Labels: the agents, the strongest rule, the five cheapest and the bounds; every point's name,
+    cost and fill rate is its tooltip in the SVG (:func:`svg`)."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    rule = strongest_rule(ev)
+    ranked = [r for r in ev.ranked() if r.kpis["fill_rate"] is not None]
+    fair = [r for r in ranked if not r.uses_future]
+    labelled = {id(r) for r in fair[:5]} | {id(r) for r in ranked if r.learned or r.uses_future or r is rule}
+    front, best_fill = [], -1.0
+    for r in fair:  # ranked by cost: a policy is on the front when its fill beats every cheaper one's
+        if r.kpis["fill_rate"] > best_fill:
+            front.append(r)
+            best_fill = r.kpis["fill_rate"]
+    if len(front) > 1:
+        ax.plot([r.kpis["fill_rate"] for r in front], [r.kpis["avg_cost"] for r in front], ls="--", lw=0.8,
+                color="tab:blue", alpha=0.6, label="no policy cheaper and with a higher fill rate")
+    titles = {}
+    for i, r in enumerate(ranked):
+        fill, cost = r.kpis["fill_rate"], r.kpis["avg_cost"]
+        if r.learned:
+            style = dict(marker="*", s=170, color="tab:red", zorder=4)
+        elif r is rule:
+            style = dict(marker="o", s=60, color="tab:blue", zorder=3)
+        elif r.uses_future:
+            style = dict(marker="o", s=40, facecolors="none", edgecolors="gray")
+        else:
+            style = dict(marker="o", s=26, color="gray", alpha=0.7)
+        pt = ax.scatter([fill], [cost], **style)
+        pt.set_gid(f"policy-point-{i}")
+        titles[f"policy-point-{i}"] = f"{r.name}: cost {cost:.4f} per period, fill rate {fill:.3f}"
+        if id(r) in labelled:
+            ax.annotate(r.name + (" *" if r.uses_future else ""), (fill, cost), xytext=(4, 3),
+                        textcoords="offset points", fontsize=7, color="tab:red" if r.learned else "black")
+    ax.set_xlabel("fill rate (units served / demanded)")
+    ax.set_ylabel("cost per period")
+    ax.grid(alpha=0.3)
+    if len(front) > 1:
+        ax.legend(fontsize=7, loc="upper left")
+    ax.set_title("cost vs fill rate (lower right is better; * sees the test window)", fontsize=9)
+    fig.tight_layout()
+    fig.titles = titles
+    return fig
+
+
+def breakdown_figure(ev: Evaluation, plt):
+    """Cost per period of every policy split into holding, shortage, ordering and purchase."""
+    fig, ax = plt.subplots(figsize=(6.4, 0.22 * len(ev.results) + 1.3))
     names = [r.name for r in ev.ranked()][::-1]
     left = np.zeros(len(names))
     for key, color in (("holding", "tab:blue"), ("shortage", "tab:red"), ("ordering", "tab:orange"),
@@ -217,10 +458,27 @@ def plot_files(ev: Evaluation) -> dict[str, bytes]:
         vals = np.array([r.kpis[key] for r in ev.ranked()][::-1])
         ax.barh(names, vals, left=left, color=color, label=key)
         left += vals
+    for label, r in zip(ax.get_yticklabels(), ev.ranked()[::-1]):
+        if r.learned:
+            label.set_color("tab:red")
+            label.set_fontweight("bold")
     ax.set_xlabel("cost per period")
-    ax.legend(fontsize=8)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.legend(fontsize=7, ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     fig.tight_layout()
-    out["cost_breakdown.png"] = _png(fig, plt)
+    return fig
+
+
+def plot_files(ev: Evaluation) -> dict[str, bytes]:
+    """PNG bytes: the recorded SKUs' inventory, orders, demand and stockouts under the focus policies; cost
+    breakdown bars; cost against fill rate."""
+    plt = _pyplot()
+    out = {}
+    pols, positions = recorded(ev)
+    if pols:
+        out["trajectories.png"] = _png(trajectory_figure(ev, plt, positions), plt)
+    out["cost_breakdown.png"] = _png(breakdown_figure(ev, plt), plt)
+    out["tradeoff.png"] = _png(tradeoff_figure(ev, plt), plt)
     return out
 
 
@@ -231,14 +489,30 @@ def _png(fig, plt) -> bytes:
     return buf.getvalue()
 
 
+def svg(fig, plt) -> str:
+    """The figure as an inline <svg> element (text kept as text, no XML prolog)."""
+    buf = io.StringIO()
+    with plt.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(buf, format="svg")
+    plt.close(fig)
+    text = buf.getvalue()
+    for gid, title in getattr(fig, "titles", {}).items():  # tooltips: an SVG <title> in the artist's group
+        text = text.replace(f'<g id="{gid}">', f'<g id="{gid}"><title>{html.escape(title)}</title>', 1)
+    return text[text.index("<svg"):]
+
+
 def write_outputs(ev: Evaluation, out_dir: str | Path, command: str | None = None) -> list[Path]:
-    """Write results.json, results.csv, report.md and the plots into out_dir (created), atomically."""
+    """Write results.json, results.csv, report.md, report.html and the plots into out_dir (created),
+    atomically."""
+    from .report_html import report_html
+
     out_dir = Path(out_dir)
     plots = plot_files(ev)
     files: dict[str, bytes] = {
         "results.json": (json.dumps(results_json(ev), indent=2) + "\n").encode(),
         "results.csv": results_csv(ev).encode(),
         "report.md": report_md(ev, command, sorted(plots)).encode(),
+        "report.html": report_html(ev, command).encode(),
         **plots,
     }
     out_dir.mkdir(parents=True, exist_ok=True)

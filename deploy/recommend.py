@@ -162,8 +162,10 @@ def run(policy: str | Path, state: str | Path, out: str | Path, items=None, hist
     return df
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m deploy.recommend",
+def main(argv: list[str] | None = None, prog: str = "python -m deploy.recommend") -> int:
+    from invcore.cli import HelpFormatter
+
+    ap = argparse.ArgumentParser(prog=prog, formatter_class=HelpFormatter,
                                  description="Recommend orders per SKU from an exported policy (see docs/deploy.md).")
     ap.add_argument("--policy", required=True, help="policy.onnx (agent) or a baseline's levels .json")
     ap.add_argument("--state", required=True, help="state file: one row per SKU (CSV, CSV.gz or Parquet)")

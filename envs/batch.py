@@ -111,12 +111,14 @@ class BatchSim:
 
 @dataclass
 class Trajectory:
-    """Per-period on hand (end), order and demand of the recorded episodes: [T, k]."""
+    """Per-period net inventory (end: on hand - backorders), order, demand and units sold of the recorded
+    episodes: [T, k]; ``episodes``: their trace columns [k]."""
 
     on_hand: np.ndarray
     order: np.ndarray
     demand: np.ndarray
     episodes: np.ndarray
+    sales: np.ndarray | None = None
 
 
 def simulate(problem: Problem, episodes: Episodes, act: Callable[[BatchSim], np.ndarray], *,
@@ -129,7 +131,7 @@ def simulate(problem: Problem, episodes: Episodes, act: Callable[[BatchSim], np.
     traj = None
     if record is not None:
         k = len(record)
-        traj = Trajectory(np.zeros((T, k)), np.zeros((T, k)), np.zeros((T, k)), np.asarray(record))
+        traj = Trajectory(np.zeros((T, k)), np.zeros((T, k)), np.zeros((T, k)), np.asarray(record), np.zeros((T, k)))
     while not sim.done:
         t = sim.t
         info = sim.step(act(sim), order_up_to=order_up_to)
@@ -137,6 +139,7 @@ def simulate(problem: Problem, episodes: Episodes, act: Callable[[BatchSim], np.
             traj.on_hand[t] = info[record, kernel.I_ON_HAND] - info[record, kernel.I_BACK]
             traj.order[t] = info[record, kernel.I_ORDER]
             traj.demand[t] = info[record, kernel.I_DEMAND]
+            traj.sales[t] = info[record, kernel.I_SALES]
     return sim.totals, traj
 
 

@@ -843,6 +843,13 @@ def sbc_classes(data: DemandData) -> np.ndarray:
     return np.where(k < 2, 4, cls)
 
 
+def periods_per_year(freq: str) -> float:
+    """Average periods per calendar year of a grid frequency (``DemandData.freq``): its periods over 400
+    Gregorian years (``D`` 365.2425, ``B`` 260.89, ``W-MON`` 52.18, ``MS`` 12, ``QS-JAN`` 4), for annual
+    figures such as inventory turns per year."""
+    return len(pd.date_range("1800-01-01", "2199-12-31", freq=freq)) / 400.0
+
+
 def summarize(data: DemandData, items: ItemTable | None = None, windows: Windows | None = None) -> dict[str, Any]:
     """Key figures of a data set: size, dates, frequency, zero share, mean, filled periods, SBC class counts,
     per-window SKU counts (with `windows`) and per-parameter SKU counts (with `items`)."""
@@ -1139,9 +1146,12 @@ def scenario_yaml(data: DemandData, windows: Windows, out: Path, options: Mappin
     return "\n".join(lines) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m envs.data FILE [...]``: load, validate and summarise a demand file (and item table)."""
-    ap = argparse.ArgumentParser(prog="python -m envs.data",
+def main(argv: Sequence[str] | None = None, prog: str = "python -m envs.data") -> int:
+    """``python -m envs.data FILE [...]`` (``invrl data``): load, validate and summarise a demand file (and item
+    table)."""
+    from invcore.cli import HelpFormatter
+
+    ap = argparse.ArgumentParser(prog=prog, formatter_class=HelpFormatter,
                                  description="Load and validate a demand file (date,sku,demand) and print a summary. "
                                              "Each option has a key of the scenario YAML's data: section (in "
                                              "brackets); evaluate.py / train.py take them as data.KEY=VALUE.")

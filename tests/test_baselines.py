@@ -123,7 +123,8 @@ def test_evaluate_cli_writes_schema(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "cost/period" in r.stdout
     res = json.loads((out / "results.json").read_text())
-    assert set(res) == {"scenario", "periods", "episodes", "optimal_avg_cost", "policies", "fit_window", "end_credit"}
+    assert set(res) == {"scenario", "periods", "episodes", "optimal_avg_cost", "policies", "fit_window", "end_credit",
+                        "periods_per_year", "verdict"}
     assert res["scenario"] == "lost-sales-L1-p4" and res["periods"] == 300 and res["episodes"] == 20
     assert res["optimal_avg_cost"] == pytest.approx(4.0407, abs=1e-3)
     assert set(res["policies"]) == {"base_stock", "safety_stock_RS", "dp_optimal"}
@@ -139,7 +140,7 @@ def test_evaluate_cli_writes_schema(tmp_path):
     means = csv.groupby("policy").avg_cost.mean()  # avg_cost: the mean over episodes of cost per period
     for name, kpis in res["policies"].items():
         assert means[name] == pytest.approx(kpis["avg_cost"], rel=1e-9)
-    for f in ("report.md", "trajectories.png", "cost_breakdown.png"):
+    for f in ("report.md", "report.html", "trajectories.png", "cost_breakdown.png", "tradeoff.png"):
         assert (out / f).stat().st_size > 0
     assert not list(out.glob(".*.tmp"))
 

@@ -1,0 +1,7 @@
+"""``python -m invrl ...`` = ``invrl ...``."""
+
+import sys
+
+from invrl.cli import main
+
+sys.exit(main())
