@@ -1,0 +1,342 @@
+"""Learned forecasters as baselines: one global model per data set, trained on every SKU's fit window, feeding
+the order-up-to rule of :mod:`baselines.forecast` (the rules a planning team runs since the M5 competition).
+
+``lgbm_quantile``   :class:`LGBMForecast`: one LightGBM model for all SKUs (Ke et al. 2017, "LightGBM: a highly
+                    efficient gradient boosting decision tree", NeurIPS), on lags, rolling means and deviations,
+                    intermittency and calendar features (:class:`Features`);
+``gru_quantile``    :class:`GRUForecast`: one small torch GRU for all SKUs (Cho et al. 2014), fed the scaled
+                    demand and the calendar period by period.
+
+Both predict the mean demand per period over each SKU's protection interval t .. t + L (``F_t(L+1)`` =
+``(L+1)`` times it, the target of a training row being ``(y_t + ... + y_{t+L}) / (L+1)``, in units of the SKU's
+expanding mean), and order up to ``S_t = F_t(L+1) + Q(level)``: the empirical quantile of the model's own
+(L+1)-period errors on the fit window at the critical ratio p / (p + h) (``SafetyStock.ERROR_QUANTILE`` of
+:mod:`baselines.forecast`, the machinery of ``ma_quantile`` etc.). ``*_quantile_tuned`` chooses one level of
+``LEVEL_GRID`` for all SKUs on the validation window (``ForecastPolicy._tune_level``: the model is refitted on the
+train window alone and the rule simulated on the validation window for each level; the test window is never read).
+The alternative -- LightGBM's quantile objective at the critical ratio, no safety stock on top
+(``LGBMForecast(objective="quantile")``) -- cost more on all three shared data sets (``benchmarks/learned.py``),
+so the registry uses the mean plus the residual quantile.
+
+Causal by construction: the training rows and the policy's targets come from the same engine
+(:class:`_FeatureEngine`, :class:`_GRUEngine`) stepped over the demand one period at a time, so the features of
+period t are made from ``y_0 .. y_{t-1}`` only (tests/test_learned.py checks that changing demand from t on leaves
+them unchanged, and that the fitted models do not depend on the test window). Seeded and deterministic on CPU
+(LightGBM ``deterministic``, one thread; torch one thread, ``torch.manual_seed``).
+
+Fitted once per evaluation: the fitted model is kept in the training data's cache (``TrainData.cache``) under
+its settings, so ``lgbm_quantile`` and ``lgbm_quantile_tuned`` share one fit on the fit window (the tuned rule
+adds one on the train window). Not SKU-separable (one model learns across SKUs): a chunked evaluation fits them
+whole. Optional in an evaluation like every rule: ``--policies`` names the rules to run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+
+from envs.problem import Problem
+
+from .base import TrainData
+from .forecast import ForecastPolicy, SafetyStock, season_length
+from .tuning import critical_ratio
+
+__all__ = ["LEARNED_POLICIES", "Features", "GRUForecast", "LGBMForecast"]
+
+
+# ============================================================================================= features
+
+
+@dataclass(frozen=True)
+class Features:
+    """The features of one forecast origin t (the first period of the protection interval), made from the
+    demand before t: with s = the SKU's expanding mean demand (all values seen so far; 1 while it is 0),
+
+    ``lag_k``         y_{t-k} / s for k in ``lags``;
+    ``mean_w``        mean of the last w values / s for w in ``means`` (over those seen, NaN before any);
+    ``std_w``         their standard deviation / s for w in ``stds``;
+    ``nonzero``       share of the last ``window`` values that are > 0; ``since`` periods since the last
+                      value > 0 (``window`` + 1 if none in the window);
+    ``log_scale``     log1p(s); ``log_count`` log1p(values seen); ``horizon`` L + 1;
+    calendar          sin / cos of the season phase of period t (``season`` > 1), and of its month of year and
+                      day of week (data with dates: :func:`invcore.calendar.calendar_features`).
+
+    Values not yet seen are NaN (LightGBM learns where missing values go)."""
+
+    lags: tuple[int, ...]
+    means: tuple[int, ...]
+    stds: tuple[int, ...]
+    season: int
+    calendar: np.ndarray = field(repr=False, compare=False)
+    """[rows, c] calendar features by calendar row (c may be 0)."""
+
+    @property
+    def window(self) -> int:
+        return max(self.lags + self.means + self.stds)
+
+    @property
+    def names(self) -> list[str]:
+        cal = [f"cal_{j}" for j in range(self.calendar.shape[1])]
+        phase = ["phase_sin", "phase_cos"] if self.season > 1 else []
+        return ([f"lag_{k}" for k in self.lags] + [f"mean_{w}" for w in self.means] + [f"std_{w}" for w in self.stds]
+                + ["nonzero", "since", "log_scale", "log_count", "horizon"] + phase + cal)
+
+    @classmethod
+    def for_problem(cls, problem: Problem) -> Features:
+        """Lags 1..8 (and the season length when longer), means over 4, 8, 16, 32 (and a season) periods,
+        deviations over 8 and 32, for the problem's season length (:func:`baselines.forecast.season_length`)."""
+        m = season_length(problem)
+        lags = tuple(range(1, 9)) + ((m,) if m > 8 else ())
+        means = tuple(sorted({4, 8, 16, 32} | ({m} if m > 1 else set())))
+        src = problem.source
+        data = getattr(src, "data", None)
+        if data is not None:
+            from invcore.calendar import calendar_features
+
+            cal = calendar_features(data.dates, daily=src.daily_calendar)
+        else:
+            cal = np.zeros((1, 0))
+        return cls(lags, means, (8, 32), m, np.ascontiguousarray(cal))
+
+    def compute(self, buf: np.ndarray, total: np.ndarray, count: np.ndarray, horizon: np.ndarray,
+                row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Feature matrix [N, F] (float32) and the scale s [N] from the last ``window`` values ``buf`` [N, W]
+        (newest last, NaN where not seen), the sum and number of all values seen, L + 1 and the calendar row of
+        the forecast origin."""
+        W = buf.shape[1]
+        scale = np.where((count > 0) & (total > 0), total / np.maximum(count, 1), 1.0)
+        inv = 1.0 / scale
+        seen = np.isfinite(buf)
+        val = np.where(seen, buf, 0.0)
+        cols = [buf[:, W - k] * inv for k in self.lags]
+        csum = np.cumsum(val[:, ::-1], axis=1)  # csum[:, w-1] = sum of the last w values
+        csq = np.cumsum((val * val)[:, ::-1], axis=1)
+        cnt = np.cumsum(seen[:, ::-1], axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for w in self.means:
+                cols.append(csum[:, w - 1] / cnt[:, w - 1] * inv)
+            for w in self.stds:
+                n = cnt[:, w - 1]
+                mean = csum[:, w - 1] / n
+                var = np.maximum(csq[:, w - 1] / n - mean * mean, 0.0)
+                cols.append(np.where(n > 1, np.sqrt(var * n / np.maximum(n - 1, 1)), np.nan) * inv)
+            pos = seen & (buf > 0)
+            cols.append(np.where(cnt[:, -1] > 0, pos.sum(axis=1) / cnt[:, -1], np.nan))
+        last = np.where(pos.any(axis=1), W - 1 - np.argmax(pos[:, ::-1], axis=1), -1)
+        cols.append((W - last).astype(np.float64))
+        cols += [np.log1p(scale), np.log1p(count), horizon.astype(np.float64)]
+        if self.season > 1:
+            ph = 2 * np.pi * (row % self.season) / self.season
+            cols += [np.sin(ph), np.cos(ph)]
+        X = np.stack(cols, axis=1)
+        if self.calendar.shape[1]:
+            X = np.concatenate([X, self.calendar[np.clip(row, 0, self.calendar.shape[0] - 1)]], axis=1)
+        return X.astype(np.float32), scale
+
+
+class _FeatureEngine:
+    """The demand seen so far by N columns (last ``window`` values, expanding sum and count, calendar row of the
+    next period) and a forecast from a model of the features: a forecaster engine of :mod:`baselines.forecast`
+    (update / forecast, flat: the same per-period forecast for every horizon, the mean over L + 1)."""
+
+    flat = True
+
+    def __init__(self, spec: Features, horizon: np.ndarray, row0: np.ndarray, predict=None):
+        n = horizon.shape[0]
+        self.spec, self.predict = spec, predict
+        self.horizon = np.asarray(horizon, dtype=np.int64)
+        self.buf = np.full((n, spec.window), np.nan)
+        self.total = np.zeros(n)
+        self.count = np.zeros(n)
+        self.row = np.asarray(row0, dtype=np.int64).copy()
+        self._cached: np.ndarray | None = None
+
+    def update(self, y: np.ndarray, idx: np.ndarray | None = None) -> None:
+        self._cached = None
+        y = np.asarray(y, dtype=np.float64)
+        if idx is None:
+            self.buf[:, :-1] = self.buf[:, 1:]
+            self.buf[:, -1] = y
+            self.total += y
+            self.count += 1
+            self.row += 1
+            return
+        b = self.buf[idx]
+        b[:, :-1] = b[:, 1:]
+        b[:, -1] = y[idx]
+        self.buf[idx] = b
+        self.total[idx] += y[idx]
+        self.count[idx] += 1
+        self.row[idx] += 1
+
+    def features(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.spec.compute(self.buf, self.total, self.count, self.horizon, self.row)
+
+    def forecast(self, hmax: int) -> np.ndarray:
+        if self._cached is None:
+            X, scale = self.features()
+            self._cached = np.maximum(self.predict(X), 0.0) * scale
+        return self._cached
+
+
+# ============================================================================================= policies
+
+
+class _LearnedForecast(ForecastPolicy):
+    """A global model of the mean demand per period over L + 1 (see the module docstring), fitted in
+    ``_prepare`` on rows built by stepping the policy's own engine over each SKU's fit window (a row for every
+    period t >= 1 with t + L + 1 inside the window: features of y_0 .. y_{t-1}, target the scaled mean of
+    y_t .. y_{t+L}); at most ``max_rows`` rows (a seeded uniform sample beyond)."""
+
+    sku_separable = False  # one model for all SKUs
+    model_label = "model"
+
+    def __init__(self, *, seed: int = 0, max_rows: int = 1_000_000, **kw):
+        kw.setdefault("safety", SafetyStock.ERROR_QUANTILE)
+        super().__init__(**kw)
+        if max_rows < 1:
+            raise ValueError(f"max_rows must be >= 1, got {max_rows}")
+        self.seed, self.max_rows = int(seed), int(max_rows)
+
+    # --------------------------------------------------------------------------------- the fitted model
+    def _settings(self) -> tuple:
+        """What the fitted model depends on besides the training data (the cache key)."""
+        return (type(self).__name__, self.seed, self.max_rows, self.fit_periods)
+
+    def _prepare(self) -> None:
+        key = ("learned",) + self._settings()
+        hit = self._train.cache.get(key)
+        if hit is None or hit[0] is not self.problem:
+            import time
+
+            t0 = time.process_time()
+            X, y, rows = self._training_rows()
+            hit = (self.problem, self._fit_model(X, y), rows, time.process_time() - t0)
+            self._train.cache[key] = hit
+        self.model, self.n_rows, self.model_cpu_s = hit[1], hit[2], hit[3]
+
+    def _training_rows(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """Features [R, F], targets [R] (scaled mean over L + 1) and the number of rows there were before
+        sampling, from the engine stepped over the fit window ``self._Y``."""
+        n = self.problem.n_skus
+        sku = np.arange(n)
+        engine = self._make_engine(sku, np.zeros((n, 0)), self._offset)
+        H = self._lead + 1
+        nobs = self._nobs
+        T = int(nobs.max(initial=0))
+        cum = np.zeros((T + 1, n))
+        np.cumsum(self._Y[:T], axis=0, out=cum[1:])
+        valid = (np.arange(T)[:, None] >= 1) & (np.arange(T)[:, None] + H[None, :] <= nobs[None, :])
+        total = int(valid.sum())
+        if total > self.max_rows:  # a seeded uniform sample of the rows
+            rng = np.random.default_rng(self.seed)
+            valid &= rng.random(valid.shape) < self.max_rows / total
+        Xs, ys = [], []
+        for t in range(T):
+            cols = np.flatnonzero(valid[t])
+            if cols.size:
+                X, scale = self._origin_inputs(engine, cols)
+                Xs.append(X)
+                end = t + H[cols]
+                ys.append((cum[end, cols] - cum[t, cols]) / H[cols] / scale)
+            engine.update(self._Y[t])
+        if not Xs:
+            raise ValueError("no SKU has a training window longer than its lead time + 1: nothing to learn from")
+        return np.concatenate(Xs), np.concatenate(ys).astype(np.float32), total
+
+    def _origin_inputs(self, engine, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        X, scale = engine.features()
+        return X[cols], scale[cols]
+
+    def _fit_model(self, X: np.ndarray, y: np.ndarray):
+        raise NotImplementedError
+
+    def _model_text(self) -> str:
+        return f"{self.model_label} on {self.n_rows:,} rows of all SKUs ({self.model_cpu_s:.1f} CPU-s)"
+
+
+class LGBMForecast(_LearnedForecast):
+    """One LightGBM regression model for all SKUs on :class:`Features` (the module docstring).
+
+    ``objective``: ``"mean"`` (L2 on the scaled target; safety stock = the residual quantile, the registry's
+    rules) or ``"quantile"`` (LightGBM's quantile loss at the median critical ratio p / (p + h) over the SKUs;
+    the prediction is then the order-up-to level itself, no safety stock on top; untuned only). ``rounds``
+    boosting rounds of ``num_leaves`` leaves at ``learning_rate``, one thread, deterministic."""
+
+    base_name = "lgbm"
+    model_label = "LightGBM"
+
+    def __init__(self, *, objective: str = "mean", rounds: int = 300, learning_rate: float = 0.05,
+                 num_leaves: int = 31, min_data_in_leaf: int = 100, **kw):
+        super().__init__(**kw)
+        if objective not in ("mean", "quantile"):
+            raise ValueError(f"objective must be 'mean' or 'quantile', got {objective!r}")
+        if objective == "quantile" and self.tuned:
+            raise ValueError("the quantile objective predicts the level itself: it has no tuned variant")
+        self.objective, self.rounds, self.learning_rate = objective, int(rounds), float(learning_rate)
+        self.num_leaves, self.min_data_in_leaf = int(num_leaves), int(min_data_in_leaf)
+        if objective == "quantile":
+            self.name = "lgbm_quantile_objective"
+
+    def _settings(self) -> tuple:
+        alpha = float(np.median(critical_ratio(self.problem))) if self.objective == "quantile" else None
+        return super()._settings() + (self.objective, alpha, self.rounds, self.learning_rate, self.num_leaves,
+                                      self.min_data_in_leaf)
+
+    def _params(self) -> dict:
+        p = {"objective": "l2", "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
+             "min_data_in_leaf": self.min_data_in_leaf, "feature_fraction": 0.9, "bagging_fraction": 0.8,
+             "bagging_freq": 1, "lambda_l2": 1.0, "seed": self.seed, "deterministic": True, "num_threads": 1,
+             "force_row_wise": True, "verbosity": -1}
+        if self.objective == "quantile":
+            p.update(objective="quantile", alpha=float(np.median(critical_ratio(self.problem))))
+        return p
+
+    def _fit_model(self, X, y):
+        import lightgbm as lgb
+
+        ds = lgb.Dataset(X, y, feature_name=self._spec().names, free_raw_data=True)
+        return lgb.train(self._params(), ds, num_boost_round=self.rounds)
+
+    def _spec(self) -> Features:
+        spec = getattr(self, "_features", None)
+        if spec is None or getattr(self, "_features_for", None) is not self.problem:
+            spec = Features.for_problem(self.problem)
+            self._features, self._features_for = spec, self.problem
+        return spec
+
+    def _make_engine(self, sku, theta, count):
+        row0 = self._train_start[sku] + count
+        model = getattr(self, "model", None)
+        predict = None if model is None else partial(model.predict, num_threads=1)
+        return _FeatureEngine(self._spec(), self._lead[sku] + 1, row0, predict)
+
+    def fit(self, problem: Problem, train: TrainData) -> LGBMForecast:
+        if self.objective == "mean":
+            return super().fit(problem, train)
+        self._fit_forecaster(problem, train)
+        n = problem.n_skus
+        self.level = np.full(n, float(np.median(critical_ratio(problem))))
+        self.error_count = np.zeros(n, dtype=np.int64)
+        self.safety_stock = np.zeros(n)
+        self.holdout_costs = {}
+        return self
+
+    def _describe_quantile(self, model: str) -> str:
+        if self.objective == "quantile":
+            return (f"{self.name}: S = LightGBM's quantile of D(L+1) at the median critical ratio "
+                    f"{self.level[0]:g} (quantile loss), no safety stock on top; {model}")
+        return super()._describe_quantile(model)
+
+    def model_text(self) -> str:
+        """The fitted booster in LightGBM's own text format (what ``agents.export`` writes)."""
+        return self.model.model_to_string()
+
+
+LEARNED_POLICIES = {
+    "lgbm_quantile": LGBMForecast,
+    "lgbm_quantile_tuned": partial(LGBMForecast, tuned=True),
+}
+"""Name -> constructor of the learned-forecaster rules (merged into the evaluation registry)."""
