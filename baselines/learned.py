@@ -335,8 +335,194 @@ class LGBMForecast(_LearnedForecast):
         return self.model.model_to_string()
 
 
+class _GRUEngine:
+    """A GRU's hidden state over the demand seen so far by N columns (a forecaster engine, flat): after each
+    value y_t it steps the GRU on :func:`_gru_inputs`; the forecast is the head's mean per period over L + 1
+    (in units of the expanding mean) times the expanding mean."""
+
+    flat = True
+
+    def __init__(self, net, horizon: np.ndarray, row0: np.ndarray, season: int, calendar: np.ndarray):
+        import torch
+
+        n = horizon.shape[0]
+        self.net, self.season, self.calendar = net, season, calendar
+        self.lh = np.log1p(np.asarray(horizon, dtype=np.float64))
+        self.h = torch.zeros(1, n, net.hidden)
+        self.total = np.zeros(n)
+        self.count = np.zeros(n)
+        self.row = np.asarray(row0, dtype=np.int64).copy()
+        self._cached: np.ndarray | None = None
+
+    def update(self, y: np.ndarray, idx: np.ndarray | None = None) -> None:
+        import torch
+
+        self._cached = None
+        y = np.asarray(y, dtype=np.float64)
+        r = slice(None) if idx is None else np.asarray(idx, dtype=np.int64)
+        self.total[r] += y[r]
+        self.count[r] += 1
+        self.row[r] += 1
+        x = _gru_inputs(y[r], self.total[r], self.count[r], self.row[r], self.season, self.calendar)
+        with torch.no_grad():
+            _, h = self.net.gru(torch.from_numpy(x)[None], self.h[:, r])
+        self.h[:, r] = h
+
+    def forecast(self, hmax: int) -> np.ndarray:
+        if self._cached is None:
+            import torch
+
+            with torch.no_grad():
+                out = self.net.head_out(self.h[0], torch.from_numpy(self.lh.astype(np.float32))).numpy()
+            self._cached = np.maximum(out.astype(np.float64), 0.0) * _scale(self.total, self.count)
+        return self._cached
+
+
+def _scale(total: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """The expanding mean of the values seen (1 while it is 0): the unit of the GRU's inputs and targets."""
+    return np.where((count > 0) & (total > 0), total / np.maximum(count, 1), 1.0)
+
+
+def _gru_inputs(y, total, count, row, season: int, calendar: np.ndarray) -> np.ndarray:
+    """The GRU's input after value y (elementwise over any shape; total / count include y; row = the calendar
+    row of the next period): y / s, log1p(s), [y > 0], log1p(count), the season phase of the next period
+    (sin, cos; season > 1) and its calendar features. float32 [..., d]."""
+    s = _scale(total, count)
+    cols = [y / s, np.log1p(s), (y > 0).astype(np.float64), np.log1p(count)]
+    if season > 1:
+        ph = 2 * np.pi * (row % season) / season
+        cols += [np.sin(ph), np.cos(ph)]
+    x = np.stack(cols, axis=-1)
+    if calendar.shape[1]:
+        x = np.concatenate([x, calendar[np.clip(row, 0, calendar.shape[0] - 1)]], axis=-1)
+    return x.astype(np.float32)
+
+
+def _gru_net(d: int, hidden: int):
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        """GRU over the inputs, a linear head on [hidden state, log1p(L + 1)]."""
+
+        def __init__(self):
+            super().__init__()
+            self.hidden = hidden
+            self.gru = nn.GRU(d, hidden)
+            self.head = nn.Linear(hidden + 1, 1)
+
+        def head_out(self, h, lh):
+            return self.head(torch.cat([h, lh.reshape(-1, 1).expand(h.shape[0], 1)], dim=-1))[..., 0]
+
+    return Net()
+
+
+class GRUForecast(_LearnedForecast):
+    """One small GRU (``hidden`` units, one layer, a linear head) for all SKUs, trained on the fit window.
+
+    Training: ``steps`` Adam steps (learning rate ``lr``), each on ``batch`` SKUs drawn with replacement
+    (seeded), over a crop of ``crop`` periods of their series (the first ``warmup`` periods of a crop that
+    does not start at the series' start are not scored: the hidden state starts at 0 there); loss: the mean
+    squared error of the scaled mean over L + 1 (target after y_t: (y_{t+1} + ... + y_{t+L+1}) / (L+1) / s_t).
+    A fixed CPU budget: the number of steps, not a time limit, so the fit is deterministic; one torch thread
+    (``torch.set_num_threads(1)``)."""
+
+    base_name = "gru"
+    model_label = "GRU"
+
+    def __init__(self, *, hidden: int = 32, steps: int = 300, batch: int = 64, crop: int = 128, warmup: int = 16,
+                 lr: float = 3e-3, **kw):
+        super().__init__(**kw)
+        self.hidden, self.steps, self.batch, self.crop, self.warmup, self.lr = (
+            int(hidden), int(steps), int(batch), int(crop), int(warmup), float(lr))
+
+    def _settings(self) -> tuple:
+        return super()._settings() + (self.hidden, self.steps, self.batch, self.crop, self.warmup, self.lr)
+
+    def _cal(self) -> tuple[int, np.ndarray]:
+        spec = Features.for_problem(self.problem)
+        return spec.season, spec.calendar
+
+    def _make_engine(self, sku, theta, count):
+        season, cal = self._cal()
+        return _GRUEngine(self.model, self._lead[sku] + 1, self._train_start[sku] + count, season, cal)
+
+    def _training_rows(self):
+        """Inputs [T, n, d] and targets [T, n] (NaN where none) of the whole fit window (the GRU trains on
+        sequences, not rows)."""
+        season, cal = self._cal()
+        Y = self._Y
+        T, n = Y.shape
+        H = self._lead + 1
+        mask = np.arange(T)[:, None] < self._nobs[None, :]
+        total = np.cumsum(Y, axis=0)
+        count = np.cumsum(mask, axis=0).astype(np.float64)
+        row = self._train_start[None, :] + self._offset[None, :] + np.arange(T)[:, None] + 1
+        X = _gru_inputs(Y, total, count, row, season, cal)
+        cum = np.zeros((T + 1, n))
+        cum[1:] = total
+        end = np.arange(T)[:, None] + 1 + H[None, :]
+        ok = end <= self._nobs[None, :]
+        target = (np.take_along_axis(cum, np.minimum(end, T), axis=0) - cum[1:]) / H[None, :] / _scale(total, count)
+        target = np.where(ok, target, np.nan).astype(np.float32)
+        return X, target, int(ok.sum())
+
+    def _prepare(self) -> None:
+        key = ("learned",) + self._settings()
+        hit = self._train.cache.get(key)
+        if hit is None or hit[0] is not self.problem:
+            import time
+
+            t0 = time.process_time()
+            X, target, rows = self._training_rows()
+            if rows == 0:
+                raise ValueError("no SKU has a training window longer than its lead time + 1: nothing to learn from")
+            hit = (self.problem, self._fit_model(X, target), rows, time.process_time() - t0)
+            self._train.cache[key] = hit
+        self.model, self.n_rows, self.model_cpu_s = hit[1], hit[2], hit[3]
+
+    def _fit_model(self, X, target):
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            torch.manual_seed(self.seed)
+            rng = np.random.default_rng(self.seed)
+            T, n, d = X.shape
+            net = _gru_net(d, self.hidden)
+            opt = torch.optim.Adam(net.parameters(), lr=self.lr)
+            lh = torch.from_numpy(np.log1p(self._lead + 1).astype(np.float32))
+            has = np.flatnonzero(np.isfinite(target).any(axis=0))
+            L = min(self.crop, T)
+            for _ in range(self.steps):
+                cols = has[rng.integers(0, has.size, self.batch)]
+                last = np.flatnonzero(np.isfinite(target[:, cols]).any(axis=1)).max()
+                s0 = int(rng.integers(0, max(last + 2 - L, 1)))
+                x = torch.from_numpy(np.ascontiguousarray(X[s0:s0 + L, cols]))
+                y = target[s0:s0 + L, cols].copy()
+                if s0 > 0:
+                    y[: self.warmup] = np.nan
+                ok = torch.from_numpy(np.isfinite(y))
+                if not bool(ok.any()):
+                    continue
+                out, _ = net.gru(x)
+                pred = net.head_out(out.reshape(-1, self.hidden), lh[cols].repeat(out.shape[0])).reshape(out.shape[:2])
+                yt = torch.from_numpy(np.nan_to_num(y))
+                loss = ((pred - yt) ** 2)[ok].mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            net.eval()
+            return net
+        finally:
+            torch.set_num_threads(threads)
+
+
 LEARNED_POLICIES = {
     "lgbm_quantile": LGBMForecast,
     "lgbm_quantile_tuned": partial(LGBMForecast, tuned=True),
+    "gru_quantile": GRUForecast,
+    "gru_quantile_tuned": partial(GRUForecast, tuned=True),
 }
 """Name -> constructor of the learned-forecaster rules (merged into the evaluation registry)."""
