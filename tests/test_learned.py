@@ -17,6 +17,8 @@ from envs.episodes import make_episodes
 from envs.problem import Problem
 
 SMALL = {"rounds": 20}
+SMALL_GRU = {"steps": 20, "hidden": 8, "batch": 8}
+LEARNED = [pytest.param(LR.LGBMForecast, SMALL, id="lgbm"), pytest.param(LR.GRUForecast, SMALL_GRU, id="gru")]
 
 
 def _data(tmp_path, test_scale: float = 1.0, val_scale: float = 1.0, skus: int = 12):
@@ -75,11 +77,12 @@ def test_features_of_period_t_use_no_demand_from_t_on(tmp_path):
         assert not np.array_equal(_engine_features(pb, y, t + 1), _engine_features(pb, z, t + 1), equal_nan=True)
 
 
-def test_targets_use_no_demand_from_t_on(tmp_path):
+@pytest.mark.parametrize("cls,kw", LEARNED)
+def test_targets_use_no_demand_from_t_on(tmp_path, cls, kw):
     """In a simulation of the test window, the target S_t of period t is the same when the demand of periods
     t, t+1, ... changes."""
     pb = _data(tmp_path)
-    pol = LR.LGBMForecast(**SMALL).fit(pb, train_data(pb, window="fit"))
+    pol = cls(**kw).fit(pb, train_data(pb, window="fit"))
     eps = make_episodes(pb, "test")
     h = eps.history
 
@@ -103,7 +106,14 @@ def test_targets_use_no_demand_from_t_on(tmp_path):
     assert not np.array_equal(base[k + 1:], other[k + 1:])
 
 
-def test_test_window_never_seen_in_training_or_tuning(tmp_path):
+def _model_state(pol) -> str | bytes:
+    if isinstance(pol, LR.LGBMForecast):
+        return pol.model_text()
+    return b"".join(v.numpy().tobytes() for v in pol.model.state_dict().values())
+
+
+@pytest.mark.parametrize("cls,kw", LEARNED)
+def test_test_window_never_seen_in_training_or_tuning(tmp_path, cls, kw):
     """lgbm_quantile_tuned fitted on train + val (as evaluate() fits it for the test window): changing the test
     window changes neither the model, the level, the held-out costs it chose the level by, nor the safety
     stocks; changing the validation window changes the held-out costs (they are what the choice reads)."""
@@ -111,36 +121,37 @@ def test_test_window_never_seen_in_training_or_tuning(tmp_path):
     for scales in ((1.0, 1.0), (3.0, 1.0), (1.0, 2.5)):
         pb = _data(tmp_path, *scales)
         assert fit_window(pb, "test") == "fit"
-        pol = LR.LGBMForecast(tuned=True, **SMALL).fit(pb, train_data(pb, window="fit"))
-        fits[scales] = (pol.model_text(), pol.level.copy(), dict(pol.holdout_costs), pol.safety_stock.copy())
+        pol = cls(tuned=True, **kw).fit(pb, train_data(pb, window="fit"))
+        fits[scales] = (_model_state(pol), pol.level.copy(), dict(pol.holdout_costs), pol.safety_stock.copy())
     a, b, c = fits[1.0, 1.0], fits[3.0, 1.0], fits[1.0, 2.5]
     assert a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2] == b[2] and np.array_equal(a[3], b[3])
     assert set(a[2]) == set(LEVEL_GRID) and a[2][a[1][0]] == min(a[2].values())
     assert c[2] != a[2] and c[0] != a[0]
 
 
-def test_seeded_and_deterministic(tmp_path):
+@pytest.mark.parametrize("cls,kw", LEARNED)
+def test_seeded_and_deterministic(tmp_path, cls, kw):
     pb = _data(tmp_path)
-    texts = [LR.LGBMForecast(seed=s, **SMALL).fit(pb, train_data(pb)).model_text() for s in (0, 0, 1)]
-    assert texts[0] == texts[1] and texts[0] != texts[2]
+    pols = [cls(seed=s, **kw).fit(pb, train_data(pb)) for s in (0, 0, 1)]
+    states = [_model_state(p) for p in pols]
+    assert states[0] == states[1] and states[0] != states[2]
+    assert np.array_equal(pols[0].safety_stock, pols[1].safety_stock)
 
 
-def test_one_fit_shared_by_the_rules(tmp_path):
-    """lgbm_quantile and lgbm_quantile_tuned on the same training data share one fitted model (the training
-    data's cache); other settings fit their own."""
-    from baselines.evaluation import make_policies
-
+@pytest.mark.parametrize("cls,kw", LEARNED)
+def test_one_fit_shared_by_the_rules(tmp_path, cls, kw):
+    """The untuned and tuned rule on the same training data share one fitted model (the training data's
+    cache); other settings fit their own; a fresh cache refits the same model."""
     pb = _data(tmp_path)
     train = train_data(pb, window="fit")
-    plain, tuned = make_policies("lgbm_quantile,lgbm_quantile_tuned", pb)
-    plain.fit(pb, train)
-    tuned.fit(pb, train)
-    assert plain.model is tuned.model
-    assert not tuned.sku_separable
-    other = LR.LGBMForecast(**SMALL).fit(pb, train)
+    plain = cls(**kw).fit(pb, train)
+    tuned = cls(tuned=True, **kw).fit(pb, train)
+    assert plain.model is tuned.model and plain.name.endswith("_quantile") and tuned.name.endswith("_tuned")
+    assert not tuned.sku_separable and not plain.sku_separable
+    other = cls(seed=3, **kw).fit(pb, train)
     assert other.model is not plain.model
-    fresh = LR.LGBMForecast(**SMALL).fit(pb, TrainData(train.demand, simulated=False, window="fit"))
-    assert fresh.model_text() == other.model_text()
+    fresh = cls(**kw).fit(pb, TrainData(train.demand, simulated=False, window="fit"))
+    assert fresh.model is not plain.model and _model_state(fresh) == _model_state(plain)
 
 
 def test_row_cap_samples_rows(tmp_path):
@@ -165,7 +176,26 @@ def test_quantile_objective_variant(tmp_path):
 def test_in_the_registry_and_described(tmp_path):
     from baselines.evaluation import known_policies
 
-    assert {"lgbm_quantile", "lgbm_quantile_tuned"} <= set(known_policies())
+    assert {"lgbm_quantile", "lgbm_quantile_tuned", "gru_quantile", "gru_quantile_tuned"} <= set(known_policies())
     pb = _data(tmp_path)
     d = LR.LGBMForecast(**SMALL).fit(pb, train_data(pb)).describe()
     assert d.startswith("lgbm_quantile: S = F(L+1) + quantile") and "LightGBM on" in d
+
+
+def test_gru_inputs_match_the_engine(tmp_path):
+    """The GRU trains on the inputs of the whole window at once (_training_rows) and acts on those of its engine
+    stepped period by period: the same numbers, so the hidden state it acts on is the one it was trained on."""
+    import torch
+
+    pb = _data(tmp_path)
+    pol = LR.GRUForecast(**SMALL_GRU).fit(pb, train_data(pb))
+    X, target, _ = pol._training_rows()
+    n = pb.n_skus
+    eng = pol._make_engine(np.arange(n), np.zeros((n, 0)), pol._offset)
+    h = torch.zeros(1, n, pol.hidden)
+    for t in range(X.shape[0]):
+        eng.update(pol._Y[t])
+        with torch.no_grad():
+            _, h = pol.model.gru(torch.from_numpy(X[t])[None], h)
+        assert torch.equal(h, eng.h)
+    assert np.isnan(target[-1]).all() and np.isfinite(target[0]).all()
