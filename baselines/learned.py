@@ -3,7 +3,8 @@ the order-up-to rule of :mod:`baselines.forecast` (the rules a planning team run
 
 ``lgbm_quantile``   :class:`LGBMForecast`: one LightGBM model for all SKUs (Ke et al. 2017, "LightGBM: a highly
                     efficient gradient boosting decision tree", NeurIPS), on lags, rolling means and deviations,
-                    intermittency and calendar features (:class:`Features`);
+                    intermittency and calendar features (:class:`invcore.forecast_features.Features`, one
+                    definition for fitting, evaluation and ``deploy.recommend``);
 ``gru_quantile``    :class:`GRUForecast`: one small torch GRU for all SKUs (Cho et al. 2014), fed the scaled
                     demand and the calendar period by period.
 
@@ -32,12 +33,12 @@ whole. Optional in an evaluation like every rule: ``--policies`` names the rules
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
 
 from envs.problem import Problem
+from invcore.forecast_features import Features
 
 from .base import TrainData
 from .forecast import ForecastPolicy, SafetyStock, season_length
@@ -49,91 +50,21 @@ __all__ = ["LEARNED_POLICIES", "Features", "GRUForecast", "LGBMForecast"]
 # ============================================================================================= features
 
 
-@dataclass(frozen=True)
-class Features:
-    """The features of one forecast origin t (the first period of the protection interval), made from the
-    demand before t: with s = the SKU's expanding mean demand (all values seen so far; 1 while it is 0),
+def features_for(problem: Problem) -> tuple[Features, np.ndarray]:
+    """The features of a problem (:class:`invcore.forecast_features.Features`, for its season length,
+    :func:`baselines.forecast.season_length`; calendar from the data's dates, phase for parametric demand) and
+    their calendar table by calendar row."""
+    src = problem.source
+    data = getattr(src, "data", None)
+    spec = Features.for_season(season_length(problem), dated=data is not None,
+                               daily=bool(getattr(src, "daily_calendar", False)))
+    return spec, spec.calendar_table(None if data is None else data.dates)
 
-    ``lag_k``         y_{t-k} / s for k in ``lags``;
-    ``mean_w``        mean of the last w values / s for w in ``means`` (over those seen, NaN before any);
-    ``std_w``         their standard deviation / s for w in ``stds``;
-    ``nonzero``       share of the last ``window`` values that are > 0; ``since`` periods since the last
-                      value > 0 (``window`` + 1 if none in the window);
-    ``log_scale``     log1p(s); ``log_count`` log1p(values seen); ``horizon`` L + 1;
-    calendar          sin / cos of the season phase of period t (``season`` > 1), and of its month of year and
-                      day of week (data with dates: :func:`invcore.calendar.calendar_features`).
 
-    Values not yet seen are NaN (LightGBM learns where missing values go)."""
-
-    lags: tuple[int, ...]
-    means: tuple[int, ...]
-    stds: tuple[int, ...]
-    season: int
-    calendar: np.ndarray = field(repr=False, compare=False)
-    """[rows, c] calendar features by calendar row (c may be 0)."""
-
-    @property
-    def window(self) -> int:
-        return max(self.lags + self.means + self.stds)
-
-    @property
-    def names(self) -> list[str]:
-        cal = [f"cal_{j}" for j in range(self.calendar.shape[1])]
-        phase = ["phase_sin", "phase_cos"] if self.season > 1 else []
-        return ([f"lag_{k}" for k in self.lags] + [f"mean_{w}" for w in self.means] + [f"std_{w}" for w in self.stds]
-                + ["nonzero", "since", "log_scale", "log_count", "horizon"] + phase + cal)
-
-    @classmethod
-    def for_problem(cls, problem: Problem) -> Features:
-        """Lags 1..8 (and the season length when longer), means over 4, 8, 16, 32 (and a season) periods,
-        deviations over 8 and 32, for the problem's season length (:func:`baselines.forecast.season_length`)."""
-        m = season_length(problem)
-        lags = tuple(range(1, 9)) + ((m,) if m > 8 else ())
-        means = tuple(sorted({4, 8, 16, 32} | ({m} if m > 1 else set())))
-        src = problem.source
-        data = getattr(src, "data", None)
-        if data is not None:
-            from invcore.calendar import calendar_features
-
-            cal = calendar_features(data.dates, daily=src.daily_calendar)
-        else:
-            cal = np.zeros((1, 0))
-        return cls(lags, means, (8, 32), m, np.ascontiguousarray(cal))
-
-    def compute(self, buf: np.ndarray, total: np.ndarray, count: np.ndarray, horizon: np.ndarray,
-                row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Feature matrix [N, F] (float32) and the scale s [N] from the last ``window`` values ``buf`` [N, W]
-        (newest last, NaN where not seen), the sum and number of all values seen, L + 1 and the calendar row of
-        the forecast origin."""
-        W = buf.shape[1]
-        scale = np.where((count > 0) & (total > 0), total / np.maximum(count, 1), 1.0)
-        inv = 1.0 / scale
-        seen = np.isfinite(buf)
-        val = np.where(seen, buf, 0.0)
-        cols = [buf[:, W - k] * inv for k in self.lags]
-        csum = np.cumsum(val[:, ::-1], axis=1)  # csum[:, w-1] = sum of the last w values
-        csq = np.cumsum((val * val)[:, ::-1], axis=1)
-        cnt = np.cumsum(seen[:, ::-1], axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            for w in self.means:
-                cols.append(csum[:, w - 1] / cnt[:, w - 1] * inv)
-            for w in self.stds:
-                n = cnt[:, w - 1]
-                mean = csum[:, w - 1] / n
-                var = np.maximum(csq[:, w - 1] / n - mean * mean, 0.0)
-                cols.append(np.where(n > 1, np.sqrt(var * n / np.maximum(n - 1, 1)), np.nan) * inv)
-            pos = seen & (buf > 0)
-            cols.append(np.where(cnt[:, -1] > 0, pos.sum(axis=1) / cnt[:, -1], np.nan))
-        last = np.where(pos.any(axis=1), W - 1 - np.argmax(pos[:, ::-1], axis=1), -1)
-        cols.append((W - last).astype(np.float64))
-        cols += [np.log1p(scale), np.log1p(count), horizon.astype(np.float64)]
-        if self.season > 1:
-            ph = 2 * np.pi * (row % self.season) / self.season
-            cols += [np.sin(ph), np.cos(ph)]
-        X = np.stack(cols, axis=1)
-        if self.calendar.shape[1]:
-            X = np.concatenate([X, self.calendar[np.clip(row, 0, self.calendar.shape[0] - 1)]], axis=1)
-        return X.astype(np.float32), scale
+def _calendar_rows(spec: Features, table: np.ndarray, row: np.ndarray) -> np.ndarray:
+    if spec.dated:
+        return table[np.clip(row, 0, table.shape[0] - 1)]
+    return table[row % max(spec.season, 1)] if spec.n_calendar else np.zeros((row.shape[0], 0))
 
 
 class _FeatureEngine:
@@ -143,9 +74,9 @@ class _FeatureEngine:
 
     flat = True
 
-    def __init__(self, spec: Features, horizon: np.ndarray, row0: np.ndarray, predict=None):
+    def __init__(self, spec: Features, table: np.ndarray, horizon: np.ndarray, row0: np.ndarray, predict=None):
         n = horizon.shape[0]
-        self.spec, self.predict = spec, predict
+        self.spec, self.table, self.predict = spec, table, predict
         self.horizon = np.asarray(horizon, dtype=np.int64)
         self.buf = np.full((n, spec.window), np.nan)
         self.total = np.zeros(n)
@@ -172,7 +103,8 @@ class _FeatureEngine:
         self.row[idx] += 1
 
     def features(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.spec.compute(self.buf, self.total, self.count, self.horizon, self.row)
+        return self.spec.compute(self.buf, self.total, self.count, self.horizon,
+                                 _calendar_rows(self.spec, self.table, self.row))
 
     def forecast(self, hmax: int) -> np.ndarray:
         if self._cached is None:
@@ -297,13 +229,13 @@ class LGBMForecast(_LearnedForecast):
     def _fit_model(self, X, y):
         import lightgbm as lgb
 
-        ds = lgb.Dataset(X, y, feature_name=self._spec().names, free_raw_data=True)
+        ds = lgb.Dataset(X, y, feature_name=self._spec()[0].names, free_raw_data=True)
         return lgb.train(self._params(), ds, num_boost_round=self.rounds)
 
-    def _spec(self) -> Features:
+    def _spec(self) -> tuple[Features, np.ndarray]:
         spec = getattr(self, "_features", None)
         if spec is None or getattr(self, "_features_for", None) is not self.problem:
-            spec = Features.for_problem(self.problem)
+            spec = features_for(self.problem)
             self._features, self._features_for = spec, self.problem
         return spec
 
@@ -311,7 +243,7 @@ class LGBMForecast(_LearnedForecast):
         row0 = self._train_start[sku] + count
         model = getattr(self, "model", None)
         predict = None if model is None else partial(model.predict, num_threads=1)
-        return _FeatureEngine(self._spec(), self._lead[sku] + 1, row0, predict)
+        return _FeatureEngine(*self._spec(), self._lead[sku] + 1, row0, predict)
 
     def fit(self, problem: Problem, train: TrainData) -> LGBMForecast:
         if self.objective == "mean":
@@ -342,11 +274,11 @@ class _GRUEngine:
 
     flat = True
 
-    def __init__(self, net, horizon: np.ndarray, row0: np.ndarray, season: int, calendar: np.ndarray):
+    def __init__(self, net, horizon: np.ndarray, row0: np.ndarray, spec: Features, table: np.ndarray):
         import torch
 
         n = horizon.shape[0]
-        self.net, self.season, self.calendar = net, season, calendar
+        self.net, self.spec, self.table = net, spec, table
         self.lh = np.log1p(np.asarray(horizon, dtype=np.float64))
         self.h = torch.zeros(1, n, net.hidden)
         self.total = np.zeros(n)
@@ -363,7 +295,7 @@ class _GRUEngine:
         self.total[r] += y[r]
         self.count[r] += 1
         self.row[r] += 1
-        x = _gru_inputs(y[r], self.total[r], self.count[r], self.row[r], self.season, self.calendar)
+        x = _gru_inputs(y[r], self.total[r], self.count[r], _calendar_rows(self.spec, self.table, self.row[r]))
         with torch.no_grad():
             _, h = self.net.gru(torch.from_numpy(x)[None], self.h[:, r])
         self.h[:, r] = h
@@ -383,19 +315,13 @@ def _scale(total: np.ndarray, count: np.ndarray) -> np.ndarray:
     return np.where((count > 0) & (total > 0), total / np.maximum(count, 1), 1.0)
 
 
-def _gru_inputs(y, total, count, row, season: int, calendar: np.ndarray) -> np.ndarray:
-    """The GRU's input after value y (elementwise over any shape; total / count include y; row = the calendar
-    row of the next period): y / s, log1p(s), [y > 0], log1p(count), the season phase of the next period
-    (sin, cos; season > 1) and its calendar features. float32 [..., d]."""
+def _gru_inputs(y, total, count, calendar: np.ndarray) -> np.ndarray:
+    """The GRU's input after value y (elementwise over any shape [...]; total / count include y; calendar
+    [..., c] = the calendar features of the next period, as for the LightGBM features): y / s, log1p(s),
+    [y > 0], log1p(count) and the calendar. float32 [..., 4 + c]."""
     s = _scale(total, count)
-    cols = [y / s, np.log1p(s), (y > 0).astype(np.float64), np.log1p(count)]
-    if season > 1:
-        ph = 2 * np.pi * (row % season) / season
-        cols += [np.sin(ph), np.cos(ph)]
-    x = np.stack(cols, axis=-1)
-    if calendar.shape[1]:
-        x = np.concatenate([x, calendar[np.clip(row, 0, calendar.shape[0] - 1)]], axis=-1)
-    return x.astype(np.float32)
+    x = np.stack([y / s, np.log1p(s), (y > 0).astype(np.float64), np.log1p(count)], axis=-1)
+    return np.concatenate([x, calendar], axis=-1).astype(np.float32)
 
 
 def _gru_net(d: int, hidden: int):
@@ -439,18 +365,13 @@ class GRUForecast(_LearnedForecast):
     def _settings(self) -> tuple:
         return super()._settings() + (self.hidden, self.steps, self.batch, self.crop, self.warmup, self.lr)
 
-    def _cal(self) -> tuple[int, np.ndarray]:
-        spec = Features.for_problem(self.problem)
-        return spec.season, spec.calendar
-
     def _make_engine(self, sku, theta, count):
-        season, cal = self._cal()
-        return _GRUEngine(self.model, self._lead[sku] + 1, self._train_start[sku] + count, season, cal)
+        return _GRUEngine(self.model, self._lead[sku] + 1, self._train_start[sku] + count, *features_for(self.problem))
 
     def _training_rows(self):
         """Inputs [T, n, d] and targets [T, n] (NaN where none) of the whole fit window (the GRU trains on
         sequences, not rows)."""
-        season, cal = self._cal()
+        spec, table = features_for(self.problem)
         Y = self._Y
         T, n = Y.shape
         H = self._lead + 1
@@ -458,7 +379,8 @@ class GRUForecast(_LearnedForecast):
         total = np.cumsum(Y, axis=0)
         count = np.cumsum(mask, axis=0).astype(np.float64)
         row = self._train_start[None, :] + self._offset[None, :] + np.arange(T)[:, None] + 1
-        X = _gru_inputs(Y, total, count, row, season, cal)
+        cal = _calendar_rows(spec, table, row.reshape(-1)).reshape(T, n, spec.n_calendar)
+        X = _gru_inputs(Y, total, count, cal)
         cum = np.zeros((T + 1, n))
         cum[1:] = total
         end = np.arange(T)[:, None] + 1 + H[None, :]
