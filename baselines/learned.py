@@ -266,6 +266,21 @@ class LGBMForecast(_LearnedForecast):
         """The fitted booster in LightGBM's own text format (what ``agents.export`` writes)."""
         return self.model.model_to_string()
 
+    def export_payload(self) -> dict:
+        """What a deployed policy needs besides the SKU table (``agents.export --baseline lgbm_quantile``,
+        ``kind: lgbm``; :mod:`deploy.learned` reads it): the features, the booster as LightGBM text (loaded
+        with ``lightgbm.Booster(model_str=...)``, no pickle), each SKU's safety stock and the lead times it
+        was computed for. Target: S = (L + 1) max(model(features), 0) s + safety stock."""
+        if self.objective != "mean":
+            raise ValueError("only the mean objective (lgbm_quantile, lgbm_quantile_tuned) is exported")
+        spec, _ = self._spec()
+        if not spec.dated:
+            raise ValueError("a parametric scenario has no dates for the calendar features: export a data scenario")
+        return {"features": spec.to_json(), "model": self.model_text(),
+                "safety_stock": [float(v) for v in self.safety_stock],
+                "rule": "order up to S = (L+1) * max(model(features of the history), 0) * s + safety_stock, s = the "
+                        "SKU's mean demand over its history (invcore.forecast_features)"}
+
 
 class _GRUEngine:
     """A GRU's hidden state over the demand seen so far by N columns (a forecaster engine, flat): after each

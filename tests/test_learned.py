@@ -198,3 +198,47 @@ def test_gru_inputs_match_the_engine(tmp_path):
             _, h = pol.model.gru(torch.from_numpy(X[t])[None], h)
         assert torch.equal(h, eng.h)
     assert np.isnan(target[-1]).all() and np.isfinite(target[0]).all()
+
+
+def test_export_and_recommend_from_a_history_file(tmp_path):
+    """agents.export --baseline lgbm_quantile writes a JSON policy (LightGBM's model text, no pickle) from which
+    deploy.recommend computes, from the demand history before the test window and its first date, the same
+    order-up-to level as the policy's first target of the test window in the simulator."""
+    import json
+
+    from agents.export import main as export_main
+    from deploy.errors import DeployError
+    from deploy.recommend import run
+
+    pb = _data(tmp_path)
+    path = tmp_path / "d_1_1.csv"
+    out = tmp_path / "lgbm.json"
+    assert export_main(["--baseline", "lgbm_quantile", "--scenario", "lost-sales-L2-p9", f"data.path={path}",
+                        "data.test='2008-01-01'", "lead_time=1", "--out", str(out)]) == 0
+    meta = json.loads(out.read_text())
+    assert meta["kind"] == "lgbm" and meta["model"].startswith("tree") and len(meta["safety_stock"]) == pb.n_skus
+    pol = LR.LGBMForecast().fit(pb, train_data(pb, window="fit"))
+    assert pol.model_text() == meta["model"]
+    eps = make_episodes(pb, "test")
+    first = []
+
+    def act(sim):
+        t = pol.act(None, sim.raw).copy()
+        if not first:
+            first.append(t)
+        return t
+
+    pol.start(eps)
+    simulate(pb, eps, act, order_up_to=True)
+    df = pd.read_csv(path)
+    df[df["date"] < "2008-01-01"].to_csv(tmp_path / "history.csv", index=False)
+    skus = [pb.sku_name(int(i)) for i in eps.sku]
+    pd.DataFrame({"sku": skus, "on_hand": 0.0}).to_csv(tmp_path / "state.csv", index=False)
+    orders = run(out, tmp_path / "state.csv", tmp_path / "orders.csv", history=tmp_path / "history.csv",
+                 date="2008-01-01")
+    np.testing.assert_allclose(orders["requested_qty"].to_numpy(), np.maximum(first[0], 0.0), rtol=1e-12)
+    with pytest.raises(DeployError, match="--history"):
+        run(out, tmp_path / "state.csv", tmp_path / "o2.csv", date="2008-01-01")
+    with pytest.raises(DeployError, match="--date"):
+        run(out, tmp_path / "state.csv", tmp_path / "o3.csv", history=tmp_path / "history.csv")
+    assert not (tmp_path / "o2.csv").exists() and not (tmp_path / "o3.csv").exists()
