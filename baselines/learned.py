@@ -145,6 +145,9 @@ class _LearnedForecast(ForecastPolicy):
 
             t0 = time.process_time()
             X, y, rows = self._training_rows()
+            if rows == 0:
+                raise ValueError(f"{self.name}: no SKU has a fit window longer than its lead time + 1: nothing to "
+                                 "learn from")
             hit = (self.problem, self._fit_model(X, y), rows, time.process_time() - t0)
             self._train.cache[key] = hit
         self.model, self.n_rows, self.model_cpu_s = hit[1], hit[2], hit[3]
@@ -175,7 +178,7 @@ class _LearnedForecast(ForecastPolicy):
                 ys.append((cum[end, cols] - cum[t, cols]) / H[cols] / scale)
             engine.update(self._Y[t])
         if not Xs:
-            raise ValueError("no SKU has a training window longer than its lead time + 1: nothing to learn from")
+            return np.zeros((0, 0), np.float32), np.zeros(0, np.float32), 0
         return np.concatenate(Xs), np.concatenate(ys).astype(np.float32), total
 
     def _origin_inputs(self, engine, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -403,20 +406,6 @@ class GRUForecast(_LearnedForecast):
         target = (np.take_along_axis(cum, np.minimum(end, T), axis=0) - cum[1:]) / H[None, :] / _scale(total, count)
         target = np.where(ok, target, np.nan).astype(np.float32)
         return X, target, int(ok.sum())
-
-    def _prepare(self) -> None:
-        key = ("learned",) + self._settings()
-        hit = self._train.cache.get(key)
-        if hit is None or hit[0] is not self.problem:
-            import time
-
-            t0 = time.process_time()
-            X, target, rows = self._training_rows()
-            if rows == 0:
-                raise ValueError("no SKU has a training window longer than its lead time + 1: nothing to learn from")
-            hit = (self.problem, self._fit_model(X, target), rows, time.process_time() - t0)
-            self._train.cache[key] = hit
-        self.model, self.n_rows, self.model_cpu_s = hit[1], hit[2], hit[3]
 
     def _fit_model(self, X, target):
         import torch
