@@ -13,7 +13,7 @@ so the ratio of the vectorised to the single env is printed from the same run.
    demand for every slot, by inversion: ``envs.vector.InverseCDFDemand``) included; also the same without the
    episode draws, the same with numpy's Poisson sampler (``sampler="per_episode"``), the gymnasium
    ``VectorInventoryEnv`` front end, and the replay of the 10,000-SKU data set.
-3. Every baseline of ``baselines.evaluation`` on a synthetic catalogue of ``--skus`` SKUs (daily demand, two
+3. Every baseline of ``baselines.evaluation`` but the learned forecasters (section 4) on a synthetic catalogue of ``--skus`` SKUs (daily demand, two
    years: the last ``--periods`` days are the test window replayed by ``evaluate``), fit and run CPU-seconds per
    policy. The statsmodels-fitted forecasters (``arima`` and its tuned and quantile variants) fit one model per
    selected SKU (at most ``max_fits`` = 25, the largest smooth/erratic ones; SES for the others): they are timed
@@ -113,7 +113,7 @@ def catalogue_scenario(path: Path, items: Path, periods: int, days: int) -> dict
 
 def bench_baselines(folder: Path, n: int, periods: int, subset: int, full_sm: bool, rows: list) -> float:
     from baselines.base import train_data
-    from baselines.evaluation import evaluate, make_policies
+    from baselines.evaluation import applicable, evaluate, known_policies, make_policies
     from envs.problem import Problem
 
     days = 2 * periods
@@ -131,10 +131,11 @@ def bench_baselines(folder: Path, n: int, periods: int, subset: int, full_sm: bo
     path_w, items_w = synthetic_catalogue(folder, 40, days, seed=1)
     small = Problem("lost-sales-L2-p9", **catalogue_scenario(path_w, items_w, periods, days))
     t0 = time.process_time()
-    evaluate(small, make_policies("all", small), record=0)
+    evaluate(small, make_policies([m for m in known_policies() if m not in LEARNED and applicable(small, m)], small),
+             record=0)
     print(f"warm-up (all policies on 40 SKUs: numba compilation or loading its cache): "
           f"{time.process_time() - t0:.1f} CPU-s", flush=True)
-    names = [p.name for p in make_policies("all", problem)]
+    names = [p.name for p in make_policies("all", problem) if p.name not in LEARNED]  # section 4 times them
     fast = [m for m in names if m not in STATSMODELS or full_sm]
     slow = [m for m in names if m in STATSMODELS and not full_sm]
     t0 = time.process_time()
