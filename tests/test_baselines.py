@@ -209,10 +209,13 @@ def test_every_baseline_runs_on_real_data(config):
         pytest.skip("../shared/data is absent")
     # The forecast-driven policies are run on every data set by tests/test_forecast.py (which shares their
     # statsmodels fits across tests); here every other baseline goes through evaluate() on the full data.
+    # (and the learned forecasters by tests/test_learned.py: one global model fit each, minutes on the full data)
     from baselines.forecast import FORECAST_POLICIES
+    from baselines.learned import LEARNED_POLICIES
 
     pb = Problem(str(ROOT / "configs" / f"{config}.yaml"))
-    names = [n for n in known_policies() if n not in FORECAST_POLICIES and n != "dp_optimal"]
+    names = [n for n in known_policies() if n not in FORECAST_POLICIES and n not in LEARNED_POLICIES
+             and n != "dp_optimal"]
     ev = evaluate(pb, make_policies(names, pb), record=0)
     assert {r.name for r in ev.results} == set(names) and "hindsight_base_stock" in names
     for r in ev.results:
