@@ -209,7 +209,8 @@ def test_every_baseline_runs_on_real_data(config):
         pytest.skip("../shared/data is absent")
     # The forecast-driven policies are run on every data set by tests/test_forecast.py (which shares their
     # statsmodels fits across tests); here every other baseline goes through evaluate() on the full data.
-    # (and the learned forecasters by tests/test_learned.py: one global model fit each, minutes on the full data)
+    # The learned forecasters are tested on small data by tests/test_learned.py (on the full data each global fit
+    # takes minutes; their real-data figures come from evaluate.py, README).
     from baselines.forecast import FORECAST_POLICIES
     from baselines.learned import LEARNED_POLICIES
 
