@@ -333,6 +333,9 @@ def export_run(run_dir: str | Path, out: str | Path, which: str = "auto", sideca
 
 LEVEL_BASELINES = ("base_stock", "capped_base_stock", "safety_stock_RS", "safety_stock_RS_tuned", "safety_stock_sS",
                    "safety_stock_sS_tuned")
+LEARNED_BASELINES = ("lgbm_quantile", "lgbm_quantile_tuned")
+"""Exported as ``kind: lgbm`` (the booster in LightGBM's text format, the features, the safety stocks): the
+order-up-to level is computed at deploy time from the demand history (:mod:`deploy.learned`)."""
 
 
 def export_baseline(name: str, problem, out: str | Path, scenario_info: dict[str, Any],
@@ -342,9 +345,11 @@ def export_baseline(name: str, problem, out: str | Path, scenario_info: dict[str
     from baselines.base import train_data
     from baselines.evaluation import make_policies
 
+    if name in LEARNED_BASELINES:
+        return _export_learned(name, problem, out, scenario_info)
     if name not in LEVEL_BASELINES:
-        raise ExportError(f"baseline {name!r} cannot be exported as levels; choose one of "
-                          f"{', '.join(LEVEL_BASELINES)}")
+        raise ExportError(f"baseline {name!r} cannot be exported; choose one of "
+                          f"{', '.join(LEVEL_BASELINES + LEARNED_BASELINES)}")
     (pol,) = make_policies([name], problem)
     pol.fit(problem, train_data(problem))
     n = problem.n_skus
@@ -368,6 +373,34 @@ def export_baseline(name: str, problem, out: str | Path, scenario_info: dict[str
     }
     atomic_write_text(Path(out), json.dumps(meta, indent=1, allow_nan=False))
     return meta
+
+
+def _export_learned(name: str, problem, out: str | Path, scenario_info: dict[str, Any]) -> dict[str, Any]:
+    """lgbm_quantile(_tuned) fitted as evaluate() fits it for the test window (train + val where there is a
+    validation window), written as a JSON policy of kind ``lgbm``."""
+    from baselines.base import fit_window, train_data
+    from baselines.evaluation import make_policies
+
+    (pol,) = make_policies([name], problem)
+    pol.fit(problem, train_data(problem, window=fit_window(problem, "test")))
+    try:
+        payload = pol.export_payload()
+    except ValueError as e:
+        raise ExportError(f"baseline {name!r} cannot be exported: {e}") from None
+    meta = {
+        "format": pf.FORMAT, "format_version": pf.FORMAT_VERSION, "kind": "lgbm", "baseline": name,
+        "describe": pol.describe(), **problem_metadata(problem), **payload,
+        "scenario": scenario_info, "versions": {**_versions(None), "export_lightgbm": _lightgbm_version()},
+        "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    atomic_write_text(Path(out), json.dumps(meta, indent=1, allow_nan=False))
+    return meta
+
+
+def _lightgbm_version() -> str:
+    import lightgbm
+
+    return lightgbm.__version__
 
 
 # ----------------------------------------------------------------------------------------- parity
@@ -464,7 +497,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m agents.export") -
     ap.add_argument("--best", action="store_true", help="same as --model best")
     ap.add_argument("--no-sidecar", action="store_true", help="do not write the readable OUT.json beside OUT")
     ap.add_argument("--check", action="store_true", help="parity check on 10,000 evaluation observations")
-    ap.add_argument("--baseline", help=f"export a classical baseline instead ({', '.join(LEVEL_BASELINES)}), "
+    ap.add_argument("--baseline", help=f"export a classical baseline instead ({', '.join(LEVEL_BASELINES + LEARNED_BASELINES)}), "
                                        "fitted on the run's scenario or --scenario")
     ap.add_argument("--scenario", help="scenario for --baseline (instead of a run folder)")
     args = ap.parse_args(argv)

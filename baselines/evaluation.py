@@ -57,6 +57,9 @@ def _registry() -> dict[str, Callable[[], Policy]]:
     except ImportError:
         FORECAST_POLICIES = {}
     reg.update(FORECAST_POLICIES)
+    from .learned import LEARNED_POLICIES
+
+    reg.update(LEARNED_POLICIES)
     from .dp_policy import DPOptimal
 
     reg["dp_optimal"] = DPOptimal

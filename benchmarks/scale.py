@@ -13,13 +13,17 @@ so the ratio of the vectorised to the single env is printed from the same run.
    demand for every slot, by inversion: ``envs.vector.InverseCDFDemand``) included; also the same without the
    episode draws, the same with numpy's Poisson sampler (``sampler="per_episode"``), the gymnasium
    ``VectorInventoryEnv`` front end, and the replay of the 10,000-SKU data set.
-3. Every baseline of ``baselines.evaluation`` on a synthetic catalogue of ``--skus`` SKUs (daily demand, two
+3. Every baseline of ``baselines.evaluation`` but the learned forecasters (section 4) on a synthetic catalogue of ``--skus`` SKUs (daily demand, two
    years: the last ``--periods`` days are the test window replayed by ``evaluate``), fit and run CPU-seconds per
    policy. The statsmodels-fitted forecasters (``arima`` and its tuned and quantile variants) fit one model per
    selected SKU (at most ``max_fits`` = 25, the largest smooth/erratic ones; SES for the others): they are timed
    on the first ``--subset`` SKUs and extrapolated linearly to the full catalogue (marked ``~``; an
    over-estimate, since the number of statsmodels fits is capped) unless ``--full-statsmodels``. Holt-Winters
    fits every smooth/erratic SKU in one batched pass and is timed on the full catalogue.
+4. The learned forecasters (``lgbm_quantile``, ``gru_quantile`` and their tuned variants, :mod:`baselines.learned`)
+   on the same catalogue, each in a fresh process: fit and run CPU-s, the process's resident memory with the
+   catalogue loaded and its peak during the fit and the evaluation (VmHWM, reset after loading; Linux).
+   ``--learned-only`` runs this section alone.
 """
 
 from __future__ import annotations
@@ -109,7 +113,7 @@ def catalogue_scenario(path: Path, items: Path, periods: int, days: int) -> dict
 
 def bench_baselines(folder: Path, n: int, periods: int, subset: int, full_sm: bool, rows: list) -> float:
     from baselines.base import train_data
-    from baselines.evaluation import evaluate, make_policies
+    from baselines.evaluation import applicable, evaluate, known_policies, make_policies
     from envs.problem import Problem
 
     days = 2 * periods
@@ -127,10 +131,11 @@ def bench_baselines(folder: Path, n: int, periods: int, subset: int, full_sm: bo
     path_w, items_w = synthetic_catalogue(folder, 40, days, seed=1)
     small = Problem("lost-sales-L2-p9", **catalogue_scenario(path_w, items_w, periods, days))
     t0 = time.process_time()
-    evaluate(small, make_policies("all", small), record=0)
+    evaluate(small, make_policies([m for m in known_policies() if m not in LEARNED and applicable(small, m)], small),
+             record=0)
     print(f"warm-up (all policies on 40 SKUs: numba compilation or loading its cache): "
           f"{time.process_time() - t0:.1f} CPU-s", flush=True)
-    names = [p.name for p in make_policies("all", problem)]
+    names = [p.name for p in make_policies("all", problem) if p.name not in LEARNED]  # section 4 times them
     fast = [m for m in names if m not in STATSMODELS or full_sm]
     slow = [m for m in names if m in STATSMODELS and not full_sm]
     t0 = time.process_time()
@@ -153,6 +158,64 @@ def bench_baselines(folder: Path, n: int, periods: int, subset: int, full_sm: bo
     return total_fast
 
 
+LEARNED = ("lgbm_quantile", "lgbm_quantile_tuned", "gru_quantile", "gru_quantile_tuned")
+
+
+def _vm(key: str) -> int:
+    """A VmXXX line of /proc/self/status in bytes (0 where unknown)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _learned_child(path: str, items: str, periods: int, days: int, name: str) -> tuple:
+    """One learned rule fitted and evaluated in this (fresh) process: fit and run CPU-s, cost, RSS with the
+    catalogue loaded, peak RSS during the fit and evaluation."""
+    import torch
+
+    torch.set_num_threads(1)
+    from baselines.evaluation import evaluate, make_policies
+    from envs.problem import Problem
+
+    problem = Problem("lost-sales-L2-p9", **catalogue_scenario(Path(path), Path(items), periods, days))
+    pols = make_policies([name], problem)
+    import lightgbm  # noqa: F401  (loaded before the baseline RSS, like torch)
+
+    before = _vm("VmRSS")
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current RSS
+    except OSError:
+        pass
+    ev = evaluate(problem, pols, record=0)
+    r = ev.results[0]
+    return r.fit_cpu_s, r.eval_cpu_s, r.kpis["avg_cost"], before, _vm("VmHWM"), pols[0].describe()
+
+
+def bench_learned(folder: Path, n: int, periods: int) -> None:
+    import multiprocessing as mp
+
+    days = 2 * periods
+    path, items = folder / f"catalogue_{n}.parquet", folder / f"items_{n}.csv"
+    if not path.exists():
+        path, items = synthetic_catalogue(folder, n, days)
+    print(f"\nlearned forecasters on {n:,} SKUs x {periods} test periods ({days} days; fitted on the first "
+          f"{days - periods}), each in a fresh process:")
+    print(f"{'policy':<22} {'fit CPU-s':>10} {'run CPU-s':>10} {'cost':>9} {'RSS loaded':>11} {'peak RSS':>9}")
+    ctx = mp.get_context("spawn")
+    for name in LEARNED:
+        with ctx.Pool(1) as pool:
+            fit, run, cost, before, peak, text = pool.apply(_learned_child, (str(path), str(items), periods, days,
+                                                                             name))
+        print(f"{name:<22} {fit:>10.1f} {run:>10.1f} {cost:>9.4f} {before / 2**20:>8.0f} MiB {peak / 2**20:>5.0f} MiB"
+              , flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--skus", type=int, default=10_000)
@@ -163,7 +226,12 @@ def main() -> None:
     ap.add_argument("--subset", type=int, default=200)
     ap.add_argument("--full-statsmodels", action="store_true")
     ap.add_argument("--skip-baselines", action="store_true")
+    ap.add_argument("--learned-only", action="store_true", help="only the learned forecasters' section (4.)")
     args = ap.parse_args()
+    if args.learned_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            bench_learned(Path(tmp), args.skus, args.periods)
+        return
 
     print(f"{'simulator':<62} {'N':>7} {'SKU-steps/CPU-s':>16} {'vs single':>9} {'in resets':>9}")
     single, _ = time_env(InventoryEnv("lost-sales-L2-p9"), args.single_steps)
@@ -203,6 +271,7 @@ def main() -> None:
         rate, share = time_vec(venv, args.periods * 3)
         print(f"\nInventoryVecEnv replaying the test window of all {venv.num_envs:,} SKUs (lead times 1..7, item "
               f"table): {rate:,.0f} SKU-steps/CPU-s ({share:.0%} in episode resets)")
+        bench_learned(folder, args.skus, args.periods)
     print(f"\n{'policy':<28} {'fit CPU-s':>10} {'run CPU-s':>10} {'total':>8}")
     grand = 0.0
     for name, n, fit, run, extrap, _cost in rows:

@@ -17,7 +17,7 @@ class DeployedPolicy:
 
     path: str
     meta: dict[str, Any]
-    session: Any = None  # onnxruntime.InferenceSession for kind onnx
+    session: Any = None  # onnxruntime.InferenceSession for kind onnx, lightgbm.Booster for kind lgbm
 
     @property
     def kind(self) -> str:
@@ -25,7 +25,7 @@ class DeployedPolicy:
 
     @property
     def label(self) -> str:
-        if self.kind == "levels":
+        if self.kind in ("levels", "lgbm"):
             return f"baseline:{self.meta['baseline']}"
         return f"{self.meta['algorithm']}:{self.meta['run']['id']}"
 
@@ -42,9 +42,13 @@ def load_policy(path: str | Path, threads: int = 1) -> DeployedPolicy:
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise DeployError(f"{src}: not a JSON policy file ({e})") from None
         meta = _check(meta, src)
+        if meta["kind"] == "lgbm":
+            from .learned import load_booster
+
+            return DeployedPolicy(src, meta, load_booster(meta, src))
         if meta["kind"] != "levels":
-            raise DeployError(f"{src}: a JSON policy must be a level policy (kind levels); this one is "
-                              f"{meta['kind']!r} (a sidecar? pass the .onnx file)")
+            raise DeployError(f"{src}: a JSON policy must be a level or LightGBM policy (kind levels or lgbm); this "
+                              f"one is {meta['kind']!r} (a sidecar? pass the .onnx file)")
         return DeployedPolicy(src, meta)
     import onnxruntime as ort
 

@@ -8,7 +8,9 @@ Two kinds of policy file, both carrying the same JSON metadata (key :data:`METAD
   clipped) or int64 [N] (argmax of the logits / Q-values / mean quantiles) for a discrete one. The metadata
   is a JSON string in the model's ``metadata_props``.
 * ``.json``: a classical baseline fitted at export time, as per-SKU levels (``kind: levels``): order
-  ``min(S - IP, cap)`` when the inventory position IP is at or below ``s`` (base-stock: s = S, no cap).
+  ``min(S - IP, cap)`` when the inventory position IP is at or below ``s`` (base-stock: s = S, no cap); or the
+  learned forecaster ``lgbm_quantile`` (``kind: lgbm``: LightGBM's model text, the features, per-SKU safety
+  stocks; the level is computed from the demand history at deploy time, :mod:`deploy.learned`).
 
 This module imports numpy only. The maths both sides share (observation layout, action -> units, order rules,
 calendar features) lives in :mod:`invcore`, which needs neither numba nor gymnasium; the names are re-exported
@@ -98,8 +100,14 @@ def check_metadata(meta: Any, source: str) -> dict[str, Any]:
         lv = meta.get("levels")
         if not isinstance(lv, dict) or any(len(lv.get(k) or []) != n for k in ("S", "s", "cap")):
             raise PolicyFileError(f"{source}: corrupt level policy (levels S, s, cap must list one value per SKU)")
+    elif meta["kind"] == "lgbm":
+        ss = meta.get("safety_stock")
+        if not isinstance(meta.get("model"), str) or not isinstance(meta.get("features"), dict) \
+                or not isinstance(ss, list) or len(ss) != n:
+            raise PolicyFileError(f"{source}: corrupt LightGBM policy (expected the model text, the features and "
+                                  "one safety stock per SKU)")
     else:
-        raise PolicyFileError(f"{source}: unknown policy kind {meta['kind']!r} (expected onnx or levels)")
+        raise PolicyFileError(f"{source}: unknown policy kind {meta['kind']!r} (expected onnx, levels or lgbm)")
     return meta
 
 

@@ -60,6 +60,11 @@ def policy_orders(policy: DeployedPolicy, st: State) -> tuple[np.ndarray, np.nda
         i = p["sku_index"]
         levels = {k: np.array([np.inf if x is None else x for x in lv[k]], dtype=np.float64)[i] for k in ("S", "s", "cap")}
         return level_units(levels, ip), ip
+    if policy.kind == "lgbm":
+        from .learned import lgbm_levels
+
+        S = lgbm_levels(policy, st.history, st.calendar, p["sku_index"], p["lead_time"])
+        return level_units({"S": S, "s": S, "cap": np.full(len(S), np.inf)}, ip), ip
     meta = policy.meta
     obs = build_observations(meta["obs_names"], net=st.net, pipeline=st.pipeline, lags=st.lags,
                              scale=p["demand_scale"], lead=p["lead_time"],

@@ -61,6 +61,7 @@ class State:
     calendar: np.ndarray | None
     extra: dict[str, np.ndarray]
     safety_stock: np.ndarray | None
+    history: np.ndarray | None = None  # [N, periods] the whole --history (kind lgbm only; column k-1 = k ago)
 
 
 def sku_parameters(policy: DeployedPolicy, skus: np.ndarray, where: Where,
@@ -100,12 +101,12 @@ def sku_parameters(policy: DeployedPolicy, skus: np.ndarray, where: Where,
         bad = skus[unknown]
         first = int(np.flatnonzero(unknown)[0])
         more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
-        hint = ("the level policy only knows the SKUs it was fitted on" if policy.kind == "levels" else
+        hint = ("the level policy only knows the SKUs it was fitted on" if policy.kind in ("levels", "lgbm") else
                 "add it to --items with its demand_scale (mean demand per period), lead_time, moq, pack_size")
         raise DeployError(f"{where.at('sku', first)}: unknown SKU {bad[0]!r}{more}: not in the policy's "
                           f"{len(known)} SKUs ({', '.join(known[:3])}{', ...' if len(known) > 3 else ''})"
                           f"{'' if items is None else ' nor in ' + str(items)}; {hint}")
-    if policy.kind == "levels" and (idx < 0).any():
+    if policy.kind in ("levels", "lgbm") and (idx < 0).any():
         i = int(np.flatnonzero(idx < 0)[0])
         raise DeployError(f"{where.at('sku', i)}: SKU {skus[i]!r} has no level in the baseline policy "
                           f"{policy.path} (fitted on {len(known)} SKUs)")
@@ -173,8 +174,16 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
     lag_cols = sorted((c for c in df.columns if str(c).startswith("demand_lag_") and c[11:].isdigit()),
                       key=lambda c: int(c[11:]))
     recent = np.full((len(df), max(W, RECENT_PERIODS if history is not None else 0, len(lag_cols))), np.nan)
+    full = None
+    if policy.kind == "lgbm" and history is None:
+        raise DeployError(f"{where.source}: a LightGBM policy forecasts from the demand history; give --history "
+                          "(date,sku,demand: every period of each SKU)")
     if history is not None:
-        hist = read_history(history, skus, max(W, RECENT_PERIODS))
+        if policy.kind == "lgbm":  # the whole history: the features read the SKU's mean over all of it
+            full = read_history(history, skus, None)
+            hist = full[:, :max(W, RECENT_PERIODS)]
+        else:
+            hist = read_history(history, skus, max(W, RECENT_PERIODS))
         recent[:, :hist.shape[1]] = hist
         if W and np.isnan(hist[:, :W]).any():
             i = int(np.flatnonzero(np.isnan(hist[:, :W]).any(axis=1))[0])
@@ -185,7 +194,7 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
             recent[:, int(c[11:]) - 1] = number_column(df, c, where, skus, "demand")
     lags = recent[:, :W]
     calendar = None
-    if int(ob.get("n_calendar", 0)) and policy.kind == "onnx":
+    if (int(ob.get("n_calendar", 0)) and policy.kind == "onnx") or policy.kind == "lgbm":
         if "date" in df.columns:
             dates = pd.to_datetime(df["date"], errors="coerce", format="%Y-%m-%d")
             if dates.isna().any():
@@ -201,7 +210,8 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
         else:
             raise DeployError(f"{where.source}: the policy uses calendar features; give the period being planned "
                               "as --date YYYY-MM-DD or a 'date' column")
-        calendar = calendar_features(d, bool(ob.get("calendar_daily")))
+        daily = meta["features"]["daily"] if policy.kind == "lgbm" else ob.get("calendar_daily")
+        calendar = calendar_features(d, bool(daily))
     extra = {}
     for name in names:
         if name == "period":
@@ -212,12 +222,12 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
     ss = None
     if "safety_stock" in df.columns:
         ss = number_column(df, "safety_stock", where, skus, "safety stock")
-    return State(skus, on_hand - back, on_hand, pipeline, lags, recent, params, calendar, extra, ss)
+    return State(skus, on_hand - back, on_hand, pipeline, lags, recent, params, calendar, extra, ss, full)
 
 
-def read_history(path, skus: np.ndarray, periods: int) -> np.ndarray:
+def read_history(path, skus: np.ndarray, periods: int | None) -> np.ndarray:
     """The last `periods` demands of every SKU from a long table date,sku,demand: [N, periods], column k-1 =
-    k periods ago (NaN where the SKU has fewer rows). Rows of SKUs not in the state file are ignored.
+    k periods ago (NaN where the SKU has fewer rows; `periods` None: all, as many as the longest SKU has). Rows of SKUs not in the state file are ignored.
     Vectorised over factorised SKU ids and dates (a million rows in well under a CPU-second)."""
     df, where = read_table(path, "demand history", ["date", "sku", "demand"])
     codes, uniq = pd.factorize(df["sku"])
@@ -255,6 +265,8 @@ def read_history(path, skus: np.ndarray, periods: int) -> np.ndarray:
         i = int(np.flatnonzero(counts == 0)[0])
         raise DeployError(f"{where.source}: no demand history for SKU {skus[i]!r} (in the state file)")
     k = np.cumsum(counts)[ps] - 1 - np.arange(len(ps))  # 0 = the latest period of the SKU
+    if periods is None:
+        periods = int(counts.max())
     recent = k < periods
     out = np.full((len(skus), periods), np.nan)
     out[ps[recent], k[recent]] = dem[order][recent]

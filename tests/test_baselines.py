@@ -210,10 +210,14 @@ def test_every_baseline_runs_on_real_data(config):
         pytest.skip("../shared/data is absent")
     # The forecast-driven policies are run on every data set by tests/test_forecast.py (which shares their
     # statsmodels fits across tests); here every other baseline goes through evaluate() on the full data.
+    # The learned forecasters are tested on small data by tests/test_learned.py (on the full data each global fit
+    # takes minutes; their real-data figures come from evaluate.py, README).
     from baselines.forecast import FORECAST_POLICIES
+    from baselines.learned import LEARNED_POLICIES
 
     pb = Problem(str(ROOT / "configs" / f"{config}.yaml"))
-    names = [n for n in known_policies() if n not in FORECAST_POLICIES and n != "dp_optimal"]
+    names = [n for n in known_policies() if n not in FORECAST_POLICIES and n not in LEARNED_POLICIES
+             and n != "dp_optimal"]
     ev = evaluate(pb, make_policies(names, pb), record=0)
     assert {r.name for r in ev.results} == set(names) and "hindsight_base_stock" in names
     for r in ev.results:

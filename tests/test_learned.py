@@ -1,0 +1,244 @@
+"""Learned forecasters (baselines.learned): features from the past only, the test window never seen in fitting
+or tuning, seeded and deterministic, one fit shared by the rules that use it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from baselines import learned as LR
+from baselines.base import TrainData, fit_window, train_data
+from baselines.forecast import LEVEL_GRID
+from envs.batch import simulate
+from envs.episodes import make_episodes
+from envs.problem import Problem
+
+SMALL = {"rounds": 20}
+SMALL_GRU = {"steps": 20, "hidden": 8, "batch": 8}
+LEARNED = [pytest.param(LR.LGBMForecast, SMALL, id="lgbm"), pytest.param(LR.GRUForecast, SMALL_GRU, id="gru")]
+
+
+def _data(tmp_path, test_scale: float = 1.0, val_scale: float = 1.0, skus: int = 12):
+    """Monthly data, 120 months (test from 2008-01: the last 24; val the 24 before), Poisson demand with a
+    season; the validation and test windows scaled."""
+    rng = np.random.default_rng(1)
+    dates = pd.date_range("2000-01-01", periods=120, freq="MS")
+    season = 1 + 0.5 * np.sin(2 * np.pi * np.arange(120) / 12)
+    rows = []
+    for k in range(skus):
+        demand = rng.poisson((1 + k % 4) * season).astype(float)
+        demand[72:96] = np.rint(demand[72:96] * val_scale)
+        demand[96:] = np.rint(demand[96:] * test_scale)
+        rows.append(pd.DataFrame({"date": dates, "sku": f"P{k}", "demand": demand}))
+    path = tmp_path / f"d_{test_scale:g}_{val_scale:g}.csv"
+    pd.concat(rows).to_csv(path, index=False)
+    return Problem("lost-sales-L2-p9", **{"data.path": str(path), "data.test": "2008-01-01", "lead_time": 1})
+
+
+def _engine_features(pb: Problem, y: np.ndarray, t: int) -> np.ndarray:
+    """Features of origin t of one SKU's series y (calendar row of y_0 = 0)."""
+    eng = LR._FeatureEngine(*LR.features_for(pb), np.array([2]), np.array([0]))
+    for s in range(t):
+        eng.update(y[s:s + 1])
+    return eng.features()[0][0]
+
+
+def test_features_are_the_stated_statistics_of_the_past(tmp_path):
+    pb = _data(tmp_path)
+    spec, _ = LR.features_for(pb)
+    assert spec.season == 12 and spec.dated and not spec.daily and spec.n_calendar == 2 and spec.lags == tuple(range(1, 9)) + (12,)
+    y = np.array([0.0, 2, 0, 4, 1, 0, 3, 0, 0, 5])
+    X = _engine_features(pb, y, 10)
+    f = dict(zip(spec.names, X.astype(np.float64), strict=True))
+    s = y.mean()  # the expanding mean
+    assert f["lag_1"] == pytest.approx(5 / s, rel=1e-6) and f["lag_3"] == pytest.approx(0.0)
+    assert np.isnan(f["lag_12"])  # not yet seen
+    assert f["mean_4"] == pytest.approx(y[-4:].mean() / s, rel=1e-6)
+    assert f["mean_32"] == pytest.approx(1.0, rel=1e-6)  # all ten values seen: their mean over s
+    assert f["std_8"] == pytest.approx(y[-8:].std(ddof=1) / s, rel=1e-5)
+    assert f["nonzero"] == pytest.approx(0.5) and f["since"] == 1.0
+    assert f["log_scale"] == pytest.approx(np.log1p(s), rel=1e-6) and f["horizon"] == 2.0
+    # month of y_10 (calendar row 10 of the data: 2000-11)
+    assert f["cal_0"] == pytest.approx(np.sin(2 * np.pi * 10 / 12), abs=1e-6)
+
+
+def test_features_of_period_t_use_no_demand_from_t_on(tmp_path):
+    pb = _data(tmp_path)
+    rng = np.random.default_rng(0)
+    y = rng.poisson(2.0, 60).astype(float)
+    for t in (1, 5, 13, 40):
+        z = y.copy()
+        z[t:] = rng.poisson(50.0, 60 - t)
+        assert np.array_equal(_engine_features(pb, y, t), _engine_features(pb, z, t), equal_nan=True)
+        assert not np.array_equal(_engine_features(pb, y, t + 1), _engine_features(pb, z, t + 1), equal_nan=True)
+
+
+@pytest.mark.parametrize("cls,kw", LEARNED)
+def test_targets_use_no_demand_from_t_on(tmp_path, cls, kw):
+    """In a simulation of the test window, the target S_t of period t is the same when the demand of periods
+    t, t+1, ... changes."""
+    pb = _data(tmp_path)
+    pol = cls(**kw).fit(pb, train_data(pb, window="fit"))
+    eps = make_episodes(pb, "test")
+    h = eps.history
+
+    def targets(e):
+        pol.start(e)
+        out = []
+
+        def act(sim):
+            out.append(pol.act(None, sim.raw).copy())
+            return out[-1]
+
+        simulate(pb, e, act, order_up_to=True)
+        return np.array(out)
+
+    base = targets(eps)
+    k = 7
+    d = eps.demand.copy()
+    d[h + k:] *= 5
+    other = targets(replace(eps, demand=d))
+    assert np.array_equal(base[:k + 1], other[:k + 1])
+    assert not np.array_equal(base[k + 1:], other[k + 1:])
+
+
+def _model_state(pol) -> str | bytes:
+    if isinstance(pol, LR.LGBMForecast):
+        return pol.model_text()
+    return b"".join(v.numpy().tobytes() for v in pol.model.state_dict().values())
+
+
+@pytest.mark.parametrize("cls,kw", LEARNED)
+def test_test_window_never_seen_in_training_or_tuning(tmp_path, cls, kw):
+    """lgbm_quantile_tuned fitted on train + val (as evaluate() fits it for the test window): changing the test
+    window changes neither the model, the level, the held-out costs it chose the level by, nor the safety
+    stocks; changing the validation window changes the held-out costs (they are what the choice reads)."""
+    fits = {}
+    for scales in ((1.0, 1.0), (3.0, 1.0), (1.0, 2.5)):
+        pb = _data(tmp_path, *scales)
+        assert fit_window(pb, "test") == "fit"
+        pol = cls(tuned=True, **kw).fit(pb, train_data(pb, window="fit"))
+        fits[scales] = (_model_state(pol), pol.level.copy(), dict(pol.holdout_costs), pol.safety_stock.copy())
+    a, b, c = fits[1.0, 1.0], fits[3.0, 1.0], fits[1.0, 2.5]
+    assert a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2] == b[2] and np.array_equal(a[3], b[3])
+    assert set(a[2]) == set(LEVEL_GRID) and a[2][a[1][0]] == min(a[2].values())
+    assert c[2] != a[2] and c[0] != a[0]
+
+
+@pytest.mark.parametrize("cls,kw", LEARNED)
+def test_seeded_and_deterministic(tmp_path, cls, kw):
+    pb = _data(tmp_path)
+    pols = [cls(seed=s, **kw).fit(pb, train_data(pb)) for s in (0, 0, 1)]
+    states = [_model_state(p) for p in pols]
+    assert states[0] == states[1] and states[0] != states[2]
+    assert np.array_equal(pols[0].safety_stock, pols[1].safety_stock)
+
+
+@pytest.mark.parametrize("cls,kw", LEARNED)
+def test_one_fit_shared_by_the_rules(tmp_path, cls, kw):
+    """The untuned and tuned rule on the same training data share one fitted model (the training data's
+    cache); other settings fit their own; a fresh cache refits the same model."""
+    pb = _data(tmp_path)
+    train = train_data(pb, window="fit")
+    plain = cls(**kw).fit(pb, train)
+    tuned = cls(tuned=True, **kw).fit(pb, train)
+    assert plain.model is tuned.model and plain.name.endswith("_quantile") and tuned.name.endswith("_tuned")
+    assert not tuned.sku_separable and not plain.sku_separable
+    other = cls(seed=3, **kw).fit(pb, train)
+    assert other.model is not plain.model
+    fresh = cls(**kw).fit(pb, TrainData(train.demand, simulated=False, window="fit"))
+    assert fresh.model is not plain.model and _model_state(fresh) == _model_state(plain)
+
+
+def test_row_cap_samples_rows(tmp_path):
+    pb = _data(tmp_path)
+    full = LR.LGBMForecast(**SMALL).fit(pb, train_data(pb))
+    capped = LR.LGBMForecast(max_rows=200, **SMALL).fit(pb, train_data(pb))
+    assert capped.n_rows == full.n_rows > 200  # rows there were; the model saw a sample of about 200
+    assert capped.model_text() != full.model_text()
+    with pytest.raises(ValueError, match="max_rows"):
+        LR.LGBMForecast(max_rows=0)
+
+
+def test_quantile_objective_variant(tmp_path):
+    pb = _data(tmp_path)
+    pol = LR.LGBMForecast(objective="quantile", **SMALL).fit(pb, train_data(pb))
+    assert pol.name == "lgbm_quantile_objective" and np.all(pol.safety_stock == 0)
+    assert pol.level[0] == pytest.approx(0.9) and "quantile loss" in pol.describe()
+    with pytest.raises(ValueError, match="tuned"):
+        LR.LGBMForecast(objective="quantile", tuned=True)
+
+
+def test_in_the_registry_and_described(tmp_path):
+    from baselines.evaluation import known_policies
+
+    assert {"lgbm_quantile", "lgbm_quantile_tuned", "gru_quantile", "gru_quantile_tuned"} <= set(known_policies())
+    pb = _data(tmp_path)
+    d = LR.LGBMForecast(**SMALL).fit(pb, train_data(pb)).describe()
+    assert d.startswith("lgbm_quantile: S = F(L+1) + quantile") and "LightGBM on" in d
+
+
+def test_gru_inputs_match_the_engine(tmp_path):
+    """The GRU trains on the inputs of the whole window at once (_training_rows) and acts on those of its engine
+    stepped period by period: the same numbers, so the hidden state it acts on is the one it was trained on."""
+    import torch
+
+    pb = _data(tmp_path)
+    pol = LR.GRUForecast(**SMALL_GRU).fit(pb, train_data(pb))
+    X, target, _ = pol._training_rows()
+    n = pb.n_skus
+    eng = pol._make_engine(np.arange(n), np.zeros((n, 0)), pol._offset)
+    h = torch.zeros(1, n, pol.hidden)
+    for t in range(X.shape[0]):
+        eng.update(pol._Y[t])
+        with torch.no_grad():
+            _, h = pol.model.gru(torch.from_numpy(X[t])[None], h)
+        assert torch.equal(h, eng.h)
+    assert np.isnan(target[-1]).all() and np.isfinite(target[0]).all()
+
+
+def test_export_and_recommend_from_a_history_file(tmp_path):
+    """agents.export --baseline lgbm_quantile writes a JSON policy (LightGBM's model text, no pickle) from which
+    deploy.recommend computes, from the demand history before the test window and its first date, the same
+    order-up-to level as the policy's first target of the test window in the simulator."""
+    import json
+
+    from agents.export import main as export_main
+    from deploy.errors import DeployError
+    from deploy.recommend import run
+
+    pb = _data(tmp_path)
+    path = tmp_path / "d_1_1.csv"
+    out = tmp_path / "lgbm.json"
+    assert export_main(["--baseline", "lgbm_quantile", "--scenario", "lost-sales-L2-p9", f"data.path={path}",
+                        "data.test='2008-01-01'", "lead_time=1", "--out", str(out)]) == 0
+    meta = json.loads(out.read_text())
+    assert meta["kind"] == "lgbm" and meta["model"].startswith("tree") and len(meta["safety_stock"]) == pb.n_skus
+    pol = LR.LGBMForecast().fit(pb, train_data(pb, window="fit"))
+    assert pol.model_text() == meta["model"]
+    eps = make_episodes(pb, "test")
+    first = []
+
+    def act(sim):
+        t = pol.act(None, sim.raw).copy()
+        if not first:
+            first.append(t)
+        return t
+
+    pol.start(eps)
+    simulate(pb, eps, act, order_up_to=True)
+    df = pd.read_csv(path)
+    df[df["date"] < "2008-01-01"].to_csv(tmp_path / "history.csv", index=False)
+    skus = [pb.sku_name(int(i)) for i in eps.sku]
+    pd.DataFrame({"sku": skus, "on_hand": 0.0}).to_csv(tmp_path / "state.csv", index=False)
+    orders = run(out, tmp_path / "state.csv", tmp_path / "orders.csv", history=tmp_path / "history.csv",
+                 date="2008-01-01")
+    np.testing.assert_allclose(orders["requested_qty"].to_numpy(), np.maximum(first[0], 0.0), rtol=1e-12)
+    with pytest.raises(DeployError, match="--history"):
+        run(out, tmp_path / "state.csv", tmp_path / "o2.csv", date="2008-01-01")
+    with pytest.raises(DeployError, match="--date"):
+        run(out, tmp_path / "state.csv", tmp_path / "o3.csv", history=tmp_path / "history.csv")
+    assert not (tmp_path / "o2.csv").exists() and not (tmp_path / "o3.csv").exists()
