@@ -81,16 +81,33 @@ def applicable(problem: Problem, name: str) -> bool:
     return True
 
 
+POLICY_GROUPS = ("all", "classical", "learned")
+"""Names that stand for several policies in :func:`make_policies`: all = every policy that applies to the
+problem; learned = the learned forecasters (``baselines.learned``: a global model fitted per evaluation, 5-18 x
+the CPU of the rest); classical = all but those."""
+
+
 def make_policies(names: list[str] | str, problem: Problem) -> list[Policy]:
-    """Policies by name ("all" = every policy that applies to the problem); unknown names list the known."""
+    """Policies by name or group (:data:`POLICY_GROUPS`, applicable policies only); unknown names list the
+    known."""
+    from .learned import LEARNED_POLICIES
+
     reg = _registry()
-    if names == "all" or names == ["all"]:
-        return [reg[n]() for n in reg if applicable(problem, n)]
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
+    expanded: list[str] = []
+    for n in names:
+        if n in POLICY_GROUPS:
+            group = [k for k in reg if applicable(problem, k)
+                     and (n == "all" or (k in LEARNED_POLICIES) == (n == "learned"))]
+        else:
+            group = [n]
+        expanded += [k for k in group if k not in expanded]
+    names = expanded
     unknown = [n for n in names if n not in reg]
     if unknown:
-        raise ScenarioError(f"unknown policy {', '.join(map(repr, unknown))}; known policies: {', '.join(reg)}")
+        raise ScenarioError(f"unknown policy {', '.join(map(repr, unknown))}; known policies: {', '.join(reg)} "
+                            f"(groups: {', '.join(POLICY_GROUPS)})")
     bad = [n for n in names if not applicable(problem, n)]
     if bad:
         raise ScenarioError(f"policy {', '.join(bad)} does not apply to scenario {problem.scenario.name!r} "

@@ -46,7 +46,9 @@ def parse_args(argv=None, prog: str = "evaluate.py") -> argparse.Namespace:
                                    "data.wide=true data.aggregate=sum data.items_ignore=[Description]; see "
                                    "invrl data --help)")
     ap.add_argument("--items", help="item table with per-SKU parameters (with --data)")
-    ap.add_argument("--policies", default="all", help="comma-separated policy names, or 'all' (default)")
+    ap.add_argument("--policies", default="all", help="comma-separated policy names or groups: all (default), "
+                    "classical (all but the learned forecasters lgbm_/gru_quantile*, which cost 5-18 x the CPU of "
+                    "the rest), learned")
     ap.add_argument("--episodes", type=int, default=100, help="simulated episodes (parametric scenarios)")
     ap.add_argument("--periods", type=int, help="periods per episode (default: the scenario's episode length)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the simulated episodes (parametric scenarios)")

@@ -242,3 +242,17 @@ def test_export_and_recommend_from_a_history_file(tmp_path):
     with pytest.raises(DeployError, match="--date"):
         run(out, tmp_path / "state.csv", tmp_path / "o3.csv", history=tmp_path / "history.csv")
     assert not (tmp_path / "o2.csv").exists() and not (tmp_path / "o3.csv").exists()
+
+
+def test_policy_groups():
+    """--policies all = classical + learned (each once, in registry order); a group and a name mix."""
+    from baselines.evaluation import make_policies
+    from baselines.learned import LEARNED_POLICIES
+    from envs.problem import Problem
+
+    pb = Problem("demo")
+    names = lambda spec: [p.name for p in make_policies(spec, pb)]  # noqa: E731
+    classical, learned, everything = names("classical"), names("learned"), names("all")
+    assert set(learned) == set(LEARNED_POLICIES) and not set(classical) & set(learned)
+    assert sorted(everything) == sorted(classical + learned)
+    assert names("learned,base_stock,lgbm_quantile") == learned + ["base_stock"]
