@@ -33,7 +33,8 @@ class DPOptimal(Policy):
         return (not src.replays_windows and src.n_skus == 1 and src.stationary
                 and sc.demand.kind == "poisson" and sc.mode == "lost_sales" and 1 <= sc.lead_time <= cls.MAX_LEAD
                 and sc.order_cost == 0 and sc.unit_cost == 0 and sc.moq == 0 and sc.pack_size == 1
-                and sc.max_order is None and sc.capacity is None)
+                and sc.max_order is None and sc.capacity is None and problem.lead_dist is None
+                and problem.n_age == 0)
 
     def fit(self, problem: Problem, train: TrainData) -> DPOptimal:
         if not self.supports(problem):

@@ -62,7 +62,15 @@ def table(ev: Evaluation) -> str:
 
 def header(ev: Evaluation) -> str:
     sc = ev.problem.scenario
-    out = [f"scenario: {sc.name} ({sc.mode}, lead time {_param_text(ev, kernel.LEAD)}, h={_param_text(ev, kernel.HOLD)}, "
+    lead = _param_text(ev, kernel.LEAD)
+    if sc.lead_time_dist is not None:
+        lead = f"random, P(0..{len(sc.lead_time_dist) - 1}) = {sc.lead_time_dist}, crossing {str(sc.crossing).lower()}"
+    elif ev.problem.lead_dist is not None:
+        lead = f"random per SKU (item table), longest {lead}, crossing {str(sc.crossing).lower()}"
+    if ev.problem.n_age:
+        lead += (f", shelf life {_param_text(ev, kernel.SHELF)} ({sc.issuing.upper()}, outdating cost "
+                 f"{_param_text(ev, kernel.OUTDATE)})")
+    out = [f"scenario: {sc.name} ({sc.mode}, lead time {lead}, h={_param_text(ev, kernel.HOLD)}, "
            f"{'p' if sc.mode == 'lost_sales' else 'b'}={_param_text(ev, kernel.SHORT)}, "
            f"K={_param_text(ev, kernel.ORDER_COST)}, c={_param_text(ev, kernel.UNIT_COST)})",
            f"traces: {ev.episodes.label}" + (f"; first {ev.warmup} periods of each discarded as warm-up"

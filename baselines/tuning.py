@@ -485,6 +485,8 @@ def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: Rule, a: np.n
     k = a.shape[0] // max(n, 1)
     b = np.zeros_like(a) if b is None else np.ascontiguousarray(b, dtype=np.float64)
     a = np.ascontiguousarray(a, dtype=np.float64)
+    if problem.ops:
+        return _simulated_rule_costs(problem, eps, warmup, rule, a, b, paths, skip, maxw)
     params = np.ascontiguousarray(problem.params[eps.sku])
     state0 = initial_states("steady", params, kernel.PIPE + max(problem.max_lead, 1), None)  # as simulate() starts
     demand, integral_demand = eps.by_episode
@@ -511,6 +513,48 @@ def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: Rule, a: np.n
         _rule_totals(rule, params, demand, lo, lo + idx.size, k, lengths, warmup, a[cols], b[cols],
                      np.ascontiguousarray(path.T), np.ascontiguousarray(path_col, dtype=np.int64), state0,
                      backorder, pilot, bound, skip[cols], c_cost, c_per, maxw[cols], integral)
+    return cost, periods
+
+
+@njit(cache=True)
+def _rule_wants(rule: int, a: np.ndarray, b: np.ndarray, ip: np.ndarray, path: np.ndarray, path_col: np.ndarray,
+                t: int, active: np.ndarray, maxw: np.ndarray, out: np.ndarray) -> None:
+    """out[c] = the units column c's rule asks for at inventory position ip[c] in period t (_rule_want; maxw
+    recorded for active columns only)."""
+    for c in range(a.shape[0]):
+        f = path[path_col[c], t] if path_col[c] >= 0 and t < path.shape[1] else 0.0
+        w0 = maxw[c]
+        out[c] = _rule_want(rule, a[c], b[c], ip[c], f, maxw, c)
+        if not active[c]:
+            maxw[c] = w0
+
+
+def _simulated_rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: int, a: np.ndarray, b: np.ndarray,
+                          paths, skip, maxw) -> tuple[np.ndarray, np.ndarray]:
+    """rule_costs for a problem whose dynamics the fused passes do not write (``Problem.ops``: random lead times,
+    perishable stock): the same rule through :func:`envs.batch.simulate` (the kernel itself), every column
+    simulated (no pruning; skipped columns get cost and periods 0)."""
+    n = eps.n
+    k = a.shape[0] // max(n, 1)
+    reps = eps.replicate(k)
+    if paths is not None:
+        path, path_col = paths(np.arange(n))
+        path = np.ascontiguousarray(np.asarray(path, dtype=np.float64).T)
+        path_col = np.ascontiguousarray(path_col, dtype=np.int64)
+    else:
+        path, path_col = np.zeros((1, 1)), np.full(a.shape[0], -1, dtype=np.int64)
+    maxw = np.zeros(a.shape[0]) if maxw is None else maxw
+    maxw[:] = 0.0
+    want = np.empty(a.shape[0])
+
+    def act(sim: BatchSim) -> np.ndarray:
+        _rule_wants(rule, a, b, sim.raw.inventory_position, path, path_col, sim.t, sim.raw.active, maxw, want)
+        return want
+
+    totals, _ = simulate(problem, reps, act, warmup=warmup)
+    cost, periods = totals[:, kernel.I_COST].copy(), totals[:, PERIODS].copy()
+    if skip is not None:
+        cost[skip], periods[skip] = 0.0, 0.0
     return cost, periods
 
 

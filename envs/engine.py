@@ -19,8 +19,9 @@ from .scenario import ScenarioError
 class Engine:
     """``start(slots, episodes)``, ``step(request)``, ``observe()``; per-slot clocks ``t`` and ``lengths``.
 
-    Public buffers (read them, do not resize them): ``sku`` [N], ``state`` [N, kernel.PIPE + max(L_max, 1)]
-    (columns ``kernel.NET, RECV, PIPE..``), ``params`` [N, kernel.N_PARAMS], ``t`` [N] (the slot's period),
+    Public buffers (read them, do not resize them): ``sku`` [N], ``state`` [N, ``Problem.state_width``]
+    (columns ``kernel.NET, RECV, PIPE..``, then on hand by age for perishable stock), ``leads`` [T, N] (random
+    lead times: the lead time of each period's order, from the episodes), ``params`` [N, kernel.N_PARAMS], ``t`` [N] (the slot's period),
     ``period`` [N] (the period each slot played at the last step), ``lengths`` [N], ``info`` [N, kernel.N_INFO]
     (the last period's figures), ``request`` [N] (the last requests),
     ``obs`` [N, obs_dim] float32 (the last observation written by :meth:`observe`).
@@ -38,7 +39,7 @@ class Engine:
         self.window = W = pb.window
         self.backorder = pb.scenario.backorder
         self.sku = np.zeros(n, dtype=np.int64)
-        self.state = np.zeros((n, kernel.PIPE + max(pb.max_lead, 1)))
+        self.state = np.zeros((n, pb.state_width))
         self.params = np.zeros((n, kernel.N_PARAMS))
         self.t = np.zeros(n, dtype=np.int64)
         self.period = np.zeros(n, dtype=np.int64)
@@ -64,7 +65,12 @@ class Engine:
         self._win = np.arange(W)[:, None]
         self._frac = np.zeros(n)  # observe's period column (t / length) for all slots, without temporaries
         self._with_period = pb.with_period
-        self._obs_flags = (pb.n_calendar, 0.0, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe)
+        self._obs_flags = (pb.n_calendar, 0.0, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe, pb.n_age,
+                           pb.age_off)
+        # the operations of kernel.step_ext (random lead times, perishable stock): None on the plain path
+        self._ops = (pb.crossing, pb.lifo, pb.age_off) if pb.ops else None
+        self.leads = np.zeros((1 if pb.lead_dist is not None else 0, n))  # [T, N] lead times drawn per period
+        self._lead = np.zeros(n if pb.lead_dist is not None else 0)
 
     # ------------------------------------------------------------------ episodes
     def load(self, episodes: Episodes, initial_state: str = "steady", rng: np.random.Generator | None = None) -> None:
@@ -74,6 +80,8 @@ class Engine:
             raise ValueError(f"{episodes.n} episodes for {self.n} slots")
         self.demand = episodes.demand
         self._rows_buf = episodes.periods
+        if self._lead.size:
+            self.leads = self._episode_leads(episodes)
         if self.cal_rows is not None:
             self.cal_rows = episodes.calendar_rows()
         self._shared = True
@@ -85,6 +93,7 @@ class Engine:
         (``episodes.state`` if given, else the initial-state rule drawn from `rng`)."""
         if self._shared:
             self.demand = self.demand.copy()
+            self.leads = self.leads.copy()
             if self.cal_rows is not None:
                 self.cal_rows = self.cal_rows.copy()
             self._shared = False
@@ -96,11 +105,15 @@ class Engine:
         if self.every(slots):  # every slot in order: whole rows
             self.demand[:rows] = episodes.demand
             self.demand[rows:] = 0.0
+            if self._lead.size:
+                self.leads[:T] = self._episode_leads(episodes)
             if self.cal_rows is not None:
                 self.cal_rows[:rows + 1] = episodes.calendar_rows()
         else:
             self.demand[:rows, slots] = episodes.demand
             self.demand[rows:, slots] = 0.0
+            if self._lead.size:
+                self.leads[:T, slots] = self._episode_leads(episodes)
             if self.cal_rows is not None:
                 self.cal_rows[:rows + 1, slots] = episodes.calendar_rows()
         self._set(slots, episodes, initial_state, rng)
@@ -117,7 +130,15 @@ class Engine:
         if episodes.state is not None:
             self.state[slots] = episodes.state
         else:
-            self.state[slots] = initial_states(initial_state, self.params[slots], self.state.shape[1], rng)
+            self.state[slots] = initial_states(initial_state, self.params[slots], self.state.shape[1], rng,
+                                               self.problem.n_age)
+
+    @staticmethod
+    def _episode_leads(episodes: Episodes) -> np.ndarray:
+        if episodes.leads is None:
+            raise ScenarioError("the problem has random lead times but the episodes carry none (build them with "
+                                "envs.episodes.make_episodes on this problem)")
+        return episodes.leads
 
     def every(self, slots: np.ndarray) -> bool:
         """`slots` is every slot, in order (a reset of all slots)."""
@@ -139,6 +160,10 @@ class Engine:
             c = np.zeros((W + T + 1, self.n), dtype=np.int64)
             c[:self.cal_rows.shape[0]] = self.cal_rows
             self.cal_rows = c
+        if self._lead.size:
+            lt = np.zeros((T, self.n))
+            lt[:self.leads.shape[0]] = self.leads
+            self.leads = lt
         self._rows_buf = T
 
     # ------------------------------------------------------------------ dynamics
@@ -146,6 +171,10 @@ class Engine:
         """One period for every slot: `request` [N] = units to order (or target inventory positions), then
         the rewards and every clock advance. Returns the number of slots whose episode ended (t reached its
         length); the period's figures are in :attr:`info`, the rewards in :attr:`rewards`."""
+        if self._ops is not None:
+            return _step_ext(self.state, self.params, request, self.demand, self.window, self.t, self.period,
+                             self.lengths, self.backorder, order_up_to, self.info, self._d, self.reward_offset,
+                             self.reward_scale, self.rewards, self.returns, self.leads, self._lead, *self._ops)
         return _step(self.state, self.params, request, self.demand, self.window, self.t, self.period, self.lengths,
                      self.backorder, order_up_to, self.info, self._d, self.reward_offset, self.reward_scale,
                      self.rewards, self.returns)
@@ -153,6 +182,10 @@ class Engine:
     def step_actions(self, actions: np.ndarray, order_up_to: bool = False) -> int:
         """:meth:`step` for discrete actions [N] int: request = table[slot, action] (written to :attr:`request`)
         in the same pass; a ValueError names the valid range when an action is outside it (nothing is stepped)."""
+        if self._ops is not None:
+            if _requests_and_demand(self.table, actions, self.demand, self.window, self.t, self.request, self._d):
+                raise ValueError(f"actions must be in 0..{self.table.shape[1] - 1}")
+            return self.step(self.request, order_up_to)
         ended = _step_actions(self.state, self.params, self.request, self.table, actions, self.demand, self.window,
                               self.t, self.period, self.lengths, self.backorder, order_up_to, self.info, self._d,
                               self.reward_offset, self.reward_scale, self.rewards, self.returns)
@@ -203,6 +236,21 @@ def _step(state: np.ndarray, params: np.ndarray, request: np.ndarray, demand: np
     episode ended. (Written as calls of small loops: numba compiles that faster than one loop with branches.)"""
     _demand_now(demand, W, t, d)
     kernel.step(state, params, request, d, backorder, order_up_to, info)
+    return _rewards_and_clocks(info, offset, scale, rewards, returns, t, period, lengths)
+
+
+@njit(cache=True)
+def _step_ext(state: np.ndarray, params: np.ndarray, request: np.ndarray, demand: np.ndarray, W: int, t: np.ndarray,
+              period: np.ndarray, lengths: np.ndarray, backorder: bool, order_up_to: bool, info: np.ndarray,
+              d: np.ndarray, offset: np.ndarray, scale: np.ndarray, rewards: np.ndarray, returns: np.ndarray,
+              leads: np.ndarray, lead: np.ndarray, crossing: bool, lifo: bool, age_off: int) -> int:
+    """:func:`_step` through ``kernel.step_ext`` (random lead times: lead[i] = leads[t[i], i], each slot's own
+    period; the longest lead time beyond the buffer)."""
+    _demand_now(demand, W, t, d)
+    rows = leads.shape[0]
+    for i in range(lead.shape[0]):
+        lead[i] = leads[t[i], i] if t[i] < rows else params[i, kernel.LEAD]
+    kernel.step_ext(state, params, request, d, lead, backorder, order_up_to, crossing, lifo, age_off, info)
     return _rewards_and_clocks(info, offset, scale, rewards, returns, t, period, lengths)
 
 

@@ -17,7 +17,7 @@ _NO_CALENDAR = np.zeros((1, 0), dtype=np.float64)
 # step() unpacks the kernel's info row by position into a dict literal (faster than dict(zip(...)))
 assert kernel.INFO_KEYS == ("demand", "sales", "lost", "backordered", "received", "order", "on_hand",
                        "inventory_position", "cost", "holding_cost", "shortage_cost", "ordering_cost",
-                       "purchase_cost"), "update InventoryEnv.step to the new info columns"
+                       "purchase_cost", "outdated", "outdating_cost"), "update InventoryEnv.step to the new info columns"
 
 
 class InventoryEnv(gym.Env):
@@ -118,7 +118,7 @@ class InventoryEnv(gym.Env):
         self.action_space = pb.action_space
         self.observation_space = pb.observation_space
         self.obs_fields = pb.obs_fields
-        self._state = np.zeros((1, kernel.PIPE + max(pb.max_lead, 1)), dtype=np.float64)
+        self._state = np.zeros((1, pb.state_width), dtype=np.float64)
         self._params = np.zeros((1, kernel.N_PARAMS), dtype=np.float64)
         self._request = np.zeros(1, dtype=np.float64)
         self._info = np.zeros((1, kernel.N_INFO), dtype=np.float64)
@@ -146,8 +146,13 @@ class InventoryEnv(gym.Env):
         self._pipe = self._state[0, kernel.RECV:kernel.RECV + 1]
         self._cfg = np.zeros(kernel.N_CFG, dtype=np.float64)
         self._cfg[[kernel.C_WINDOW, kernel.C_BACKORDER, kernel.C_ORDER_UP_TO, kernel.C_N_CALENDAR, kernel.C_WITH_PERIOD, kernel.C_LEAD_NORM,
-                   kernel.C_WITH_LEAD, kernel.C_N_PIPE]] = (pb.window, self._backorder, self._order_up_to, pb.n_calendar,
-                                                  pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe)
+                   kernel.C_WITH_LEAD, kernel.C_N_PIPE, kernel.C_N_AGE, kernel.C_AGE_OFF]] = (
+            pb.window, self._backorder, self._order_up_to, pb.n_calendar, pb.with_period, pb.lead_norm, pb.with_lead,
+            pb.n_pipe, pb.n_age, pb.age_off)
+        # random lead times / perishable stock: kernel.step_ext then kernel.observe (two calls)
+        self._ops = pb.ops
+        self._leads = np.zeros(0)
+        self._lead_now = np.zeros(1 if pb.lead_dist is not None else 0)
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -183,13 +188,15 @@ class InventoryEnv(gym.Env):
         else:
             self._calendar = _NO_CALENDAR
         self._periods = length
+        if pb.lead_dist is not None:
+            self._leads = np.ascontiguousarray(eps.leads[:, 0])
         self._cfg[kernel.C_PERIODS] = length
         self._t = 0
         self._params[0] = pb.params[sku]
         self._reward_offset = float(self._reward_tables[0][sku])
         self._reward_scale = float(self._reward_tables[1][sku])
         kind = options.get("initial_state", self.scenario.initial_state)
-        self._state[0] = initial_states(kind, self._params, self._state.shape[1], rng)[0]
+        self._state[0] = initial_states(kind, self._params, self._state.shape[1], rng, pb.n_age)[0]
         self._last_info = None
         self._observe()
         info = self.raw_state
@@ -205,16 +212,25 @@ class InventoryEnv(gym.Env):
         else:
             requested = float(self._table[self._sku, action])
         self._request[0] = requested
-        kernel.step_observe(self._state, self._params, self._request, self._trace, t, self._calendar, self._cal_offset,
-                       self._cfg, self._obs, self._info)
-        self._t = t + 1
+        if self._ops:
+            if self._lead_now.size:
+                self._lead_now[0] = self._leads[t]
+            pb = self.problem
+            kernel.step_ext(self._state, self._params, self._request, self._trace[t + pb.window], self._lead_now,
+                            self._backorder, self._order_up_to, pb.crossing, pb.lifo, pb.age_off, self._info)
+            self._t = t + 1
+            self._observe()
+        else:
+            kernel.step_observe(self._state, self._params, self._request, self._trace, t, self._calendar,
+                                self._cal_offset, self._cfg, self._obs, self._info)
+            self._t = t + 1
         (demand, sales, lost, backordered, received, order, on_hand, position, cost, holding, shortage, ordering,
-         purchase) = self._info0.tolist()
+         purchase, outdated, outdating) = self._info0.tolist()
         info = {"demand": demand, "sales": sales, "lost": lost, "backordered": backordered, "received": received,
                 "order": order, "on_hand": on_hand, "inventory_position": position, "cost": cost,
                 "holding_cost": holding, "shortage_cost": shortage, "ordering_cost": ordering,
-                "purchase_cost": purchase, "requested": requested, "period": t, "sku": self._sku_name,
-                "on_order": self._pipe.copy()}
+                "purchase_cost": purchase, "outdated": outdated, "outdating_cost": outdating,
+                "requested": requested, "period": t, "sku": self._sku_name, "on_order": self._pipe.copy()}
         self._last_info = info
         reward = -(cost - self._reward_offset) * self._reward_scale
         return self._obs0.copy(), reward, False, self._t >= self._periods, info
@@ -244,7 +260,7 @@ class InventoryEnv(gym.Env):
         pb = self.problem
         kernel.observe(self._state, self._params, self._trace, self._t, pb.window, self._calendar, self._cal_offset,
                   pb.n_calendar, self._t / self._periods, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe,
-                  self._obs)
+                  pb.n_age, pb.age_off, self._obs)
 
     @property
     def sku(self) -> int:
@@ -260,7 +276,11 @@ class InventoryEnv(gym.Env):
         """Net inventory after arrival and the pipeline at the current decision point (raw units): ``pipeline``
         has L - 1 slots, slot k arriving in k + 1 periods (the observation's ``pipeline_k``)."""
         L = int(self._params[0, kernel.LEAD])
-        return {"on_hand": float(self._state[0, kernel.NET]),
-                "pipeline": self._state[0, kernel.PIPE:kernel.PIPE + max(L - 1, 0)].copy(),
-                "inventory_position": self.inventory_position, "period": self._t,
-                "sku": self.problem.sku_name(self._sku)}
+        out = {"on_hand": float(self._state[0, kernel.NET]),
+               "pipeline": self._state[0, kernel.PIPE:kernel.PIPE + max(L - 1, 0)].copy(),
+               "inventory_position": self.inventory_position, "period": self._t,
+               "sku": self.problem.sku_name(self._sku)}
+        m = int(self._params[0, kernel.SHELF])
+        if m:  # perishable: on hand by age (index a: arrived a periods ago)
+            out["on_hand_by_age"] = self._state[0, self.problem.age_off:self.problem.age_off + m].copy()
+        return out

@@ -12,7 +12,12 @@ Layouts (float64 arrays, one row per SKU):
     ``PIPE + k``, k = 0..L-1: units arriving at the start of period t + 1 + k. Before the order of period t
               is placed slot L-1 is empty; the order of period t goes to slot L-1 (with L = 0 it is added
               to stock at once).
-``params`` [n, N_PARAMS]: lead time L, h, p/b, K, c, moq, pack size, max order, capacity, demand scale.
+``AGE + a`` (perishable problems only, after the pipeline columns; the offset is ``Problem.age_off``): units
+              on hand of age a = 0..m-1 at the decision point (a = 0: arrived this period); their sum is
+              max(NET, 0).
+``params`` [n, N_PARAMS]: lead time L (with random lead times: the longest possible one, the pipeline's
+           length), h, p/b, K, c, moq, pack size, max order, capacity, demand scale, shelf life m (0: the
+           stock does not perish), outdating cost per unit that expires.
 ``info``   [n, N_INFO]: what happened in the period (columns in :data:`INFO_KEYS`).
 
 Period t (the lost-sales literature's convention, Zipkin 2008):
@@ -34,15 +39,15 @@ from numba import njit
 # state columns
 NET, RECV, PIPE = 0, 1, 2
 # params columns
-LEAD, HOLD, SHORT, ORDER_COST, UNIT_COST, MOQ, PACK, MAX_ORDER, CAPACITY, SCALE = range(10)
-N_PARAMS = 10
+LEAD, HOLD, SHORT, ORDER_COST, UNIT_COST, MOQ, PACK, MAX_ORDER, CAPACITY, SCALE, SHELF, OUTDATE = range(12)
+N_PARAMS = 12
 # info columns
 INFO_KEYS = (
     "demand", "sales", "lost", "backordered", "received", "order", "on_hand", "inventory_position",
-    "cost", "holding_cost", "shortage_cost", "ordering_cost", "purchase_cost",
+    "cost", "holding_cost", "shortage_cost", "ordering_cost", "purchase_cost", "outdated", "outdating_cost",
 )
 (I_DEMAND, I_SALES, I_LOST, I_BACK, I_RECV, I_ORDER, I_ON_HAND, I_IP,
- I_COST, I_HOLD, I_SHORT, I_ORDERING, I_PURCHASE) = range(len(INFO_KEYS))
+ I_COST, I_HOLD, I_SHORT, I_ORDERING, I_PURCHASE, I_OUTDATED, I_OUTDATING) = range(len(INFO_KEYS))
 N_INFO = len(INFO_KEYS)
 
 _EPS = 1e-9
@@ -175,6 +180,113 @@ def step(state: np.ndarray, params: np.ndarray, request: np.ndarray, demand: np.
         info[i, I_COST] = hold_cost + short_cost + ord_cost + pur_cost
 
 
+@njit(cache=True, inline="always")
+def issue(ages: np.ndarray, i: int, off: int, m: int, take: float, lifo: bool) -> None:
+    """Take `take` units (<= their sum) from row i's on-hand ages ``off .. off + m - 1``: oldest first (FIFO) or
+    newest first (LIFO)."""
+    for j in range(m):
+        if not (take > 0.0):
+            break
+        a = off + (j if lifo else m - 1 - j)
+        v = ages[i, a]
+        if v > take:
+            ages[i, a] = v - take
+            take = 0.0
+        else:
+            take -= v
+            ages[i, a] = 0.0
+
+
+@njit(cache=True)
+def step_ext(state: np.ndarray, params: np.ndarray, request: np.ndarray, demand: np.ndarray, lead: np.ndarray,
+             backorder: bool, order_up_to: bool, crossing: bool, lifo: bool, age_off: int,
+             info: np.ndarray) -> None:
+    """:func:`step` with the operations of an ``envs.problem.Problem`` whose ``ops`` is set (the same pieces, the
+    same arithmetic in the same order, plus):
+
+    * random lead times (``lead`` [n] >= 0: the lead time drawn for this period's order of each row; an empty
+      array: every row's fixed ``LEAD``): the order goes to pipeline slot lead - 1 (added to what is there;
+      lead 0: to stock at once). Without ``crossing`` an order never arrives before an earlier one: its lead
+      time is raised to that of the latest outstanding units (they then arrive together);
+    * perishable stock (``SHELF`` m > 0; ages at columns ``age_off ..``): demand is issued from the oldest
+      units (FIFO) or the newest (``lifo``); units of age m - 1 left at the end of the period expire
+      (``outdated``, at ``OUTDATE`` per unit), after holding is charged on them; the others age by one;
+      arrivals enter at age 0 (after any backorders are filled from them).
+    """
+    randlead = lead.shape[0] > 0
+    for i in range(state.shape[0]):
+        L = int(params[i, LEAD])
+        net = state[i, NET]
+        received = state[i, RECV]
+        ip = net
+        for k in range(L):
+            ip += state[i, PIPE + k]
+        want = request[i] - ip if order_up_to else request[i]
+        q = constrain(want, ip, params[i, MOQ], params[i, PACK], params[i, MAX_ORDER], params[i, CAPACITY])
+        ell = int(lead[i]) if randlead else L
+        if not crossing and q > 0.0:
+            for k in range(L - 1, ell - 1, -1):  # the latest slot holding units, if later than ell - 1
+                if state[i, PIPE + k] != 0.0:
+                    ell = k + 1
+                    break
+        m = int(params[i, SHELF])
+        if ell == 0:
+            if m > 0 and q > 0.0:  # (sum of ages = max(net, 0): backorders are filled first)
+                state[i, age_off] += q if net >= 0.0 else max(net + q, 0.0)
+            net += q
+            received += q
+        else:
+            state[i, PIPE + ell - 1] += q
+        d = demand[i]
+        if m > 0:
+            stock = net if net > 0.0 else 0.0
+            issue(state, i, age_off, m, d if d < stock else stock, lifo)
+        end, sales, lost, back, short_cost = serve(net, d, backorder, params[i, SHORT])
+        if backorder:  # units shipped: backorders first, then this period's demand, from what is on hand
+            prev_end = net - received  # net inventory at the end of the previous period
+            prev_back = -prev_end if prev_end < 0.0 else 0.0
+            available = (prev_end if prev_end > 0.0 else 0.0) + received
+            due = prev_back + d
+            sales = due if due < available else available
+        on_hand, hold_cost, ord_cost, pur_cost = period_cost(end, q, params[i, HOLD], params[i, ORDER_COST],
+                                                             params[i, UNIT_COST])
+        outdated = 0.0
+        if m > 0:
+            outdated = state[i, age_off + m - 1]
+            if outdated > 0.0:
+                end -= outdated
+            for a in range(m - 1, 0, -1):
+                state[i, age_off + a] = state[i, age_off + a - 1]
+            state[i, age_off] = 0.0
+        pos = end
+        for k in range(L):
+            pos += state[i, PIPE + k]
+        arrival = advance_pipeline(state, i, PIPE, L)  # the arrival of period t + 1
+        if m > 0 and arrival > 0.0:
+            state[i, age_off] = arrival if end >= 0.0 else max(end + arrival, 0.0)
+        state[i, NET] = end + arrival
+        state[i, RECV] = arrival
+        out_cost = outdated * params[i, OUTDATE]
+        info[i, I_DEMAND] = d
+        info[i, I_SALES] = sales
+        info[i, I_LOST] = lost
+        info[i, I_BACK] = back
+        info[i, I_RECV] = received
+        info[i, I_ORDER] = q
+        info[i, I_ON_HAND] = on_hand
+        info[i, I_IP] = pos
+        info[i, I_HOLD] = hold_cost
+        info[i, I_SHORT] = short_cost
+        info[i, I_ORDERING] = ord_cost
+        info[i, I_PURCHASE] = pur_cost
+        info[i, I_OUTDATED] = outdated
+        info[i, I_OUTDATING] = out_cost
+        if m > 0:
+            info[i, I_COST] = hold_cost + short_cost + ord_cost + pur_cost + out_cost
+        else:
+            info[i, I_COST] = hold_cost + short_cost + ord_cost + pur_cost
+
+
 @njit(cache=True)
 def accumulate(info: np.ndarray, active: np.ndarray, totals: np.ndarray) -> None:
     """Add a period's info to per-SKU totals for active rows; totals columns: the N_INFO info columns, then
@@ -198,7 +310,8 @@ def accumulate(info: np.ndarray, active: np.ndarray, totals: np.ndarray) -> None
 @njit(cache=True)
 def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, window: int,
             calendar: np.ndarray, cal_offset: np.ndarray, n_calendar: int, period_frac: float,
-            with_period: bool, lead_norm: float, with_lead: bool, n_pipe: int, obs: np.ndarray) -> None:
+            with_period: bool, lead_norm: float, with_lead: bool, n_pipe: int, n_age: int, age_off: int,
+            obs: np.ndarray) -> None:
     """Write the observation of every SKU at period t (see InventoryEnv's docstring for the layout).
 
     trace: [history + periods, n] demand (column i = SKU i), history = `window` leading periods, so the
@@ -219,6 +332,9 @@ def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, wi
             j += 1
         obs[i, j] = ip / scale
         j += 1
+        for a in range(n_age):  # perishable: on hand by age (0 beyond the SKU's own shelf life)
+            obs[i, j] = state[i, age_off + a] / scale
+            j += 1
         for k in range(window):
             obs[i, j] = trace[t + k, i] / scale
             j += 1
@@ -239,8 +355,8 @@ def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, wi
 
 # the single env's per-episode constants for step_observe, one float64 vector (fewer arguments to unbox per call)
 (C_WINDOW, C_BACKORDER, C_ORDER_UP_TO, C_N_CALENDAR, C_PERIODS, C_WITH_PERIOD, C_LEAD_NORM, C_WITH_LEAD,
- C_N_PIPE) = range(9)
-N_CFG = 9
+ C_N_PIPE, C_N_AGE, C_AGE_OFF) = range(11)
+N_CFG = 11
 
 
 @njit(cache=True)
@@ -254,4 +370,4 @@ def step_observe(state: np.ndarray, params: np.ndarray, request: np.ndarray, tra
     step(state, params, request, trace[t + window], cfg[C_BACKORDER] != 0.0, cfg[C_ORDER_UP_TO] != 0.0, info)
     observe(state, params, trace, t + 1, window, calendar, cal_offset, int(cfg[C_N_CALENDAR]),
             (t + 1) / cfg[C_PERIODS], cfg[C_WITH_PERIOD] != 0.0, cfg[C_LEAD_NORM], cfg[C_WITH_LEAD] != 0.0,
-            int(cfg[C_N_PIPE]), obs)
+            int(cfg[C_N_PIPE]), int(cfg[C_N_AGE]), int(cfg[C_AGE_OFF]), obs)

@@ -10,23 +10,26 @@ from __future__ import annotations
 import numpy as np
 
 OBS_LAYOUT_VERSION = 1
-"""Version of the layout of :func:`obs_layout`: on_hand, pipeline_1..n, inventory_position, demand_lag_W..1,
-calendar_*, period, lead_time. Exported policies record it; bump it with any change to the fields, their order
+"""Version of the layout of :func:`obs_layout`: on_hand, pipeline_1..n, inventory_position, on_hand_age_0..m-1
+(perishable stock only; a layout without them is unchanged), demand_lag_W..1, calendar_*, period, lead_time. Exported policies record it; bump it with any change to the fields, their order
 or their meaning."""
 
 CALENDAR_FIELDS = ("calendar_month_sin", "calendar_month_cos", "calendar_dow_sin", "calendar_dow_cos")
 """Calendar field names, in the column order of :func:`invcore.calendar.calendar_features`."""
-KNOWN_FIELDS = ("on_hand", "pipeline_<k>", "inventory_position", "demand_lag_<k>", *CALENDAR_FIELDS, "period",
-                "lead_time")
+KNOWN_FIELDS = ("on_hand", "pipeline_<k>", "inventory_position", "on_hand_age_<a>", "demand_lag_<k>",
+                *CALENDAR_FIELDS, "period", "lead_time")
 
 
 def obs_layout(n_pipe: int, window: int, n_calendar: int, with_period: bool,
-               with_lead: bool) -> list[tuple[str, str]]:
+               with_lead: bool, n_age: int = 0) -> list[tuple[str, str]]:
     """(name, meaning) of every observation field, in order. n_pipe: pipeline slots (largest lead time - 1);
-    window: demand periods; n_calendar: 0, 2 (month) or 4 (month and weekday)."""
+    window: demand periods; n_calendar: 0, 2 (month) or 4 (month and weekday); n_age: perishable stock's
+    longest shelf life (on hand by age, 0 otherwise)."""
     f = [("on_hand", "net inventory after this period's arrival / scale (on hand; < 0 = backorders)")]
     f += [(f"pipeline_{k + 1}", f"units arriving in {k + 1} period(s) / scale") for k in range(n_pipe)]
     f += [("inventory_position", "net inventory + outstanding orders / scale")]
+    f += [(f"on_hand_age_{a}", f"units on hand of age {a} period(s) (0: arrived this period) / scale")
+          for a in range(n_age)]
     f += [(f"demand_lag_{window - k}", f"demand {window - k} period(s) ago / scale") for k in range(window)]
     if n_calendar:
         f += [("calendar_month_sin", "sin(2 pi month/12)"), ("calendar_month_cos", "cos(2 pi month/12)")]
@@ -43,6 +46,8 @@ def known_field(name: str) -> bool:
     """Whether layout version :data:`OBS_LAYOUT_VERSION` defines a field of this name."""
     if name in ("on_hand", "inventory_position", "period", "lead_time") or name.startswith("calendar_"):
         return name in KNOWN_FIELDS
+    if name.startswith("on_hand_age_"):
+        return name[12:].isdigit()
     for prefix in ("pipeline_", "demand_lag_"):
         if name.startswith(prefix):
             k = name[len(prefix):]
@@ -81,6 +86,8 @@ def build_observations(names: list[str], *, net: np.ndarray, pipeline: np.ndarra
             obs[:, j] = lags[:, int(name[11:]) - 1] / scale
         elif name in cal_cols:
             obs[:, j] = calendar[:, cal_cols[name]]
+        elif name.startswith("on_hand_age_"):  # perishable: extra[name] = units of that age (raw)
+            obs[:, j] = extra[name] / scale
         elif name == "lead_time":
             obs[:, j] = lead * lead_norm
         else:

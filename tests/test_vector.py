@@ -42,7 +42,12 @@ def replay_source(singles: list[InventoryEnv], reset_obs: dict[int, np.ndarray])
             demand[:W + e._periods, j] = e._trace[:, 0]
             cal[:, j] = np.arange(W + T + 1)  # parametric calendar: row r of the episode = row r of the table
         pb = singles[0].problem
-        return Episodes(sku=np.array([e.sku for e in batches]), demand=demand,
+        leads = None
+        if pb.lead_dist is not None:  # random lead times: the single envs' draws
+            leads = np.zeros((T, k))
+            for j, e in enumerate(batches):
+                leads[:e._periods, j] = e._leads
+        return Episodes(sku=np.array([e.sku for e in batches]), demand=demand, leads=leads,
                         lengths=np.array([e._periods for e in batches]), history=W,
                         calendar=pb.source._calendar_table(W, T, pb.n_calendar), cal_offset=np.full(k, W),
                         cal_rows=cal if pb.n_calendar else None, state=np.stack([e._state[0] for e in batches]))
@@ -120,6 +125,10 @@ PARITY_CASES = {
                                                      "pack_size": 3, "capacity": 45}),
     "lost-sales-L1-continuous": ("lost-sales-L1-p19", {"action": {"mode": "continuous", "n": 15}, "moq": 2}),
     "demo-calendar-multi-sku": ("demo", {"max_order": 60}),
+    "random-lead-times": ("random-lead-demo", {"moq": 2}),
+    "random-lead-times-crossing-backorder": ("random-lead-demo", {"crossing": True, "mode": "backorder"}),
+    "perishable-fifo": ("perishable-demo", {}),
+    "perishable-lifo-L0-backorder": ("perishable-demo", {"issuing": "lifo", "lead_time": 0, "mode": "backorder"}),
 }
 
 
