@@ -24,7 +24,8 @@ PLOT_PERIODS = 120  # periods shown in the trajectory plot (from the end of the 
 TABLE_COLUMNS = [("avg_cost", "cost/period", "{:.4f}"), ("avg_cost_ci95", "±95%", "{:.4f}"),
                  ("holding", "holding", "{:.3f}"), ("shortage", "shortage", "{:.3f}"),
                  ("ordering", "ordering", "{:.3f}"), ("purchase", "purchase", "{:.3f}"),
-                 ("end_credit", "end credit", "{:.3f}"),
+                 ("end_credit", "end credit", "{:.3f}"), ("outdating", "outdating", "{:.3f}"),
+                 ("outdated", "expired/period", "{:.3f}"),
                  ("fill_rate", "fill", "{:.3f}"), ("cycle_service_level", "CSL", "{:.3f}"),
                  ("avg_on_hand", "on hand", "{:.2f}"), ("turnover", "turns", "{:.3f}"),
                  ("orders", "orders", "{:.3f}"), ("bullwhip", "bullwhip", "{:.2f}"),
@@ -48,7 +49,8 @@ def _fmt_ci(kpis: dict, key: str, f: str) -> str:
 
 def table(ev: Evaluation) -> str:
     """The terminal / markdown table, sorted by cost; bounds that see the future are marked with *."""
-    cols = [c for c in TABLE_COLUMNS if c[0] != "end_credit" or _has_unit_cost(ev)]
+    cols = [c for c in TABLE_COLUMNS if (c[0] != "end_credit" or _has_unit_cost(ev))
+            and (c[0] not in ("outdating", "outdated") or ev.problem.n_age)]
     rows = [["policy"] + [c[1] for c in cols]]
     for r in ev.ranked():
         name = r.name + (" *" if r.uses_future else "")
@@ -221,7 +223,7 @@ def plot_files(ev: Evaluation) -> dict[str, bytes]:
     names = [r.name for r in ev.ranked()][::-1]
     left = np.zeros(len(names))
     for key, color in (("holding", "tab:blue"), ("shortage", "tab:red"), ("ordering", "tab:orange"),
-                       ("purchase", "tab:gray")):
+                       ("purchase", "tab:gray"), ("outdating", "tab:brown")):
         vals = np.array([r.kpis[key] for r in ev.ranked()][::-1])
         ax.barh(names, vals, left=left, color=color, label=key)
         left += vals

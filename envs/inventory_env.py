@@ -42,9 +42,20 @@ class InventoryEnv(gym.Env):
     3. demand d_t is served from on-hand stock; the rest is lost, or backordered;
     4. the period's cost is charged (below), then period t + 1 starts.
 
+    ## Random lead times and perishable stock (``envs.kernel.step_ext``)
+    - ``lead_time_dist: [p0, p1, ...]`` (or an item table's ``lead_time_min`` / ``lead_time_max``, uniform):
+      each order draws its own lead time l with P(l) = p_l (drawn with the episode's demand, so every policy
+      meets the same lead times); L_max is the longest possible one. With ``crossing: false`` (default) an
+      order that would arrive before units ordered earlier arrives with the latest of them instead (orders
+      never overtake); ``crossing: true`` lets each order keep its own draw.
+    - ``shelf_life: m``: stock is kept by age (periods since arrival; the initial stock is of age 0). Demand
+      takes the oldest units first (``issuing: fifo``) or the newest (``lifo``); after holding is charged,
+      the units of age m - 1 still on hand expire (``info["outdated"]``, ``outdating_cost`` each), the others
+      age by one period and this period's arrival enters at age 0 (after any backorders are filled from it).
+
     ## Costs (per period, in the scenario's money units)
     ``h * on_hand_end + p * lost`` (lost sales) or ``h * on_hand_end + b * backorders_end`` (backorder),
-    ``+ K * [order > 0] + c * order``, where h = ``holding_cost`` (per unit left at the end of the period),
+    ``+ K * [order > 0] + c * order (+ outdating_cost * outdated units)``, where h = ``holding_cost`` (per unit left at the end of the period),
     p or b = ``shortage_cost`` (per lost unit, or per backordered unit per period), K = ``order_cost`` (per
     order), c = ``unit_cost`` (per unit ordered). Per-SKU values come from the item table when one is given.
 
@@ -71,6 +82,7 @@ class InventoryEnv(gym.Env):
     | 0 | net inventory after this period's arrival (on hand; negative = backorders) / scale | [0, inf) lost sales; (-inf, inf) backorder |
     | 1 .. L_max-1 | units arriving in 1 .. L_max-1 periods / scale (0 beyond the SKU's own L) | [0, inf) |
     | L_max | inventory position = net inventory + outstanding orders / scale | as index 0 |
+    | next m_max | perishable stock only: units on hand of age 0 .. m_max-1 / scale (0 beyond the SKU's own m) | [0, inf) |
     | next W | demand 1 .. W periods ago, oldest first / scale | [0, inf) |
     | next 2 or 4 | calendar (if dates): sin, cos of month of year; sin, cos of weekday (daily data) | [-1, 1] |
     | next 1 | period index / episode length (if ``observation.period``) | [0, 1] |
@@ -92,7 +104,7 @@ class InventoryEnv(gym.Env):
     ## Info (every step, for that period; raw units)
     ``demand, sales, lost, backordered (at end), received, order (after constraints), requested,
     on_hand (end), inventory_position (end), cost, holding_cost, shortage_cost, ordering_cost,
-    purchase_cost, period, sku, on_order`` (the L orders outstanding at the end of the period, arriving at the
+    purchase_cost, outdated, outdating_cost, period, sku, on_order`` (the L orders outstanding at the end of the period, arriving at the
     start of periods t+1 .. t+L, this period's order last; on_hand - backordered + sum(on_order) =
     inventory_position). Not to be confused with ``pipeline`` of the reset info / :attr:`raw_state` and the
     observation's ``pipeline_k``: the L - 1 slots at the decision point, before this period's order (the slot

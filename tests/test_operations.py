@@ -132,3 +132,91 @@ def test_random_lead_demo_evaluates_every_policy():
     bs = BaseStock().fit(pb, train_data(pb))
     fixed = Problem("lost-sales-L3-p9")  # the mean lead time is 2.6: random lead times need more stock
     assert bs.levels[0] > BaseStock().fit(fixed, train_data(fixed)).levels[0]
+
+
+# ------------------------------------------------------------------------------------------ perishable stock
+def test_shelf_life_of_one_period_with_no_lead_time_is_the_newsvendor():
+    """m = 1, L = 0: what is ordered is sold or expires in the period, so base-stock S costs the newsvendor's
+    (h + theta) E(S - D)^+ + p E(D - S)^+, and the tuned level is its minimiser."""
+    h, p, theta = 1.0, 9.0, 2.0
+    pb = Problem("lost-sales-L1-p9", lead_time=0, shelf_life=1, outdating_cost=theta)
+    S = np.arange(30)
+    d = np.arange(200)
+    pmf = stats.poisson.pmf(d, 5.0)
+    over = np.array([(np.maximum(s - d, 0) * pmf).sum() for s in S])
+    under = np.array([(np.maximum(d - s, 0) * pmf).sum() for s in S])
+    newsvendor = (h + theta) * over + p * under
+    best = int(newsvendor.argmin())
+    assert np.sort(newsvendor)[1] - newsvendor[best] > 0.05  # (a clear minimiser)
+    assert tune_base_stock(pb, train_data(pb))[0] == best
+    totals = batch_totals(pb, float(best), n=200, periods=2000)
+    per = totals[:, kernel.I_COST] / 2000
+    assert abs(per.mean() - newsvendor[best]) < 4 * per.std(ddof=1) / np.sqrt(per.size)
+    outdated = totals[:, kernel.I_OUTDATED].sum() / totals[:, kernel.I_DEMAND].size / 2000
+    assert abs(outdated - over[best]) < 0.05  # everything left expires
+
+
+@pytest.mark.parametrize("overrides", [{}, {"mode": "backorder"}, {"lead_time": 0, "issuing": "lifo"},
+                                       {"moq": 3, "pack_size": 2, "unit_cost": 1, "order_cost": 5}])
+def test_a_very_long_shelf_life_is_the_non_perishable_engine_bit_for_bit(overrides):
+    actions = np.random.default_rng(3).integers(0, 21, 300)
+    plain = InventoryEnv("lost-sales-L2-p9", initial_state="steady", **overrides)
+    long = InventoryEnv("lost-sales-L2-p9", initial_state="steady", shelf_life=1000, outdating_cost=3.0,
+                        **overrides)
+    assert long.problem.n_age == 1000 and long.observation_space.shape[0] == plain.observation_space.shape[0] + 1000
+    o1, _ = plain.reset(seed=0)
+    o2, _ = long.reset(seed=0)
+    ages = [f.index for f in long.obs_fields if f.name.startswith("on_hand_age_")]
+    keep = np.setdiff1d(np.arange(o2.size), ages)
+    for a in actions:
+        np.testing.assert_array_equal(o1, o2[keep])
+        o1, r1, _, _, i1 = plain.step(int(a))
+        o2, r2, _, _, i2 = long.step(int(a))
+        assert r1 == r2 and {k: v for k, v in i1.items() if k != "on_order"} == \
+            {k: v for k, v in i2.items() if k != "on_order"}
+    pl = Problem("lost-sales-L2-p9", **overrides)
+    pp = Problem("lost-sales-L2-p9", shelf_life=1000, **overrides)
+    np.testing.assert_array_equal(batch_totals(pl, 15.0), batch_totals(pp, 15.0))
+
+
+def test_perishable_stock_is_issued_by_age_and_expires():
+    env = InventoryEnv("perishable-demo", lead_time=0, initial_state="empty", demand={"kind": "normal", "std": 0.0,
+                                                                                       "mean": 3.0})
+    env.reset(seed=0)
+    info = env.step(10)  # 10 arrive at age 0, 3 sold
+    assert list(env.raw_state["on_hand_by_age"]) == [0, 7, 0] and info[4]["outdated"] == 0
+    env.step(2)  # FIFO: the 3 sold are of age 1; the 2 new ones are left at age 0
+    assert list(env.raw_state["on_hand_by_age"]) == [0, 2, 4]
+    info = env.step(0)[4]  # 3 sold of age 2, one unit of age 2 expires
+    assert info["outdated"] == 1 and info["outdating_cost"] == 4.0 and info["cost"] == 4.0 + 1.0 * 3
+    assert list(env.raw_state["on_hand_by_age"]) == [0, 0, 2]
+    lifo = InventoryEnv("perishable-demo", lead_time=0, initial_state="empty", issuing="lifo",
+                        demand={"kind": "normal", "std": 0.0, "mean": 3.0})
+    lifo.reset(seed=0)
+    lifo.step(10)
+    lifo.step(2)  # LIFO: the 2 new ones and 1 of age 1 are sold
+    assert list(lifo.raw_state["on_hand_by_age"]) == [0, 0, 6]
+    with pytest.raises(ScenarioError, match="field 'shelf_life' must be"):
+        resolve_scenario("perishable-demo", shelf_life=0)
+    with pytest.raises(ScenarioError, match="issuing"):
+        resolve_scenario("perishable-demo", issuing="random")
+
+
+def test_perishable_dp_optimum_against_the_kernel_and_base_stock():
+    """The DP of baselines.dp_optimal on the perishable instance m = 2, L = 1: its optimal policy simulated
+    through the kernel costs its exact gain; the best base-stock level costs more, and its exact cost is what the
+    kernel measures too."""
+    from baselines.dp_optimal import best_perishable_base_stock, perishable_policy_cost
+    from baselines.dp_policy import DPOptimal
+    from envs.batch import long_run_cost
+
+    pb = Problem("perishable-demo", shelf_life=2)
+    dp = DPOptimal().fit(pb, train_data(pb))
+    kw = dict(demand_mean=5.0, lead_time=1, shelf_life=2, outdating_cost=4.0)
+    S, bs_cost = best_perishable_base_stock(**kw)
+    assert dp.exact_avg_cost < bs_cost - 0.05
+    sim, se = long_run_cost(pb, lambda s: dp.act(None, s.raw), n=200, periods=2000)
+    assert abs(sim - dp.exact_avg_cost) < 4 * se
+    sim, se = long_run_cost(pb, base_stock(float(S)), n=200, periods=2000)
+    assert abs(sim - bs_cost) < 4 * se
+    assert perishable_policy_cost(S + 2, **kw) > bs_cost and perishable_policy_cost(S - 2, **kw) > bs_cost
