@@ -595,7 +595,8 @@ def solve_perishable_lost_sales(demand_mean: float = 5.0, lead_time: int = 1, sh
         v = np.zeros(model.n)
         lo, hi = -math.inf, math.inf
         it = 0
-        for it in range(1, max_iter + 1):
+        while it < max_iter:
+            it += 1
             w = model.cost + model.q_values(v).min(axis=1)
             d = w - v
             lo, hi = float(d.min()), float(d.max())
