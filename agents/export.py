@@ -244,7 +244,10 @@ def operations_metadata(problem) -> dict[str, Any]:
     dist = problem.lead_dist
     return {"lead_time_dist": None if dist is None else [[float(v) for v in row] for row in dist],
             "crossing": bool(problem.crossing), "shelf_life": [int(v) for v in p[:, kernel.SHELF]],
-            "issuing": problem.scenario.issuing, "outdating_cost": [float(v) for v in p[:, kernel.OUTDATE]]}
+            "issuing": problem.scenario.issuing, "outdating_cost": [float(v) for v in p[:, kernel.OUTDATE]],
+            "shared": {"capacity": None if not np.isfinite(problem.shared[0]) else float(problem.shared[0]),
+                       "budget": None if not np.isfinite(problem.shared[1]) else float(problem.shared[1])},
+            "volume": [float(v) for v in p[:, kernel.VOLUME]]}
 
 
 def _versions(run: Run | None) -> dict[str, Any]:

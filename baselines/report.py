@@ -25,7 +25,7 @@ TABLE_COLUMNS = [("avg_cost", "cost/period", "{:.4f}"), ("avg_cost_ci95", "±95%
                  ("holding", "holding", "{:.3f}"), ("shortage", "shortage", "{:.3f}"),
                  ("ordering", "ordering", "{:.3f}"), ("purchase", "purchase", "{:.3f}"),
                  ("end_credit", "end credit", "{:.3f}"), ("outdating", "outdating", "{:.3f}"),
-                 ("outdated", "expired/period", "{:.3f}"),
+                 ("outdated", "expired/period", "{:.3f}"), ("cut", "cut/period", "{:.3f}"),
                  ("fill_rate", "fill", "{:.3f}"), ("cycle_service_level", "CSL", "{:.3f}"),
                  ("avg_on_hand", "on hand", "{:.2f}"), ("turnover", "turns", "{:.3f}"),
                  ("orders", "orders", "{:.3f}"), ("bullwhip", "bullwhip", "{:.2f}"),
@@ -50,7 +50,8 @@ def _fmt_ci(kpis: dict, key: str, f: str) -> str:
 def table(ev: Evaluation) -> str:
     """The terminal / markdown table, sorted by cost; bounds that see the future are marked with *."""
     cols = [c for c in TABLE_COLUMNS if (c[0] != "end_credit" or _has_unit_cost(ev))
-            and (c[0] not in ("outdating", "outdated") or ev.problem.n_age)]
+            and (c[0] not in ("outdating", "outdated") or ev.problem.n_age)
+            and (c[0] != "cut" or np.isfinite(ev.problem.shared).any())]
     rows = [["policy"] + [c[1] for c in cols]]
     for r in ev.ranked():
         name = r.name + (" *" if r.uses_future else "")
@@ -69,6 +70,10 @@ def header(ev: Evaluation) -> str:
         lead = f"random, P(0..{len(sc.lead_time_dist) - 1}) = {sc.lead_time_dist}, crossing {str(sc.crossing).lower()}"
     elif ev.problem.lead_dist is not None:
         lead = f"random per SKU (item table), longest {lead}, crossing {str(sc.crossing).lower()}"
+    if np.isfinite(ev.problem.shared).any():
+        cap, bud = ev.problem.shared
+        lead += (f"; shared per warehouse: capacity {cap:g}, budget {bud:g} per period (orders beyond them cut "
+                 "proportionally)")
     if ev.problem.n_age:
         lead += (f", shelf life {_param_text(ev, kernel.SHELF)} ({sc.issuing.upper()}, outdating cost "
                  f"{_param_text(ev, kernel.OUTDATE)})")

@@ -69,7 +69,8 @@ def grid_search(problem: Problem, eps: Episodes, warmup: int, candidates: np.nda
     k = candidates.shape[1]
     reps = replicate(eps, k)
     values = candidates[reps.sku.reshape(-1, k)[:, 0]].reshape((-1,) + candidates.shape[2:])
-    totals, _ = simulate(problem, reps, lambda sim: act(sim, values), warmup=warmup, order_up_to=order_up_to)
+    totals, _ = simulate(problem.without_shared(), reps, lambda sim: act(sim, values), warmup=warmup,
+                         order_up_to=order_up_to)
     cost = per_sku_cost(problem, reps, totals, k)
     filled = np.where(np.isnan(cost), np.inf, cost)
     best = candidates[np.arange(problem.n_skus), filled.argmin(axis=1)]
@@ -486,7 +487,10 @@ def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: Rule, a: np.n
     b = np.zeros_like(a) if b is None else np.ascontiguousarray(b, dtype=np.float64)
     a = np.ascontiguousarray(a, dtype=np.float64)
     if problem.ops:
-        return _simulated_rule_costs(problem, eps, warmup, rule, a, b, paths, skip, maxw)
+        if not problem.without_shared().ops:  # shared limits only: each SKU alone is the plain dynamics
+            problem = problem.without_shared()
+        else:
+            return _simulated_rule_costs(problem, eps, warmup, rule, a, b, paths, skip, maxw)
     params = np.ascontiguousarray(problem.params[eps.sku])
     state0 = initial_states("steady", params, kernel.PIPE + max(problem.max_lead, 1), None)  # as simulate() starts
     demand, integral_demand = eps.by_episode
@@ -551,7 +555,7 @@ def _simulated_rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: in
         _rule_wants(rule, a, b, sim.raw.inventory_position, path, path_col, sim.t, sim.raw.active, maxw, want)
         return want
 
-    totals, _ = simulate(problem, reps, act, warmup=warmup)
+    totals, _ = simulate(problem.without_shared(), reps, act, warmup=warmup)
     cost, periods = totals[:, kernel.I_COST].copy(), totals[:, PERIODS].copy()
     if skip is not None:
         cost[skip], periods[skip] = 0.0, 0.0

@@ -210,6 +210,13 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
                 raise DeployError(f"{where.source}: the policy observes {name!r} (period index / episode length, "
                                   f"in [0, 1]); expected a column {name!r}")
             extra[name] = number_column(df, name, where, skus, name)
+        elif name == "shared_room":  # shared capacity: the warehouse's free share, from the SKUs of the state file
+            cap = (policy.meta.get("operations") or {}).get("shared", {}).get("capacity")
+            vol = (policy.meta.get("operations") or {}).get("volume")
+            v = np.ones(len(df)) if vol is None else np.where(params["sku_index"] >= 0, np.asarray(
+                vol, dtype=np.float64)[np.maximum(params["sku_index"], 0)], 1.0)
+            ip = on_hand - back + pipeline.sum(axis=1)
+            extra[name] = np.full(len(df), (cap - float(np.sum(v * ip))) / cap if cap else 0.0)
         elif name.startswith("on_hand_age_"):  # perishable stock, by age
             if name not in df.columns:
                 raise DeployError(f"{where.source}: the policy observes {name!r} (units on hand of age "

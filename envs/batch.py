@@ -32,6 +32,7 @@ class RawState:
     params: np.ndarray  # [N, kernel.N_PARAMS]
     sku: np.ndarray  # [N]
     ages: np.ndarray | None = None  # [N, m] perishable stock: units on hand of age a (column a); else [N, 0]
+    group: np.ndarray | None = None  # [N] warehouse of each episode (shared limits; Engine.group)
 
 
 STOCKOUTS, ORDERS, ORDER_SQ, DEMAND_SQ, PERIODS, END_CREDIT = range(kernel.N_INFO, kernel.N_INFO + 6)
@@ -74,7 +75,7 @@ class BatchSim:
         self.raw = RawState(period=0, on_hand=eng.state[:, kernel.NET],
                             pipeline=eng.state[:, kernel.PIPE:problem.age_off], inventory_position=self.ip,
                             last_demand=np.zeros(n), active=np.ones(n, bool), params=eng.params, sku=episodes.sku,
-                            ages=eng.state[:, problem.age_off:])
+                            ages=eng.state[:, problem.age_off:], group=eng.group)
         self._refresh()
 
     def _refresh(self) -> None:

@@ -37,7 +37,7 @@ Item table
 Per-SKU parameters, one row per SKU: a ``sku`` column and any of :data:`ITEM_PARAMS` (``lead_time,
 unit_cost, order_cost, holding_cost, shortage_cost, moq, pack_size``; ``lead_time_min`` and ``lead_time_max``:
 a random lead time, uniform on that range of whole periods, drawn per order; ``shelf_life``, ``outdating_cost``:
-perishable stock); any other column is an error unless
+perishable stock; ``volume``: space per unit in a shared capacity); any other column is an error unless
 it is mapped to a parameter or named in ``ignore_columns=`` (so that ``MOQ`` is not silently dropped). A column
 may carry another name (``columns={"lead_time": "lead_time_weeks"}``; parameters not named in the mapping
 are still read from a column of their own name when there is one) and be rescaled after loading
@@ -115,7 +115,7 @@ __all__ = [
 ]
 
 ITEM_PARAMS = ("lead_time", "unit_cost", "order_cost", "holding_cost", "shortage_cost", "moq", "pack_size",
-               "lead_time_min", "lead_time_max", "shelf_life", "outdating_cost")
+               "lead_time_min", "lead_time_max", "shelf_life", "outdating_cost", "volume")
 """Per-SKU parameters an item table may give."""
 
 _INTEGER_PARAMS = ("lead_time", "lead_time_min", "lead_time_max")  # non-negative integers (moq may be fractional: it is a threshold, see below)

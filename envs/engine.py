@@ -61,14 +61,19 @@ class Engine:
         self._winbuf = np.zeros((W, n))
         self._all = np.arange(n)
         self._no_offset = np.zeros(n, dtype=np.int64)
-        self._period_col = pb.obs_dim - 1 - int(pb.with_lead)
+        self._period_col = pb.obs_dim - 1 - int(pb.with_lead) - int(pb.with_room)
         self._win = np.arange(W)[:, None]
         self._frac = np.zeros(n)  # observe's period column (t / length) for all slots, without temporaries
         self._with_period = pb.with_period
         self._obs_flags = (pb.n_calendar, 0.0, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe, pb.n_age,
                            pb.age_off)
         # the operations of kernel.step_ext (random lead times, perishable stock): None on the plain path
-        self._ops = (pb.crossing, pb.lifo, pb.age_off) if pb.ops else None
+        # shared limits: slot j is in warehouse j // n_skus (the SKUs of a data set, or each group of n_skus
+        # consecutive episodes of a multi-SKU parametric scenario, stepped in lockstep)
+        self.group = np.arange(n, dtype=np.int64) // max(pb.n_skus, 1)
+        self._sums = np.zeros((int(self.group[-1]) + 1 if n else 1, 3))
+        self._room = np.zeros(n) if pb.with_room else None  # the observation's shared_room (last column)
+        self._ops = (pb.crossing, pb.lifo, pb.age_off, self.group, pb.shared, self._sums) if pb.ops else None
         self.leads = np.zeros((1 if pb.lead_dist is not None else 0, n))  # [T, N] lead times drawn per period
         self._lead = np.zeros(n if pb.lead_dist is not None else 0)
 
@@ -213,6 +218,9 @@ class Engine:
                            cal_offset, *self._obs_flags, obs)
             if self._with_period:
                 obs[:, self._period_col] = np.divide(t, self.lengths, out=self._frac)
+            if self._room is not None:
+                kernel.shared_room(self.state, self.params, self.group, self.problem.shared[0], self._sums, self._room)
+                obs[:, -1] = self._room
             return obs
         t = self.t[slots]
         trace = self.demand[t[None, :] + self._win, slots[None, :]] if W else self.demand
@@ -223,6 +231,9 @@ class Engine:
         if self._with_period:
             obs[:, self._period_col] = t / self.lengths[slots]
         self.obs[slots] = obs
+        if self._room is not None:
+            kernel.shared_room(self.state, self.params, self.group, self.problem.shared[0], self._sums, self._room)
+            self.obs[slots, -1] = self._room[slots]
         return self.obs
 
 
@@ -243,14 +254,16 @@ def _step(state: np.ndarray, params: np.ndarray, request: np.ndarray, demand: np
 def _step_ext(state: np.ndarray, params: np.ndarray, request: np.ndarray, demand: np.ndarray, W: int, t: np.ndarray,
               period: np.ndarray, lengths: np.ndarray, backorder: bool, order_up_to: bool, info: np.ndarray,
               d: np.ndarray, offset: np.ndarray, scale: np.ndarray, rewards: np.ndarray, returns: np.ndarray,
-              leads: np.ndarray, lead: np.ndarray, crossing: bool, lifo: bool, age_off: int) -> int:
+              leads: np.ndarray, lead: np.ndarray, crossing: bool, lifo: bool, age_off: int, group: np.ndarray,
+              shared: np.ndarray, sums: np.ndarray) -> int:
     """:func:`_step` through ``kernel.step_ext`` (random lead times: lead[i] = leads[t[i], i], each slot's own
     period; the longest lead time beyond the buffer)."""
     _demand_now(demand, W, t, d)
     rows = leads.shape[0]
     for i in range(lead.shape[0]):
         lead[i] = leads[t[i], i] if t[i] < rows else params[i, kernel.LEAD]
-    kernel.step_ext(state, params, request, d, lead, backorder, order_up_to, crossing, lifo, age_off, info)
+    kernel.step_ext(state, params, request, d, lead, backorder, order_up_to, crossing, lifo, age_off, info, group,
+                    shared, sums)
     return _rewards_and_clocks(info, offset, scale, rewards, returns, t, period, lengths)
 
 

@@ -17,7 +17,7 @@ _NO_CALENDAR = np.zeros((1, 0), dtype=np.float64)
 # step() unpacks the kernel's info row by position into a dict literal (faster than dict(zip(...)))
 assert kernel.INFO_KEYS == ("demand", "sales", "lost", "backordered", "received", "order", "on_hand",
                        "inventory_position", "cost", "holding_cost", "shortage_cost", "ordering_cost",
-                       "purchase_cost", "outdated", "outdating_cost"), "update InventoryEnv.step to the new info columns"
+                       "purchase_cost", "outdated", "outdating_cost", "cut"), "update InventoryEnv.step to the new info columns"
 
 
 class InventoryEnv(gym.Env):
@@ -52,6 +52,12 @@ class InventoryEnv(gym.Env):
       takes the oldest units first (``issuing: fifo``) or the newest (``lifo``); after holding is charged,
       the units of age m - 1 still on hand expire (``info["outdated"]``, ``outdating_cost`` each), the others
       age by one period and this period's arrival enters at age 0 (after any backorders are filled from it).
+    - ``shared: {capacity, budget}``: limits shared by the SKUs of a warehouse (sum of volume x inventory
+      position after ordering; sum of unit cost x order per period). When the orders (after step 2's rules)
+      exceed one, every order of the warehouse is cut by the same factor, rounded down to its pack and dropped
+      below its moq (``envs.kernel.shared_cut``; ``info["cut"]`` = units removed). The warehouse of the
+      vector env and of evaluation is each group of n_skus slots (a data set's catalogue); this single env
+      steps one SKU, which is then its own warehouse.
 
     ## Costs (per period, in the scenario's money units)
     ``h * on_hand_end + p * lost`` (lost sales) or ``h * on_hand_end + b * backorders_end`` (backorder),
@@ -87,6 +93,7 @@ class InventoryEnv(gym.Env):
     | next 2 or 4 | calendar (if dates): sin, cos of month of year; sin, cos of weekday (daily data) | [-1, 1] |
     | next 1 | period index / episode length (if ``observation.period``) | [0, 1] |
     | next 1 | lead time / L_max (if ``observation.lead_time``; "auto" = when SKUs' lead times differ) | [0, 1] |
+    | last | shared capacity only: the warehouse's free capacity / capacity before ordering (``shared_room``) | (-inf, 1] |
 
     ``env.unwrapped.obs_fields`` lists the layout of an instance. The raw state is in ``info``.
 
@@ -104,7 +111,7 @@ class InventoryEnv(gym.Env):
     ## Info (every step, for that period; raw units)
     ``demand, sales, lost, backordered (at end), received, order (after constraints), requested,
     on_hand (end), inventory_position (end), cost, holding_cost, shortage_cost, ordering_cost,
-    purchase_cost, outdated, outdating_cost, period, sku, on_order`` (the L orders outstanding at the end of the period, arriving at the
+    purchase_cost, outdated, outdating_cost, cut, period, sku, on_order`` (the L orders outstanding at the end of the period, arriving at the
     start of periods t+1 .. t+L, this period's order last; on_hand - backordered + sum(on_order) =
     inventory_position). Not to be confused with ``pipeline`` of the reset info / :attr:`raw_state` and the
     observation's ``pipeline_k``: the L - 1 slots at the decision point, before this period's order (the slot
@@ -165,6 +172,9 @@ class InventoryEnv(gym.Env):
         self._ops = pb.ops
         self._leads = np.zeros(0)
         self._lead_now = np.zeros(1 if pb.lead_dist is not None else 0)
+        self._group = np.zeros(1, dtype=np.int64)  # shared limits: the one SKU of an episode is its warehouse
+        self._sums = np.zeros((1, 3))
+        self._room = np.zeros(1)
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -211,6 +221,8 @@ class InventoryEnv(gym.Env):
         self._state[0] = initial_states(kind, self._params, self._state.shape[1], rng, pb.n_age)[0]
         self._last_info = None
         self._observe()
+        if pb.with_room:
+            self._obs0[-1] = self._room_now()
         info = self.raw_state
         info["scale"] = float(self._params[0, kernel.SCALE])
         return self._obs[0].copy(), info
@@ -229,19 +241,22 @@ class InventoryEnv(gym.Env):
                 self._lead_now[0] = self._leads[t]
             pb = self.problem
             kernel.step_ext(self._state, self._params, self._request, self._trace[t + pb.window], self._lead_now,
-                            self._backorder, self._order_up_to, pb.crossing, pb.lifo, pb.age_off, self._info)
+                            self._backorder, self._order_up_to, pb.crossing, pb.lifo, pb.age_off, self._info,
+                            self._group, pb.shared, self._sums)
             self._t = t + 1
             self._observe()
+            if pb.with_room:
+                self._obs0[-1] = self._room_now()
         else:
             kernel.step_observe(self._state, self._params, self._request, self._trace, t, self._calendar,
                                 self._cal_offset, self._cfg, self._obs, self._info)
             self._t = t + 1
         (demand, sales, lost, backordered, received, order, on_hand, position, cost, holding, shortage, ordering,
-         purchase, outdated, outdating) = self._info0.tolist()
+         purchase, outdated, outdating, cut) = self._info0.tolist()
         info = {"demand": demand, "sales": sales, "lost": lost, "backordered": backordered, "received": received,
                 "order": order, "on_hand": on_hand, "inventory_position": position, "cost": cost,
                 "holding_cost": holding, "shortage_cost": shortage, "ordering_cost": ordering,
-                "purchase_cost": purchase, "outdated": outdated, "outdating_cost": outdating,
+                "purchase_cost": purchase, "outdated": outdated, "outdating_cost": outdating, "cut": cut,
                 "requested": requested, "period": t, "sku": self._sku_name, "on_order": self._pipe.copy()}
         self._last_info = info
         reward = -(cost - self._reward_offset) * self._reward_scale
@@ -273,6 +288,10 @@ class InventoryEnv(gym.Env):
         kernel.observe(self._state, self._params, self._trace, self._t, pb.window, self._calendar, self._cal_offset,
                   pb.n_calendar, self._t / self._periods, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe,
                   pb.n_age, pb.age_off, self._obs)
+
+    def _room_now(self) -> float:
+        kernel.shared_room(self._state, self._params, self._group, self.problem.shared[0], self._sums, self._room)
+        return self._room[0]
 
     @property
     def sku(self) -> int:

@@ -22,7 +22,7 @@ from .scenario import Scenario, ScenarioError, resolve_scenario
 _ITEM_TO_PARAM = {
     "lead_time": kernel.LEAD, "holding_cost": kernel.HOLD, "shortage_cost": kernel.SHORT, "order_cost": kernel.ORDER_COST,
     "unit_cost": kernel.UNIT_COST, "moq": kernel.MOQ, "pack_size": kernel.PACK, "shelf_life": kernel.SHELF,
-    "outdating_cost": kernel.OUTDATE,
+    "outdating_cost": kernel.OUTDATE, "volume": kernel.VOLUME,
 }
 
 
@@ -54,6 +54,7 @@ class Problem:
         p[:, kernel.SCALE] = self.source.scales
         p[:, kernel.SHELF] = 0 if sc.shelf_life is None else sc.shelf_life
         p[:, kernel.OUTDATE] = sc.outdating_cost
+        p[:, kernel.VOLUME] = 1.0
         items = getattr(self.source, "items", None)
         if items is not None:
             for name, col in _ITEM_TO_PARAM.items():
@@ -76,8 +77,21 @@ class Problem:
         self.state_width = self.age_off + self.n_age
         self.crossing = sc.crossing
         self.lifo = sc.issuing == "lifo"
-        self.ops = self.lead_dist is not None or self.n_age > 0
-        """Whether the problem needs ``kernel.step_ext`` (random lead times or perishable stock)."""
+        sh = sc.shared
+        self.shared = np.array([math.inf if sh is None or sh.capacity is None else sh.capacity,
+                                math.inf if sh is None or sh.budget is None else sh.budget])
+        """(capacity, budget) shared by the SKUs of a warehouse (inf: none); see ``kernel.shared_cut``."""
+        if self.shared[1] < math.inf and not (p[:, kernel.UNIT_COST] > 0).any():
+            raise ScenarioError("field 'shared.budget' limits the money spent on orders but no SKU has a unit cost; "
+                                "give unit_cost or an item-table unit_cost column")
+        if np.isfinite(self.shared).any() and not (p[:, kernel.VOLUME] > 0).all():
+            i = int(np.flatnonzero(~(p[:, kernel.VOLUME] > 0))[0])
+            raise ScenarioError(f"SKU {self.source.sku_name(i)!r} has volume {p[i, kernel.VOLUME]:g}; expected a "
+                                "volume > 0 per unit (the item table's volume column)")
+        self.with_room = bool(np.isfinite(self.shared[0]))
+        """The observation ends with ``shared_room``: the warehouse's free capacity / capacity."""
+        self.ops = self.lead_dist is not None or self.n_age > 0 or bool(np.isfinite(self.shared).any())
+        """Whether the problem needs ``kernel.step_ext`` (random lead times, perishable stock, shared limits)."""
         o = sc.observation
         self.window = o.demand_window
         want_cal = self.source.has_calendar if o.calendar == "auto" else bool(o.calendar)
@@ -105,9 +119,11 @@ class Problem:
         for f in self.obs_fields:
             if f.name.startswith("calendar"):
                 low[f.index] = -1.0
+            elif f.name == "shared_room":  # (a start above the capacity)
+                low[f.index] = -np.inf
         high = np.full(self.obs_dim, np.inf, dtype=np.float32)
         for f in self.obs_fields:
-            if f.name.startswith("calendar") or f.name in ("period", "lead_time"):
+            if f.name.startswith("calendar") or f.name in ("period", "lead_time", "shared_room"):
                 high[f.index] = 1.0
         self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
 
@@ -210,10 +226,22 @@ class Problem:
             out._cont_max = self._cont_max[skus].copy()
         return out
 
+    def without_shared(self) -> Problem:
+        """The same problem with every SKU on its own (no shared capacity or budget): what per-SKU tuning
+        simulates (its columns are candidates, not a warehouse)."""
+        if not np.isfinite(self.shared).any():
+            return self
+        out = object.__new__(Problem)
+        out.__dict__.update(self.__dict__)
+        out.__dict__.pop("_training_episodes", None)
+        out.shared = np.array([math.inf, math.inf])
+        out.ops = self.lead_dist is not None or self.n_age > 0
+        return out
+
     def _layout(self) -> list[ObsField]:
         """The observation layout (:func:`invcore.observation.obs_layout`, shared with the deploy side)."""
         pairs = obs_layout(self.n_pipe, self.window, self.n_calendar, self.with_period, self.with_lead,
-                           n_age=self.n_age)
+                           n_age=self.n_age, with_room=self.with_room)
         return [ObsField(i, name, meaning) for i, (name, meaning) in enumerate(pairs)]
 
     def request(self, action, sku: int) -> float:

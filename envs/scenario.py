@@ -14,6 +14,8 @@ Built-ins
                           do not cross.
 ``perishable-demo``       Poisson(5), lost sales p = 9, h = 1, lead time 1, shelf life 3 periods (FIFO), outdating
                           cost 4 per unit.
+``shared-capacity-demo``  20 Poisson SKUs (means 1..20), lost sales p = 9, h = 1, lead time 2; each group of 20
+                          episodes is one warehouse whose inventory positions may total 600 units.
 ``demo``                  four synthetic e-commerce SKUs (daily, weekly seasonality, trend, promotion spikes,
                           negative-binomial noise), lead time 3 days, order cost and purchase cost.
 
@@ -36,6 +38,7 @@ YAML layout (every key optional; unknown keys and wrong types are errors)::
     shelf_life: null            # or m: units expire m periods after arrival (perishable stock)
     issuing: fifo               # perishable: fifo (oldest first) or lifo
     outdating_cost: 0.0         # perishable: cost per expired unit
+    shared: {capacity: null, budget: null}  # warehouse limits across SKUs (volume x position; money per period)
     episode_length: 500
     initial_state: random       # random | steady | empty
     reward_scale: 1.0           # reward = -(cost - reward_offset) * reward_scale
@@ -177,6 +180,19 @@ class ActionConfig:
 
 
 @dataclass(frozen=True)
+class SharedConfig:
+    """Limits shared by the SKUs of one warehouse (the SKUs stepped together: a data set's catalogue, or each
+    group of ``n_skus`` consecutive episodes / vector-env slots of a multi-SKU parametric scenario)."""
+
+    capacity: float | None = None
+    """Cap on the warehouse's stock: sum over its SKUs of volume x inventory position after ordering (so the
+    stock after arrivals can never exceed it); volume per unit from the item table's ``volume`` column (1 by
+    default: units)."""
+    budget: float | None = None
+    """Cap on the money spent on the orders placed in one period: sum of unit cost x order (needs unit costs)."""
+
+
+@dataclass(frozen=True)
 class Scenario:
     """All parameters of an inventory problem. Costs are per unit and per period unless stated."""
 
@@ -208,6 +224,9 @@ class Scenario:
     """Perishable stock: demand takes the oldest units first (fifo) or the newest (lifo)."""
     outdating_cost: float = 0.0
     """Perishable stock: cost per unit that expires (on top of its holding cost in its last period)."""
+    shared: SharedConfig | None = None
+    """Shared capacity / budget across the SKUs of a warehouse; orders beyond them are cut proportionally
+    (``envs.kernel.shared_cut``: after MOQ and pack rounding; ``info["cut"]`` reports the units removed)."""
     episode_length: int = 500
     initial_state: Literal["random", "steady", "empty"] = "random"
     reward_scale: float = 1.0
@@ -244,7 +263,7 @@ _BACK_RE = re.compile(r"^backorder-L(\d+)-b(\d+)$")
 def builtin_names() -> list[str]:
     names = [f"lost-sales-L{L}-p{p}" for L in range(1, 11) for p in ZIPKIN_PENALTIES]
     names += [f"backorder-L{L}-b{b}" for L in range(1, 11) for b in ZIPKIN_PENALTIES]
-    return names + ["demo", "random-lead-demo", "perishable-demo"]
+    return names + ["demo", "random-lead-demo", "perishable-demo", "shared-capacity-demo"]
 
 
 def builtin(name: str) -> Scenario:
@@ -271,6 +290,13 @@ def builtin(name: str) -> Scenario:
             issuing="fifo", outdating_cost=4.0, demand=DemandConfig(kind="poisson", mean=5.0), episode_length=500,
             action=ActionConfig(mode="units", n=21, step=1.0), source=name,
         )
+    if name == "shared-capacity-demo":
+        return Scenario(
+            name=name, mode="lost_sales", lead_time=2, holding_cost=1.0, shortage_cost=9.0,
+            demand=DemandConfig(kind="poisson", mean=[float(k) for k in range(1, 21)]), episode_length=300,
+            shared=SharedConfig(capacity=600.0, budget=None), initial_state="steady",
+            action=ActionConfig(mode="units", n=31, step=0.5, relative=True), source=name,
+        )
     if name == "demo":
         return Scenario(
             name="demo", mode="lost_sales", lead_time=3, holding_cost=0.05, shortage_cost=2.0,
@@ -287,7 +313,7 @@ def builtin(name: str) -> Scenario:
     raise ScenarioError(
         f"unknown scenario {name!r}: expected a YAML file path or a built-in name "
         f"(lost-sales-L<1..10>-p<{'|'.join(map(str, ZIPKIN_PENALTIES))}>, backorder-L<1..10>-b<...>, demo, "
-        "random-lead-demo, perishable-demo)"
+        "random-lead-demo, perishable-demo, shared-capacity-demo)"
     )
 
 
@@ -379,7 +405,7 @@ def _apply_overrides(obj: Any, overrides: dict[str, Any], where: str, nested_as_
 
 def _qual(cls: type, name: str) -> str:
     prefix = {"DemandConfig": "demand.", "DataConfig": "data.", "ObservationConfig": "observation.",
-              "ActionConfig": "action."}.get(cls.__name__, "")
+              "ActionConfig": "action.", "SharedConfig": "shared."}.get(cls.__name__, "")
     return prefix + name
 
 
@@ -503,6 +529,13 @@ def _check_values(sc: Scenario) -> None:
         bad("shelf_life", f"null (no expiry) or an integer in 1..{MAX_SHELF_LIFE} (periods after arrival)")
     if sc.issuing not in ("fifo", "lifo"):
         bad("issuing", "'fifo' or 'lifo'")
+    if sc.shared is not None:
+        for name in ("capacity", "budget"):
+            v = getattr(sc.shared, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                                  or v < 0):
+                raise ScenarioError(f"field 'shared.{name}' must be null (no limit) or a finite number >= 0, got "
+                                    f"{_short(v)}")
     for name in ("holding_cost", "shortage_cost", "order_cost", "unit_cost", "outdating_cost"):
         v = getattr(sc, name)
         if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:

@@ -11,20 +11,21 @@ import numpy as np
 
 OBS_LAYOUT_VERSION = 1
 """Version of the layout of :func:`obs_layout`: on_hand, pipeline_1..n, inventory_position, on_hand_age_0..m-1
-(perishable stock only; a layout without them is unchanged), demand_lag_W..1, calendar_*, period, lead_time. Exported policies record it; bump it with any change to the fields, their order
+(perishable stock only; a layout without them is unchanged), demand_lag_W..1, calendar_*, period, lead_time,
+shared_room (shared capacity only). Exported policies record it; bump it with any change to the fields, their order
 or their meaning."""
 
 CALENDAR_FIELDS = ("calendar_month_sin", "calendar_month_cos", "calendar_dow_sin", "calendar_dow_cos")
 """Calendar field names, in the column order of :func:`invcore.calendar.calendar_features`."""
 KNOWN_FIELDS = ("on_hand", "pipeline_<k>", "inventory_position", "on_hand_age_<a>", "demand_lag_<k>",
-                *CALENDAR_FIELDS, "period", "lead_time")
+                *CALENDAR_FIELDS, "period", "lead_time", "shared_room")
 
 
 def obs_layout(n_pipe: int, window: int, n_calendar: int, with_period: bool,
-               with_lead: bool, n_age: int = 0) -> list[tuple[str, str]]:
+               with_lead: bool, n_age: int = 0, with_room: bool = False) -> list[tuple[str, str]]:
     """(name, meaning) of every observation field, in order. n_pipe: pipeline slots (largest lead time - 1);
     window: demand periods; n_calendar: 0, 2 (month) or 4 (month and weekday); n_age: perishable stock's
-    longest shelf life (on hand by age, 0 otherwise)."""
+    longest shelf life (on hand by age, 0 otherwise); with_room: a shared capacity (its free share, last)."""
     f = [("on_hand", "net inventory after this period's arrival / scale (on hand; < 0 = backorders)")]
     f += [(f"pipeline_{k + 1}", f"units arriving in {k + 1} period(s) / scale") for k in range(n_pipe)]
     f += [("inventory_position", "net inventory + outstanding orders / scale")]
@@ -39,12 +40,15 @@ def obs_layout(n_pipe: int, window: int, n_calendar: int, with_period: bool,
         f += [("period", "period index / episode length")]
     if with_lead:
         f += [("lead_time", "lead time / largest lead time")]
+    if with_room:
+        f += [("shared_room", "free shared capacity of the warehouse / capacity: (capacity - sum of volume x "
+                              "inventory position) / capacity, before ordering")]
     return f
 
 
 def known_field(name: str) -> bool:
     """Whether layout version :data:`OBS_LAYOUT_VERSION` defines a field of this name."""
-    if name in ("on_hand", "inventory_position", "period", "lead_time") or name.startswith("calendar_"):
+    if name in ("on_hand", "inventory_position", "period", "lead_time", "shared_room") or name.startswith("calendar_"):
         return name in KNOWN_FIELDS
     if name.startswith("on_hand_age_"):
         return name[12:].isdigit()

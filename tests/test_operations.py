@@ -220,3 +220,113 @@ def test_perishable_dp_optimum_against_the_kernel_and_base_stock():
     sim, se = long_run_cost(pb, base_stock(float(S)), n=200, periods=2000)
     assert abs(sim - bs_cost) < 4 * se
     assert perishable_policy_cost(S + 2, **kw) > bs_cost and perishable_policy_cost(S - 2, **kw) > bs_cost
+
+
+# ------------------------------------------------------------------------------------------ shared limits
+def shared_problem(**kw):
+    return Problem("lost-sales-L2-p9", demand={"mean": [3.0, 6.0, 9.0]}, initial_state="steady", **kw)
+
+
+def test_shared_capacity_cuts_orders_proportionally_after_pack_and_moq():
+    from envs.batch import BatchSim
+
+    pb = shared_problem(shared={"capacity": 60.0}, pack_size=2, moq=4)
+    eps = make_episodes(pb, "test", seed=0, n=6, periods=40)  # two warehouses of the three SKUs
+    sim = BatchSim(pb, eps, initial_state="steady")
+    rng = np.random.default_rng(0)
+    cuts = 0
+    for _ in range(40):
+        ip = sim.raw.inventory_position.copy()
+        want = rng.integers(0, 30, eps.n).astype(float)
+        plain = np.where(want > 0, np.ceil(np.maximum(want, 4) / 2) * 2, 0.0)  # constrain: moq 4, pack 2
+        info = sim.step(want)
+        q = info[:, kernel.I_ORDER]
+        for g in (0, 1):
+            s = slice(3 * g, 3 * g + 3)
+            room = max(60.0 - ip[s].sum(), 0.0)
+            if plain[s].sum() > room:
+                f = room / plain[s].sum()
+                expect = np.floor(f * plain[s] / 2 + 1e-9) * 2
+                expect[expect < 4] = 0.0
+                np.testing.assert_array_equal(q[s], expect)
+                cuts += 1
+            else:
+                np.testing.assert_array_equal(q[s], plain[s])
+            assert (ip[s] + q[s]).sum() <= max(60.0, ip[s].sum()) + 1e-9
+        np.testing.assert_array_equal(info[:, kernel.I_CUT], plain - q)
+    assert cuts > 10
+
+
+def test_budget_cut_and_a_limit_that_never_binds_is_no_limit():
+    pb = shared_problem(shared={"budget": 20.0}, unit_cost=2.0)
+    totals = batch_totals(pb, 40.0, n=6)
+    assert (totals[:, kernel.I_PURCHASE].reshape(-1, 3).sum(axis=1) <= 20.0 * 300 + 1e-6).all()
+    assert totals[:, kernel.I_CUT].sum() > 0
+    free = shared_problem(shared={"capacity": 1e12, "budget": 1e12}, unit_cost=2.0)
+    np.testing.assert_array_equal(batch_totals(free, 20.0), batch_totals(shared_problem(unit_cost=2.0), 20.0))
+    with pytest.raises(ScenarioError, match="'shared.budget' limits the money"):
+        shared_problem(shared={"budget": 5.0})
+    with pytest.raises(ScenarioError, match="field 'shared.capacity' must be"):
+        shared_problem(shared={"capacity": -1.0})
+    with pytest.raises(ScenarioError, match="shared"):
+        resolve_scenario("lost-sales-L2-p9", **{"shared.room": 3})
+
+
+def test_shared_room_observation_is_the_warehouse_free_share():
+    pb = shared_problem(shared={"capacity": 90.0})
+    assert pb.obs_fields[-1].name == "shared_room"
+    from envs.batch import BatchSim
+
+    eps = make_episodes(pb, "test", seed=1, n=6, periods=10)
+    sim = BatchSim(pb, eps)
+    for _ in range(5):
+        obs = sim.observe()
+        ip = sim.raw.inventory_position.reshape(2, 3).sum(axis=1)
+        np.testing.assert_allclose(obs[:, -1], np.repeat((90.0 - ip) / 90.0, 3), rtol=1e-6)
+        sim.step(np.full(6, 7.0))
+
+
+def test_lp_allocation_is_base_stock_without_a_binding_limit_and_optimal_under_one():
+    from itertools import product
+
+    from baselines.lp_allocation import LPAllocation
+
+    pb = shared_problem(shared={"capacity": 1e9})
+    lp = LPAllocation().fit(pb, train_data(pb))
+    ip = np.array([2.0, 20.0, 5.0])
+    sku, group = np.arange(3), np.zeros(3, dtype=np.int64)
+    np.testing.assert_array_equal(lp.orders(sku, ip, pb.params, group), np.maximum(lp.levels - ip, 0))
+
+    tight = shared_problem(shared={"capacity": 40.0}, pack_size=2, moq=4)
+    lp = LPAllocation().fit(tight, train_data(tight))
+    ip = np.array([1.0, 6.0, 3.0])
+    q = lp.orders(sku, ip, tight.params, group)
+
+    def G(i, y):  # expected protection-period cost of SKU i at position y (the program's objective)
+        cdf = lp.cdf[i]
+        slope = (1 + 9) * cdf - 9
+        full = np.concatenate([[0.0], np.cumsum(slope)])  # G(y) - G(0) at integers
+        return full[min(int(y), full.size - 1)] + max(int(y) - (full.size - 1), 0) * 1.0
+
+    def total(qq):
+        return sum(G(i, ip[i] + qq[i]) for i in range(3))
+
+    best = min((qq for qq in product(range(0, 31, 2), repeat=3)
+                if all(x == 0 or x >= 4 for x in qq) and sum(qq) + ip.sum() <= 40), key=total)
+    assert (ip + q).sum() <= 40 and all(x == 0 or (x >= 4 and x % 2 == 0) for x in q)
+    assert total(q) == pytest.approx(total(best), abs=1e-9)
+    # the proportional cut of the same newsvendor levels is feasible, so it cannot do better
+    want = np.maximum(lp.levels - ip, 0)
+    from invcore.constraints import constrain, shared_cut
+
+    plain = constrain(want, ip, 4.0, 2.0, np.inf, np.inf)
+    prop = shared_cut(plain, ip, 4.0, 2.0, np.ones(3), np.zeros(3), 40.0, np.inf)
+    assert total(q) <= total(prop) + 1e-9
+
+
+def test_shared_limits_refuse_sku_chunks():
+    from baselines.evaluation import sku_chunks
+
+    pb = shared_problem(shared={"capacity": 40.0})
+    with pytest.raises(ScenarioError, match="cannot be simulated in separate chunks"):
+        sku_chunks(pb, make_episodes(pb, "test", seed=0, n=3, periods=5), "test", 1)

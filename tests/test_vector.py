@@ -129,6 +129,8 @@ PARITY_CASES = {
     "random-lead-times-crossing-backorder": ("random-lead-demo", {"crossing": True, "mode": "backorder"}),
     "perishable-fifo": ("perishable-demo", {}),
     "perishable-lifo-L0-backorder": ("perishable-demo", {"issuing": "lifo", "lead_time": 0, "mode": "backorder"}),
+    "shared-capacity-one-sku": ("lost-sales-L2-p9", {"shared": {"capacity": 25.0, "budget": 40.0}, "unit_cost": 3.0,
+                                                     "pack_size": 2}),
 }
 
 
