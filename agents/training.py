@@ -370,8 +370,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool
 
         if Problem(cfg.scenario, **cfg.scenario_overrides).ops:
             raise ScenarioError(f"--algo hdpo: its differentiable twin (agents/twin.py) does not model random lead "
-                                f"times or perishable stock, which scenario {cfg.scenario!r} has; train it with "
-                                "--algo ppo or dqn")
+                                f"times, perishable stock or shared limits, which scenario {cfg.scenario!r} has; "
+                                "train it with --algo ppo or dqn")
 
         return train_hdpo(cfg, run_dir, command, resume=resume, log=log)
     t_start = time.process_time()

@@ -617,7 +617,9 @@ def perishable_policy_cost(orders: Callable[[np.ndarray], np.ndarray] | int, dem
                            lost_sales_penalty: float = 9.0, outdating_cost: float = 0.0, issuing: str = "fifo",
                            max_order: int | None = None, tol: float = 1e-10, max_iter: int = 100_000) -> float:
     """Exact long-run average cost of a stationary policy of the perishable model: an int S (base-stock on the
-    inventory position, orders capped at max_order, default S) or a callable states [n, m + L - 1] -> orders."""
+    inventory position, orders capped at max_order, default S) or a callable states [n, m + L - 1] -> orders.
+    The policy's chain must be unichain (not base-stock with m = 1 and L >= 1: the next state is then S minus
+    the current one whatever the demand, and the cost depends on the start; a RuntimeWarning says so)."""
     Q = (int(orders) if isinstance(orders, (int, np.integer)) else morton_bound(
         demand_mean, lead_time, holding_cost, lost_sales_penalty) + 4) if max_order is None else int(max_order)
     model = _PerishableModel(demand_mean, lead_time, shelf_life, holding_cost, lost_sales_penalty, outdating_cost,

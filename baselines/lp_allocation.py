@@ -43,6 +43,7 @@ class LPAllocation(Policy):
         self.levels = np.zeros(0)
         self.cpu_s = 0.0
         self.solves = 0
+        self.last_size = 0  # variables of the last program
 
     def fit(self, problem, train: TrainData) -> LPAllocation:
         self.problem = problem
@@ -110,6 +111,7 @@ class LPAllocation(Policy):
         withmoq = act[moq[act] > 0]
         nz = withmoq.size
         nv = m + na + nz
+        self.last_size = nv
         c = np.concatenate([slopes, np.zeros(na + nz)])
         lb = np.zeros(nv)
         ub = np.concatenate([np.ones(m), k[act].astype(np.float64), np.ones(nz)])

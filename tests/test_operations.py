@@ -330,3 +330,50 @@ def test_shared_limits_refuse_sku_chunks():
     pb = shared_problem(shared={"capacity": 40.0})
     with pytest.raises(ScenarioError, match="cannot be simulated in separate chunks"):
         sku_chunks(pb, make_episodes(pb, "test", seed=0, n=3, periods=5), "test", 1)
+
+
+# ------------------------------------------------------------------------------------------ deploy
+def test_deploy_observations_and_the_shared_cut_in_recommend(tmp_path):
+    import json
+
+    from agents.export import main as export_main
+    from deploy import policyfile as pf
+    from deploy import recommend as rec
+    from envs.batch import BatchSim
+
+    pb = Problem("perishable-demo", lead_time=3)
+    eps = make_episodes(pb, "test", seed=1, n=8, periods=20)
+    sim = BatchSim(pb, eps, initial_state="random", seed=2)
+    names = [f.name for f in pb.obs_fields]
+    assert "on_hand_age_2" in names
+    for _ in range(6):
+        obs = sim.observe()
+        ages = {f"on_hand_age_{a}": sim.raw.ages[:, a].copy() for a in range(pb.n_age)}
+        got = pf.build_observations(names, net=sim.raw.on_hand.copy(), pipeline=sim.raw.pipeline[:, :pb.n_pipe],
+                                    lags=np.zeros((eps.n, 0)), scale=sim.params[:, kernel.SCALE],
+                                    lead=sim.params[:, kernel.LEAD], lead_norm=pb.lead_norm, extra=ages)
+        np.testing.assert_array_equal(got, obs)
+        sim.step(np.full(eps.n, 6.0))
+
+    out = tmp_path / "bs.json"
+    assert export_main(["--baseline", "base_stock", "--scenario", "shared-capacity-demo", "--out", str(out)]) == 0
+    meta = json.loads(out.read_text())
+    assert meta["operations"]["shared"] == {"capacity": 600.0, "budget": None}
+    state = tmp_path / "state.csv"
+    pd.DataFrame({"sku": [f"sku{i}" for i in range(20)], "on_hand": [5] * 20, "in_transit_1": [3] * 20}).to_csv(
+        state, index=False)
+    orders = tmp_path / "orders.csv"
+    assert rec.main(["--policy", str(out), "--state", str(state), "--out", str(orders)]) == 0
+    r = pd.read_csv(orders)
+    assert r["shared_cut_qty"].sum() > 0 and r["inventory_position_after"].sum() <= 600
+    np.testing.assert_array_equal(r["order_qty"] + r["shared_cut_qty"],
+                                  np.maximum(np.array(meta["levels"]["S"]) - 8, 0))
+
+
+def test_hdpo_refuses_the_operations_it_does_not_model(tmp_path, capsys):
+    import train as train_cli
+
+    code = train_cli.main(["--algo", "hdpo", "--scenario", "perishable-demo", "--timesteps", "100",
+                           "--run-dir", str(tmp_path / "run"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "does not model random lead times, perishable stock or shared" in err and len(err.splitlines()) == 1
