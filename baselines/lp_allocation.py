@@ -93,7 +93,7 @@ class LPAllocation(Policy):
         k = np.ceil(np.maximum(want, 0.0) / pack - 1e-9)
         k = np.minimum(k, np.floor(np.maximum(room_sku, 0.0) / pack + 1e-9)).astype(np.int64)
         k = np.where(np.ceil(moq / pack - 1e-9) > k, 0, k)  # the moq does not fit: no order
-        cols_c, slopes, owner = [], [], []
+        slopes, owner = [], []
         for j in np.flatnonzero(k > 0):
             s = self._slopes(int(sku[j]), float(ip[j]), int(k[j]), float(pack[j]))
             slopes.append(s)

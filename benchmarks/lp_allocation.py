@@ -51,7 +51,7 @@ def main() -> None:
         eps = make_episodes(pb, "test", seed=0, n=n, periods=args.periods)
         times: list[float] = []
 
-        def act(sim):
+        def act(sim, lp=lp, times=times):
             t0 = time.process_time()
             q = lp.orders(sim.raw.sku, sim.raw.inventory_position, sim.raw.params, sim.raw.group)
             times.append(time.process_time() - t0)
@@ -59,7 +59,7 @@ def main() -> None:
 
         tot, _ = simulate(pb, eps, act)
         levels = lp.levels[eps.sku]  # the program's own newsvendor levels, cut proportionally by the engine
-        tb, _ = simulate(pb, eps, lambda sim: levels, order_up_to=True)
+        tb, _ = simulate(pb, eps, lambda sim, lv=levels: lv, order_up_to=True)
         cost_lp = tot[:, kernel.I_COST].sum() / tot[:, PERIODS].sum()
         cost_bs = tb[:, kernel.I_COST].sum() / tb[:, PERIODS].sum()
         nvar = lp.last_size
