@@ -79,8 +79,9 @@ def recommend(policy: DeployedPolicy, st: State, service_level: float = 0.95,
     order = constrain(want, ip, p["moq"], p["pack_size"], p["max_order"], p["capacity"])
     ops = policy.meta.get("operations") or {}
     shared = ops.get("shared") or {}
+    limited = shared.get("capacity") is not None or shared.get("budget") is not None
     cut = np.zeros(len(order))
-    if shared.get("capacity") is not None or shared.get("budget") is not None:  # the state file = one warehouse
+    if limited:  # the state file = one warehouse
         vol = np.asarray(ops.get("volume"), dtype=np.float64)[p["sku_index"]] if ops.get("volume") is not None \
             else np.ones(len(order))
         vol = np.where(p["sku_index"] >= 0, vol, 1.0)  # SKUs added by --items: volume 1
@@ -131,7 +132,7 @@ def recommend(policy: DeployedPolicy, st: State, service_level: float = 0.95,
         "inventory_position": ip, "inventory_position_after": after, "demand_per_period": rate,
         "periods_of_cover": cover, "safety_stock": ss, "lead_time": lead, "projected_min_stock": low,
         "stock_alert": alert, "alert_reason": reason, "policy": policy.label,
-        **({"shared_cut_qty": cut} if shared else {}),
+        **({"shared_cut_qty": cut} if limited else {}),
     })
 
 
