@@ -61,12 +61,12 @@ class Engine:
         self._winbuf = np.zeros((W, n))
         self._all = np.arange(n)
         self._no_offset = np.zeros(n, dtype=np.int64)
-        self._period_col = pb.obs_dim - 1 - int(pb.with_lead) - int(pb.with_room)
+        self._period_col = pb.obs_dim - 1 - int(pb.with_lead) - pb.n_age - int(pb.with_room)
+        self._age_col = pb.obs_dim - pb.n_age - int(pb.with_room)  # perishable: the on_hand_age_* fields
         self._win = np.arange(W)[:, None]
         self._frac = np.zeros(n)  # observe's period column (t / length) for all slots, without temporaries
         self._with_period = pb.with_period
-        self._obs_flags = (pb.n_calendar, 0.0, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe, pb.n_age,
-                           pb.age_off)
+        self._obs_flags = (pb.n_calendar, 0.0, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe)
         # the operations of kernel.step_ext (random lead times, perishable stock): None on the plain path
         # shared limits: slot j is in warehouse j // n_skus (the SKUs of a data set, or each group of n_skus
         # consecutive episodes of a multi-SKU parametric scenario, stepped in lockstep)
@@ -74,6 +74,9 @@ class Engine:
         self._sums = np.zeros((int(self.group[-1]) + 1 if n else 1, 3))
         self._room = np.zeros(n) if pb.with_room else None  # the observation's shared_room (last column)
         self._ops = (pb.crossing, pb.lifo, pb.age_off, self.group, pb.shared, self._sums) if pb.ops else None
+        if pb.ops:  # (bound per instance: the plain path keeps its one call, without a test)
+            self.step = self._step_ops
+            self.step_actions = self._step_actions_ops
         self.leads = np.zeros((1 if pb.lead_dist is not None else 0, n))  # [T, N] lead times drawn per period
         self._lead = np.zeros(n if pb.lead_dist is not None else 0)
 
@@ -176,10 +179,6 @@ class Engine:
         """One period for every slot: `request` [N] = units to order (or target inventory positions), then
         the rewards and every clock advance. Returns the number of slots whose episode ended (t reached its
         length); the period's figures are in :attr:`info`, the rewards in :attr:`rewards`."""
-        if self._ops is not None:
-            return _step_ext(self.state, self.params, request, self.demand, self.window, self.t, self.period,
-                             self.lengths, self.backorder, order_up_to, self.info, self._d, self.reward_offset,
-                             self.reward_scale, self.rewards, self.returns, self.leads, self._lead, *self._ops)
         return _step(self.state, self.params, request, self.demand, self.window, self.t, self.period, self.lengths,
                      self.backorder, order_up_to, self.info, self._d, self.reward_offset, self.reward_scale,
                      self.rewards, self.returns)
@@ -187,16 +186,24 @@ class Engine:
     def step_actions(self, actions: np.ndarray, order_up_to: bool = False) -> int:
         """:meth:`step` for discrete actions [N] int: request = table[slot, action] (written to :attr:`request`)
         in the same pass; a ValueError names the valid range when an action is outside it (nothing is stepped)."""
-        if self._ops is not None:
-            if _requests_and_demand(self.table, actions, self.demand, self.window, self.t, self.request, self._d):
-                raise ValueError(f"actions must be in 0..{self.table.shape[1] - 1}")
-            return self.step(self.request, order_up_to)
         ended = _step_actions(self.state, self.params, self.request, self.table, actions, self.demand, self.window,
                               self.t, self.period, self.lengths, self.backorder, order_up_to, self.info, self._d,
                               self.reward_offset, self.reward_scale, self.rewards, self.returns)
         if ended < 0:
             raise ValueError(f"actions must be in 0..{self.table.shape[1] - 1}")
         return ended
+
+    def _step_ops(self, request: np.ndarray, order_up_to: bool = False) -> int:
+        """:meth:`step` through ``kernel.step_ext`` (``Problem.ops``; bound as the instance's ``step``)."""
+        return _step_ext(self.state, self.params, request, self.demand, self.window, self.t, self.period,
+                         self.lengths, self.backorder, order_up_to, self.info, self._d, self.reward_offset,
+                         self.reward_scale, self.rewards, self.returns, self.leads, self._lead, *self._ops)
+
+    def _step_actions_ops(self, actions: np.ndarray, order_up_to: bool = False) -> int:
+        """:meth:`step_actions` through ``kernel.step_ext`` (bound as the instance's ``step_actions``)."""
+        if _requests_and_demand(self.table, actions, self.demand, self.window, self.t, self.request, self._d):
+            raise ValueError(f"actions must be in 0..{self.table.shape[1] - 1}")
+        return self._step_ops(self.request, order_up_to)
 
     def inventory_position(self, out: np.ndarray | None = None) -> np.ndarray:
         out = np.empty(self.n) if out is None else out
@@ -218,9 +225,8 @@ class Engine:
                            cal_offset, *self._obs_flags, obs)
             if self._with_period:
                 obs[:, self._period_col] = np.divide(t, self.lengths, out=self._frac)
-            if self._room is not None:
-                kernel.shared_room(self.state, self.params, self.group, self.problem.shared[0], self._sums, self._room)
-                obs[:, -1] = self._room
+            if self._ops is not None:
+                self._observe_ops(obs)
             return obs
         t = self.t[slots]
         trace = self.demand[t[None, :] + self._win, slots[None, :]] if W else self.demand
@@ -231,10 +237,25 @@ class Engine:
         if self._with_period:
             obs[:, self._period_col] = t / self.lengths[slots]
         self.obs[slots] = obs
-        if self._room is not None:
-            kernel.shared_room(self.state, self.params, self.group, self.problem.shared[0], self._sums, self._room)
-            self.obs[slots, -1] = self._room[slots]
+        if self._ops is not None:
+            if self.problem.n_age:
+                kernel.observe_ages(self.state[slots], self.params[slots], self.problem.n_age, self.problem.age_off,
+                                    self._age_col, obs)
+                self.obs[slots] = obs
+            if self._room is not None:
+                kernel.shared_room(self.state, self.params, self.group, self.problem.shared[0], self._sums,
+                                   self._room)
+                self.obs[slots, -1] = self._room[slots]
         return self.obs
+
+    def _observe_ops(self, obs: np.ndarray) -> None:
+        """The observation fields of ``Problem.ops`` (after :func:`kernel.observe`'s): stock by age, shared room."""
+        pb = self.problem
+        if pb.n_age:
+            kernel.observe_ages(self.state, self.params, pb.n_age, pb.age_off, self._age_col, obs)
+        if self._room is not None:
+            kernel.shared_room(self.state, self.params, self.group, pb.shared[0], self._sums, self._room)
+            obs[:, -1] = self._room
 
 
 @njit(cache=True)

@@ -88,11 +88,11 @@ class InventoryEnv(gym.Env):
     | 0 | net inventory after this period's arrival (on hand; negative = backorders) / scale | [0, inf) lost sales; (-inf, inf) backorder |
     | 1 .. L_max-1 | units arriving in 1 .. L_max-1 periods / scale (0 beyond the SKU's own L) | [0, inf) |
     | L_max | inventory position = net inventory + outstanding orders / scale | as index 0 |
-    | next m_max | perishable stock only: units on hand of age 0 .. m_max-1 / scale (0 beyond the SKU's own m) | [0, inf) |
     | next W | demand 1 .. W periods ago, oldest first / scale | [0, inf) |
     | next 2 or 4 | calendar (if dates): sin, cos of month of year; sin, cos of weekday (daily data) | [-1, 1] |
     | next 1 | period index / episode length (if ``observation.period``) | [0, 1] |
     | next 1 | lead time / L_max (if ``observation.lead_time``; "auto" = when SKUs' lead times differ) | [0, 1] |
+    | next m_max | perishable stock only: units on hand of age 0 .. m_max-1 / scale (0 beyond the SKU's own m) | [0, inf) |
     | last | shared capacity only: the warehouse's free capacity / capacity before ordering (``shared_room``) | (-inf, 1] |
 
     ``env.unwrapped.obs_fields`` lists the layout of an instance. The raw state is in ``info``.
@@ -111,7 +111,8 @@ class InventoryEnv(gym.Env):
     ## Info (every step, for that period; raw units)
     ``demand, sales, lost, backordered (at end), received, order (after constraints), requested,
     on_hand (end), inventory_position (end), cost, holding_cost, shortage_cost, ordering_cost,
-    purchase_cost, outdated, outdating_cost, cut, period, sku, on_order`` (the L orders outstanding at the end of the period, arriving at the
+    purchase_cost, period, sku, on_order`` and, with random lead times, perishable stock or shared limits,
+    ``outdated, outdating_cost, cut`` (the L orders outstanding at the end of the period, arriving at the
     start of periods t+1 .. t+L, this period's order last; on_hand - backordered + sum(on_order) =
     inventory_position). Not to be confused with ``pipeline`` of the reset info / :attr:`raw_state` and the
     observation's ``pipeline_k``: the L - 1 slots at the decision point, before this period's order (the slot
@@ -162,14 +163,16 @@ class InventoryEnv(gym.Env):
         self._last_info: dict[str, Any] | None = None
         # views and constants of the hot path, made once
         self._obs0, self._info0 = self._obs[0], self._info[0]
+        self._info_plain = self._info[0, :kernel.I_OUTDATED]  # the info columns of a problem without operations
         self._pipe = self._state[0, kernel.RECV:kernel.RECV + 1]
         self._cfg = np.zeros(kernel.N_CFG, dtype=np.float64)
         self._cfg[[kernel.C_WINDOW, kernel.C_BACKORDER, kernel.C_ORDER_UP_TO, kernel.C_N_CALENDAR, kernel.C_WITH_PERIOD, kernel.C_LEAD_NORM,
-                   kernel.C_WITH_LEAD, kernel.C_N_PIPE, kernel.C_N_AGE, kernel.C_AGE_OFF]] = (
-            pb.window, self._backorder, self._order_up_to, pb.n_calendar, pb.with_period, pb.lead_norm, pb.with_lead,
-            pb.n_pipe, pb.n_age, pb.age_off)
-        # random lead times / perishable stock: kernel.step_ext then kernel.observe (two calls)
+                   kernel.C_WITH_LEAD, kernel.C_N_PIPE]] = (pb.window, self._backorder, self._order_up_to, pb.n_calendar,
+                                                  pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe)
+        # random lead times / perishable stock / shared limits: kernel.step_ext then kernel.observe (two calls)
         self._ops = pb.ops
+        if pb.ops:
+            self.step = self._step_ops
         self._leads = np.zeros(0)
         self._lead_now = np.zeros(1 if pb.lead_dist is not None else 0)
         self._group = np.zeros(1, dtype=np.int64)  # shared limits: the one SKU of an episode is its warehouse
@@ -236,21 +239,45 @@ class InventoryEnv(gym.Env):
         else:
             requested = float(self._table[self._sku, action])
         self._request[0] = requested
-        if self._ops:
-            if self._lead_now.size:
-                self._lead_now[0] = self._leads[t]
-            pb = self.problem
-            kernel.step_ext(self._state, self._params, self._request, self._trace[t + pb.window], self._lead_now,
-                            self._backorder, self._order_up_to, pb.crossing, pb.lifo, pb.age_off, self._info,
-                            self._group, pb.shared, self._sums)
-            self._t = t + 1
-            self._observe()
-            if pb.with_room:
-                self._obs0[-1] = self._room_now()
+        kernel.step_observe(self._state, self._params, self._request, self._trace, t, self._calendar, self._cal_offset,
+                            self._cfg, self._obs, self._info)
+        self._t = t + 1
+        # (the dict of _result without the operations' columns, written out: the plain path's cost per step)
+        (demand, sales, lost, backordered, received, order, on_hand, position, cost, holding, shortage, ordering,
+         purchase) = self._info_plain.tolist()
+        info = {"demand": demand, "sales": sales, "lost": lost, "backordered": backordered, "received": received,
+                "order": order, "on_hand": on_hand, "inventory_position": position, "cost": cost,
+                "holding_cost": holding, "shortage_cost": shortage, "ordering_cost": ordering,
+                "purchase_cost": purchase, "requested": requested, "period": t, "sku": self._sku_name,
+                "on_order": self._pipe.copy()}
+        self._last_info = info
+        reward = -(cost - self._reward_offset) * self._reward_scale
+        return self._obs0.copy(), reward, False, self._t >= self._periods, info
+
+    def _step_ops(self, action):
+        """:meth:`step` of a problem with random lead times, perishable stock or shared limits (``Problem.ops``;
+        bound as the instance's ``step``): kernel.step_ext, then kernel.observe."""
+        t = self._t
+        if t >= self._periods:
+            raise RuntimeError("step() called after the episode ended; call reset()")
+        if self._continuous:
+            requested = self.problem.request(action, self._sku)
         else:
-            kernel.step_observe(self._state, self._params, self._request, self._trace, t, self._calendar,
-                                self._cal_offset, self._cfg, self._obs, self._info)
-            self._t = t + 1
+            requested = float(self._table[self._sku, action])
+        self._request[0] = requested
+        if self._lead_now.size:
+            self._lead_now[0] = self._leads[t]
+        pb = self.problem
+        kernel.step_ext(self._state, self._params, self._request, self._trace[t + pb.window], self._lead_now,
+                        self._backorder, self._order_up_to, pb.crossing, pb.lifo, pb.age_off, self._info,
+                        self._group, pb.shared, self._sums)
+        self._t = t + 1
+        self._observe()
+        if pb.with_room:
+            self._obs0[-1] = self._room_now()
+        return self._result(requested, t)
+
+    def _result(self, requested: float, t: int):
         (demand, sales, lost, backordered, received, order, on_hand, position, cost, holding, shortage, ordering,
          purchase, outdated, outdating, cut) = self._info0.tolist()
         info = {"demand": demand, "sales": sales, "lost": lost, "backordered": backordered, "received": received,
@@ -287,7 +314,10 @@ class InventoryEnv(gym.Env):
         pb = self.problem
         kernel.observe(self._state, self._params, self._trace, self._t, pb.window, self._calendar, self._cal_offset,
                   pb.n_calendar, self._t / self._periods, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe,
-                  pb.n_age, pb.age_off, self._obs)
+                  self._obs)
+        if pb.n_age:  # perishable: the on_hand_age_* fields, after lead_time
+            kernel.observe_ages(self._state, self._params, pb.n_age, pb.age_off,
+                                pb.obs_dim - pb.n_age - int(pb.with_room), self._obs)
 
     def _room_now(self) -> float:
         kernel.shared_room(self._state, self._params, self._group, self.problem.shared[0], self._sums, self._room)

@@ -240,6 +240,16 @@ def shared_cut(params: np.ndarray, group: np.ndarray, shared: np.ndarray, sums: 
 
 
 @njit(cache=True)
+def observe_ages(state: np.ndarray, params: np.ndarray, n_age: int, age_off: int, col: int, obs: np.ndarray) -> None:
+    """Perishable stock: obs[i, col + a] = units of age a on hand / scale (a < n_age; 0 beyond the SKU's own
+    shelf life), the observation's ``on_hand_age_*`` fields (after those :func:`observe` writes)."""
+    for i in range(state.shape[0]):
+        scale = params[i, SCALE]
+        for a in range(n_age):
+            obs[i, col + a] = state[i, age_off + a] / scale
+
+
+@njit(cache=True)
 def shared_room(state: np.ndarray, params: np.ndarray, group: np.ndarray, capacity: float, sums: np.ndarray,
                 room: np.ndarray) -> None:
     """room[i] = the free shared capacity of row i's warehouse / capacity, at the decision point (before
@@ -380,8 +390,7 @@ def accumulate(info: np.ndarray, active: np.ndarray, totals: np.ndarray) -> None
 @njit(cache=True)
 def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, window: int,
             calendar: np.ndarray, cal_offset: np.ndarray, n_calendar: int, period_frac: float,
-            with_period: bool, lead_norm: float, with_lead: bool, n_pipe: int, n_age: int, age_off: int,
-            obs: np.ndarray) -> None:
+            with_period: bool, lead_norm: float, with_lead: bool, n_pipe: int, obs: np.ndarray) -> None:
     """Write the observation of every SKU at period t (see InventoryEnv's docstring for the layout).
 
     trace: [history + periods, n] demand (column i = SKU i), history = `window` leading periods, so the
@@ -402,9 +411,6 @@ def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, wi
             j += 1
         obs[i, j] = ip / scale
         j += 1
-        for a in range(n_age):  # perishable: on hand by age (0 beyond the SKU's own shelf life)
-            obs[i, j] = state[i, age_off + a] / scale
-            j += 1
         for k in range(window):
             obs[i, j] = trace[t + k, i] / scale
             j += 1
@@ -425,8 +431,8 @@ def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, wi
 
 # the single env's per-episode constants for step_observe, one float64 vector (fewer arguments to unbox per call)
 (C_WINDOW, C_BACKORDER, C_ORDER_UP_TO, C_N_CALENDAR, C_PERIODS, C_WITH_PERIOD, C_LEAD_NORM, C_WITH_LEAD,
- C_N_PIPE, C_N_AGE, C_AGE_OFF) = range(11)
-N_CFG = 11
+ C_N_PIPE) = range(9)
+N_CFG = 9
 
 
 @njit(cache=True)
@@ -440,4 +446,4 @@ def step_observe(state: np.ndarray, params: np.ndarray, request: np.ndarray, tra
     step(state, params, request, trace[t + window], cfg[C_BACKORDER] != 0.0, cfg[C_ORDER_UP_TO] != 0.0, info)
     observe(state, params, trace, t + 1, window, calendar, cal_offset, int(cfg[C_N_CALENDAR]),
             (t + 1) / cfg[C_PERIODS], cfg[C_WITH_PERIOD] != 0.0, cfg[C_LEAD_NORM], cfg[C_WITH_LEAD] != 0.0,
-            int(cfg[C_N_PIPE]), int(cfg[C_N_AGE]), int(cfg[C_AGE_OFF]), obs)
+            int(cfg[C_N_PIPE]), obs)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 OBS_LAYOUT_VERSION = 1
-"""Version of the layout of :func:`obs_layout`: on_hand, pipeline_1..n, inventory_position, on_hand_age_0..m-1
-(perishable stock only; a layout without them is unchanged), demand_lag_W..1, calendar_*, period, lead_time,
-shared_room (shared capacity only). Exported policies record it; bump it with any change to the fields, their order
+"""Version of the layout of :func:`obs_layout`: on_hand, pipeline_1..n, inventory_position, demand_lag_W..1,
+calendar_*, period, lead_time, then on_hand_age_0..m-1 (perishable stock only) and shared_room (shared capacity
+only): a layout without them is unchanged. Exported policies record it; bump it with any change to the fields, their order
 or their meaning."""
 
 CALENDAR_FIELDS = ("calendar_month_sin", "calendar_month_cos", "calendar_dow_sin", "calendar_dow_cos")
@@ -25,12 +25,11 @@ def obs_layout(n_pipe: int, window: int, n_calendar: int, with_period: bool,
                with_lead: bool, n_age: int = 0, with_room: bool = False) -> list[tuple[str, str]]:
     """(name, meaning) of every observation field, in order. n_pipe: pipeline slots (largest lead time - 1);
     window: demand periods; n_calendar: 0, 2 (month) or 4 (month and weekday); n_age: perishable stock's
-    longest shelf life (on hand by age, 0 otherwise); with_room: a shared capacity (its free share, last)."""
+    longest shelf life (on hand by age, after lead_time; 0 otherwise); with_room: a shared capacity (its free
+    share, last)."""
     f = [("on_hand", "net inventory after this period's arrival / scale (on hand; < 0 = backorders)")]
     f += [(f"pipeline_{k + 1}", f"units arriving in {k + 1} period(s) / scale") for k in range(n_pipe)]
     f += [("inventory_position", "net inventory + outstanding orders / scale")]
-    f += [(f"on_hand_age_{a}", f"units on hand of age {a} period(s) (0: arrived this period) / scale")
-          for a in range(n_age)]
     f += [(f"demand_lag_{window - k}", f"demand {window - k} period(s) ago / scale") for k in range(window)]
     if n_calendar:
         f += [("calendar_month_sin", "sin(2 pi month/12)"), ("calendar_month_cos", "cos(2 pi month/12)")]
@@ -40,6 +39,8 @@ def obs_layout(n_pipe: int, window: int, n_calendar: int, with_period: bool,
         f += [("period", "period index / episode length")]
     if with_lead:
         f += [("lead_time", "lead time / largest lead time")]
+    f += [(f"on_hand_age_{a}", f"units on hand of age {a} period(s) (0: arrived this period) / scale")
+          for a in range(n_age)]
     if with_room:
         f += [("shared_room", "free shared capacity of the warehouse / capacity: (capacity - sum of volume x "
                               "inventory position) / capacity, before ordering")]

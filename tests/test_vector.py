@@ -57,6 +57,9 @@ def replay_source(singles: list[InventoryEnv], reset_obs: dict[int, np.ndarray])
 
 def assert_info_equal(single: dict, vec: dict, where: str) -> None:
     for key in INFO_FIELDS:
+        if key not in single:  # the operations' columns (outdated, ...): only where the problem has them
+            assert key in ("outdated", "outdating_cost", "cut") and vec[key] == 0.0, where
+            continue
         assert single[key] == vec[key], f"{where}: {key} {single[key]!r} != {vec[key]!r}"
     np.testing.assert_array_equal(single["on_order"], vec["on_order"], err_msg=where)
 
@@ -87,7 +90,7 @@ def run_parity(make_single, n: int, steps: int, front: str, seed: int = 0, **vec
             assert not term.any()
             infos = vinfo["dicts"]
             for key in INFO_FIELDS:  # the array infos hold the same figures
-                if key != "sku":
+                if key != "sku" and key in ref[0][4]:
                     np.testing.assert_array_equal(vinfo[key], [r[4][key] for r in ref])
         for i, (o, r, te, tr, inf) in enumerate(ref):
             where = f"step {t} slot {i}"
