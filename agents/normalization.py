@@ -23,8 +23,8 @@ from envs.batch import PERIODS, simulate
 from envs.inventory_env import InventoryEnv
 from envs.problem import Problem
 from envs.reward import Reward
-from envs.scenario import ScenarioError
 from envs.sb3_vec import InventoryVecEnv
+from envs.scenario import ScenarioError
 
 from .config import TrainConfig
 
