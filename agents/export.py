@@ -243,9 +243,25 @@ def problem_metadata(problem) -> dict[str, Any]:
                         "trained_lead_times": sorted({int(v) for v in p[:, kernel.LEAD]})},
         "skus": pf.sku_table([problem.sku_name(i) for i in range(problem.n_skus)], params),
         "defaults": defaults,
+        "operations": operations_metadata(problem),
         "demand_scale_meaning": "mean demand per period of the SKU on its training data (parametric: the "
                                 "scenario's mean); observations are quantities / demand scale",
     }
+
+
+def operations_metadata(problem) -> dict[str, Any]:
+    """Random lead times and perishable stock of a Problem (issue 16): per-SKU lead-time distributions (None:
+    fixed), whether orders may cross, shelf lives (0: not perishable), issuing rule and outdating costs."""
+    from envs import kernel
+
+    p = problem.params
+    dist = problem.lead_dist
+    return {"lead_time_dist": None if dist is None else [[float(v) for v in row] for row in dist],
+            "crossing": bool(problem.crossing), "shelf_life": [int(v) for v in p[:, kernel.SHELF]],
+            "issuing": problem.scenario.issuing, "outdating_cost": [float(v) for v in p[:, kernel.OUTDATE]],
+            "shared": {"capacity": None if not np.isfinite(problem.shared[0]) else float(problem.shared[0]),
+                       "budget": None if not np.isfinite(problem.shared[1]) else float(problem.shared[1])},
+            "volume": [float(v) for v in p[:, kernel.VOLUME]]}
 
 
 def _versions(run: Run | None) -> dict[str, Any]:

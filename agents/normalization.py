@@ -24,6 +24,7 @@ from envs.inventory_env import InventoryEnv
 from envs.problem import Problem
 from envs.reward import Reward
 from envs.sb3_vec import InventoryVecEnv
+from envs.scenario import ScenarioError
 
 from .config import TrainConfig
 
@@ -167,5 +168,11 @@ def normalized_env(scenario, norm: Normalization) -> NormalizedEnv:
 def normalized_vec_env(problem: Problem, n_envs: int, norm: Normalization) -> NormalizedVecEnv:
     """``n_envs`` slots of :class:`envs.vector.InventoryVecEnv` (random SKUs) with the run's reward, their
     observations normalised; its Monitor-style ``infos[i]["episode"]["r"]`` is the normalised return."""
-    venv = InventoryVecEnv(problem.scenario, n_envs, skus="random", problem=problem, reward=norm.reward())
+    skus = "random"
+    if np.isfinite(problem.shared).any():  # shared limits: whole warehouses in lockstep (slot j = SKU j mod n)
+        if n_envs % problem.n_skus:
+            raise ScenarioError(f"--n-envs {n_envs}: a scenario with shared limits trains whole warehouses; expected "
+                                f"a multiple of its {problem.n_skus} SKUs")
+        skus = None
+    venv = InventoryVecEnv(problem.scenario, n_envs, skus=skus, problem=problem, reward=norm.reward())
     return NormalizedVecEnv(venv, norm)

@@ -74,7 +74,7 @@ def exact_cost(agent: AgentPolicy, problem: Problem, margin: int = 8, tol_mass: 
     from baselines.dp_optimal import capped_policy_cost, morton_bound
     from baselines.dp_policy import DPOptimal
 
-    if not DPOptimal.supports(problem) or agent.order_up_to:
+    if not DPOptimal.supports(problem) or agent.order_up_to or problem.n_age:  # (perishable: not this chain)
         return None
     p = problem.params[0]
     L, h, pen = int(p[kernel.LEAD]), float(p[kernel.HOLD]), float(p[kernel.SHORT])

@@ -27,6 +27,7 @@ from baselines.evaluation import evaluate_on, kpis_from_totals, make_policies
 from envs.batch import simulate
 from envs.episodes import STREAMS, Episodes, make_episodes
 from envs.problem import Problem
+from envs.scenario import ScenarioError
 
 from .config import PresetError, TrainConfig, algorithm_class
 from .normalization import Normalization, build_normalization, normalized_env, normalized_vec_env
@@ -368,6 +369,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool
     """Train (or resume) a run into `run_dir`. Returns the final evaluation on the validation traces."""
     if cfg.algorithm == "HDPO":
         from .hdpo import train_hdpo
+
+        if Problem(cfg.scenario, **cfg.scenario_overrides).ops:
+            raise ScenarioError(f"--algo hdpo: its differentiable twin (agents/twin.py) does not model random lead "
+                                f"times, perishable stock or shared limits, which scenario {cfg.scenario!r} has; "
+                                "train it with --algo ppo or dqn")
 
         return train_hdpo(cfg, run_dir, command, resume=resume, log=log)
     t_start = time.process_time()

@@ -134,6 +134,11 @@ class LevelPolicy(Policy):
 
 
 def lead_times(problem: Problem) -> np.ndarray:
+    """The lead time per SKU that rules protect against: the fixed one, or with random lead times the mean
+    rounded to whole periods (tuned rules then find their levels by simulation)."""
+    if problem.lead_dist is not None:
+        mean = problem.lead_dist @ np.arange(problem.lead_dist.shape[1])
+        return np.rint(mean).astype(np.int64)
     return problem.params[:, kernel.LEAD].astype(np.int64)
 
 

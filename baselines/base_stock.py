@@ -37,8 +37,9 @@ from .tuning import (
 
 
 def upper_level(problem, train: TrainData) -> np.ndarray:
-    """A level no sensible policy exceeds: 1.5 x the largest (L+1)-period training demand + 2 scales."""
-    L = lead_times(problem)
+    """A level no sensible policy exceeds: 1.5 x the largest (L+1)-period training demand + 2 scales (L: the
+    longest lead time)."""
+    L = problem.params[:, kernel.LEAD].astype(np.int64)
     scale = problem.params[:, kernel.SCALE]
     out = np.empty(problem.n_skus)
     for i, d in enumerate(train.demand):

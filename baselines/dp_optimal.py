@@ -91,7 +91,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse, stats
 
-__all__ = ["ZIPKIN_OPTIMA", "DPSolution", "best_base_stock", "morton_bound", "policy_cost", "solve_lost_sales"]
+__all__ = ["ZIPKIN_OPTIMA", "DPSolution", "PerishableSolution", "best_base_stock", "best_perishable_base_stock",
+           "morton_bound", "perishable_policy_cost", "policy_cost", "solve_lost_sales", "solve_perishable_lost_sales"]
 
 ZIPKIN_OPTIMA: dict[tuple[int, int], float] = {
     # Zipkin (2008), Oper. Res. 56(5): published optimal average costs, Poisson(5) demand, h = 1,
@@ -475,3 +476,181 @@ def best_base_stock(demand_mean: float = 5.0, lead_time: int = 2, holding_cost: 
             break
         s += 1
     return s, cost[s]
+
+
+# ------------------------------------------------------------------------------------ perishable stock
+# The small perishable lost-sales instance (issue 16): the timing of envs.kernel.step_ext with shelf life m,
+# lead time L >= 1, FIFO or LIFO issuing, Poisson demand. Decision state x = (a_0, ..., a_{m-1}, p_1, ...,
+# p_{L-1}): on hand by age (a_0 arrived this period) and the pipeline (p_k arrives in k periods); order q
+# arrives in L periods at age 0. Demand D is issued oldest first (FIFO) or newest first (LIFO); the period
+# costs h (units left, expiring ones included) + p (lost units) + theta (units of age m - 1 left, which
+# expire). Next state: (p_1 or q, r_0, ..., r_{m-2}, p_2, ..., p_{L-1}, q) with r the units left by age.
+# Every component is one order (no crossing, one arrival per period), so the state set {0..Q}^(m + L - 1)
+# with orders 0..Q is closed and exact: Q caps the order only (the default is the newsvendor level of the
+# L + 1 period demand + 4, checked not to bind by the solution). The expectation over demand is exact (the
+# tail D >= stock on hand is one term, its lost units E(D - stock)^+ in closed form).
+
+@dataclass(frozen=True, eq=False)
+class PerishableSolution:
+    """Optimal stationary policy of the perishable lost-sales MDP: ``policy[a_0, ..., a_{m-1}, p_1, ...]``."""
+
+    avg_cost: float
+    lower_bound: float
+    upper_bound: float
+    lead_time: int
+    shelf_life: int
+    max_order: int
+    policy: np.ndarray
+    iterations: int
+    n_states: int
+
+    def orders(self, ages: np.ndarray, pipeline: np.ndarray | None = None) -> np.ndarray:
+        """Batched lookup: ages [n, m] (column a = units of age a), pipeline [n, L - 1] -> orders [n]
+        (values rounded and clipped to 0..max_order)."""
+        cols = [np.asarray(ages, dtype=np.float64).reshape(-1, self.shelf_life)]
+        if self.lead_time > 1:
+            cols.append(np.asarray(pipeline, dtype=np.float64).reshape(cols[0].shape[0], -1)[:, :self.lead_time - 1])
+        x = np.clip(np.rint(np.concatenate(cols, axis=1)), 0, self.max_order).astype(np.intp)
+        return self.policy[tuple(x.T)].astype(np.int64)
+
+
+class _PerishableModel:
+    def __init__(self, mean: float, L: int, m: int, h: float, p: float, theta: float, lifo: bool, Q: int):
+        if L < 1 or m < 1:
+            raise ValueError("the perishable DP needs lead time >= 1 and shelf life >= 1")
+        self.L, self.m, self.Q = L, m, Q
+        dims = m + L - 1
+        self.dims = dims
+        grid = np.indices((Q + 1,) * dims).reshape(dims, -1).T  # every state, C order
+        self.coords = grid
+        self.n = grid.shape[0]
+        ages = grid[:, :m]
+        stock = ages.sum(axis=1)
+        top = int(stock.max())
+        pmf = stats.poisson.pmf(np.arange(top + 1), mean)
+        sf = stats.poisson.sf(np.arange(top + 1) - 1, mean)  # P(D >= k)
+        # E(D - k)^+ = mean - sum_{j < k} P(D > j)
+        tail_lost = mean - np.concatenate([[0.0], np.cumsum(stats.poisson.sf(np.arange(top), mean))])
+        rows, cols, probs = [], [], []
+        cost = p * tail_lost[stock]  # lost units of the tail term D >= stock; the others are 0 below
+        radix = (Q + 1) ** np.arange(dims - 1, -1, -1)  # C-order strides
+        order = range(m) if lifo else range(m - 1, -1, -1)
+        for d in range(top + 1):
+            left = ages.copy()
+            need = np.full(self.n, d)
+            for a in order:
+                take = np.minimum(left[:, a], need)
+                left[:, a] -= take
+                need -= take
+            short = d >= stock  # the tail term: everything is sold
+            prob = np.where(short, 0.0, pmf[d])
+            prob = np.where(d == stock, sf[np.minimum(stock, top)], prob)  # D >= stock, lumped at d = stock
+            live = prob > 0
+            rem = left.sum(axis=1)
+            cost += prob * (h * rem + theta * left[:, m - 1])
+            # the next state's components except q: (arrival, r_0..r_{m-2}, p_2..p_{L-1}); q added later
+            nxt = np.zeros((self.n, dims), dtype=np.int64)
+            if L >= 2:
+                nxt[:, 0] = grid[:, m]  # p_1 arrives
+                nxt[:, m:dims - 1] = grid[:, m + 1:]
+            nxt[:, 1:m] = left[:, :m - 1]
+            s = np.flatnonzero(live)
+            rows.append(s)
+            cols.append(nxt[s] @ radix)
+            probs.append(prob[s])
+        self.cost = cost
+        self.q_stride = int(radix[0] if L == 1 else radix[dims - 1])  # where q goes: a_0 (L = 1) or p_{L-1}
+        r, c, pr = np.concatenate(rows), np.concatenate(cols), np.concatenate(probs)
+        self.K = sparse.csr_matrix((pr, (r, c)), shape=(self.n, self.n))  # rows sum to 1 (base index, q = 0)
+        self.ip = grid.sum(axis=1)
+
+    def q_values(self, v: np.ndarray) -> np.ndarray:
+        """[n, Q + 1]: expected next relative value for each state and order q."""
+        out = np.empty((self.n, self.Q + 1))
+        for q in range(self.Q + 1):
+            shifted = np.zeros(self.n)
+            idx = np.arange(self.n)
+            ok = ((idx // self.q_stride) % (self.Q + 1)) == 0  # base states (q component 0)
+            shifted[ok] = v[idx[ok] + q * self.q_stride]
+            out[:, q] = self.K @ shifted
+        return out
+
+    def transitions(self, q: np.ndarray) -> sparse.csr_matrix:
+        K = self.K.tocoo()
+        return sparse.csr_matrix((K.data, (K.row, K.col + q[K.row] * self.q_stride)), shape=(self.n, self.n))
+
+
+def solve_perishable_lost_sales(demand_mean: float = 5.0, lead_time: int = 1, shelf_life: int = 2,
+                                holding_cost: float = 1.0, lost_sales_penalty: float = 9.0,
+                                outdating_cost: float = 0.0, issuing: str = "fifo", max_order: int | None = None,
+                                tol: float = 1e-7, max_iter: int = 100_000) -> PerishableSolution:
+    """Exact average-cost optimum of the perishable lost-sales problem (model above) by relative value
+    iteration (Odoni bounds on the gain; tau = 0.5 aperiodicity transform). ``max_order`` default: the
+    (L + 1)-period newsvendor level + 4, enlarged by 4 while the policy orders it."""
+    Q = morton_bound(demand_mean, lead_time, holding_cost, lost_sales_penalty) + 4 if max_order is None \
+        else int(max_order)
+    while True:
+        model = _PerishableModel(demand_mean, lead_time, shelf_life, holding_cost, lost_sales_penalty,
+                                 outdating_cost, issuing == "lifo", Q)
+        v = np.zeros(model.n)
+        lo, hi = -math.inf, math.inf
+        it = 0
+        while it < max_iter:
+            it += 1
+            w = model.cost + model.q_values(v).min(axis=1)
+            d = w - v
+            lo, hi = float(d.min()), float(d.max())
+            if hi - lo < tol:
+                break
+            v = 0.5 * v + 0.5 * w
+            v -= v[0]
+        policy = model.q_values(v).argmin(axis=1)
+        if max_order is not None or policy.max() < Q:
+            break
+        Q += 4
+    return PerishableSolution(0.5 * (lo + hi), lo, hi, lead_time, shelf_life, Q,
+                              policy.reshape((Q + 1,) * model.dims), it, model.n)
+
+
+def perishable_policy_cost(orders: Callable[[np.ndarray], np.ndarray] | int, demand_mean: float = 5.0,
+                           lead_time: int = 1, shelf_life: int = 2, holding_cost: float = 1.0,
+                           lost_sales_penalty: float = 9.0, outdating_cost: float = 0.0, issuing: str = "fifo",
+                           max_order: int | None = None, tol: float = 1e-10, max_iter: int = 100_000) -> float:
+    """Exact long-run average cost of a stationary policy of the perishable model: an int S (base-stock on the
+    inventory position, orders capped at max_order, default S) or a callable states [n, m + L - 1] -> orders.
+    The policy's chain must be unichain (not base-stock with m = 1 and L >= 1: the next state is then S minus
+    the current one whatever the demand, and the cost depends on the start; a RuntimeWarning says so)."""
+    Q = (int(orders) if isinstance(orders, (int, np.integer)) else morton_bound(
+        demand_mean, lead_time, holding_cost, lost_sales_penalty) + 4) if max_order is None else int(max_order)
+    model = _PerishableModel(demand_mean, lead_time, shelf_life, holding_cost, lost_sales_penalty, outdating_cost,
+                             issuing == "lifo", Q)
+    if isinstance(orders, (int, np.integer)):
+        q = np.clip(int(orders) - model.ip, 0, Q)
+    else:
+        q = np.rint(np.asarray(orders(model.coords))).astype(np.int64)
+        if (q < 0).any() or (q > Q).any():
+            raise ValueError(f"orders must be in 0..{Q}")
+    P = model.transitions(q)
+    tau, c = 0.75, model.cost
+    v = np.zeros(model.n)
+    lo, hi = -math.inf, math.inf
+    for _ in range(max_iter):
+        d = c + P @ v - v
+        lo, hi = max(lo, float(d.min())), min(hi, float(d.max()))
+        if hi - lo < tol:
+            break
+        v += tau * d
+        v -= v[0]
+    else:
+        warnings.warn(f"policy evaluation not converged (span {hi - lo:.3g})", RuntimeWarning, stacklevel=2)
+    return 0.5 * (lo + hi)
+
+
+def best_perishable_base_stock(**kw) -> tuple[int, float]:
+    """Best base-stock level S* of the perishable model and its exact cost (every S from 0 to the (L + 1)-period
+    newsvendor level + 4)."""
+    top = morton_bound(kw.get("demand_mean", 5.0), kw.get("lead_time", 1), kw.get("holding_cost", 1.0),
+                       kw.get("lost_sales_penalty", 9.0)) + 4
+    costs = {s: perishable_policy_cost(s, **kw) for s in range(top + 1)}
+    s = min(costs, key=costs.get)
+    return s, costs[s]

@@ -63,6 +63,9 @@ def _registry() -> dict[str, Callable[[], Policy]]:
     from .dp_policy import DPOptimal
 
     reg["dp_optimal"] = DPOptimal
+    from .lp_allocation import LPAllocation
+
+    reg["lp_allocation"] = LPAllocation
     reg["hindsight_base_stock"] = Hindsight
     return reg
 
@@ -78,6 +81,8 @@ def applicable(problem: Problem, name: str) -> bool:
         from .dp_policy import DPOptimal
 
         return DPOptimal.supports(problem)
+    if name == "lp_allocation":
+        return bool(np.isfinite(problem.shared).any())
     return True
 
 
@@ -112,7 +117,7 @@ def make_policies(names: list[str] | str, problem: Problem) -> list[Policy]:
     if bad:
         raise ScenarioError(f"policy {', '.join(bad)} does not apply to scenario {problem.scenario.name!r} "
                             "(dp_optimal: parametric Poisson lost sales, L <= 4, K = c = 0, no constraints; "
-                            "hindsight_base_stock: data scenarios)")
+                            "hindsight_base_stock: data scenarios; lp_allocation: a shared capacity or budget)")
     return [reg[n]() for n in names]
 
 
@@ -303,6 +308,9 @@ def sku_chunks(problem: Problem, eps: Episodes, window: str, chunk_skus: int,
                rec: np.ndarray | None = None) -> list[ChunkTask]:
     """The SKUs of a data scenario cut into chunks of `chunk_skus` consecutive SKUs (every SKU is fitted in
     exactly one chunk; the evaluated SKUs of `eps`, in SKU order, fall in theirs)."""
+    if np.isfinite(problem.shared).any():
+        raise ScenarioError("--chunk-skus / --ray: the scenario's shared capacity or budget couples every SKU of "
+                            "the warehouse, so its SKUs cannot be simulated in separate chunks")
     if not problem.source.replays_windows:
         raise ScenarioError("only data scenarios are evaluated in SKU chunks (parametric demand draws all SKUs "
                             "from one random stream)")

@@ -26,7 +26,8 @@ PLOT_PERIODS = 120  # periods shown in the trajectory plot (from the end of the 
 TABLE_COLUMNS = [("avg_cost", "cost/period", "{:.4f}"), ("avg_cost_ci95", "±95%", "{:.4f}"),
                  ("holding", "holding", "{:.3f}"), ("shortage", "shortage", "{:.3f}"),
                  ("ordering", "ordering", "{:.3f}"), ("purchase", "purchase", "{:.3f}"),
-                 ("end_credit", "end credit", "{:.3f}"),
+                 ("end_credit", "end credit", "{:.3f}"), ("outdating", "outdating", "{:.3f}"),
+                 ("outdated", "expired/period", "{:.3f}"), ("cut", "cut/period", "{:.3f}"),
                  ("fill_rate", "fill", "{:.3f}"), ("cycle_service_level", "CSL", "{:.3f}"),
                  ("avg_on_hand", "on hand", "{:.2f}"), ("turnover", "turns", "{:.3f}"),
                  ("orders", "orders", "{:.3f}"), ("bullwhip", "bullwhip", "{:.2f}"),
@@ -50,7 +51,9 @@ def _fmt_ci(kpis: dict, key: str, f: str) -> str:
 
 def table(ev: Evaluation) -> str:
     """The terminal / markdown table, sorted by cost; bounds that see the future are marked with *."""
-    cols = [c for c in TABLE_COLUMNS if c[0] != "end_credit" or _has_unit_cost(ev)]
+    cols = [c for c in TABLE_COLUMNS if (c[0] != "end_credit" or _has_unit_cost(ev))
+            and (c[0] not in ("outdating", "outdated") or ev.problem.n_age)
+            and (c[0] != "cut" or np.isfinite(ev.problem.shared).any())]
     rows = [["policy"] + [c[1] for c in cols]]
     for r in ev.ranked():
         name = r.name + (" *" if r.uses_future else "")
@@ -64,7 +67,19 @@ def table(ev: Evaluation) -> str:
 
 def header(ev: Evaluation) -> str:
     sc = ev.problem.scenario
-    out = [f"scenario: {sc.name} ({sc.mode}, lead time {_param_text(ev, kernel.LEAD)}, h={_param_text(ev, kernel.HOLD)}, "
+    lead = _param_text(ev, kernel.LEAD)
+    if sc.lead_time_dist is not None:
+        lead = f"random, P(0..{len(sc.lead_time_dist) - 1}) = {sc.lead_time_dist}, crossing {str(sc.crossing).lower()}"
+    elif ev.problem.lead_dist is not None:
+        lead = f"random per SKU (item table), longest {lead}, crossing {str(sc.crossing).lower()}"
+    if np.isfinite(ev.problem.shared).any():
+        cap, bud = ev.problem.shared
+        lead += (f"; shared per warehouse: capacity {cap:g}, budget {bud:g} per period (orders beyond them cut "
+                 "proportionally)")
+    if ev.problem.n_age:
+        lead += (f", shelf life {_param_text(ev, kernel.SHELF)} ({sc.issuing.upper()}, outdating cost "
+                 f"{_param_text(ev, kernel.OUTDATE)})")
+    out = [f"scenario: {sc.name} ({sc.mode}, lead time {lead}, h={_param_text(ev, kernel.HOLD)}, "
            f"{'p' if sc.mode == 'lost_sales' else 'b'}={_param_text(ev, kernel.SHORT)}, "
            f"K={_param_text(ev, kernel.ORDER_COST)}, c={_param_text(ev, kernel.UNIT_COST)})",
            f"traces: {ev.episodes.label}" + (f"; first {ev.warmup} periods of each discarded as warm-up"
@@ -454,7 +469,7 @@ def breakdown_figure(ev: Evaluation, plt):
     names = [r.name for r in ev.ranked()][::-1]
     left = np.zeros(len(names))
     for key, color in (("holding", "tab:blue"), ("shortage", "tab:red"), ("ordering", "tab:orange"),
-                       ("purchase", "tab:gray")):
+                       ("purchase", "tab:gray"), ("outdating", "tab:brown")):
         vals = np.array([r.kpis[key] for r in ev.ranked()][::-1])
         ax.barh(names, vals, left=left, color=color, label=key)
         left += vals

@@ -69,7 +69,8 @@ def grid_search(problem: Problem, eps: Episodes, warmup: int, candidates: np.nda
     k = candidates.shape[1]
     reps = replicate(eps, k)
     values = candidates[reps.sku.reshape(-1, k)[:, 0]].reshape((-1,) + candidates.shape[2:])
-    totals, _ = simulate(problem, reps, lambda sim: act(sim, values), warmup=warmup, order_up_to=order_up_to)
+    totals, _ = simulate(problem.without_shared(), reps, lambda sim: act(sim, values), warmup=warmup,
+                         order_up_to=order_up_to)
     cost = per_sku_cost(problem, reps, totals, k)
     filled = np.where(np.isnan(cost), np.inf, cost)
     best = candidates[np.arange(problem.n_skus), filled.argmin(axis=1)]
@@ -485,6 +486,11 @@ def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: Rule, a: np.n
     k = a.shape[0] // max(n, 1)
     b = np.zeros_like(a) if b is None else np.ascontiguousarray(b, dtype=np.float64)
     a = np.ascontiguousarray(a, dtype=np.float64)
+    if problem.ops:
+        if not problem.without_shared().ops:  # shared limits only: each SKU alone is the plain dynamics
+            problem = problem.without_shared()
+        else:
+            return _simulated_rule_costs(problem, eps, warmup, rule, a, b, paths, skip, maxw)
     params = np.ascontiguousarray(problem.params[eps.sku])
     state0 = initial_states("steady", params, kernel.PIPE + max(problem.max_lead, 1), None)  # as simulate() starts
     demand, integral_demand = eps.by_episode
@@ -511,6 +517,48 @@ def rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: Rule, a: np.n
         _rule_totals(rule, params, demand, lo, lo + idx.size, k, lengths, warmup, a[cols], b[cols],
                      np.ascontiguousarray(path.T), np.ascontiguousarray(path_col, dtype=np.int64), state0,
                      backorder, pilot, bound, skip[cols], c_cost, c_per, maxw[cols], integral)
+    return cost, periods
+
+
+@njit(cache=True)
+def _rule_wants(rule: int, a: np.ndarray, b: np.ndarray, ip: np.ndarray, path: np.ndarray, path_col: np.ndarray,
+                t: int, active: np.ndarray, maxw: np.ndarray, out: np.ndarray) -> None:
+    """out[c] = the units column c's rule asks for at inventory position ip[c] in period t (_rule_want; maxw
+    recorded for active columns only)."""
+    for c in range(a.shape[0]):
+        f = path[path_col[c], t] if path_col[c] >= 0 and t < path.shape[1] else 0.0
+        w0 = maxw[c]
+        out[c] = _rule_want(rule, a[c], b[c], ip[c], f, maxw, c)
+        if not active[c]:
+            maxw[c] = w0
+
+
+def _simulated_rule_costs(problem: Problem, eps: Episodes, warmup: int, rule: int, a: np.ndarray, b: np.ndarray,
+                          paths, skip, maxw) -> tuple[np.ndarray, np.ndarray]:
+    """rule_costs for a problem whose dynamics the fused passes do not write (``Problem.ops``: random lead times,
+    perishable stock): the same rule through :func:`envs.batch.simulate` (the kernel itself), every column
+    simulated (no pruning; skipped columns get cost and periods 0)."""
+    n = eps.n
+    k = a.shape[0] // max(n, 1)
+    reps = eps.replicate(k)
+    if paths is not None:
+        path, path_col = paths(np.arange(n))
+        path = np.ascontiguousarray(np.asarray(path, dtype=np.float64).T)
+        path_col = np.ascontiguousarray(path_col, dtype=np.int64)
+    else:
+        path, path_col = np.zeros((1, 1)), np.full(a.shape[0], -1, dtype=np.int64)
+    maxw = np.zeros(a.shape[0]) if maxw is None else maxw
+    maxw[:] = 0.0
+    want = np.empty(a.shape[0])
+
+    def act(sim: BatchSim) -> np.ndarray:
+        _rule_wants(rule, a, b, sim.raw.inventory_position, path, path_col, sim.t, sim.raw.active, maxw, want)
+        return want
+
+    totals, _ = simulate(problem.without_shared(), reps, act, warmup=warmup)
+    cost, periods = totals[:, kernel.I_COST].copy(), totals[:, PERIODS].copy()
+    if skip is not None:
+        cost[skip], periods[skip] = 0.0, 0.0
     return cost, periods
 
 

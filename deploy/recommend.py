@@ -15,7 +15,9 @@ Inputs: the state file (one row per SKU: sku, on_hand, in_transit_*, demand_lag_
 file and demand history are described in :mod:`deploy.state`, which reads them; :mod:`deploy.policy` loads
 the policy.
 
-Output, one row per SKU in the state's order: order_qty (after MOQ, pack size, max order, capacity),
+Output, one row per SKU in the state's order: order_qty (after MOQ, pack size, max order, capacity, and a
+policy trained under a shared capacity / budget: the proportional cut of ``envs.kernel.shared_cut`` over the
+state file's SKUs as one warehouse, reported as shared_cut_qty),
 requested_qty (the policy's order before those rules), inventory_position (before ordering),
 inventory_position_after, demand_per_period, periods_of_cover (= inventory_position_after /
 demand_per_period), safety_stock, lead_time, projected_min_stock (lowest projected stock before an order
@@ -38,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from invcore.atomic import atomic_open
-from invcore.constraints import constrain, level_units
+from invcore.constraints import constrain, level_units, shared_cut
 from invcore.observation import build_observations, inventory_position
 
 from . import policyfile as pf
@@ -80,6 +82,20 @@ def recommend(policy: DeployedPolicy, st: State, service_level: float = 0.95,
     p = st.params
     want, ip = requested if requested is not None else policy_orders(policy, st)
     order = constrain(want, ip, p["moq"], p["pack_size"], p["max_order"], p["capacity"])
+    ops = policy.meta.get("operations") or {}
+    shared = ops.get("shared") or {}
+    limited = shared.get("capacity") is not None or shared.get("budget") is not None
+    cut = np.zeros(len(order))
+    if limited:  # the state file = one warehouse
+        vol = np.asarray(ops.get("volume"), dtype=np.float64)[p["sku_index"]] if ops.get("volume") is not None \
+            else np.ones(len(order))
+        vol = np.where(p["sku_index"] >= 0, vol, 1.0)  # SKUs added by --items: volume 1
+        inf = float("inf")
+        before = order
+        order = shared_cut(order, ip, p["moq"], p["pack_size"], vol, p["unit_cost"] if "unit_cost" in p
+                           else np.zeros(len(order)), inf if shared.get("capacity") is None else shared["capacity"],
+                           inf if shared.get("budget") is None else shared["budget"])
+        cut = before - order
     lead = p["lead_time"].astype(np.int64)
     # demand rate and variability: recent demand where given, else the demand scale (Poisson variability)
     n_obs = (~np.isnan(st.recent)).sum(axis=1)
@@ -121,6 +137,7 @@ def recommend(policy: DeployedPolicy, st: State, service_level: float = 0.95,
         "inventory_position": ip, "inventory_position_after": after, "demand_per_period": rate,
         "periods_of_cover": cover, "safety_stock": ss, "lead_time": lead, "projected_min_stock": low,
         "stock_alert": alert, "alert_reason": reason, "policy": policy.label,
+        **({"shared_cut_qty": cut} if limited else {}),
     })
 
 

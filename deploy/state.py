@@ -11,7 +11,8 @@ State file (CSV, CSV.gz or Parquet), one row per SKU, at the decision point of t
   the demand rate and its variability;
 * optional: ``backorders`` (backorder scenarios; >= 0), ``safety_stock`` (units; else z sigma sqrt(L + 1)),
   ``date`` (the period being planned, for calendar features; or ``--date``), and any other observation field
-  the policy needs by its name (``period``).
+  the policy needs by its name (``period``; perishable stock: ``on_hand_age_0`` .. ``on_hand_age_<m-1>``,
+  units on hand by age in periods since arrival, summing to ``on_hand``).
 
 Items file (optional): ``sku`` and any of demand_scale, lead_time, moq, pack_size, max_order, capacity: adds
 SKUs the policy was not trained on (demand_scale required for them) and overrides parameters of known ones.
@@ -219,6 +220,26 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
                 raise DeployError(f"{where.source}: the policy observes {name!r} (period index / episode length, "
                                   f"in [0, 1]); expected a column {name!r}")
             extra[name] = number_column(df, name, where, skus, name)
+        elif name == "shared_room":  # shared capacity: the warehouse's free share, from the SKUs of the state file
+            cap = (policy.meta.get("operations") or {}).get("shared", {}).get("capacity")
+            vol = (policy.meta.get("operations") or {}).get("volume")
+            v = np.ones(len(df)) if vol is None else np.where(params["sku_index"] >= 0, np.asarray(
+                vol, dtype=np.float64)[np.maximum(params["sku_index"], 0)], 1.0)
+            ip = on_hand - back + pipeline.sum(axis=1)
+            extra[name] = np.full(len(df), (cap - float(np.sum(v * ip))) / cap if cap else 0.0)
+        elif name.startswith("on_hand_age_"):  # perishable stock, by age
+            if name not in df.columns:
+                raise DeployError(f"{where.source}: the policy observes {name!r} (units on hand of age "
+                                  f"{name[12:]} periods: perishable stock); expected a column {name!r}")
+            extra[name] = number_column(df, name, where, skus, "units on hand")
+    ages = [n for n in names if n.startswith("on_hand_age_")]
+    if ages:
+        off = np.flatnonzero(np.abs(sum(extra[n] for n in ages) - on_hand) > 1e-6)
+        if off.size:
+            i = int(off[0])
+            raise DeployError(f"{where.source}: SKU {skus[i]!r} ({where.row(i)}): on_hand_age_* sum to "
+                              f"{sum(extra[n][i] for n in ages):g} but on_hand is {on_hand[i]:g}; expected "
+                              "the stock on hand by age to sum to on_hand")
     ss = None
     if "safety_stock" in df.columns:
         ss = number_column(df, "safety_stock", where, skus, "safety stock")

@@ -31,6 +31,8 @@ class RawState:
     active: np.ndarray  # [N] bool: the episode has not ended
     params: np.ndarray  # [N, kernel.N_PARAMS]
     sku: np.ndarray  # [N]
+    ages: np.ndarray | None = None  # [N, m] perishable stock: units on hand of age a (column a); else [N, 0]
+    group: np.ndarray | None = None  # [N] warehouse of each episode (shared limits; Engine.group)
 
 
 STOCKOUTS, ORDERS, ORDER_SQ, DEMAND_SQ, PERIODS, END_CREDIT = range(kernel.N_INFO, kernel.N_INFO + 6)
@@ -70,9 +72,10 @@ class BatchSim:
         cut = np.flatnonzero(np.diff(at)) + 1
         self._ends = {int(a[0]): i for a, i in zip(np.split(at, cut), np.split(idx, cut))} if idx.size else {}
         self._ip0 = np.zeros(n)  # the inventory position when counting starts (after a warm-up; see TOTAL_KEYS)
-        self.raw = RawState(period=0, on_hand=eng.state[:, kernel.NET], pipeline=eng.state[:, kernel.PIPE:],
-                            inventory_position=self.ip, last_demand=np.zeros(n), active=np.ones(n, bool),
-                            params=eng.params, sku=episodes.sku)
+        self.raw = RawState(period=0, on_hand=eng.state[:, kernel.NET],
+                            pipeline=eng.state[:, kernel.PIPE:problem.age_off], inventory_position=self.ip,
+                            last_demand=np.zeros(n), active=np.ones(n, bool), params=eng.params, sku=episodes.sku,
+                            ages=eng.state[:, problem.age_off:], group=eng.group)
         self._refresh()
 
     def _refresh(self) -> None:

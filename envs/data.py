@@ -35,7 +35,9 @@ what was expected. Lines that are completely blank (or whose date, sku and deman
 Item table
 ----------
 Per-SKU parameters, one row per SKU: a ``sku`` column and any of :data:`ITEM_PARAMS` (``lead_time,
-unit_cost, order_cost, holding_cost, shortage_cost, moq, pack_size``); any other column is an error unless
+unit_cost, order_cost, holding_cost, shortage_cost, moq, pack_size``; ``lead_time_min`` and ``lead_time_max``:
+a random lead time, uniform on that range of whole periods, drawn per order; ``shelf_life``, ``outdating_cost``:
+perishable stock; ``volume``: space per unit in a shared capacity); any other column is an error unless
 it is mapped to a parameter or named in ``ignore_columns=`` (so that ``MOQ`` is not silently dropped). A column
 may carry another name (``columns={"lead_time": "lead_time_weeks"}``; parameters not named in the mapping
 are still read from a column of their own name when there is one) and be rescaled after loading
@@ -112,11 +114,12 @@ __all__ = [
     "summarize",
 ]
 
-ITEM_PARAMS = ("lead_time", "unit_cost", "order_cost", "holding_cost", "shortage_cost", "moq", "pack_size")
+ITEM_PARAMS = ("lead_time", "unit_cost", "order_cost", "holding_cost", "shortage_cost", "moq", "pack_size",
+               "lead_time_min", "lead_time_max", "shelf_life", "outdating_cost", "volume")
 """Per-SKU parameters an item table may give."""
 
-_INTEGER_PARAMS = ("lead_time",)  # non-negative integers (moq may be fractional: it is a threshold, see below)
-_POSITIVE_INTEGER_PARAMS = ("pack_size",)
+_INTEGER_PARAMS = ("lead_time", "lead_time_min", "lead_time_max")  # non-negative integers (moq may be fractional: it is a threshold, see below)
+_POSITIVE_INTEGER_PARAMS = ("pack_size", "shelf_life")
 _SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 _DEFAULT_SPLIT = (0.6, 0.2, 0.2)
 _DEFAULT_VAL_SHARE = 0.25  # an unspecified val window: this share of the periods before the test window

@@ -19,8 +19,9 @@ from .scenario import ScenarioError
 class Engine:
     """``start(slots, episodes)``, ``step(request)``, ``observe()``; per-slot clocks ``t`` and ``lengths``.
 
-    Public buffers (read them, do not resize them): ``sku`` [N], ``state`` [N, kernel.PIPE + max(L_max, 1)]
-    (columns ``kernel.NET, RECV, PIPE..``), ``params`` [N, kernel.N_PARAMS], ``t`` [N] (the slot's period),
+    Public buffers (read them, do not resize them): ``sku`` [N], ``state`` [N, ``Problem.state_width``]
+    (columns ``kernel.NET, RECV, PIPE..``, then on hand by age for perishable stock), ``leads`` [T, N] (random
+    lead times: the lead time of each period's order, from the episodes), ``params`` [N, kernel.N_PARAMS], ``t`` [N] (the slot's period),
     ``period`` [N] (the period each slot played at the last step), ``lengths`` [N], ``info`` [N, kernel.N_INFO]
     (the last period's figures), ``request`` [N] (the last requests),
     ``obs`` [N, obs_dim] float32 (the last observation written by :meth:`observe`).
@@ -38,7 +39,7 @@ class Engine:
         self.window = W = pb.window
         self.backorder = pb.scenario.backorder
         self.sku = np.zeros(n, dtype=np.int64)
-        self.state = np.zeros((n, kernel.PIPE + max(pb.max_lead, 1)))
+        self.state = np.zeros((n, pb.state_width))
         self.params = np.zeros((n, kernel.N_PARAMS))
         self.t = np.zeros(n, dtype=np.int64)
         self.period = np.zeros(n, dtype=np.int64)
@@ -60,11 +61,24 @@ class Engine:
         self._winbuf = np.zeros((W, n))
         self._all = np.arange(n)
         self._no_offset = np.zeros(n, dtype=np.int64)
-        self._period_col = pb.obs_dim - 1 - int(pb.with_lead) - int(pb.with_eoq)
+        self._period_col = pb.obs_dim - 1 - int(pb.with_lead) - int(pb.with_eoq) - pb.n_age - int(pb.with_room)
+        self._age_col = pb.obs_dim - pb.n_age - int(pb.with_room)  # perishable: the on_hand_age_* fields
         self._win = np.arange(W)[:, None]
         self._frac = np.zeros(n)  # observe's period column (t / length) for all slots, without temporaries
         self._with_period = pb.with_period
         self._obs_flags = (pb.n_calendar, 0.0, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe, pb.with_eoq)
+        # the operations of kernel.step_ext (random lead times, perishable stock): None on the plain path
+        # shared limits: slot j is in warehouse j // n_skus (the SKUs of a data set, or each group of n_skus
+        # consecutive episodes of a multi-SKU parametric scenario, stepped in lockstep)
+        self.group = np.arange(n, dtype=np.int64) // max(pb.n_skus, 1)
+        self._sums = np.zeros((int(self.group[-1]) + 1 if n else 1, 3))
+        self._room = np.zeros(n) if pb.with_room else None  # the observation's shared_room (last column)
+        self._ops = (pb.crossing, pb.lifo, pb.age_off, self.group, pb.shared, self._sums) if pb.ops else None
+        if pb.ops:  # (bound per instance: the plain path keeps its one call, without a test)
+            self.step = self._step_ops
+            self.step_actions = self._step_actions_ops
+        self.leads = np.zeros((1 if pb.lead_dist is not None else 0, n))  # [T, N] lead times drawn per period
+        self._lead = np.zeros(n if pb.lead_dist is not None else 0)
 
     # ------------------------------------------------------------------ episodes
     def load(self, episodes: Episodes, initial_state: str = "steady", rng: np.random.Generator | None = None) -> None:
@@ -74,6 +88,8 @@ class Engine:
             raise ValueError(f"{episodes.n} episodes for {self.n} slots")
         self.demand = episodes.demand
         self._rows_buf = episodes.periods
+        if self._lead.size:
+            self.leads = self._episode_leads(episodes)
         if self.cal_rows is not None:
             self.cal_rows = episodes.calendar_rows()
         self._shared = True
@@ -85,6 +101,7 @@ class Engine:
         (``episodes.state`` if given, else the initial-state rule drawn from `rng`)."""
         if self._shared:
             self.demand = self.demand.copy()
+            self.leads = self.leads.copy()
             if self.cal_rows is not None:
                 self.cal_rows = self.cal_rows.copy()
             self._shared = False
@@ -96,11 +113,15 @@ class Engine:
         if self.every(slots):  # every slot in order: whole rows
             self.demand[:rows] = episodes.demand
             self.demand[rows:] = 0.0
+            if self._lead.size:
+                self.leads[:T] = self._episode_leads(episodes)
             if self.cal_rows is not None:
                 self.cal_rows[:rows + 1] = episodes.calendar_rows()
         else:
             self.demand[:rows, slots] = episodes.demand
             self.demand[rows:, slots] = 0.0
+            if self._lead.size:
+                self.leads[:T, slots] = self._episode_leads(episodes)
             if self.cal_rows is not None:
                 self.cal_rows[:rows + 1, slots] = episodes.calendar_rows()
         self._set(slots, episodes, initial_state, rng)
@@ -117,7 +138,15 @@ class Engine:
         if episodes.state is not None:
             self.state[slots] = episodes.state
         else:
-            self.state[slots] = initial_states(initial_state, self.params[slots], self.state.shape[1], rng)
+            self.state[slots] = initial_states(initial_state, self.params[slots], self.state.shape[1], rng,
+                                               self.problem.n_age)
+
+    @staticmethod
+    def _episode_leads(episodes: Episodes) -> np.ndarray:
+        if episodes.leads is None:
+            raise ScenarioError("the problem has random lead times but the episodes carry none (build them with "
+                                "envs.episodes.make_episodes on this problem)")
+        return episodes.leads
 
     def every(self, slots: np.ndarray) -> bool:
         """`slots` is every slot, in order (a reset of all slots)."""
@@ -139,6 +168,10 @@ class Engine:
             c = np.zeros((W + T + 1, self.n), dtype=np.int64)
             c[:self.cal_rows.shape[0]] = self.cal_rows
             self.cal_rows = c
+        if self._lead.size:
+            lt = np.zeros((T, self.n))
+            lt[:self.leads.shape[0]] = self.leads
+            self.leads = lt
         self._rows_buf = T
 
     # ------------------------------------------------------------------ dynamics
@@ -160,6 +193,18 @@ class Engine:
             raise ValueError(f"actions must be in 0..{self.table.shape[1] - 1}")
         return ended
 
+    def _step_ops(self, request: np.ndarray, order_up_to: bool = False) -> int:
+        """:meth:`step` through ``kernel.step_ext`` (``Problem.ops``; bound as the instance's ``step``)."""
+        return _step_ext(self.state, self.params, request, self.demand, self.window, self.t, self.period,
+                         self.lengths, self.backorder, order_up_to, self.info, self._d, self.reward_offset,
+                         self.reward_scale, self.rewards, self.returns, self.leads, self._lead, *self._ops)
+
+    def _step_actions_ops(self, actions: np.ndarray, order_up_to: bool = False) -> int:
+        """:meth:`step_actions` through ``kernel.step_ext`` (bound as the instance's ``step_actions``)."""
+        if _requests_and_demand(self.table, actions, self.demand, self.window, self.t, self.request, self._d):
+            raise ValueError(f"actions must be in 0..{self.table.shape[1] - 1}")
+        return self._step_ops(self.request, order_up_to)
+
     def inventory_position(self, out: np.ndarray | None = None) -> np.ndarray:
         out = np.empty(self.n) if out is None else out
         kernel.inventory_position(self.state, self.params, out)
@@ -180,6 +225,8 @@ class Engine:
                            cal_offset, *self._obs_flags, obs)
             if self._with_period:
                 obs[:, self._period_col] = np.divide(t, self.lengths, out=self._frac)
+            if self._ops is not None:
+                self._observe_ops(obs)
             return obs
         t = self.t[slots]
         trace = self.demand[t[None, :] + self._win, slots[None, :]] if W else self.demand
@@ -190,7 +237,25 @@ class Engine:
         if self._with_period:
             obs[:, self._period_col] = t / self.lengths[slots]
         self.obs[slots] = obs
+        if self._ops is not None:
+            if self.problem.n_age:
+                kernel.observe_ages(self.state[slots], self.params[slots], self.problem.n_age, self.problem.age_off,
+                                    self._age_col, obs)
+                self.obs[slots] = obs
+            if self._room is not None:
+                kernel.shared_room(self.state, self.params, self.group, self.problem.shared[0], self._sums,
+                                   self._room)
+                self.obs[slots, -1] = self._room[slots]
         return self.obs
+
+    def _observe_ops(self, obs: np.ndarray) -> None:
+        """The observation fields of ``Problem.ops`` (after :func:`kernel.observe`'s): stock by age, shared room."""
+        pb = self.problem
+        if pb.n_age:
+            kernel.observe_ages(self.state, self.params, pb.n_age, pb.age_off, self._age_col, obs)
+        if self._room is not None:
+            kernel.shared_room(self.state, self.params, self.group, pb.shared[0], self._sums, self._room)
+            obs[:, -1] = self._room
 
 
 @njit(cache=True)
@@ -203,6 +268,23 @@ def _step(state: np.ndarray, params: np.ndarray, request: np.ndarray, demand: np
     episode ended. (Written as calls of small loops: numba compiles that faster than one loop with branches.)"""
     _demand_now(demand, W, t, d)
     kernel.step(state, params, request, d, backorder, order_up_to, info)
+    return _rewards_and_clocks(info, offset, scale, rewards, returns, t, period, lengths)
+
+
+@njit(cache=True)
+def _step_ext(state: np.ndarray, params: np.ndarray, request: np.ndarray, demand: np.ndarray, W: int, t: np.ndarray,
+              period: np.ndarray, lengths: np.ndarray, backorder: bool, order_up_to: bool, info: np.ndarray,
+              d: np.ndarray, offset: np.ndarray, scale: np.ndarray, rewards: np.ndarray, returns: np.ndarray,
+              leads: np.ndarray, lead: np.ndarray, crossing: bool, lifo: bool, age_off: int, group: np.ndarray,
+              shared: np.ndarray, sums: np.ndarray) -> int:
+    """:func:`_step` through ``kernel.step_ext`` (random lead times: lead[i] = leads[t[i], i], each slot's own
+    period; the longest lead time beyond the buffer)."""
+    _demand_now(demand, W, t, d)
+    rows = leads.shape[0]
+    for i in range(lead.shape[0]):
+        lead[i] = leads[t[i], i] if t[i] < rows else params[i, kernel.LEAD]
+    kernel.step_ext(state, params, request, d, lead, backorder, order_up_to, crossing, lifo, age_off, info, group,
+                    shared, sums)
     return _rewards_and_clocks(info, offset, scale, rewards, returns, t, period, lengths)
 
 

@@ -58,6 +58,10 @@ class Episodes:
     label: str = ""
     cal_rows: np.ndarray | None = field(default=None, repr=False)
     state: np.ndarray | None = field(default=None, repr=False)
+    leads: np.ndarray | None = field(default=None, repr=False)
+    """Random lead times: [T, N] the lead time drawn for the order of period t of episode i (float64 whole
+    numbers; None where every lead time is fixed). Drawn with the demand, so every policy evaluated on these
+    episodes meets the same lead times."""
 
     @property
     def n(self) -> int:
@@ -84,7 +88,8 @@ class Episodes:
                        lengths=self.lengths[idx], cal_offset=self.cal_offset[idx],
                        past=None if self.past is None else [self.past[i] for i in idx],
                        cal_rows=None if self.cal_rows is None else np.ascontiguousarray(self.cal_rows[:, idx]),
-                       state=None if self.state is None else self.state[idx])
+                       state=None if self.state is None else self.state[idx],
+                       leads=None if self.leads is None else np.ascontiguousarray(self.leads[:, idx]))
 
     def replicate(self, k: int) -> Episodes:
         """Each episode repeated k times: column j * k + c is episode j with candidate c."""
@@ -93,7 +98,8 @@ class Episodes:
                        lengths=rep(self.lengths, k), cal_offset=rep(self.cal_offset, k),
                        past=None if self.past is None else [p for p in self.past for _ in range(k)],
                        cal_rows=None if self.cal_rows is None else rep(self.cal_rows, k, axis=1),
-                       state=None if self.state is None else rep(self.state, k, axis=0))
+                       state=None if self.state is None else rep(self.state, k, axis=0),
+                       leads=None if self.leads is None else np.ascontiguousarray(rep(self.leads, k, axis=1)))
 
     @cached_property
     def by_episode(self) -> tuple[np.ndarray, bool]:
@@ -122,15 +128,34 @@ def make_episodes(problem, split: str = "test", *, rng: np.random.Generator | No
         if len(pool) == 0:
             raise ScenarioError(f"no SKU has data in the {split} window")
         skus = pool if src.replays_windows else np.arange(problem.n_skus if n is None else n) % problem.n_skus
-    return src.episodes(problem, split, rng, np.asarray(skus, dtype=np.int64), periods, start=start,
-                        sampler=sampler, with_past=with_past, replay=replay)
+    eps = src.episodes(problem, split, rng, np.asarray(skus, dtype=np.int64), periods, start=start,
+                       sampler=sampler, with_past=with_past, replay=replay)
+    dist = getattr(problem, "lead_dist", None)
+    if dist is not None:  # drawn after the demand (the same demand as without random lead times)
+        eps = replace(eps, leads=draw_lead_times(dist, eps.sku, eps.periods, rng))
+    return eps
+
+
+def draw_lead_times(dist: np.ndarray, sku: np.ndarray, periods: int, rng: np.random.Generator) -> np.ndarray:
+    """[periods, N] lead times drawn from each episode's SKU row of `dist` (P(lead time = l), l = 0, 1, ...):
+    one uniform per period and episode, inverted through the SKU's cumulative distribution."""
+    u = rng.random((periods, sku.shape[0]))
+    out = np.empty_like(u)
+    cdf = np.cumsum(dist, axis=1)
+    top = np.array([np.flatnonzero(row > 0).max() for row in dist])
+    for s in np.unique(sku):
+        cols = np.flatnonzero(sku == s)
+        out[:, cols] = np.minimum(np.searchsorted(cdf[s] / cdf[s, -1], u[:, cols], side="right"), top[s])
+    return out
 
 
 INITIAL_STATES = ("random", "steady", "empty")
 
 
-def initial_states(kind: str, params: np.ndarray, columns: int, rng: np.random.Generator | None) -> np.ndarray:
-    """The one initial-state rule, for a batch of SKU rows `params` [k, N_PARAMS] -> states [k, columns]:
+def initial_states(kind: str, params: np.ndarray, columns: int, rng: np.random.Generator | None,
+                   n_age: int = 0) -> np.ndarray:
+    """The one initial-state rule, for a batch of SKU rows `params` [k, N_PARAMS] -> states [k, columns]
+    (the last `n_age` columns: perishable stock on hand by age; the initial stock is all of age 0):
     ``empty`` (nothing anywhere), ``steady`` (2 periods of mean demand on hand, one per pipeline slot that can
     hold an order, i.e. L - 1 slots) or ``random`` (on hand ~ U{0..ceil(3 scale)}, each of those pipeline slots ~
     Poisson(scale); drawn for all rows at once: the on hand of every row, then a full row of pipeline draws
@@ -138,6 +163,11 @@ def initial_states(kind: str, params: np.ndarray, columns: int, rng: np.random.G
     k = params.shape[0]
     out = np.zeros((k, columns))
     if kind == "empty":
+        return out
+    if n_age:
+        out[:, :columns - n_age] = initial_states(kind, params, columns - n_age, rng)
+        perish = params[:, kernel.SHELF] > 0
+        out[perish, columns - n_age] = np.maximum(out[perish, kernel.NET], 0.0)
         return out
     scale = params[:, kernel.SCALE]
     lead = params[:, kernel.LEAD].astype(np.int64)

@@ -17,7 +17,7 @@ _NO_CALENDAR = np.zeros((1, 0), dtype=np.float64)
 # step() unpacks the kernel's info row by position into a dict literal (faster than dict(zip(...)))
 assert kernel.INFO_KEYS == ("demand", "sales", "lost", "backordered", "received", "order", "on_hand",
                        "inventory_position", "cost", "holding_cost", "shortage_cost", "ordering_cost",
-                       "purchase_cost"), "update InventoryEnv.step to the new info columns"
+                       "purchase_cost", "outdated", "outdating_cost", "cut"), "update InventoryEnv.step to the new info columns"
 
 
 class InventoryEnv(gym.Env):
@@ -42,9 +42,26 @@ class InventoryEnv(gym.Env):
     3. demand d_t is served from on-hand stock; the rest is lost, or backordered;
     4. the period's cost is charged (below), then period t + 1 starts.
 
+    ## Random lead times and perishable stock (``envs.kernel.step_ext``)
+    - ``lead_time_dist: [p0, p1, ...]`` (or an item table's ``lead_time_min`` / ``lead_time_max``, uniform):
+      each order draws its own lead time l with P(l) = p_l (drawn with the episode's demand, so every policy
+      meets the same lead times); L_max is the longest possible one. With ``crossing: false`` (default) an
+      order that would arrive before units ordered earlier arrives with the latest of them instead (orders
+      never overtake); ``crossing: true`` lets each order keep its own draw.
+    - ``shelf_life: m``: stock is kept by age (periods since arrival; the initial stock is of age 0). Demand
+      takes the oldest units first (``issuing: fifo``) or the newest (``lifo``); after holding is charged,
+      the units of age m - 1 still on hand expire (``info["outdated"]``, ``outdating_cost`` each), the others
+      age by one period and this period's arrival enters at age 0 (after any backorders are filled from it).
+    - ``shared: {capacity, budget}``: limits shared by the SKUs of a warehouse (sum of volume x inventory
+      position after ordering; sum of unit cost x order per period). When the orders (after step 2's rules)
+      exceed one, every order of the warehouse is cut by the same factor, rounded down to its pack and dropped
+      below its moq (``envs.kernel.shared_cut``; ``info["cut"]`` = units removed). The warehouse of the
+      vector env and of evaluation is each group of n_skus slots (a data set's catalogue); this single env
+      steps one SKU, which is then its own warehouse.
+
     ## Costs (per period, in the scenario's money units)
     ``h * on_hand_end + p * lost`` (lost sales) or ``h * on_hand_end + b * backorders_end`` (backorder),
-    ``+ K * [order > 0] + c * order``, where h = ``holding_cost`` (per unit left at the end of the period),
+    ``+ K * [order > 0] + c * order (+ outdating_cost * outdated units)``, where h = ``holding_cost`` (per unit left at the end of the period),
     p or b = ``shortage_cost`` (per lost unit, or per backordered unit per period), K = ``order_cost`` (per
     order), c = ``unit_cost`` (per unit ordered). Per-SKU values come from the item table when one is given.
 
@@ -76,6 +93,8 @@ class InventoryEnv(gym.Env):
     | next 1 | period index / episode length (if ``observation.period``) | [0, 1] |
     | next 1 | lead time / L_max (if ``observation.lead_time``; "auto" = when SKUs' lead times differ) | [0, 1] |
     | next 1 | ``eoq_cover``: economic lot sqrt(2 K scale / h) / scale, periods of demand per lot (if ``observation.eoq``; "auto" = when some K > 0; 1000 when h = 0) | [0, 1000] |
+    | next m_max | perishable stock only: units on hand of age 0 .. m_max-1 / scale (0 beyond the SKU's own m) | [0, inf) |
+    | last | shared capacity only: the warehouse's free capacity / capacity before ordering (``shared_room``) | (-inf, 1] |
 
     ``env.unwrapped.obs_fields`` lists the layout of an instance. The raw state is in ``info``.
 
@@ -93,7 +112,8 @@ class InventoryEnv(gym.Env):
     ## Info (every step, for that period; raw units)
     ``demand, sales, lost, backordered (at end), received, order (after constraints), requested,
     on_hand (end), inventory_position (end), cost, holding_cost, shortage_cost, ordering_cost,
-    purchase_cost, period, sku, on_order`` (the L orders outstanding at the end of the period, arriving at the
+    purchase_cost, period, sku, on_order`` and, with random lead times, perishable stock or shared limits,
+    ``outdated, outdating_cost, cut`` (the L orders outstanding at the end of the period, arriving at the
     start of periods t+1 .. t+L, this period's order last; on_hand - backordered + sum(on_order) =
     inventory_position). Not to be confused with ``pipeline`` of the reset info / :attr:`raw_state` and the
     observation's ``pipeline_k``: the L - 1 slots at the decision point, before this period's order (the slot
@@ -119,7 +139,7 @@ class InventoryEnv(gym.Env):
         self.action_space = pb.action_space
         self.observation_space = pb.observation_space
         self.obs_fields = pb.obs_fields
-        self._state = np.zeros((1, kernel.PIPE + max(pb.max_lead, 1)), dtype=np.float64)
+        self._state = np.zeros((1, pb.state_width), dtype=np.float64)
         self._params = np.zeros((1, kernel.N_PARAMS), dtype=np.float64)
         self._request = np.zeros(1, dtype=np.float64)
         self._info = np.zeros((1, kernel.N_INFO), dtype=np.float64)
@@ -144,12 +164,22 @@ class InventoryEnv(gym.Env):
         self._last_info: dict[str, Any] | None = None
         # views and constants of the hot path, made once
         self._obs0, self._info0 = self._obs[0], self._info[0]
+        self._info_plain = self._info[0, :kernel.I_OUTDATED]  # the info columns of a problem without operations
         self._pipe = self._state[0, kernel.RECV:kernel.RECV + 1]
         self._cfg = np.zeros(kernel.N_CFG, dtype=np.float64)
         self._cfg[[kernel.C_WINDOW, kernel.C_BACKORDER, kernel.C_ORDER_UP_TO, kernel.C_N_CALENDAR, kernel.C_WITH_PERIOD, kernel.C_LEAD_NORM,
                    kernel.C_WITH_LEAD, kernel.C_N_PIPE, kernel.C_WITH_EOQ]] = (
             pb.window, self._backorder, self._order_up_to, pb.n_calendar, pb.with_period, pb.lead_norm, pb.with_lead,
             pb.n_pipe, pb.with_eoq)
+        # random lead times / perishable stock / shared limits: kernel.step_ext then kernel.observe (two calls)
+        self._ops = pb.ops
+        if pb.ops:
+            self.step = self._step_ops
+        self._leads = np.zeros(0)
+        self._lead_now = np.zeros(1 if pb.lead_dist is not None else 0)
+        self._group = np.zeros(1, dtype=np.int64)  # shared limits: the one SKU of an episode is its warehouse
+        self._sums = np.zeros((1, 3))
+        self._room = np.zeros(1)
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -185,15 +215,19 @@ class InventoryEnv(gym.Env):
         else:
             self._calendar = _NO_CALENDAR
         self._periods = length
+        if pb.lead_dist is not None:
+            self._leads = np.ascontiguousarray(eps.leads[:, 0])
         self._cfg[kernel.C_PERIODS] = length
         self._t = 0
         self._params[0] = pb.params[sku]
         self._reward_offset = float(self._reward_tables[0][sku])
         self._reward_scale = float(self._reward_tables[1][sku])
         kind = options.get("initial_state", self.scenario.initial_state)
-        self._state[0] = initial_states(kind, self._params, self._state.shape[1], rng)[0]
+        self._state[0] = initial_states(kind, self._params, self._state.shape[1], rng, pb.n_age)[0]
         self._last_info = None
         self._observe()
+        if pb.with_room:
+            self._obs0[-1] = self._room_now()
         info = self.raw_state
         info["scale"] = float(self._params[0, kernel.SCALE])
         return self._obs[0].copy(), info
@@ -208,15 +242,51 @@ class InventoryEnv(gym.Env):
             requested = float(self._table[self._sku, action])
         self._request[0] = requested
         kernel.step_observe(self._state, self._params, self._request, self._trace, t, self._calendar, self._cal_offset,
-                       self._cfg, self._obs, self._info)
+                            self._cfg, self._obs, self._info)
         self._t = t + 1
+        # (the dict of _result without the operations' columns, written out: the plain path's cost per step)
         (demand, sales, lost, backordered, received, order, on_hand, position, cost, holding, shortage, ordering,
-         purchase) = self._info0.tolist()
+         purchase) = self._info_plain.tolist()
         info = {"demand": demand, "sales": sales, "lost": lost, "backordered": backordered, "received": received,
                 "order": order, "on_hand": on_hand, "inventory_position": position, "cost": cost,
                 "holding_cost": holding, "shortage_cost": shortage, "ordering_cost": ordering,
                 "purchase_cost": purchase, "requested": requested, "period": t, "sku": self._sku_name,
                 "on_order": self._pipe.copy()}
+        self._last_info = info
+        reward = -(cost - self._reward_offset) * self._reward_scale
+        return self._obs0.copy(), reward, False, self._t >= self._periods, info
+
+    def _step_ops(self, action):
+        """:meth:`step` of a problem with random lead times, perishable stock or shared limits (``Problem.ops``;
+        bound as the instance's ``step``): kernel.step_ext, then kernel.observe."""
+        t = self._t
+        if t >= self._periods:
+            raise RuntimeError("step() called after the episode ended; call reset()")
+        if self._continuous:
+            requested = self.problem.request(action, self._sku)
+        else:
+            requested = float(self._table[self._sku, action])
+        self._request[0] = requested
+        if self._lead_now.size:
+            self._lead_now[0] = self._leads[t]
+        pb = self.problem
+        kernel.step_ext(self._state, self._params, self._request, self._trace[t + pb.window], self._lead_now,
+                        self._backorder, self._order_up_to, pb.crossing, pb.lifo, pb.age_off, self._info,
+                        self._group, pb.shared, self._sums)
+        self._t = t + 1
+        self._observe()
+        if pb.with_room:
+            self._obs0[-1] = self._room_now()
+        return self._result(requested, t)
+
+    def _result(self, requested: float, t: int):
+        (demand, sales, lost, backordered, received, order, on_hand, position, cost, holding, shortage, ordering,
+         purchase, outdated, outdating, cut) = self._info0.tolist()
+        info = {"demand": demand, "sales": sales, "lost": lost, "backordered": backordered, "received": received,
+                "order": order, "on_hand": on_hand, "inventory_position": position, "cost": cost,
+                "holding_cost": holding, "shortage_cost": shortage, "ordering_cost": ordering,
+                "purchase_cost": purchase, "outdated": outdated, "outdating_cost": outdating, "cut": cut,
+                "requested": requested, "period": t, "sku": self._sku_name, "on_order": self._pipe.copy()}
         self._last_info = info
         reward = -(cost - self._reward_offset) * self._reward_scale
         return self._obs0.copy(), reward, False, self._t >= self._periods, info
@@ -247,6 +317,13 @@ class InventoryEnv(gym.Env):
         kernel.observe(self._state, self._params, self._trace, self._t, pb.window, self._calendar, self._cal_offset,
                   pb.n_calendar, self._t / self._periods, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe,
                   pb.with_eoq, self._obs)
+        if pb.n_age:  # perishable: the on_hand_age_* fields, after lead_time
+            kernel.observe_ages(self._state, self._params, pb.n_age, pb.age_off,
+                                pb.obs_dim - pb.n_age - int(pb.with_room), self._obs)
+
+    def _room_now(self) -> float:
+        kernel.shared_room(self._state, self._params, self._group, self.problem.shared[0], self._sums, self._room)
+        return self._room[0]
 
     @property
     def sku(self) -> int:
@@ -262,7 +339,11 @@ class InventoryEnv(gym.Env):
         """Net inventory after arrival and the pipeline at the current decision point (raw units): ``pipeline``
         has L - 1 slots, slot k arriving in k + 1 periods (the observation's ``pipeline_k``)."""
         L = int(self._params[0, kernel.LEAD])
-        return {"on_hand": float(self._state[0, kernel.NET]),
-                "pipeline": self._state[0, kernel.PIPE:kernel.PIPE + max(L - 1, 0)].copy(),
-                "inventory_position": self.inventory_position, "period": self._t,
-                "sku": self.problem.sku_name(self._sku)}
+        out = {"on_hand": float(self._state[0, kernel.NET]),
+               "pipeline": self._state[0, kernel.PIPE:kernel.PIPE + max(L - 1, 0)].copy(),
+               "inventory_position": self.inventory_position, "period": self._t,
+               "sku": self.problem.sku_name(self._sku)}
+        m = int(self._params[0, kernel.SHELF])
+        if m:  # perishable: on hand by age (index a: arrived a periods ago)
+            out["on_hand_by_age"] = self._state[0, self.problem.age_off:self.problem.age_off + m].copy()
+        return out

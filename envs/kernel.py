@@ -12,7 +12,12 @@ Layouts (float64 arrays, one row per SKU):
     ``PIPE + k``, k = 0..L-1: units arriving at the start of period t + 1 + k. Before the order of period t
               is placed slot L-1 is empty; the order of period t goes to slot L-1 (with L = 0 it is added
               to stock at once).
-``params`` [n, N_PARAMS]: lead time L, h, p/b, K, c, moq, pack size, max order, capacity, demand scale.
+``AGE + a`` (perishable problems only, after the pipeline columns; the offset is ``Problem.age_off``): units
+              on hand of age a = 0..m-1 at the decision point (a = 0: arrived this period); their sum is
+              max(NET, 0).
+``params`` [n, N_PARAMS]: lead time L (with random lead times: the longest possible one, the pipeline's
+           length), h, p/b, K, c, moq, pack size, max order, capacity, demand scale, shelf life m (0: the
+           stock does not perish), outdating cost per unit that expires, volume per unit (the shared capacity's unit).
 ``info``   [n, N_INFO]: what happened in the period (columns in :data:`INFO_KEYS`).
 
 Period t (the lost-sales literature's convention, Zipkin 2008):
@@ -34,15 +39,16 @@ from numba import njit
 # state columns
 NET, RECV, PIPE = 0, 1, 2
 # params columns
-LEAD, HOLD, SHORT, ORDER_COST, UNIT_COST, MOQ, PACK, MAX_ORDER, CAPACITY, SCALE = range(10)
-N_PARAMS = 10
+LEAD, HOLD, SHORT, ORDER_COST, UNIT_COST, MOQ, PACK, MAX_ORDER, CAPACITY, SCALE, SHELF, OUTDATE, VOLUME = range(13)
+N_PARAMS = 13
 # info columns
 INFO_KEYS = (
     "demand", "sales", "lost", "backordered", "received", "order", "on_hand", "inventory_position",
-    "cost", "holding_cost", "shortage_cost", "ordering_cost", "purchase_cost",
+    "cost", "holding_cost", "shortage_cost", "ordering_cost", "purchase_cost", "outdated", "outdating_cost",
+    "cut",
 )
 (I_DEMAND, I_SALES, I_LOST, I_BACK, I_RECV, I_ORDER, I_ON_HAND, I_IP,
- I_COST, I_HOLD, I_SHORT, I_ORDERING, I_PURCHASE) = range(len(INFO_KEYS))
+ I_COST, I_HOLD, I_SHORT, I_ORDERING, I_PURCHASE, I_OUTDATED, I_OUTDATING, I_CUT) = range(len(INFO_KEYS))
 N_INFO = len(INFO_KEYS)
 
 _EPS = 1e-9
@@ -174,6 +180,192 @@ def step(state: np.ndarray, params: np.ndarray, request: np.ndarray, demand: np.
         info[i, I_ORDERING] = ord_cost
         info[i, I_PURCHASE] = pur_cost
         info[i, I_COST] = hold_cost + short_cost + ord_cost + pur_cost
+
+
+@njit(cache=True, inline="always")
+def issue(ages: np.ndarray, i: int, off: int, m: int, take: float, lifo: bool) -> None:
+    """Take `take` units (<= their sum) from row i's on-hand ages ``off .. off + m - 1``: oldest first (FIFO) or
+    newest first (LIFO)."""
+    for j in range(m):
+        if not (take > 0.0):
+            break
+        a = off + (j if lifo else m - 1 - j)
+        v = ages[i, a]
+        if v > take:
+            ages[i, a] = v - take
+            take = 0.0
+        else:
+            take -= v
+            ages[i, a] = 0.0
+
+
+@njit(cache=True)
+def shared_cut(params: np.ndarray, group: np.ndarray, shared: np.ndarray, sums: np.ndarray, q: np.ndarray,
+               ip: np.ndarray, cut: np.ndarray) -> None:
+    """The shared limits of the SKUs of one warehouse (rows with the same ``group``): ``shared`` = (capacity on
+    sum(VOLUME x inventory position after ordering), budget on sum(UNIT_COST x order) per period; inf = none).
+    Where a group's orders q (already through :func:`constrain`) exceed a limit, every order of the group is
+    cut by the same factor f = min(room / asked) over the binding limits (room = capacity - sum(volume x ip),
+    at least 0; the budget), then rounded down to its pack size, and set to 0 if that is below its moq, so the
+    limits always hold. q is changed in place; cut[i] = units removed. sums: [groups, 3] scratch."""
+    cap, budget = shared[0], shared[1]
+    sums[:, :] = 0.0
+    for i in range(q.shape[0]):
+        g = group[i]
+        sums[g, 0] += params[i, VOLUME] * ip[i]
+        sums[g, 1] += params[i, VOLUME] * q[i]
+        sums[g, 2] += params[i, UNIT_COST] * q[i]
+    for g in range(sums.shape[0]):
+        f = 1.0
+        room = cap - sums[g, 0]
+        if room < 0.0:
+            room = 0.0
+        if sums[g, 1] > room + _EPS:
+            f = room / sums[g, 1]
+        if sums[g, 2] > budget + _EPS:
+            fb = budget / sums[g, 2]
+            if fb < f:
+                f = fb
+        sums[g, 0] = f
+    for i in range(q.shape[0]):
+        f = sums[group[i], 0]
+        if f < 1.0 and q[i] > 0.0:
+            pack = params[i, PACK]
+            c = math.floor(f * q[i] / pack + _EPS) * pack
+            if c < params[i, MOQ] or c < 0.0:
+                c = 0.0
+            cut[i] = q[i] - c
+            q[i] = c
+        else:
+            cut[i] = 0.0
+
+
+@njit(cache=True)
+def observe_ages(state: np.ndarray, params: np.ndarray, n_age: int, age_off: int, col: int, obs: np.ndarray) -> None:
+    """Perishable stock: obs[i, col + a] = units of age a on hand / scale (a < n_age; 0 beyond the SKU's own
+    shelf life), the observation's ``on_hand_age_*`` fields (after those :func:`observe` writes)."""
+    for i in range(state.shape[0]):
+        scale = params[i, SCALE]
+        for a in range(n_age):
+            obs[i, col + a] = state[i, age_off + a] / scale
+
+
+@njit(cache=True)
+def shared_room(state: np.ndarray, params: np.ndarray, group: np.ndarray, capacity: float, sums: np.ndarray,
+                room: np.ndarray) -> None:
+    """room[i] = the free shared capacity of row i's warehouse / capacity, at the decision point (before
+    ordering): (capacity - sum of VOLUME x inventory position over the warehouse) / capacity; sums scratch."""
+    sums[:, 0] = 0.0
+    for i in range(state.shape[0]):
+        L = int(params[i, LEAD])
+        ip = state[i, NET]
+        for k in range(L):
+            ip += state[i, PIPE + k]
+        sums[group[i], 0] += params[i, VOLUME] * ip
+    for i in range(state.shape[0]):
+        room[i] = (capacity - sums[group[i], 0]) / capacity if capacity > 0.0 else 0.0
+
+
+@njit(cache=True)
+def step_ext(state: np.ndarray, params: np.ndarray, request: np.ndarray, demand: np.ndarray, lead: np.ndarray,
+             backorder: bool, order_up_to: bool, crossing: bool, lifo: bool, age_off: int,
+             info: np.ndarray, group: np.ndarray, shared: np.ndarray, sums: np.ndarray) -> None:
+    """:func:`step` with the operations of an ``envs.problem.Problem`` whose ``ops`` is set (the same pieces, the
+    same arithmetic in the same order, plus):
+
+    * random lead times (``lead`` [n] >= 0: the lead time drawn for this period's order of each row; an empty
+      array: every row's fixed ``LEAD``): the order goes to pipeline slot lead - 1 (added to what is there;
+      lead 0: to stock at once). Without ``crossing`` an order never arrives before an earlier one: its lead
+      time is raised to that of the latest outstanding units (they then arrive together);
+    * perishable stock (``SHELF`` m > 0; ages at columns ``age_off ..``): demand is issued from the oldest
+      units (FIFO) or the newest (``lifo``); units of age m - 1 left at the end of the period expire
+      (``outdated``, at ``OUTDATE`` per unit), after holding is charged on them; the others age by one;
+      arrivals enter at age 0 (after any backorders are filled from them);
+    * shared limits across the SKUs of a warehouse (``group`` [n] warehouse of each row, ``shared`` = (capacity,
+      budget), inf = none; ``sums`` [warehouses, 3] scratch): the orders after :func:`constrain` are cut by
+      :func:`shared_cut` (info ``cut``: units removed).
+    """
+    randlead = lead.shape[0] > 0
+    n = state.shape[0]
+    for i in range(n):  # the orders (info's order and position columns as scratch until they are written)
+        L = int(params[i, LEAD])
+        ip = state[i, NET]
+        for k in range(L):
+            ip += state[i, PIPE + k]
+        want = request[i] - ip if order_up_to else request[i]
+        info[i, I_ORDER] = constrain(want, ip, params[i, MOQ], params[i, PACK], params[i, MAX_ORDER],
+                                     params[i, CAPACITY])
+        info[i, I_IP] = ip
+        info[i, I_CUT] = 0.0
+    if shared[0] < math.inf or shared[1] < math.inf:
+        shared_cut(params, group, shared, sums, info[:, I_ORDER], info[:, I_IP], info[:, I_CUT])
+    for i in range(n):
+        L = int(params[i, LEAD])
+        net = state[i, NET]
+        received = state[i, RECV]
+        q = info[i, I_ORDER]
+        ell = int(lead[i]) if randlead else L
+        if not crossing and q > 0.0:
+            for k in range(L - 1, ell - 1, -1):  # the latest slot holding units, if later than ell - 1
+                if state[i, PIPE + k] != 0.0:
+                    ell = k + 1
+                    break
+        m = int(params[i, SHELF])
+        if ell == 0:
+            if m > 0 and q > 0.0:  # (sum of ages = max(net, 0): backorders are filled first)
+                state[i, age_off] += q if net >= 0.0 else max(net + q, 0.0)
+            net += q
+            received += q
+        else:
+            state[i, PIPE + ell - 1] += q
+        d = demand[i]
+        if m > 0:
+            stock = net if net > 0.0 else 0.0
+            issue(state, i, age_off, m, d if d < stock else stock, lifo)
+        end, sales, lost, back, short_cost = serve(net, d, backorder, params[i, SHORT])
+        if backorder:  # units shipped: backorders first, then this period's demand, from what is on hand
+            prev_end = net - received  # net inventory at the end of the previous period
+            prev_back = -prev_end if prev_end < 0.0 else 0.0
+            available = (prev_end if prev_end > 0.0 else 0.0) + received
+            due = prev_back + d
+            sales = due if due < available else available
+        on_hand, hold_cost, ord_cost, pur_cost = period_cost(end, q, params[i, HOLD], params[i, ORDER_COST],
+                                                             params[i, UNIT_COST])
+        outdated = 0.0
+        if m > 0:
+            outdated = state[i, age_off + m - 1]
+            if outdated > 0.0:
+                end -= outdated
+            for a in range(m - 1, 0, -1):
+                state[i, age_off + a] = state[i, age_off + a - 1]
+            state[i, age_off] = 0.0
+        pos = end
+        for k in range(L):
+            pos += state[i, PIPE + k]
+        arrival = advance_pipeline(state, i, PIPE, L)  # the arrival of period t + 1
+        if m > 0 and arrival > 0.0:
+            state[i, age_off] = arrival if end >= 0.0 else max(end + arrival, 0.0)
+        state[i, NET] = end + arrival
+        state[i, RECV] = arrival
+        out_cost = outdated * params[i, OUTDATE]
+        info[i, I_DEMAND] = d
+        info[i, I_SALES] = sales
+        info[i, I_LOST] = lost
+        info[i, I_BACK] = back
+        info[i, I_RECV] = received
+        info[i, I_ORDER] = q
+        info[i, I_ON_HAND] = on_hand
+        info[i, I_IP] = pos
+        info[i, I_HOLD] = hold_cost
+        info[i, I_SHORT] = short_cost
+        info[i, I_ORDERING] = ord_cost
+        info[i, I_PURCHASE] = pur_cost
+        info[i, I_OUTDATED] = outdated
+        info[i, I_OUTDATING] = out_cost
+        if m > 0:
+            info[i, I_COST] = hold_cost + short_cost + ord_cost + pur_cost + out_cost
+        else:
+            info[i, I_COST] = hold_cost + short_cost + ord_cost + pur_cost
 
 
 @njit(cache=True)

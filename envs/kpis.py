@@ -21,6 +21,9 @@ KPI definitions (per policy; "per period" figures are averaged over episodes/SKU
   ``avg_cost = holding + shortage + ordering + purchase - end_credit``, and a policy that ends the window with
   less stock does not look cheaper for it (with backorders, purchase - end_credit is then the same for every
   policy: all demand is bought in the end);
+- perishable stock: ``outdating`` (cost per period of the units that expire, part of ``avg_cost``) and
+  ``outdated`` (units expired per period); 0 otherwise;
+- shared capacity / budget: ``cut`` = units per period that the proportional cut removed from the orders;
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ import numpy as np
 from . import kernel
 from .batch import DEMAND_SQ, END_CREDIT, ORDER_SQ, ORDERS, PERIODS, STOCKOUTS
 
-KPI_KEYS = ("avg_cost", "avg_cost_ci95", "holding", "shortage", "ordering", "purchase", "end_credit", "fill_rate",
+KPI_KEYS = ("avg_cost", "avg_cost_ci95", "holding", "shortage", "ordering", "purchase", "end_credit", "outdating",
+            "outdated", "cut", "fill_rate",
             "cycle_service_level", "avg_on_hand", "turnover", "orders", "bullwhip", "gap_to_best_pct",
             "gap_to_best_ci95", "gap_to_optimal_pct", "gap_to_optimal_ci95")
 """The per-policy keys of an evaluation; the gaps are filled by :mod:`baselines.evaluation` (comparisons)."""
@@ -58,6 +62,9 @@ def kpis_from_totals(totals: np.ndarray, ci: bool) -> dict[str, float | None]:
         "ordering": float(per(kernel.I_ORDERING).mean()),
         "purchase": float(per(kernel.I_PURCHASE).mean()),
         "end_credit": float(per(END_CREDIT).mean()),
+        "outdating": float(per(kernel.I_OUTDATING).mean()),
+        "outdated": float(per(kernel.I_OUTDATED).mean()),
+        "cut": float(per(kernel.I_CUT).mean()),
         "fill_rate": float(sales / demand) if demand > 0 else None,
         "cycle_service_level": float(1 - totals[:, STOCKOUTS].sum() / periods.sum()),
         "avg_on_hand": float(avg_on_hand.mean()),

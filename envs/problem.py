@@ -21,7 +21,8 @@ from .scenario import Scenario, ScenarioError, resolve_scenario
 
 _ITEM_TO_PARAM = {
     "lead_time": kernel.LEAD, "holding_cost": kernel.HOLD, "shortage_cost": kernel.SHORT, "order_cost": kernel.ORDER_COST,
-    "unit_cost": kernel.UNIT_COST, "moq": kernel.MOQ, "pack_size": kernel.PACK,
+    "unit_cost": kernel.UNIT_COST, "moq": kernel.MOQ, "pack_size": kernel.PACK, "shelf_life": kernel.SHELF,
+    "outdating_cost": kernel.OUTDATE, "volume": kernel.VOLUME,
 }
 
 
@@ -51,6 +52,9 @@ class Problem:
         p[:, kernel.MAX_ORDER] = math.inf if sc.max_order is None else sc.max_order
         p[:, kernel.CAPACITY] = math.inf if sc.capacity is None else sc.capacity
         p[:, kernel.SCALE] = self.source.scales
+        p[:, kernel.SHELF] = 0 if sc.shelf_life is None else sc.shelf_life
+        p[:, kernel.OUTDATE] = sc.outdating_cost
+        p[:, kernel.VOLUME] = 1.0
         items = getattr(self.source, "items", None)
         if items is not None:
             for name, col in _ITEM_TO_PARAM.items():
@@ -60,12 +64,34 @@ class Problem:
                     p[given, col] = v[given]
         if sc.holding_rate is not None:
             self._holding_from_rate(p, sc.holding_rate, items)
+        self.lead_dist = self._lead_distributions(p, sc, items)
         self._check_sku_params(p)
         p[:, kernel.PACK] = np.maximum(p[:, kernel.PACK], 1.0)
         self.params = p
         self.n_skus = n
         self.max_lead = int(p[:, kernel.LEAD].max())
         self.n_pipe = max(self.max_lead - 1, 0)
+        self.n_age = int(p[:, kernel.SHELF].max())
+        """Perishable stock: the longest shelf life (columns of on hand by age in the state and observation)."""
+        self.age_off = kernel.PIPE + max(self.max_lead, 1)
+        self.state_width = self.age_off + self.n_age
+        self.crossing = sc.crossing
+        self.lifo = sc.issuing == "lifo"
+        sh = sc.shared
+        self.shared = np.array([math.inf if sh is None or sh.capacity is None else sh.capacity,
+                                math.inf if sh is None or sh.budget is None else sh.budget])
+        """(capacity, budget) shared by the SKUs of a warehouse (inf: none); see ``kernel.shared_cut``."""
+        if self.shared[1] < math.inf and not (p[:, kernel.UNIT_COST] > 0).any():
+            raise ScenarioError("field 'shared.budget' limits the money spent on orders but no SKU has a unit cost; "
+                                "give unit_cost or an item-table unit_cost column")
+        if np.isfinite(self.shared).any() and not (p[:, kernel.VOLUME] > 0).all():
+            i = int(np.flatnonzero(~(p[:, kernel.VOLUME] > 0))[0])
+            raise ScenarioError(f"SKU {self.source.sku_name(i)!r} has volume {p[i, kernel.VOLUME]:g}; expected a "
+                                "volume > 0 per unit (the item table's volume column)")
+        self.with_room = bool(np.isfinite(self.shared[0]))
+        """The observation ends with ``shared_room``: the warehouse's free capacity / capacity."""
+        self.ops = self.lead_dist is not None or self.n_age > 0 or bool(np.isfinite(self.shared).any())
+        """Whether the problem needs ``kernel.step_ext`` (random lead times, perishable stock, shared limits)."""
         o = sc.observation
         self.window = o.demand_window
         want_cal = self.source.has_calendar if o.calendar == "auto" else bool(o.calendar)
@@ -94,11 +120,59 @@ class Problem:
         for f in self.obs_fields:
             if f.name.startswith("calendar"):
                 low[f.index] = -1.0
+            elif f.name == "shared_room":  # (a start above the capacity)
+                low[f.index] = -np.inf
         high = np.full(self.obs_dim, np.inf, dtype=np.float32)
         for f in self.obs_fields:
-            if f.name.startswith("calendar") or f.name in ("period", "lead_time"):
+            if f.name.startswith("calendar") or f.name in ("period", "lead_time", "shared_room"):
                 high[f.index] = 1.0
         self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
+
+    def _lead_distributions(self, p: np.ndarray, sc: Scenario, items) -> np.ndarray | None:
+        """Random lead times: P(lead time = l) per SKU [n, L_max + 1] (None: every lead time is fixed), from the
+        scenario's ``lead_time_dist`` and an item table's ``lead_time_min`` / ``lead_time_max`` (uniform on the
+        range; a SKU with neither keeps its fixed lead time as a one-point distribution). Sets ``LEAD`` to each
+        SKU's longest lead time (the pipeline's length)."""
+        from .scenario import MAX_LEAD_TIME
+
+        n = p.shape[0]
+        lo = hi = None
+        if items is not None:
+            lo, hi = items.values.get("lead_time_min"), items.values.get("lead_time_max")
+        if sc.lead_time_dist is None and lo is None and hi is None:
+            return None
+        given = np.zeros(n, bool)
+        if lo is not None or hi is not None:
+            lo = np.full(n, np.nan) if lo is None else lo
+            hi = np.full(n, np.nan) if hi is None else hi
+            half = np.flatnonzero(np.isnan(lo) != np.isnan(hi))
+            if half.size:
+                i = int(half[0])
+                raise ScenarioError(f"SKU {self.source.sku_name(i)!r} has only one of lead_time_min / lead_time_max in "
+                                    "the item table; expected both (a uniform lead time on that range) or neither")
+            given = ~np.isnan(lo)
+            wrong = np.flatnonzero(given & ((lo > hi) | (hi > MAX_LEAD_TIME)))
+            if wrong.size:
+                i = int(wrong[0])
+                raise ScenarioError(f"SKU {self.source.sku_name(i)!r} has lead_time_min {lo[i]:g} and lead_time_max "
+                                    f"{hi[i]:g}; expected lead_time_min <= lead_time_max <= {MAX_LEAD_TIME}")
+        fixed = p[:, kernel.LEAD].copy()
+        if np.any(fixed[~given] > MAX_LEAD_TIME):
+            return None  # (_check_sku_params names the SKU)
+        base = None if sc.lead_time_dist is None else np.asarray(sc.lead_time_dist, dtype=np.float64)
+        top = int(max(fixed.max(initial=0), 0 if base is None else base.size - 1,
+                      hi[given].max(initial=0) if given.any() else 0))
+        dist = np.zeros((n, top + 1))
+        for i in range(n):
+            if given[i]:
+                dist[i, int(lo[i]):int(hi[i]) + 1] = 1.0 / (hi[i] - lo[i] + 1)
+            elif base is not None and (items is None or items.values.get("lead_time") is None
+                                       or np.isnan(items.values["lead_time"][i])):
+                dist[i, :base.size] = base / base.sum()
+            else:
+                dist[i, int(fixed[i])] = 1.0
+            p[i, kernel.LEAD] = int(np.flatnonzero(dist[i] > 0).max())
+        return dist
 
     def _check_sku_params(self, p: np.ndarray) -> None:
         """Per-SKU limits an item table can break (the scenario's own values are checked with the scenario)."""
@@ -147,14 +221,28 @@ class Problem:
         out.params = self.params[skus].copy()
         out.n_skus = int(skus.shape[0])
         out.action_table = self.action_table[skus].copy()
+        if self.lead_dist is not None:
+            out.lead_dist = self.lead_dist[skus].copy()
         if hasattr(self, "_cont_max"):
             out._cont_max = self._cont_max[skus].copy()
+        return out
+
+    def without_shared(self) -> Problem:
+        """The same problem with every SKU on its own (no shared capacity or budget): what per-SKU tuning
+        simulates (its columns are candidates, not a warehouse)."""
+        if not np.isfinite(self.shared).any():
+            return self
+        out = object.__new__(Problem)
+        out.__dict__.update(self.__dict__)
+        out.__dict__.pop("_training_episodes", None)
+        out.shared = np.array([math.inf, math.inf])
+        out.ops = self.lead_dist is not None or self.n_age > 0
         return out
 
     def _layout(self) -> list[ObsField]:
         """The observation layout (:func:`invcore.observation.obs_layout`, shared with the deploy side)."""
         pairs = obs_layout(self.n_pipe, self.window, self.n_calendar, self.with_period, self.with_lead,
-                           self.with_eoq)
+                           self.with_eoq, n_age=self.n_age, with_room=self.with_room)
         return [ObsField(i, name, meaning) for i, (name, meaning) in enumerate(pairs)]
 
     def request(self, action, sku: int) -> float:

@@ -10,6 +10,12 @@ Built-ins
 ``lost-sales-L{L}-p{p}``  L in 1..10, p in {4, 9, 19, 39}: Poisson(5) demand, h = 1, lost sales with penalty p,
                           K = c = 0 (Zipkin 2008's test bed). Action ``Discrete(21)``: index i = order i units.
 ``backorder-L{L}-b{b}``   the same with backorders at b per unit and period.
+``random-lead-demo``      Poisson(5), lost sales p = 9, h = 1, lead time 1..4 periods (P = 0.1, 0.4, 0.3, 0.2), orders
+                          do not cross.
+``perishable-demo``       Poisson(5), lost sales p = 9, h = 1, lead time 1, shelf life 3 periods (FIFO), outdating
+                          cost 4 per unit.
+``shared-capacity-demo``  20 Poisson SKUs (means 1..20), lost sales p = 9, h = 1, lead time 2; each group of 20
+                          episodes is one warehouse whose inventory positions may total 600 units.
 ``demo``                  four synthetic e-commerce SKUs (daily, weekly seasonality, trend, promotion spikes,
                           negative-binomial noise), lead time 3 days, order cost and purchase cost.
 
@@ -27,6 +33,12 @@ YAML layout (every key optional; unknown keys and wrong types are errors)::
     pack_size: 1                # orders are rounded up to a multiple of this
     max_order: null             # cap on one order (units)
     capacity: null              # cap on inventory position after ordering (units)
+    lead_time_dist: null        # or [p0, p1, ...]: P(lead time = 0, 1, ... periods), drawn per order
+    crossing: false             # random lead times: may an order overtake an earlier one?
+    shelf_life: null            # or m: units expire m periods after arrival (perishable stock)
+    issuing: fifo               # perishable: fifo (oldest first) or lifo
+    outdating_cost: 0.0         # perishable: cost per expired unit
+    shared: {capacity: null, budget: null}  # warehouse limits across SKUs (volume x position; money per period)
     episode_length: 500
     initial_state: random       # random | steady | empty
     reward_scale: 1.0           # reward = -(cost - reward_offset) * reward_scale
@@ -171,6 +183,19 @@ class ActionConfig:
 
 
 @dataclass(frozen=True)
+class SharedConfig:
+    """Limits shared by the SKUs of one warehouse (the SKUs stepped together: a data set's catalogue, or each
+    group of ``n_skus`` consecutive episodes / vector-env slots of a multi-SKU parametric scenario)."""
+
+    capacity: float | None = None
+    """Cap on the warehouse's stock: sum over its SKUs of volume x inventory position after ordering (so the
+    stock after arrivals can never exceed it); volume per unit from the item table's ``volume`` column (1 by
+    default: units)."""
+    budget: float | None = None
+    """Cap on the money spent on the orders placed in one period: sum of unit cost x order (needs unit costs)."""
+
+
+@dataclass(frozen=True)
 class Scenario:
     """All parameters of an inventory problem. Costs are per unit and per period unless stated."""
 
@@ -188,6 +213,23 @@ class Scenario:
     pack_size: int = 1
     max_order: float | None = None
     capacity: float | None = None
+    lead_time_dist: list[float] | None = None
+    """Random lead times: the probability of a lead time of 0, 1, 2, ... periods (replaces ``lead_time``; an
+    item table's ``lead_time_min`` / ``lead_time_max`` give a uniform range per SKU instead). Each order draws
+    its own lead time."""
+    crossing: bool = False
+    """With random lead times: whether an order may arrive before an earlier one (false: it arrives with the
+    latest outstanding units when its own lead time would make it overtake them)."""
+    shelf_life: int | None = None
+    """Perishable stock: units expire m periods after they arrive (m = 1: at the end of the period they arrive
+    in); null: they never do. An item table's ``shelf_life`` column gives it per SKU."""
+    issuing: Literal["fifo", "lifo"] = "fifo"
+    """Perishable stock: demand takes the oldest units first (fifo) or the newest (lifo)."""
+    outdating_cost: float = 0.0
+    """Perishable stock: cost per unit that expires (on top of its holding cost in its last period)."""
+    shared: SharedConfig | None = None
+    """Shared capacity / budget across the SKUs of a warehouse; orders beyond them are cut proportionally
+    (``envs.kernel.shared_cut``: after MOQ and pack rounding; ``info["cut"]`` reports the units removed)."""
     episode_length: int = 500
     initial_state: Literal["random", "steady", "empty"] = "random"
     reward_scale: float = 1.0
@@ -224,7 +266,7 @@ _BACK_RE = re.compile(r"^backorder-L(\d+)-b(\d+)$")
 def builtin_names() -> list[str]:
     names = [f"lost-sales-L{L}-p{p}" for L in range(1, 11) for p in ZIPKIN_PENALTIES]
     names += [f"backorder-L{L}-b{b}" for L in range(1, 11) for b in ZIPKIN_PENALTIES]
-    return names + ["demo"]
+    return names + ["demo", "random-lead-demo", "perishable-demo", "shared-capacity-demo"]
 
 
 def builtin(name: str) -> Scenario:
@@ -239,6 +281,25 @@ def builtin(name: str) -> Scenario:
                 demand=DemandConfig(kind="poisson", mean=5.0), episode_length=500,
                 action=ActionConfig(mode="units", n=21, step=1.0), source=name,
             )
+    if name == "random-lead-demo":
+        return Scenario(
+            name=name, mode="lost_sales", lead_time_dist=[0.0, 0.1, 0.4, 0.3, 0.2], crossing=False,
+            holding_cost=1.0, shortage_cost=9.0, demand=DemandConfig(kind="poisson", mean=5.0), episode_length=500,
+            action=ActionConfig(mode="units", n=31, step=1.0), source=name,
+        )
+    if name == "perishable-demo":
+        return Scenario(
+            name=name, mode="lost_sales", lead_time=1, holding_cost=1.0, shortage_cost=9.0, shelf_life=3,
+            issuing="fifo", outdating_cost=4.0, demand=DemandConfig(kind="poisson", mean=5.0), episode_length=500,
+            action=ActionConfig(mode="units", n=21, step=1.0), source=name,
+        )
+    if name == "shared-capacity-demo":
+        return Scenario(
+            name=name, mode="lost_sales", lead_time=2, holding_cost=1.0, shortage_cost=9.0,
+            demand=DemandConfig(kind="poisson", mean=[float(k) for k in range(1, 21)]), episode_length=300,
+            shared=SharedConfig(capacity=600.0, budget=None), initial_state="steady",
+            action=ActionConfig(mode="units", n=31, step=0.5, relative=True), source=name,
+        )
     if name == "demo":
         return Scenario(
             name="demo", mode="lost_sales", lead_time=3, holding_cost=0.05, shortage_cost=2.0,
@@ -254,7 +315,8 @@ def builtin(name: str) -> Scenario:
         )
     raise ScenarioError(
         f"unknown scenario {name!r}: expected a YAML file path or a built-in name "
-        f"(lost-sales-L<1..10>-p<{'|'.join(map(str, ZIPKIN_PENALTIES))}>, backorder-L<1..10>-b<...>, demo)"
+        f"(lost-sales-L<1..10>-p<{'|'.join(map(str, ZIPKIN_PENALTIES))}>, backorder-L<1..10>-b<...>, demo, "
+        "random-lead-demo, perishable-demo, shared-capacity-demo)"
     )
 
 
@@ -346,7 +408,7 @@ def _apply_overrides(obj: Any, overrides: dict[str, Any], where: str, nested_as_
 
 def _qual(cls: type, name: str) -> str:
     prefix = {"DemandConfig": "demand.", "DataConfig": "data.", "ObservationConfig": "observation.",
-              "ActionConfig": "action."}.get(cls.__name__, "")
+              "ActionConfig": "action.", "SharedConfig": "shared."}.get(cls.__name__, "")
     return prefix + name
 
 
@@ -442,6 +504,8 @@ def _describe(tp: Any) -> str:
 
 MAX_LEAD_TIME = 1000
 """The longest lead time in periods (the state holds one pipeline slot per period of every SKU)."""
+MAX_SHELF_LIFE = 1000
+"""The longest shelf life in periods (the state holds the stock on hand by age)."""
 MAX_ACTIONS = 10_000
 MAX_DEMAND_WINDOW = 1000
 """Upper bounds that keep the per-slot tables (action table, observation) within memory for many SKUs."""
@@ -455,7 +519,27 @@ def _check_values(sc: Scenario) -> None:
         bad("mode", "'lost_sales' or 'backorder'")
     if not isinstance(sc.lead_time, int) or not 0 <= sc.lead_time <= MAX_LEAD_TIME:
         bad("lead_time", f"an integer in 0..{MAX_LEAD_TIME} (the pipeline is kept period by period)")
-    for name in ("holding_cost", "shortage_cost", "order_cost", "unit_cost"):
+    dist = sc.lead_time_dist
+    if dist is not None:
+        if not 1 <= len(dist) <= MAX_LEAD_TIME + 1 or any(not math.isfinite(v) or v < 0 for v in dist) \
+                or abs(sum(dist) - 1.0) > 1e-6 or dist[-1] <= 0:
+            bad("lead_time_dist", f"null or a list of at most {MAX_LEAD_TIME + 1} probabilities >= 0 of lead times "
+                "0, 1, 2, ... periods, summing to 1, the last one > 0")
+    if not isinstance(sc.crossing, bool):
+        bad("crossing", "true or false")
+    m = sc.shelf_life
+    if m is not None and (isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= MAX_SHELF_LIFE):
+        bad("shelf_life", f"null (no expiry) or an integer in 1..{MAX_SHELF_LIFE} (periods after arrival)")
+    if sc.issuing not in ("fifo", "lifo"):
+        bad("issuing", "'fifo' or 'lifo'")
+    if sc.shared is not None:
+        for name in ("capacity", "budget"):
+            v = getattr(sc.shared, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                                  or v < 0):
+                raise ScenarioError(f"field 'shared.{name}' must be null (no limit) or a finite number >= 0, got "
+                                    f"{_short(v)}")
+    for name in ("holding_cost", "shortage_cost", "order_cost", "unit_cost", "outdating_cost"):
         v = getattr(sc, name)
         if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
             bad(name, "a finite number >= 0")

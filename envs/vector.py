@@ -99,6 +99,9 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
         stationary demand by inversion), ``per_episode`` (numpy's samplers, promotion days per episode)."""
         self._source = episode_source or self._episodes
         self._random_sku = isinstance(skus, str) and skus == "random"
+        if self._random_sku and np.isfinite(pb.shared).any():
+            raise ScenarioError("skus='random' with shared limits: the slots of a warehouse must hold its SKUs "
+                                "in lockstep (slot j = SKU j mod n_skus, warehouse j // n_skus)")
         if skus is None or self._random_sku:
             n = int(num_envs) if num_envs is not None else int(pool.size)
             self._fixed_sku = None if self._random_sku else pool[np.arange(n) % pool.size]

@@ -1,6 +1,7 @@
 """Order rules and action -> units, vectorised over SKUs (numpy).
 
-:func:`constrain` is the rule of ``envs.kernel.constrain`` (numba, one SKU at a time), bit for bit;
+:func:`constrain` is the rule of ``envs.kernel.constrain`` (numba, one SKU at a time), bit for bit (and
+:func:`shared_cut` that of ``envs.kernel.shared_cut``);
 :func:`action_table` / :func:`requested_units` map actions to units as ``envs.problem.Problem`` does.
 """
 
@@ -37,6 +38,28 @@ def constrain(want: np.ndarray, ip: np.ndarray, moq: np.ndarray, pack: np.ndarra
         cut = np.where((cut < moq) | (cut <= 0.0), 0.0, cut)
         q = np.where(over, cut, q)
     return np.where(pos, q, 0.0)
+
+
+def shared_cut(q: np.ndarray, ip: np.ndarray, moq: np.ndarray, pack: np.ndarray, volume: np.ndarray,
+               unit_cost: np.ndarray, capacity: float, budget: float) -> np.ndarray:
+    """The orders of one warehouse after its shared limits, the rule of ``envs.kernel.shared_cut``: when the
+    orders q (after :func:`constrain`) ask for more than the room (capacity - sum volume x ip, >= 0) or the
+    budget (sum unit_cost x q), every order is multiplied by the same factor, rounded down to its pack and
+    dropped if below its moq. inf: no limit."""
+    q = np.asarray(q, dtype=np.float64)
+    f = 1.0
+    room = max(capacity - float(np.sum(volume * ip)), 0.0)
+    asked = float(np.sum(volume * q))
+    if asked > room + EPS:
+        f = room / asked
+    spend = float(np.sum(unit_cost * q))
+    if spend > budget + EPS:
+        f = min(f, budget / spend)
+    if f >= 1.0:
+        return q
+    c = np.floor(f * q / pack + EPS) * pack
+    c = np.where((c < moq) | (c < 0.0), 0.0, c)
+    return np.where(q > 0.0, c, q)
 
 
 def action_unit(relative: bool, scale: np.ndarray) -> np.ndarray:

@@ -11,13 +11,14 @@ import numpy as np
 
 OBS_LAYOUT_VERSION = 1
 """Version of the layout of :func:`obs_layout`: on_hand, pipeline_1..n, inventory_position, demand_lag_W..1,
-calendar_*, period, lead_time. Exported policies record it; bump it with any change to the fields, their order
+calendar_*, period, lead_time, then on_hand_age_0..m-1 (perishable stock only) and shared_room (shared capacity
+only): a layout without them is unchanged. Exported policies record it; bump it with any change to the fields, their order
 or their meaning."""
 
 CALENDAR_FIELDS = ("calendar_month_sin", "calendar_month_cos", "calendar_dow_sin", "calendar_dow_cos")
 """Calendar field names, in the column order of :func:`invcore.calendar.calendar_features`."""
-KNOWN_FIELDS = ("on_hand", "pipeline_<k>", "inventory_position", "demand_lag_<k>", *CALENDAR_FIELDS, "period",
-                "lead_time", "eoq_cover")
+KNOWN_FIELDS = ("on_hand", "pipeline_<k>", "inventory_position", "on_hand_age_<a>", "demand_lag_<k>",
+                *CALENDAR_FIELDS, "period", "lead_time", "eoq_cover", "shared_room")
 EOQ_COVER_CAP = 1000.0
 """Upper bound of the ``eoq_cover`` field (periods of demand per economic lot; reached when h = 0)."""
 
@@ -36,9 +37,12 @@ def eoq_cover(order_cost, holding_cost, scale) -> np.ndarray:
 
 
 def obs_layout(n_pipe: int, window: int, n_calendar: int, with_period: bool,
-               with_lead: bool, with_eoq: bool = False) -> list[tuple[str, str]]:
+               with_lead: bool, with_eoq: bool = False, n_age: int = 0,
+               with_room: bool = False) -> list[tuple[str, str]]:
     """(name, meaning) of every observation field, in order. n_pipe: pipeline slots (largest lead time - 1);
-    window: demand periods; n_calendar: 0, 2 (month) or 4 (month and weekday)."""
+    window: demand periods; n_calendar: 0, 2 (month) or 4 (month and weekday); n_age: perishable stock's
+    longest shelf life (on hand by age, after lead_time; 0 otherwise); with_room: a shared capacity (its free
+    share, last)."""
     f = [("on_hand", "net inventory after this period's arrival / scale (on hand; < 0 = backorders)")]
     f += [(f"pipeline_{k + 1}", f"units arriving in {k + 1} period(s) / scale") for k in range(n_pipe)]
     f += [("inventory_position", "net inventory + outstanding orders / scale")]
@@ -53,13 +57,21 @@ def obs_layout(n_pipe: int, window: int, n_calendar: int, with_period: bool,
         f += [("lead_time", "lead time / largest lead time")]
     if with_eoq:
         f += [("eoq_cover", "economic order quantity sqrt(2 K scale / h) / scale (periods of demand per lot)")]
+    f += [(f"on_hand_age_{a}", f"units on hand of age {a} period(s) (0: arrived this period) / scale")
+          for a in range(n_age)]
+    if with_room:
+        f += [("shared_room", "free shared capacity of the warehouse / capacity: (capacity - sum of volume x "
+                              "inventory position) / capacity, before ordering")]
     return f
 
 
 def known_field(name: str) -> bool:
     """Whether layout version :data:`OBS_LAYOUT_VERSION` defines a field of this name."""
-    if name in ("on_hand", "inventory_position", "period", "lead_time", "eoq_cover") or name.startswith("calendar_"):
+    if name in ("on_hand", "inventory_position", "period", "lead_time", "eoq_cover", "shared_room") \
+            or name.startswith("calendar_"):
         return name in KNOWN_FIELDS
+    if name.startswith("on_hand_age_"):
+        return name[12:].isdigit()
     for prefix in ("pipeline_", "demand_lag_"):
         if name.startswith(prefix):
             k = name[len(prefix):]
@@ -100,6 +112,8 @@ def build_observations(names: list[str], *, net: np.ndarray, pipeline: np.ndarra
             obs[:, j] = lags[:, int(name[11:]) - 1] / scale
         elif name in cal_cols:
             obs[:, j] = calendar[:, cal_cols[name]]
+        elif name.startswith("on_hand_age_"):  # perishable: extra[name] = units of that age (raw)
+            obs[:, j] = extra[name] / scale
         elif name == "lead_time":
             obs[:, j] = lead * lead_norm
         elif name == "eoq_cover":

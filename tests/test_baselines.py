@@ -93,7 +93,8 @@ LOOKAHEAD_POLICIES = [n for n in known_policies() if n not in ("hindsight_base_s
 @pytest.mark.parametrize("name", LOOKAHEAD_POLICIES)
 def test_no_look_ahead(name):
     """A policy's orders up to period t do not change when the demand after t is changed."""
-    pb = Problem("demo", episode_length=60)
+    shared = {"shared": {"capacity": 150.0}} if name == "lp_allocation" else {}  # (it needs a shared limit)
+    pb = Problem("demo", episode_length=60, **shared)
     train = train_data(pb, periods=2000)
     eps = make_episodes(pb, n=8, periods=60, seed=2)
     t = 30
@@ -217,7 +218,7 @@ def test_every_baseline_runs_on_real_data(config):
 
     pb = Problem(str(ROOT / "configs" / f"{config}.yaml"))
     names = [n for n in known_policies() if n not in FORECAST_POLICIES and n not in LEARNED_POLICIES
-             and n != "dp_optimal"]
+             and n not in ("dp_optimal", "lp_allocation")]
     ev = evaluate(pb, make_policies(names, pb), record=0)
     assert {r.name for r in ev.results} == set(names) and "hindsight_base_stock" in names
     for r in ev.results:

@@ -197,11 +197,13 @@ def test_obs_layout_matches_problem_on_weekly_data(weekly_data):
 
 def test_known_fields():
     assert OBS_LAYOUT_VERSION == 1
-    for name in ("on_hand", "pipeline_1", "pipeline_12", "demand_lag_3", "calendar_dow_cos", "period", "lead_time"):
+    for name in ("on_hand", "pipeline_1", "pipeline_12", "demand_lag_3", "calendar_dow_cos", "period", "lead_time",
+                 "on_hand_age_0", "on_hand_age_7", "shared_room"):
         assert known_field(name), name
-    for name in ("pipeline_0", "pipeline_x", "demand_lag_", "calendar_year_sin", "inventory_level", "Period"):
+    for name in ("pipeline_0", "pipeline_x", "demand_lag_", "calendar_year_sin", "inventory_level", "Period",
+                 "on_hand_age_", "on_hand_age_x", "shared_room_1"):
         assert not known_field(name), name
-    assert len(KNOWN_FIELDS) == 10
+    assert len(KNOWN_FIELDS) == 12
 
 
 # ----------------------------------------------------------------------------------------- tables

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_builtins_cover_the_zipkin_grid_and_their_backorder_twins():
     names = builtin_names()
-    assert len(names) == 2 * 10 * 4 + 1 and "demo" in names
+    ops = [n for n in names if n.endswith("-demo")]  # the operations demos (random lead times, perishable, ...)
+    assert len(names) == 2 * 10 * 4 + 1 + len(ops) and "demo" in names and "random-lead-demo" in ops
     for name in ("lost-sales-L1-p4", "lost-sales-L10-p39", "backorder-L4-b19"):
         sc = resolve_scenario(name)
         assert sc.holding_cost == 1 and sc.demand.mean == 5 and sc.order_cost == 0 and sc.unit_cost == 0
