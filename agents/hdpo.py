@@ -25,7 +25,6 @@ run's config and normalisation.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import sys
@@ -48,7 +47,7 @@ from . import twin
 from .config import PresetError, TrainConfig
 from .normalization import Normalization, build_normalization
 from .policy import AgentPolicy, exact_cost
-from .runs import RunError, append_command, read_checkpoint, write_run_files
+from .runs import RunError, append_command, npz_bytes, read_checkpoint, read_npz, write_run_files
 
 HEADS = ("order", "sS")
 MODEL_FILES = {"model": "model.npz", "best": "best_model.npz", "checkpoint": "checkpoint/model.npz"}
@@ -241,9 +240,7 @@ class HDPO:
         arrays = {f"net/{k}": v.detach().cpu().numpy() for k, v in self.net.state_dict().items()}
         arrays["num_timesteps"] = np.array(self.num_timesteps, dtype=np.int64)
         arrays.update(extra or {})
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        return buf.getvalue()
+        return npz_bytes(arrays)
 
     def save(self, path: str | Path, extra: dict[str, np.ndarray] | None = None) -> None:
         atomic_write_bytes(path, self.to_bytes(extra))
@@ -252,11 +249,7 @@ class HDPO:
     def load(cls, path: str | Path, cfg: TrainConfig, norm: Normalization, device: str = "cpu") -> HDPO:
         """The network rebuilt from the run's config and normalisation, its weights from `path` (npz)."""
         model = cls.build(cfg, norm)
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except (OSError, ValueError, EOFError) as e:
-            raise RunError(f"{path}: cannot load the HDPO weights ({type(e).__name__}: {e})") from None
+        arrays = read_npz(path, "HDPO weights")
         state = {k[4:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("net/")}
         try:
             model.net.load_state_dict(state)
@@ -401,7 +394,15 @@ def train_hdpo(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume:
     Returns :class:`agents.training.TrainResult`, as PPO's training does."""
     from stable_baselines3.common.logger import configure
 
-    from .training import TrainResult, Validation, eval_record, log_run_texts, log_verdict, resolve_device
+    from .training import (
+        TrainResult,
+        Validation,
+        eval_record,
+        log_run_texts,
+        log_verdict,
+        resolve_device,
+        selection_score,
+    )
 
     t_start = time.process_time()
     run_dir = Path(run_dir)
@@ -440,7 +441,7 @@ def train_hdpo(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume:
         agent = AgentPolicy(which_net, norm, action)
         row = eval_record(problem, validation, agent, logger, which_net.num_timesteps, run_dir)
         which_net.net.to(device)
-        score = row.get("exact_avg_cost", row["avg_cost"])
+        score = selection_score(row)
         if score < best_cost or not (run_dir / MODEL_FILES["best"]).exists():
             best_cost = score
             which_net.save(run_dir / MODEL_FILES["best"])

@@ -37,6 +37,7 @@ from .runs import (
     atomic_save_model,
     atomic_save_replay_buffer,
     atomic_write_text,
+    load_policy_weights,
     read_checkpoint,
     read_config,
     write_run_files,
@@ -162,7 +163,7 @@ class _Every(BaseCallback):
 
 class EvalOnTraces(_Every):
     """Every `freq` steps: evaluate the deterministic policy on the validation traces, log ``eval/...``,
-    append to eval.csv and save best_model.zip when the validation cost improves (on Zipkin instances, where
+    append to eval.csv and save best_model.zip/.npz when the selection score improves (on Zipkin instances, where
     the DP optimum applies, also ``eval/exact_avg_cost``, the policy's exact long-run cost, which then selects
     the best model)."""
 
@@ -179,8 +180,8 @@ class EvalOnTraces(_Every):
     def run_eval(self) -> dict[str, Any]:
         agent = AgentPolicy(self.model, self.norm, self.agent_action)
         row = eval_record(self.problem, self.validation, agent, self.logger, self.num_timesteps, self.run_dir)
-        score = row.get("exact_avg_cost", row["avg_cost"])  # the model is selected on the exact cost if known
-        if score < self.best_cost or not (self.run_dir / "best_model.zip").exists():
+        score = selection_score(row)
+        if score < self.best_cost or not (self.run_dir / "best_model.npz").exists():
             self.best_cost = score
             atomic_save_model(self.model, self.run_dir / "best_model.zip")
         self.last = row
@@ -208,6 +209,14 @@ def eval_record(problem: Problem, validation: Validation, agent: AgentPolicy, lo
     row = {"step": step, **res, "cpu_s": round(time.process_time(), 2)}
     _append_csv(run_dir / "eval.csv", row)
     return row
+
+
+def selection_score(row: dict[str, Any]) -> float:
+    """What selects the best model: the exact long-run cost where it is known and finite (Zipkin instances),
+    else the validation cost. An untrained policy's exact cost is often ``inf`` (its chain leaves the capped
+    states); scoring those ``inf`` kept the first evaluation's model as the best of a short run."""
+    exact = row.get("exact_avg_cost")
+    return float(exact) if exact is not None and math.isfinite(exact) else float(row["avg_cost"])
 
 
 def _append_csv(path: Path, row: dict[str, Any]) -> None:
@@ -429,11 +438,12 @@ def train(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool
     # init_callback leaves num_timesteps at 0: a finished run resumed with no steps left logged its final
     # evaluation at step 0
     eval_cb.num_timesteps = model.num_timesteps
-    final = eval_cb.run_eval()
+    last = eval_cb.last  # a periodic evaluation at the last step is the final one (not a second eval.csv row)
+    final = last if last is not None and last["step"] == model.num_timesteps else eval_cb.run_eval()
     atomic_save_model(model, run_dir / "model.zip")
     exact = None
     if validation.optimum is not None:
-        best = AgentPolicy(cls.load(str(run_dir / "best_model.zip"), device="cpu"), norm, action)
+        best = AgentPolicy(load_policy_weights(run_dir / "best_model.npz", cfg.algorithm), norm, action)
         exact = exact_cost(best, problem)
         if exact is not None:
             atomic_write_text(run_dir / "exact_cost.json", json.dumps(

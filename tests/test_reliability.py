@@ -1,0 +1,227 @@
+"""Trust under bad input, faults and load (issue 17): planted pickles, deploy errors, stale files, bounds.
+
+Every corpus is made by the tests (tiny runs, hand-written files in tmp_path); nothing is read from outside.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["eval_freq=1024", "checkpoint_freq=1024", "eval_episodes=4", "eval_periods=200", "--no-progress",
+        "hp.n_steps=256", "hp.batch_size=256", "hp.n_epochs=2"]
+
+
+def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env)
+
+
+def _one_line_error(p: subprocess.CompletedProcess, rc: int = 2) -> str:
+    assert p.returncode == rc, (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
+    err = p.stderr.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err[-2000:]
+    assert err.startswith("error: ")
+    return err
+
+
+@pytest.fixture(scope="module")
+def ppo_run(tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("rel") / "ppo"
+    p = _cli("train.py", "--algo", "ppo", "--scenario", "lost-sales-L2-p9", "--timesteps", "2048", "--n-envs", "2",
+             "--run-dir", str(run), *TINY)
+    assert p.returncode == 0, p.stderr
+    return run
+
+
+# ----------------------------------------------------------------------------------------- 1: no unpickling
+class _Payload:
+    """Unpickling this writes a marker file: the proof that a planted pickle ran."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('pwned')",))
+
+
+def _plant(zip_path: Path, marker: Path) -> None:
+    """Rewrite an SB3 zip so that loading it runs the payload (a serialized entry of its ``data`` JSON)."""
+    with zipfile.ZipFile(zip_path) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    data = json.loads(files["data"])
+    data["policy_class"] = {":type:": "<class 'abc.ABCMeta'>",
+                            ":serialized:": base64.b64encode(pickle.dumps(_Payload(marker))).decode()}
+    files["data"] = json.dumps(data).encode()
+    with zipfile.ZipFile(zip_path, "w") as z:
+        for n, b in files.items():
+            z.writestr(n, b)
+
+
+def test_the_planted_payload_runs_when_unpickled(ppo_run, tmp_path):
+    """The test's payload is live: SB3's own loader runs it (so the tests below can fail)."""
+    from stable_baselines3 import PPO
+
+    z, marker = tmp_path / "m.zip", tmp_path / "marker"
+    shutil.copy(ppo_run / "model.zip", z)
+    _plant(z, marker)
+    try:
+        PPO.load(str(z))
+    except Exception:
+        pass
+    assert marker.is_file()
+
+
+def test_evaluate_and_export_never_unpickle_a_run_folder(ppo_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(ppo_run, run)
+    marker = tmp_path / "marker"
+    for name in ("model.zip", "best_model.zip", "checkpoint/model.zip"):
+        _plant(run / name, marker)
+    p = _cli("evaluate.py", "--model", str(run), "--policies", "base_stock", "--no-progress")
+    assert p.returncode == 0, p.stderr
+    assert "ppo:run" in p.stdout
+    for which in ("auto", "model", "checkpoint"):
+        p = _cli("-m", "agents.export", str(run), "--out", str(tmp_path / f"{which}.onnx"), "--model", which,
+                 "--check")
+        assert p.returncode == 0, p.stderr
+        assert (tmp_path / f"{which}.onnx").is_file()
+    assert not marker.exists(), "a planted pickle ran"
+
+
+def test_weights_round_trip_every_algorithm(tmp_path):
+    """PPO (continuous and discrete), DQN and QR-DQN: the npz policy acts as the SB3 model does."""
+    import gymnasium as gym
+    from sb3_contrib import QRDQN
+    from stable_baselines3 import DQN, PPO
+
+    from agents.runs import load_policy_weights, save_policy_weights
+
+    rng = np.random.default_rng(0)
+    for cls, env_id, kw in ((PPO, "Pendulum-v1", {"policy_kwargs": {"net_arch": [16, 8]}}),
+                            (PPO, "CartPole-v1", {}),
+                            (DQN, "CartPole-v1", {"policy_kwargs": {"net_arch": [8], "activation_fn": "Tanh"}}),
+                            (QRDQN, "CartPole-v1", {"policy_kwargs": {"n_quantiles": 5}})):
+        if "activation_fn" in kw.get("policy_kwargs", {}):
+            import torch
+
+            kw["policy_kwargs"]["activation_fn"] = getattr(torch.nn, kw["policy_kwargs"]["activation_fn"])
+        model = cls("MlpPolicy", gym.make(env_id), seed=1, device="cpu", **kw)
+        path = tmp_path / f"{cls.__name__}-{env_id}.npz"
+        save_policy_weights(model, path)
+        with np.load(path, allow_pickle=False) as z:  # plain arrays only
+            assert all(z[k].dtype != object for k in z.files)
+        got = load_policy_weights(path, cls.__name__)
+        obs = rng.normal(size=(64, *model.observation_space.shape)).astype(np.float32)
+        np.testing.assert_array_equal(got.predict(obs)[0], model.predict(obs, deterministic=True)[0])
+
+
+def test_weights_of_another_algorithm_or_class_are_refused(ppo_run, tmp_path):
+    from agents.runs import RunError, load_policy_weights, npz_bytes, read_npz
+
+    with pytest.raises(RunError, match="weights of a PPO model, the run's config says DQN"):
+        load_policy_weights(ppo_run / "model.npz", "DQN")
+    arrays = read_npz(ppo_run / "model.npz")
+    meta = json.loads(arrays["meta"].tobytes())
+    meta["kwargs"]["activation_fn"] = "os.system"
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(npz_bytes(arrays))
+    with pytest.raises(RunError, match="is not one of"):
+        load_policy_weights(bad, "PPO")
+
+
+def test_old_run_folders_name_the_conversion(ppo_run, tmp_path):
+    run = tmp_path / "old"
+    shutil.copytree(ppo_run, run)
+    for p in run.rglob("*.npz"):
+        p.unlink()
+    err = _one_line_error(_cli("evaluate.py", "--model", str(run), "--no-progress"))
+    assert "python -m agents.convert" in err and "--trust" in err
+    err = _one_line_error(_cli("-m", "agents.export", str(run), "--out", str(tmp_path / "p.onnx")))
+    assert "convert" in err and not (tmp_path / "p.onnx").exists()
+    err = _one_line_error(_cli("-m", "agents.convert", str(run)))
+    assert "--trust" in err and "unpickles" in err
+    p = _cli("-m", "agents.convert", str(run), "--trust")
+    assert p.returncode == 0, p.stderr
+    assert sorted(str(p.relative_to(run)) for p in run.rglob("*.npz")) == \
+        ["best_model.npz", "checkpoint/model.npz", "model.npz"]
+    p = _cli("evaluate.py", "--model", str(run), "--policies", "base_stock", "--no-progress")
+    assert p.returncode == 0, p.stderr
+
+
+def test_resume_help_and_readme_say_it_loads_pickles():
+    p = _cli("train.py", "--help")
+    assert "pickles" in " ".join(p.stdout.split())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "--resume" in readme and "pickles" in readme and "agents.convert" in readme
+
+
+# ----------------------------------------------------------------------------------------- 8: run folder faults
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated"])
+def test_truncated_or_empty_model_is_one_line(ppo_run, tmp_path, content):
+    run = tmp_path / "run"
+    shutil.copytree(ppo_run, run)
+    for name in ("best_model.npz", "model.npz", "checkpoint/model.npz"):
+        (run / name).write_bytes(content)
+    _one_line_error(_cli("evaluate.py", "--model", str(run), "--no-progress"))
+    _one_line_error(_cli("-m", "agents.export", str(run), "--out", str(tmp_path / "p.onnx")))
+    good = (ppo_run / "best_model.npz").read_bytes()
+    (run / "best_model.npz").write_bytes(good[: len(good) // 2])  # cut in the middle
+    _one_line_error(_cli("evaluate.py", "--model", str(run), "--no-progress"))
+    (run / "checkpoint" / "model.zip").write_bytes(content)
+    _one_line_error(_cli("train.py", "--resume", str(run)))
+    assert not (tmp_path / "p.onnx").exists()
+
+
+def test_best_model_selection_when_exact_costs_are_infinite():
+    from agents.training import selection_score
+
+    assert selection_score({"avg_cost": 36.0, "exact_avg_cost": float("inf")}) == 36.0
+    assert selection_score({"avg_cost": 6.8, "exact_avg_cost": float("inf")}) == 6.8
+    assert selection_score({"avg_cost": 7.0, "exact_avg_cost": 6.5}) == 6.5
+    assert selection_score({"avg_cost": 7.0}) == 7.0
+
+
+def test_best_model_of_a_short_run_is_its_best_evaluation(ppo_run):
+    """The best model is the one with the lowest score in eval.csv (not the first evaluation's, which an
+    infinite exact cost used to keep); one eval.csv row per step."""
+    import csv
+
+    from agents.training import selection_score
+
+    rows = list(csv.DictReader((ppo_run / "eval.csv").open()))
+    steps = [int(r["step"]) for r in rows]
+    assert len(steps) == len(set(steps)), steps
+    scores = [selection_score({k: float(v) for k, v in r.items() if v not in ("", None)}) for r in rows]
+    state = json.loads((ppo_run / "checkpoint" / "state.json").read_text())
+    assert state["best_cost"] == pytest.approx(min(scores))
+
+
+def test_resume_drops_eval_rows_past_the_checkpoint_and_stale_temp_files(ppo_run, tmp_path):
+    from agents.runs import RunLock, read_checkpoint
+
+    run = tmp_path / "run"
+    shutil.copytree(ppo_run, run)
+    state = json.loads((run / "checkpoint" / "state.json").read_text())
+    state["num_timesteps"] = 1024  # as if killed after the evaluation at 2048, before its checkpoint
+    (run / "checkpoint" / "state.json").write_text(json.dumps(state))
+    stale = [run / ".eval.csv.abc123.tmp", run / "checkpoint" / ".model.zip.x1.tmp"]
+    for p in stale:
+        p.write_bytes(b"half")
+    with RunLock(run):
+        assert not any(p.exists() for p in stale)
+        read_checkpoint(run, run / "checkpoint" / "model.zip")
+    lines = (run / "eval.csv").read_text().splitlines()
+    assert [int(line.split(",")[0]) for line in lines[1:]] == [1024]
