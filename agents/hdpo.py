@@ -392,8 +392,6 @@ def _rng_state_json(rng: np.random.Generator) -> dict[str, Any]:
 def train_hdpo(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool = False, log=print):
     """Train (or resume) an HDPO run into `run_dir` (the run folder of :mod:`agents.runs`, weights as npz).
     Returns :class:`agents.training.TrainResult`, as PPO's training does."""
-    from stable_baselines3.common.logger import configure
-
     from .training import (
         TrainResult,
         Validation,
@@ -402,6 +400,7 @@ def train_hdpo(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume:
         log_verdict,
         resolve_device,
         selection_score,
+        tensorboard_logger,
     )
 
     t_start = time.process_time()
@@ -429,7 +428,7 @@ def train_hdpo(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume:
         except (KeyError, ValueError, RuntimeError, TypeError) as e:
             raise RunError(f"{run_dir}: corrupt checkpoint ({type(e).__name__}: {e})") from None
         log(f"resuming {run_dir} at step {model.num_timesteps:,} of {cfg.timesteps:,}")
-    logger = configure(str(run_dir / "tb"), ["tensorboard"])
+    logger = tensorboard_logger(run_dir)
     if not resume:
         log_run_texts(logger, cfg, norm)
     validation = Validation.build(problem, cfg)

@@ -40,6 +40,7 @@ from .runs import (
     load_policy_weights,
     read_checkpoint,
     read_config,
+    trim_eval_csv,
     write_run_files,
 )
 
@@ -229,6 +230,30 @@ def _append_csv(path: Path, row: dict[str, Any]) -> None:
     atomic_write_text(path, old + buf.getvalue())
 
 
+def tensorboard_logger(run_dir: Path):
+    """SB3's TensorBoard logger on ``run_dir/tb``. A failed write in TensorBoard's writer thread (the run folder
+    turned read-only, a full disk) is raised again in the training thread at its next write, which train.py
+    reports in one line; the thread's own traceback is not printed as well (:func:`_quiet_writer_thread`)."""
+    _quiet_writer_thread()
+    return configure(str(run_dir / "tb"), ["tensorboard"])
+
+
+def _quiet_writer_thread() -> None:
+    import threading
+
+    prev = threading.excepthook
+    if getattr(prev, "invrl_quiet_writer", False):
+        return
+
+    def hook(args) -> None:
+        if type(args.thread).__name__ == "_AsyncWriterThread" and isinstance(args.exc_value, OSError):
+            return  # tensorboard.summary.writer.event_file_writer: the writer raises it on the next write
+        prev(args)
+
+    hook.invrl_quiet_writer = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
+
+
 def _writers(logger):
     return [fmt.writer for fmt in logger.output_formats if isinstance(fmt, TensorBoardOutputFormat)]
 
@@ -412,7 +437,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool
         except (AssertionError, ValueError, TypeError) as e:  # SB3 checks hyperparameters with assert
             msg = " ".join(str(e).split())[:300]
             raise PresetError(f"{cfg.algorithm} rejects the hyperparameters (hp.*): {msg}") from None
-    logger = configure(str(run_dir / "tb"), ["tensorboard"])
+    logger = tensorboard_logger(run_dir)
     model.set_logger(logger)
     if not resume:
         log_run_texts(logger, cfg, norm)
@@ -439,6 +464,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool
     # evaluation at step 0
     eval_cb.num_timesteps = model.num_timesteps
     last = eval_cb.last  # a periodic evaluation at the last step is the final one (not a second eval.csv row)
+    if resume and not remaining:  # a finished run resumed: its final evaluation is done again, not twice listed
+        trim_eval_csv(run_dir, model.num_timesteps - 1)
     final = last if last is not None and last["step"] == model.num_timesteps else eval_cb.run_eval()
     atomic_save_model(model, run_dir / "model.zip")
     exact = None

@@ -148,6 +148,8 @@ def test_ppo_resume_continues_step_count(ppo_run, tmp_path):
     last = (run / "eval.csv").read_text().splitlines()[-1].split(",")
     header = (run / "eval.csv").read_text().splitlines()[0].split(",")
     assert int(float(last[header.index("step")])) == 3072
+    steps = [line.split(",")[header.index("step")] for line in (run / "eval.csv").read_text().splitlines()[1:]]
+    assert len(steps) == len(set(steps)), steps  # one row per evaluated step, resumed or not
 
 
 def test_same_seed_same_evaluation(tmp_path):
@@ -423,7 +425,7 @@ def test_sigterm_saves_a_checkpoint_and_prints_the_resume_command(tmp_path, caps
     assert f"python train.py --resume {run}" in err and "Traceback" not in err
     # evaluate.py --model says that the run is incomplete, and what it evaluates instead
     note = load_run(run).incomplete()
-    assert note.startswith(f"run {run} is incomplete: training stopped at step {step:,} of 400,000 (no final model.zip)")
+    assert note.startswith(f"run {run} is incomplete: training stopped at step {step:,} of 400,000 (no final model.npz)")
     e = _cli("evaluate.py", "--model", str(run), "--policies", "base_stock", "--episodes", "2", "--periods", "50",
              "--no-progress")
     assert e.returncode == 0, e.stderr

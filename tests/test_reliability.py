@@ -225,3 +225,30 @@ def test_resume_drops_eval_rows_past_the_checkpoint_and_stale_temp_files(ppo_run
         read_checkpoint(run, run / "checkpoint" / "model.zip")
     lines = (run / "eval.csv").read_text().splitlines()
     assert [int(line.split(",")[0]) for line in lines[1:]] == [1024]
+
+
+def test_tensorboard_writer_thread_failure_is_one_error_not_a_thread_traceback(tmp_path):
+    """A write that fails in TensorBoard's writer thread (a run folder turned read-only, a full disk) surfaces
+    as an OSError in the training thread, without the thread's own traceback on stderr."""
+    code = f"""
+import sys, time
+from pathlib import Path
+from agents.training import _writers, tensorboard_logger
+logger = tensorboard_logger(Path({str(tmp_path)!r}))
+w = _writers(logger)[0]
+rw = w.file_writer.event_writer._async_writer._writer
+def fail(*a):
+    raise OSError(30, "Read-only file system")
+rw.write = rw.flush = fail
+try:
+    for i in range(50):
+        w.add_scalar("x", float(i), i)
+        time.sleep(0.01)
+    w.flush()
+except OSError as e:
+    print("error:", e, file=sys.stderr)
+    sys.exit(2)
+"""
+    p = _cli("-c", code)
+    assert p.returncode == 2, p.stderr
+    assert "Traceback" not in p.stderr and "Exception in thread" not in p.stderr, p.stderr
