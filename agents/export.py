@@ -475,6 +475,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenario", help="scenario for --baseline (instead of a run folder)")
     args = ap.parse_args(argv)
     try:
+        from invcore.atomic import output_file_error
+
+        problem = output_file_error(args.out)
+        if problem:
+            raise ExportError(f"--out {args.out}: {problem}")
         if args.baseline:
             from envs.problem import Problem
 

@@ -29,6 +29,7 @@ Every input problem is an error naming the file, column, line (header = line 1) 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -37,7 +38,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from invcore.atomic import atomic_open
+from invcore.atomic import atomic_open, output_file_error
 from invcore.constraints import constrain, level_units
 from invcore.observation import build_observations, inventory_position
 
@@ -145,21 +146,41 @@ def run(policy: str | Path, state: str | Path, out: str | Path, items=None, hist
     """Load, validate, recommend and write; `timings` receives CPU-seconds per stage."""
     if not 0 < service_level < 1:
         raise DeployError(f"--service-level {service_level}: expected a probability in (0, 1)")
+    check_threads(threads)
+    problem = output_file_error(out)
+    if problem:
+        raise DeployError(f"--out {out}: {problem}")
     t = {} if timings is None else timings
     c0 = time.process_time()
     pol = load_policy(policy, threads)
     c1 = time.process_time()
-    st = read_state(pol, state, items, history, date)
-    c2 = time.process_time()
-    requested = policy_orders(pol, st)
+    try:
+        st = read_state(pol, state, items, history, date)
+        c2 = time.process_time()
+        requested = policy_orders(pol, st)
+    except (KeyError, TypeError, IndexError, AttributeError) as e:  # metadata that passed the checks, but not use
+        raise DeployError(f"{policy}: corrupt policy metadata ({type(e).__name__}: {str(e)[:200]})") from None
     c3 = time.process_time()
     df = recommend(pol, st, service_level, requested)
     c4 = time.process_time()
-    write_orders(df, out)
+    try:
+        write_orders(df, out)
+    except OSError as e:
+        raise DeployError(f"--out {out}: cannot write ({e.strerror or e})") from None
     c5 = time.process_time()
     t.update({"load_policy": c1 - c0, "load_validate": c2 - c1, "inference": c3 - c2,
               "rounding_alerts": c4 - c3, "write": c5 - c4, "total": c5 - c0})
     return df
+
+
+MAX_THREADS_PER_CPU = 4
+
+
+def check_threads(threads: int) -> None:
+    """``--threads`` in 1 .. 4 x the CPUs (onnxruntime's thread pool; 100,000 threads crashed the process)."""
+    top = MAX_THREADS_PER_CPU * (os.cpu_count() or 1)
+    if not isinstance(threads, int) or not 1 <= threads <= top:
+        raise DeployError(f"--threads {threads}: expected 1 to {top} (4 x the {os.cpu_count() or 1} CPUs)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -252,3 +252,132 @@ except OSError as e:
     p = _cli("-c", code)
     assert p.returncode == 2, p.stderr
     assert "Traceback" not in p.stderr and "Exception in thread" not in p.stderr, p.stderr
+
+
+# ----------------------------------------------------------------------------------------- 3: deploy errors
+STATE = "sku,on_hand,in_transit_1\nsku0,3,1\n"
+
+
+@pytest.fixture(scope="module")
+def policies(ppo_run, tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("pol")
+    from agents.export import export_baseline, export_run
+    from envs import Problem
+
+    export_run(ppo_run, d / "p.onnx", sidecar=False)
+    problem = Problem("lost-sales-L2-p9")
+    export_baseline("base_stock", problem, d / "bs.json", {"name": problem.scenario.name})
+    (d / "state.csv").write_text(STATE)
+    return {"onnx": d / "p.onnx", "levels": d / "bs.json", "state": d / "state.csv"}
+
+
+def _recommend(policy: Path, state: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return _cli("-m", "deploy.recommend", "--policy", str(policy), "--state", str(state), "--out", str(out), *extra)
+
+
+def test_recommend_output_paths_are_one_line_errors(policies, tmp_path):
+    pol, st = policies["levels"], policies["state"]
+    (tmp_path / "folder").mkdir()
+    cases = {"a folder": tmp_path / "folder", "missing parent": tmp_path / "no" / "such" / "o.csv",
+             "parent is a file": policies["state"] / "o.csv"}
+    for what, out in cases.items():
+        err = _one_line_error(_recommend(pol, st, out))
+        assert f"--out {out}" in err, (what, err)
+    assert not (tmp_path / "no").exists()
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    os.chmod(ro, 0o555)
+    try:
+        if os.access(ro, os.W_OK):  # root writes anywhere: check the write failure path instead
+            from deploy import recommend as rec
+
+            def fail(*a, **k):
+                raise PermissionError(13, "Permission denied")
+
+            orig = rec.write_orders
+            rec.write_orders = fail
+            try:
+                with pytest.raises(rec.DeployError, match="cannot write"):
+                    rec.run(pol, st, ro / "o.csv")
+            finally:
+                rec.write_orders = orig
+        else:
+            err = _one_line_error(_recommend(pol, st, ro / "o.csv"))
+            assert "not writable" in err
+    finally:
+        os.chmod(ro, 0o755)
+
+
+def _tamper_levels(src: Path, dst: Path, edit) -> Path:
+    meta = json.loads(src.read_text())
+    edit(meta)
+    dst.write_text(json.dumps(meta))
+    return dst
+
+
+def _tamper_onnx(src: Path, dst: Path, edit) -> Path:
+    import onnx
+
+    m = onnx.load(str(src))
+    for prop in m.metadata_props:
+        if prop.key == "invrl":
+            meta = json.loads(prop.value)
+            out = edit(meta)
+            prop.value = out if isinstance(out, str) else json.dumps(meta)
+    onnx.save(m, str(dst))
+    return dst
+
+
+def _set(path: str, value):
+    def edit(meta):
+        *keys, last = path.split(".")
+        d = meta
+        for k in keys:
+            d = d[k]
+        d[last] = value
+    return edit
+
+
+TAMPER = {
+    "null demand scale": _set("skus.demand_scale", [None]),
+    "zero demand scale": _set("skus.demand_scale", [0]),
+    "pack size 0": _set("skus.pack_size", [0]),
+    "text lead time": _set("skus.lead_time", ["2"]),
+    "sku not a list": _set("skus.sku", 5),
+    "n_pipe text": _set("observation.n_pipe", "x"),
+    "no observation table": _set("observation", [1]),
+    "mode": _set("mode", "nope"),
+}
+TAMPER_ONNX = {
+    **TAMPER,
+    "action without n": lambda m: m["action"].pop("n"),
+    "action step NaN": _set("action.step", "NaN"),
+    "obs names numbers": _set("obs_names", [1, 2, 3]),
+    "run not a table": _set("run", None),
+    "lead_norm 0": _set("observation.lead_norm", 0),
+    "metadata a list": lambda m: "[1, 2]",
+    "metadata not JSON": lambda m: "{not json",
+}
+TAMPER_LEVELS = {**TAMPER, "levels text": _set("levels.S", ["19"]), "levels missing": _set("levels", None)}
+
+
+@pytest.mark.parametrize("kind", ["onnx", "levels"])
+def test_tampered_policy_metadata_is_one_line_and_writes_nothing(policies, tmp_path, kind):
+    cases = TAMPER_ONNX if kind == "onnx" else TAMPER_LEVELS
+    tamper = _tamper_onnx if kind == "onnx" else _tamper_levels
+    for i, (what, edit) in enumerate(cases.items()):
+        pol = tamper(policies[kind], tmp_path / f"t{i}{policies[kind].suffix}", edit)
+        out = tmp_path / f"o{i}.csv"
+        err = _one_line_error(_recommend(pol, policies["state"], out))
+        assert str(pol) in err, (what, err)
+        assert not out.exists(), what
+
+
+def test_recommend_threads_are_bounded(policies, tmp_path):
+    top = 4 * (os.cpu_count() or 1)
+    for threads in ("0", "-3", str(top + 1), "100000"):
+        err = _one_line_error(_recommend(policies["onnx"], policies["state"], tmp_path / "o.csv", "--threads",
+                                         threads))
+        assert f"--threads {threads}: expected 1 to {top}" in err
+    p = _recommend(policies["onnx"], policies["state"], tmp_path / "o.csv", "--threads", "2")
+    assert p.returncode == 0, p.stderr
