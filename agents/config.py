@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import fnmatch
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,8 +138,14 @@ class TrainConfig:
                 raise PresetError(f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
         for name in ("reward_offset", "reward_scale"):
             v = getattr(self, name)
-            if v != "auto" and (isinstance(v, bool) or not isinstance(v, (int, float))):
-                raise PresetError(f"{name} must be a number or 'auto', got {v!r}")
+            if v != "auto" and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+                raise PresetError(f"{name} must be a finite number or 'auto', got {v!r}")
+        if self.reward_scale != "auto" and self.reward_scale <= 0:
+            raise PresetError(f"reward_scale must be > 0 (or 'auto'), got {self.reward_scale!r}")
+        for name in ("reward_scale_ratio", "obs_clip"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise PresetError(f"{name} must be a finite number > 0, got {v!r}")
 
     def markdown(self) -> str:
         """The config as a Markdown table (TensorBoard's text plugin renders it)."""

@@ -381,3 +381,47 @@ def test_recommend_threads_are_bounded(policies, tmp_path):
         assert f"--threads {threads}: expected 1 to {top}" in err
     p = _recommend(policies["onnx"], policies["state"], tmp_path / "o.csv", "--threads", "2")
     assert p.returncode == 0, p.stderr
+
+
+# ----------------------------------------------------------------------------------------- 7: NaN / inf bounds
+@pytest.mark.parametrize("override,field", [("reward_scale=.nan", "reward_scale"), ("reward_offset=.inf", "reward_offset"),
+                                            ("obs_clip=.inf", "obs_clip"), ("reward_scale_ratio=0", "reward_scale_ratio"),
+                                            ("reward_scale=-1", "reward_scale")])
+def test_normalisation_settings_must_be_finite(tmp_path, override, field):
+    run = tmp_path / "run"
+    err = _one_line_error(_cli("train.py", "--algo", "ppo", "--scenario", "lost-sales-L2-p9", "--timesteps", "64",
+                               "--run-dir", str(run), override, "--no-progress"))
+    assert field in err
+    assert not (run / "config.yaml").exists()
+
+
+def test_normalization_json_with_nan_is_a_corrupt_run(ppo_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(ppo_run, run)
+    for key, value in (("shift", [float("nan")] * 3), ("scale", [1.0]), ("clip", float("inf"))):
+        d = json.loads((ppo_run / "normalization.json").read_text())
+        d[key] = value
+        (run / "normalization.json").write_text(json.dumps(d))
+        err = _one_line_error(_cli("evaluate.py", "--model", str(run), "--no-progress"))
+        assert "normalization.json: corrupt" in err and key in err
+
+
+# ----------------------------------------------------------------------------------------- 8: linked files
+def test_a_csv_linked_to_another_file_is_not_quoted(policies, tmp_path):
+    secret = tmp_path / "elsewhere" / "secret"
+    secret.parent.mkdir()
+    secret.write_text("TOPSECRET:x:0:0\nsecond:line,with,fields,here\n")
+    link = tmp_path / "data.csv"
+    link.symlink_to(secret)
+    outs = [_cli("-m", "envs.data", str(link)),
+            _recommend(policies["levels"], link, tmp_path / "o.csv"),
+            _recommend(policies["levels"], policies["state"], tmp_path / "o.csv", "--items", str(link))]
+    for p in outs:
+        err = _one_line_error(p)
+        assert "TOPSECRET" not in err and "second" not in err, err
+        assert "symbolic link" in err
+    assert not (tmp_path / "o.csv").exists()
+    # a plain file is quoted as before (the quote helps to fix one's own file)
+    plain = tmp_path / "plain.csv"
+    shutil.copy(secret, plain)
+    assert "TOPSECRET" in _one_line_error(_cli("-m", "envs.data", str(plain)))
