@@ -425,3 +425,27 @@ def test_a_csv_linked_to_another_file_is_not_quoted(policies, tmp_path):
     plain = tmp_path / "plain.csv"
     shutil.copy(secret, plain)
     assert "TOPSECRET" in _one_line_error(_cli("-m", "envs.data", str(plain)))
+
+
+# ----------------------------------------------------------------------------------------- 9: chunks by default
+def test_large_data_scenarios_are_chunked_by_default_with_the_same_results(tmp_path, monkeypatch):
+    from baselines import evaluation
+    from envs import Problem
+
+    rng = np.random.default_rng(3)
+    days = [str(np.datetime64("2024-01-01") + i) for i in range(120)]
+    lines = [f"{day},S{s:02d},{int(v)}" for s in range(30) for day, v in zip(days, rng.poisson(1 + s % 7, 120))]
+    path = tmp_path / "demand.csv"
+    path.write_text("date,sku,demand\n" + "\n".join(lines) + "\n")
+    problem = Problem("lost-sales-L2-p9", **{"data.path": str(path)})
+    names = ["base_stock", "capped_base_stock", "ses_tuned"]
+    whole = evaluation.evaluate(problem, evaluation.make_policies(names, problem))
+    calls = []
+    orig = evaluation.sku_chunks
+    monkeypatch.setattr(evaluation, "sku_chunks", lambda *a, **k: calls.append(a[3]) or orig(*a, **k))
+    monkeypatch.setattr(evaluation, "AUTO_CHUNK_ABOVE", 10)
+    monkeypatch.setattr(evaluation, "AUTO_CHUNK_SKUS", 7)
+    chunked = evaluation.evaluate(problem, evaluation.make_policies(names, problem))
+    assert calls == [7]
+    for a, b in zip(whole.results, chunked.results):
+        assert a.name == b.name and a.kpis["avg_cost"] == b.kpis["avg_cost"]
