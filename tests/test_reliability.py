@@ -449,3 +449,35 @@ def test_large_data_scenarios_are_chunked_by_default_with_the_same_results(tmp_p
     assert calls == [7]
     for a, b in zip(whole.results, chunked.results):
         assert a.name == b.name and a.kpis["avg_cost"] == b.kpis["avg_cost"]
+
+
+# ----------------------------------------------------------------------------------------- 8: export writes last
+def test_export_checks_on_a_small_data_set_and_writes_only_after_the_check(tmp_path, monkeypatch):
+    from agents import export
+
+    rng = np.random.default_rng(5)
+    days = [str(np.datetime64("2024-01-01") + i) for i in range(150)]
+    lines = [f"{day},{s},{int(v)}" for s in ("A", "B") for day, v in zip(days, rng.poisson(4, 150))]
+    data = tmp_path / "demand.csv"
+    data.write_text("date,sku,demand\n" + "\n".join(lines) + "\n")
+    run = tmp_path / "run"
+    p = _cli("train.py", "--algo", "ppo", "--scenario", "lost-sales-L2-p9", "--data", str(data), "--timesteps", "512",
+             "--n-envs", "2", "--run-dir", str(run), "eval_freq=256", "checkpoint_freq=256", "eval_episodes=2",
+             "eval_periods=50", "hp.n_steps=128", "hp.batch_size=128", "hp.n_epochs=1", "--no-progress")
+    assert p.returncode == 0, p.stderr
+    out = tmp_path / "p.onnx"
+    p = _cli("-m", "agents.export", str(run), "--out", str(out), "--check")
+    assert p.returncode == 0, p.stderr
+    n = int(p.stdout.split("orders agree: ")[1].split(" / ")[0])
+    assert 0 < n < 10_000 and out.is_file()
+    # a failed check writes nothing, and leaves an existing file as it was
+    out.write_bytes(b"old")
+    monkeypatch.setattr(export, "_parity", lambda *a, **k: {"n": 5, "unit_mismatches": 2, "action_mismatches": 2})
+    with pytest.raises(export.ExportError, match="parity check failed"):
+        export.export_run(run, out, check=True)
+    assert out.read_bytes() == b"old" and not out.with_name("p.onnx.json").read_bytes().startswith(b"old")
+    sidecar_before = out.with_name("p.onnx.json").read_bytes()
+    with pytest.raises(export.ExportError):
+        export.export_run(run, tmp_path / "q.onnx", check=True)
+    assert not (tmp_path / "q.onnx").exists() and not (tmp_path / "q.onnx.json").exists()
+    assert out.with_name("p.onnx.json").read_bytes() == sidecar_before
