@@ -305,7 +305,8 @@ def read_config(run_dir: Path) -> TrainConfig:
     except yamlio.YamlLimitError as e:
         raise RunError(f"{path}: corrupt run config ({e})") from None
     except (yaml.YAMLError, KeyError, TypeError, PresetError) as e:
-        raise RunError(f"{path}: corrupt run config ({type(e).__name__}: {e})") from None
+        raise RunError(f"{path}: corrupt run config ({type(e).__name__}: {' '.join(str(e).split())[:300]})") \
+            from None
     return cfg
 
 

@@ -67,7 +67,8 @@ def run_case(c: Case) -> Case:
     c.rc = p.returncode
     err = [line for line in p.stderr.strip().splitlines() if line.strip()]
     err = [line for line in err if "RuntimeWarning" not in line and "warnings.warn" not in line]
-    c.last = (err[-1] if err else p.stdout.strip().splitlines()[-1:] or [""])[0][:300] if (err or p.stdout) else ""
+    tail = err or p.stdout.strip().splitlines()
+    c.last = tail[-1][:300] if tail else ""
     written = c.out is not None and c.out.exists() and (c.before is None or c.out.read_bytes() != c.before)
     if p.returncode == 0:
         c.result = "silent"
@@ -90,6 +91,10 @@ def corpus(d: Path) -> list[Case]:
     import numpy as np
 
     cases: list[Case] = []
+    import shutil
+
+    for old in ("orders", "exp", "runs", "no"):  # outputs of an earlier sweep in a --keep folder
+        shutil.rmtree(d / old, ignore_errors=True)
 
     def add(entry: str, name: str, args: list[str], out: Path | None = None, note: str = "") -> None:
         cases.append(Case(entry, name, [str(a) for a in args], out, note))
@@ -117,7 +122,7 @@ def corpus(d: Path) -> list[Case]:
         "bad date": head + "2024-13-45,A,3\n" + body, "time of day": head + "2024-01-01 10:00,A,3\n" + body,
         "duplicate row": head + body + rows[0] + "\n", "one date only": head + "2024-01-01,A,3\n",
         "binary garbage": bytes(range(256)) * 20, "utf-16": (head + body).encode("utf-16"),
-        "long field": head + "2024-01-01," + "X" * 2_000_000 + ",3\n" + body,
+        "long field": head + "2024-01-01,A," + "9" * 2_000_000 + "x\n" + body,
         "wrong separator": (head + body).replace(",", ";").replace("date;sku;demand", "date|sku|demand"),
         "blank sku": head + "2024-01-01,,3\n" + body, "quote chaos": head + '2024-01-01,"A,3\n' + body,
         "mixed sku spellings": head + body + "2024-09-01, A ,3\n",
@@ -161,7 +166,7 @@ def corpus(d: Path) -> list[Case]:
                         ("--test", "2030-01-01"), ("--columns", "date=nope"), ("--items-scale", "moq=abc"),
                         ("--aggregate", "max")):
         add("envs.data", f"{flag} {value}", [good, flag, value])
-    add("envs.data", "--init over an existing file", [good, "--init", items], note="overwrites the items file?")
+    add("envs.data", "--init over an existing file", [good, "--init", items], items)
 
     # scenario YAMLs
     bomb = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},"
@@ -193,7 +198,7 @@ def corpus(d: Path) -> list[Case]:
         if flag == "--scenario":
             args = ["--policies", "base_stock", "--no-progress"]
         add("evaluate.py", f"{flag} {value}", args + [flag, value])
-    for ov in ("lead_time=abc", "lead_time=1e12", "nope=3", "holding_cost=.nan", "moq=5", "max_order=-1",
+    for ov in ("lead_time=abc", "lead_time=1e12", "nope=3", "holding_cost=.nan", "moq=-5", "max_order=-1",
                "episode_length=0", "==="):
         add("evaluate.py", f"override {ov}", ev + ["--episodes", "2", "--periods", "20", ov])
     tr = ["--algo", "ppo", "--scenario", "lost-sales-L2-p9", "--no-progress"]
@@ -252,7 +257,6 @@ def corpus(d: Path) -> list[Case]:
         "npz of garbage arrays": lambda b: [p.write_bytes((d / "levels.json").read_bytes()) for p in b.rglob("*.npz")],
         "old run (zips only)": planted,
         "no model at all": lambda b: [p.unlink() for p in list(b.rglob("*.npz")) + list(b.rglob("*.zip"))],
-        "versions.json garbage": lambda b: (b / "versions.json").write_text("{{{"),
     }
     broken_runs = {name: broken(f"r{i}", edit) for i, (name, edit) in enumerate(runs.items())}
     for name, b in broken_runs.items():
@@ -316,12 +320,12 @@ def corpus(d: Path) -> list[Case]:
         out = d / "orders" / f"i{i}.csv"
         add("deploy.recommend", name, ["--policy", onnx_path, "--state", st_good, "--items",
                                        w(f"ritems/i{i}.csv", text), "--out", out], out)
-    out = d / "orders" / "o.csv"
     for name, extra in (("--threads 0", ["--threads", "0"]), ("--threads 100000", ["--threads", "100000"]),
                         ("--service-level 2", ["--service-level", "2"]), ("--service-level nan",
                                                                            ["--service-level", "nan"]),
                         ("--date bad", ["--date", "2024-02-30"]), ("--history missing", ["--history", d / "nope.csv"]),
                         ("--history surplus field", ["--history", w("hist.csv", "date,sku,demand\n2024-01-01,sku0,1,2\n")])):
+        out = d / "orders" / f"flag{len(cases)}.csv"
         add("deploy.recommend", name, ["--policy", onnx_path, "--state", st_good, "--out", out, *extra], out)
     (d / "orders").mkdir(exist_ok=True)
     for name, o, mark in (("--out a folder", d / "orders", None), ("--out missing parent", d / "no" / "o.csv", d / "no"),
@@ -364,10 +368,12 @@ def corpus(d: Path) -> list[Case]:
                                                      out], out)
     for name, text in (("policy garbage onnx", b"\x08\x01garbage"), ("policy empty", b"")):
         p = w(f"pol/{name.replace(' ', '_')}.onnx", text)
+        out = d / "orders" / f"pol{len(cases)}.csv"
         add("deploy.recommend", name, ["--policy", p, "--state", st_good, "--out", out], out)
     for name, text in (("levels not JSON", "{"), ("levels a sidecar", (d / "policy.onnx.json").read_text()
                                                   if (d / "policy.onnx.json").exists() else "{}")):
         p = w(f"pol/{name.replace(' ', '_')}.json", text)
+        out = d / "orders" / f"pol{len(cases)}.csv"
         add("deploy.recommend", name, ["--policy", p, "--state", st_good, "--out", out], out)
     return cases
 

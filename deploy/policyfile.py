@@ -165,8 +165,8 @@ def _check_fields(meta: dict[str, Any], source: str) -> None:
         if isinstance(names, list) and any(not isinstance(nm, str) for nm in names):
             raise bad("obs_names must be text")
         act = meta.get("action")
-        if not isinstance(act, dict) or not isinstance(act.get("mode"), str):
-            raise bad("action must be a table with a mode")
+        if not isinstance(act, dict) or act.get("mode") not in _constraints.ACTION_MODES:
+            raise bad(f"action must be a table with a mode of {', '.join(_constraints.ACTION_MODES)}")
         count(act, "n", 10_000)
         step = act.get("step")
         if not isinstance(step, (int, float)) or isinstance(step, bool) or not math.isfinite(step) or step <= 0:
