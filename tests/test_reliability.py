@@ -357,6 +357,7 @@ TAMPER_ONNX = {
     "lead_norm 0": _set("observation.lead_norm", 0),
     "metadata a list": lambda m: "[1, 2]",
     "metadata not JSON": lambda m: "{not json",
+    "action mode nope": _set("action.mode", "nope"),
 }
 TAMPER_LEVELS = {**TAMPER, "levels text": _set("levels.S", ["19"]), "levels missing": _set("levels", None)}
 
@@ -481,3 +482,62 @@ def test_export_checks_on_a_small_data_set_and_writes_only_after_the_check(tmp_p
         export.export_run(run, tmp_path / "q.onnx", check=True)
     assert not (tmp_path / "q.onnx").exists() and not (tmp_path / "q.onnx.json").exists()
     assert out.with_name("p.onnx.json").read_bytes() == sidecar_before
+
+
+# ----------------------------------------------------------------------------------------- 6: sweep findings
+@pytest.mark.parametrize("override,field", [("hp.gamma=abc", "hp.gamma"), ("hp.n_steps=-1", "hp.n_steps"),
+                                            ("hp.policy_kwargs={net_arch: [100000, 100000]}", "net_arch"),
+                                            ("n_envs=100000000", "n_envs")])
+def test_unchecked_hyperparameters_are_one_line_before_the_run_folder(tmp_path, override, field):
+    run = tmp_path / "run"
+    err = _one_line_error(_cli("train.py", "--algo", "ppo", "--scenario", "lost-sales-L2-p9", "--timesteps", "64",
+                               "--run-dir", str(run), override, "--no-progress"))
+    assert field in err and not (run / "config.yaml").exists()
+
+
+def test_corrupt_run_config_is_one_line(ppo_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(ppo_run, run)
+    (run / "config.yaml").write_text("config: [1, 2\n")
+    assert "corrupt run config" in _one_line_error(_cli("evaluate.py", "--model", str(run), "--no-progress"))
+
+
+def test_evaluate_seed_must_not_be_negative():
+    p = _cli("evaluate.py", "--seed", "-1", "--policies", "base_stock", "--no-progress")
+    assert p.returncode == 2 and "--seed must be >= 0" in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("state,extra,needle", [
+    ("sku,on_hand,in_transit_1\nsku0,1e308,0\n", [], "beyond 1e+12 units"),
+    ("sku,on_hand,in_transit_1,date\nsku0,1,0,2024-02-30\n", [], "cannot parse date"),
+    (STATE, ["--date", "2024-02-30"], "--date"),
+])
+def test_recommend_quantities_and_dates_are_checked(policies, tmp_path, state, extra, needle):
+    st = tmp_path / "state.csv"
+    st.write_text(state)
+    for kind in ("onnx", "levels"):
+        out = tmp_path / f"o_{kind}.csv"
+        err = _one_line_error(_recommend(policies[kind], st, out, *extra))
+        assert needle in err and not out.exists()
+
+
+def test_recommend_in_blocks_writes_the_same_table(policies, tmp_path, monkeypatch):
+    from deploy import recommend as rec
+
+    rng = np.random.default_rng(1)
+    n = 257
+    lines = [f"sku0,{int(a)},{int(b)}" for a, b in zip(rng.integers(0, 30, n), rng.integers(0, 10, n))]
+    st = tmp_path / "state.csv"
+    st.write_text("sku,on_hand,in_transit_1\n" + "\n".join(f"S{i}{line[4:]}" for i, line in enumerate(lines)))
+    items = tmp_path / "items.csv"
+    items.write_text("sku,demand_scale,lead_time,moq,pack_size\n" + "\n".join(
+        f"S{i},{1 + i % 9}.5,2,{i % 3 * 5},{1 + i % 4}" for i in range(n)))
+    for kind in ("onnx", "levels"):
+        if kind == "levels":  # a level policy knows only its own SKUs
+            st.write_text(STATE)
+        rec.run(policies[kind], st, tmp_path / "whole.csv", items if kind == "onnx" else None)
+        monkeypatch.setattr(rec, "WRITE_BATCH", 10)
+        monkeypatch.setattr(rec, "INFERENCE_BATCH", 7)
+        rec.run(policies[kind], st, tmp_path / "blocks.csv", items if kind == "onnx" else None)
+        monkeypatch.undo()
+        assert (tmp_path / "whole.csv").read_bytes() == (tmp_path / "blocks.csv").read_bytes()
