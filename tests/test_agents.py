@@ -182,7 +182,7 @@ def test_missing_and_corrupt_run_folders(tmp_path, ppo_run):
 
     bad = tmp_path / "bad"
     shutil.copytree(ppo_run, bad)
-    for name in ("best_model.zip", "model.zip"):
+    for name in ("best_model.npz", "model.npz"):  # what evaluate reads (the .zip files are SB3's, for --resume)
         (bad / name).write_bytes(b"not a zip")
     with pytest.raises(RunError, match="corrupt model file"):
         load_run(bad)

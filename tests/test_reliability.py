@@ -541,3 +541,12 @@ def test_recommend_in_blocks_writes_the_same_table(policies, tmp_path, monkeypat
         rec.run(policies[kind], st, tmp_path / "blocks.csv", items if kind == "onnx" else None)
         monkeypatch.undo()
         assert (tmp_path / "whole.csv").read_bytes() == (tmp_path / "blocks.csv").read_bytes()
+
+
+def test_item_table_lead_time_is_bounded_when_loaded(tmp_path):
+    data = tmp_path / "demand.csv"
+    data.write_text("date,sku,demand\n" + "".join(f"2024-01-{d:02d},A,{d % 4}\n" for d in range(1, 29)))
+    items = tmp_path / "items.csv"
+    items.write_text("sku,lead_time\nA,1000000000000\n")
+    err = _one_line_error(_cli("-m", "envs.data", str(data), "--items", str(items)))
+    assert "lead_time of SKU 'A'" in err and "0..1000" in err
