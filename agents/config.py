@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import fnmatch
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,8 +138,18 @@ class TrainConfig:
                 raise PresetError(f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
         for name in ("reward_offset", "reward_scale"):
             v = getattr(self, name)
-            if v != "auto" and (isinstance(v, bool) or not isinstance(v, (int, float))):
-                raise PresetError(f"{name} must be a number or 'auto', got {v!r}")
+            if v != "auto" and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+                raise PresetError(f"{name} must be a finite number or 'auto', got {v!r}")
+        if self.reward_scale != "auto" and self.reward_scale <= 0:
+            raise PresetError(f"reward_scale must be > 0 (or 'auto'), got {self.reward_scale!r}")
+        if self.n_envs > MAX_N_ENVS:
+            raise PresetError(f"n_envs must be at most {MAX_N_ENVS:,} (each env keeps its own state), got "
+                              f"{self.n_envs:,}")
+        check_hyperparams(self.algorithm, self.hyperparams)
+        for name in ("reward_scale_ratio", "obs_clip"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise PresetError(f"{name} must be a finite number > 0, got {v!r}")
 
     def markdown(self) -> str:
         """The config as a Markdown table (TensorBoard's text plugin renders it)."""
@@ -150,6 +161,44 @@ class TrainConfig:
             else:
                 rows.append(f"| {k} | `{v!r}` |")
         return "\n".join(rows)
+
+
+MAX_N_ENVS = 10_000
+MAX_LAYER = 4096
+MAX_LAYERS = 16
+_HP_FLOAT = ("gamma", "gae_lambda", "ent_coef", "vf_coef", "max_grad_norm", "tau", "learning_rate", "clip_range",
+             "exploration_fraction", "exploration_initial_eps", "exploration_final_eps", "target_kl")
+_HP_INT = ("n_steps", "batch_size", "n_epochs", "buffer_size", "learning_starts", "gradient_steps",
+           "target_update_interval")
+
+
+def check_hyperparams(algorithm: str, hp: dict[str, Any]) -> None:
+    """The SB3 hyperparameters (``hp.*``) that SB3 takes unchecked: numbers where numbers go (finite; counts
+    integers), network sizes bounded (:data:`MAX_LAYER` units, :data:`MAX_LAYERS` layers); SB3 checks the rest
+    when the model is built. HDPO checks its own (:class:`agents.hdpo.HDPOSettings`)."""
+    if algorithm == "HDPO":
+        return
+    for k in _HP_FLOAT:
+        v = hp.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+            raise PresetError(f"hp.{k} must be a finite number, got {str(v)[:60]!r}")
+    for k in _HP_INT:
+        v = hp.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < (0 if k == "learning_starts" else 1)):
+            raise PresetError(f"hp.{k} must be an integer >= {0 if k == 'learning_starts' else 1}, got {str(v)[:60]!r}")
+    pk = hp.get("policy_kwargs") or {}
+    if not isinstance(pk, dict):
+        raise PresetError(f"hp.policy_kwargs must be a mapping, got {str(pk)[:60]!r}")
+    arch = pk.get("net_arch")
+    if arch is not None:
+        layers = [arch] if isinstance(arch, list) else list(arch.values()) if isinstance(arch, dict) else None
+        if layers is None or any(not isinstance(x, list) or len(x) > MAX_LAYERS or any(
+                isinstance(u, bool) or not isinstance(u, int) or not 1 <= u <= MAX_LAYER for u in x) for x in layers):
+            raise PresetError(f"hp.policy_kwargs.net_arch must list up to {MAX_LAYERS} layer sizes in 1..{MAX_LAYER} "
+                              f"(or pi/vf lists), got {str(arch)[:80]}")
+    nq = pk.get("n_quantiles")
+    if nq is not None and (isinstance(nq, bool) or not isinstance(nq, int) or not 1 <= nq <= 1000):
+        raise PresetError(f"hp.policy_kwargs.n_quantiles must be an integer in 1..1000, got {str(nq)[:60]!r}")
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -19,7 +19,9 @@ byte deterministic. It computes, in float32::
 Everything the deploy side needs (observation names and layout version, action mapping, per-SKU demand scales,
 lead times, MOQ, pack size and costs, scenario, run id, library versions) goes into the model's
 ``metadata_props`` as one JSON string (key ``invrl``) and into a sidecar ``<out>.json`` for people to read.
-Nothing is pickled. ``--check`` runs the parity check (:func:`parity`) on 10,000 evaluation observations.
+Nothing is pickled, and nothing pickled is read: the run's ``.npz`` weights (:mod:`agents.runs`), never its SB3
+zips. ``--check`` runs the parity check (:func:`parity`) on up to 10,000 evaluation observations before the file
+is written.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def network_of(model) -> tuple[list[tuple], str, dict[str, int]]:
     if hasattr(model, "onnx_network"):  # HDPO (agents.hdpo): the network says what it is
         return model.onnx_network()
     policy = model.policy
-    name = type(model).__name__
+    name = getattr(model, "algorithm", type(model).__name__)  # agents.runs.SavedPolicy, or an SB3 model
     space = model.action_space
     if is_image_space(model.observation_space):
         raise ExportError("image observations are not supported")
@@ -297,9 +299,12 @@ def _write_policy(out: Path, data: bytes, meta: dict[str, Any], sidecar: bool) -
 
 
 # ----------------------------------------------------------------------------------------- export
-def export_run(run_dir: str | Path, out: str | Path, which: str = "auto", sidecar: bool = True) -> dict[str, Any]:
-    """Export the model of a run folder to ONNX at `out` (+ sidecar ``out.json``). Returns the metadata."""
-    import onnx
+def export_run(run_dir: str | Path, out: str | Path, which: str = "auto", sidecar: bool = True,
+               check: bool = False, n_check: int = 10_000) -> dict[str, Any]:
+    """Export the model of a run folder to ONNX at `out` (+ sidecar ``out.json``). Returns the metadata (with
+    ``parity``, the result of :func:`parity`, when `check`). The file is written only once onnxruntime loads
+    the graph and, with `check`, once its orders match the run's policy on the evaluation observations: a
+    failed export leaves `out` as it was."""
     import torch
 
     from envs.scenario import resolve_scenario
@@ -320,7 +325,7 @@ def export_run(run_dir: str | Path, out: str | Path, which: str = "auto", sideca
                           f"({len(names)} fields)")
     meta = {
         "format": pf.FORMAT, "format_version": pf.FORMAT_VERSION, "kind": "onnx",
-        "algorithm": type(model).__name__, "head": head, "input": "obs", "output": "action",
+        "algorithm": getattr(model, "algorithm", type(model).__name__), "head": head, "input": "obs", "output": "action",
         "action": {"mode": sc.action.mode, "n": sc.action.n, "step": sc.action.step, "relative": sc.action.relative,
                    "output": "float32 [N, 1] in [-1, 1]" if head in ("continuous", "sS")
                    else "int64 [N] action index"},
@@ -337,14 +342,24 @@ def export_run(run_dir: str | Path, out: str | Path, which: str = "auto", sideca
         "versions": _versions(run),
         "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    onnx_model = build_onnx(layers, head, sizes, norm.shift, norm.scale, norm.clip, meta)
-    _write_policy(Path(out), onnx_model.SerializeToString(), meta, sidecar)
+    data = build_onnx(layers, head, sizes, norm.shift, norm.scale, norm.clip, meta).SerializeToString()
     # a model that the runtime cannot load is an export error, not a deploy-time surprise
     import onnxruntime as ort
 
-    ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    del onnx
-    return meta
+    try:
+        ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime's own exception types
+        raise ExportError(f"onnxruntime cannot load the exported graph ({type(e).__name__}: "
+                          f"{str(e).splitlines()[0][:200]}); nothing written") from None
+    result = dict(meta)
+    if check:
+        r = _parity(run, model, data, n_check, STREAMS["export"])
+        if r["unit_mismatches"]:
+            raise ExportError(f"parity check failed: the ONNX graph's orders differ from the run's policy on "
+                              f"{r['unit_mismatches']} of {r['n']} evaluation observations; {out} not written")
+        result["parity"] = r
+    _write_policy(Path(out), data, meta, sidecar)
+    return result
 
 
 LEVEL_BASELINES = ("base_stock", "capped_base_stock", "safety_stock_RS", "safety_stock_RS_tuned", "safety_stock_sS",
@@ -450,23 +465,28 @@ def evaluation_observations(run: Run, n: int = 10_000, seed: int = STREAMS["expo
 
     simulate(problem, eps, act, initial_state="random", seed=seed, order_up_to=agent.order_up_to)
     got = sum(r.shape[0] for r in rows)
-    if got < n:
-        raise ExportError(f"only {got} evaluation observations available (asked for {n})")
+    if not got:  # a small data set has fewer: the check runs on the observations there are
+        raise ExportError(f"no evaluation observations: the run's scenario {problem.scenario.name!r} has no test "
+                          "periods to check the export on")
     return np.concatenate(rows)[:n], np.concatenate(skus)[:n], problem
 
 
 def parity(run_dir: str | Path, policy: str | Path, n: int = 10_000, which: str = "auto",
            seed: int = STREAMS["export"]) -> dict[str, Any]:
-    """Compare the ONNX policy with ``model.predict(normalised obs, deterministic=True)`` on `n` evaluation
-    observations: identical actions (discrete) / identical order units and the max |raw action difference|
-    (continuous)."""
+    """Compare the ONNX policy (a file, or its bytes) with ``model.predict(normalised obs, deterministic=True)`` on
+    up to `n` evaluation observations (fewer where the data has fewer; ``n`` in the result says how many):
+    identical actions (discrete) / identical order units and the max |raw action difference| (continuous)."""
+    run = load_run(run_dir, which)
+    return _parity(run, run.load_model(), policy if isinstance(policy, bytes) else str(policy), n, seed)
+
+
+def _parity(run: Run, model, policy: str | bytes, n: int, seed: int) -> dict[str, Any]:
     import onnxruntime as ort
 
-    run = load_run(run_dir, which)
-    model = run.load_model()
     obs, sku, problem = evaluation_observations(run, n, seed, model=model)
+    n = len(obs)
     ref, _ = model.predict(run.normalization.apply(obs), deterministic=True)
-    sess = ort.InferenceSession(str(policy), providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(policy, providers=["CPUExecutionProvider"])
     got = sess.run(["action"], {"obs": obs.astype(np.float32)})[0]
     meta = json.loads(sess.get_modelmeta().custom_metadata_map[pf.METADATA_KEY])
     from envs import kernel
@@ -509,15 +529,22 @@ def main(argv: list[str] | None = None, prog: str = "python -m agents.export") -
     ap.add_argument("overrides", nargs="*", help="KEY=VALUE scenario overrides (with --scenario)")
     ap.add_argument("--out", required=True, help="policy file to write (.onnx for an agent, .json for a baseline)")
     ap.add_argument("--model", default="auto", choices=("auto", "best", "model", "checkpoint"),
-                    help="which model of the run (auto: best_model.zip if there is one, else model.zip)")
+                    help="which model of the run (auto: best_model.npz if there is one, else model.npz; read "
+                         "without pickle)")
     ap.add_argument("--best", action="store_true", help="same as --model best")
     ap.add_argument("--no-sidecar", action="store_true", help="do not write the readable OUT.json beside OUT")
-    ap.add_argument("--check", action="store_true", help="parity check on 10,000 evaluation observations")
+    ap.add_argument("--check", action="store_true", help="parity check on up to 10,000 evaluation observations "
+                    "before writing (a mismatch writes nothing)")
     ap.add_argument("--baseline", help=f"export a classical baseline instead ({', '.join(LEVEL_BASELINES + LEARNED_BASELINES)}), "
                                        "fitted on the run's scenario or --scenario")
     ap.add_argument("--scenario", help="scenario for --baseline (instead of a run folder)")
     args = ap.parse_args(argv)
     try:
+        from invcore.atomic import output_file_error
+
+        problem = output_file_error(args.out)
+        if problem:
+            raise ExportError(f"--out {args.out}: {problem}")
         if args.baseline:
             from envs.problem import Problem
 
@@ -541,18 +568,15 @@ def main(argv: list[str] | None = None, prog: str = "python -m agents.export") -
         if args.overrides:
             raise ExportError(f"unexpected arguments {args.overrides} (scenario overrides go with --baseline)")
         which = "best" if args.best else args.model
-        meta = export_run(args.run_dir, args.out, which, sidecar=not args.no_sidecar)
+        meta = export_run(args.run_dir, args.out, which, sidecar=not args.no_sidecar, check=args.check)
         print(f"wrote {args.out}: {meta['algorithm']} ({meta['head']}), observation {', '.join(meta['obs_names'])}, "
               f"action {meta['action']['mode']} n={meta['action']['n']}, run {meta['run']['id']}")
         if args.check:
-            r = parity(args.run_dir, args.out, which=which)
-            agree = r["n"] - r["unit_mismatches"]
-            print(f"orders agree: {agree} / {r['n']} evaluation observations (ONNX file vs the run's policy"
+            r = meta["parity"]
+            print(f"orders agree: {r['n']} / {r['n']} evaluation observations (ONNX file vs the run's policy"
                   + (f"; raw actions differ on {r['action_mismatches']}, max |diff| "
                      f"{r.get('max_abs_action_diff', 0):.3g}, without changing an order)"
-                     if r["action_mismatches"] and not r["unit_mismatches"] else ")"))
-            if r["unit_mismatches"]:
-                return 1
+                     if r["action_mismatches"] else ")"))
         return 0
     except (ExportError, RunError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)

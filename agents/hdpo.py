@@ -25,7 +25,6 @@ run's config and normalisation.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import sys
@@ -48,7 +47,7 @@ from . import twin
 from .config import PresetError, TrainConfig
 from .normalization import Normalization, build_normalization
 from .policy import AgentPolicy, exact_cost
-from .runs import RunError, append_command, read_checkpoint, write_run_files
+from .runs import RunError, append_command, npz_bytes, read_checkpoint, read_npz, write_run_files
 
 HEADS = ("order", "sS")
 MODEL_FILES = {"model": "model.npz", "best": "best_model.npz", "checkpoint": "checkpoint/model.npz"}
@@ -302,9 +301,7 @@ class HDPO:
         arrays = {f"net/{k}": v.detach().cpu().numpy() for k, v in self.net.state_dict().items()}
         arrays["num_timesteps"] = np.array(self.num_timesteps, dtype=np.int64)
         arrays.update(extra or {})
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        return buf.getvalue()
+        return npz_bytes(arrays)
 
     def save(self, path: str | Path, extra: dict[str, np.ndarray] | None = None) -> None:
         atomic_write_bytes(path, self.to_bytes(extra))
@@ -313,11 +310,7 @@ class HDPO:
     def load(cls, path: str | Path, cfg: TrainConfig, norm: Normalization, device: str = "cpu") -> HDPO:
         """The network rebuilt from the run's config and normalisation, its weights from `path` (npz)."""
         model = cls.build(cfg, norm)
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except (OSError, ValueError, EOFError) as e:
-            raise RunError(f"{path}: cannot load the HDPO weights ({type(e).__name__}: {e})") from None
+        arrays = read_npz(path, "HDPO weights")
         state = {k[4:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("net/")}
         try:
             model.net.load_state_dict(state)
@@ -463,9 +456,16 @@ def _rng_state_json(rng: np.random.Generator) -> dict[str, Any]:
 def train_hdpo(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool = False, log=print):
     """Train (or resume) an HDPO run into `run_dir` (the run folder of :mod:`agents.runs`, weights as npz).
     Returns :class:`agents.training.TrainResult`, as PPO's training does."""
-    from stable_baselines3.common.logger import configure
-
-    from .training import TrainResult, Validation, eval_record, log_run_texts, log_verdict, resolve_device
+    from .training import (
+        TrainResult,
+        Validation,
+        eval_record,
+        log_run_texts,
+        log_verdict,
+        resolve_device,
+        selection_score,
+        tensorboard_logger,
+    )
 
     t_start = time.process_time()
     run_dir = Path(run_dir)
@@ -492,7 +492,7 @@ def train_hdpo(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume:
         except (KeyError, ValueError, RuntimeError, TypeError) as e:
             raise RunError(f"{run_dir}: corrupt checkpoint ({type(e).__name__}: {e})") from None
         log(f"resuming {run_dir} at step {model.num_timesteps:,} of {cfg.timesteps:,}")
-    logger = configure(str(run_dir / "tb"), ["tensorboard"])
+    logger = tensorboard_logger(run_dir)
     if not resume:
         log_run_texts(logger, cfg, norm)
     validation = Validation.build(problem, cfg)
@@ -504,7 +504,7 @@ def train_hdpo(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume:
         agent = AgentPolicy(which_net, norm, action)
         row = eval_record(problem, validation, agent, logger, which_net.num_timesteps, run_dir)
         which_net.net.to(device)
-        score = row.get("exact_avg_cost", row["avg_cost"])
+        score = selection_score(row)
         if score < best_cost or not (run_dir / MODEL_FILES["best"]).exists():
             best_cost = score
             which_net.save(run_dir / MODEL_FILES["best"])

@@ -61,9 +61,25 @@ class Normalization:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Normalization:
-        return cls(list(d["obs_names"]), np.asarray(d["shift"], dtype=np.float32),
+        """The normalisation of ``normalization.json``, checked: a ValueError names a NaN/inf value, a clip that
+        is not > 0, or arrays whose lengths differ from the observation's."""
+        norm = cls(list(d["obs_names"]), np.asarray(d["shift"], dtype=np.float32),
                    np.asarray(d["scale"], dtype=np.float32), float(d["clip"]),
                    np.asarray(d["reward_offset"], dtype=np.float64), np.asarray(d["reward_scale"], dtype=np.float64))
+        n = len(norm.obs_names)
+        for name in ("shift", "scale", "reward_offset", "reward_scale"):
+            a = getattr(norm, name)
+            if a.ndim != 1 or (name in ("shift", "scale") and a.shape[0] != n):
+                raise ValueError(f"{name} must list one number per {'observation field' if n else 'SKU'}"
+                                 f" ({n} fields), got shape {a.shape}")
+            if not np.isfinite(a).all():
+                bad = int(np.flatnonzero(~np.isfinite(a))[0])
+                raise ValueError(f"{name} has a NaN or infinite value at position {bad}")
+        if not (np.isfinite(norm.clip) and norm.clip > 0):
+            raise ValueError(f"clip must be a finite number > 0, got {norm.clip}")
+        if norm.reward_offset.shape != norm.reward_scale.shape:
+            raise ValueError("reward_offset and reward_scale must have one value per SKU each")
+        return norm
 
 
 # ----------------------------------------------------------------------------------------- building it

@@ -38,8 +38,10 @@ from .runs import (
     atomic_save_model,
     atomic_save_replay_buffer,
     atomic_write_text,
+    load_policy_weights,
     read_checkpoint,
     read_config,
+    trim_eval_csv,
     write_run_files,
 )
 
@@ -165,7 +167,7 @@ class _Every(BaseCallback):
 
 class EvalOnTraces(_Every):
     """Every `freq` steps: evaluate the deterministic policy on the validation traces, log ``eval/...``,
-    append to eval.csv and save best_model.zip when the validation cost improves (on Zipkin instances, where
+    append to eval.csv and save best_model.zip/.npz when the selection score improves (on Zipkin instances, where
     the DP optimum applies, also ``eval/exact_avg_cost``, the policy's exact long-run cost, which then selects
     the best model)."""
 
@@ -182,8 +184,8 @@ class EvalOnTraces(_Every):
     def run_eval(self) -> dict[str, Any]:
         agent = AgentPolicy(self.model, self.norm, self.agent_action)
         row = eval_record(self.problem, self.validation, agent, self.logger, self.num_timesteps, self.run_dir)
-        score = row.get("exact_avg_cost", row["avg_cost"])  # the model is selected on the exact cost if known
-        if score < self.best_cost or not (self.run_dir / "best_model.zip").exists():
+        score = selection_score(row)
+        if score < self.best_cost or not (self.run_dir / "best_model.npz").exists():
             self.best_cost = score
             atomic_save_model(self.model, self.run_dir / "best_model.zip")
         self.last = row
@@ -213,6 +215,14 @@ def eval_record(problem: Problem, validation: Validation, agent: AgentPolicy, lo
     return row
 
 
+def selection_score(row: dict[str, Any]) -> float:
+    """What selects the best model: the exact long-run cost where it is known and finite (Zipkin instances),
+    else the validation cost. An untrained policy's exact cost is often ``inf`` (its chain leaves the capped
+    states); scoring those ``inf`` kept the first evaluation's model as the best of a short run."""
+    exact = row.get("exact_avg_cost")
+    return float(exact) if exact is not None and math.isfinite(exact) else float(row["avg_cost"])
+
+
 def _append_csv(path: Path, row: dict[str, Any]) -> None:
     old = path.read_text() if path.exists() else ""
     buf = io.StringIO()
@@ -221,6 +231,30 @@ def _append_csv(path: Path, row: dict[str, Any]) -> None:
         w.writeheader()
     w.writerow(row)
     atomic_write_text(path, old + buf.getvalue())
+
+
+def tensorboard_logger(run_dir: Path):
+    """SB3's TensorBoard logger on ``run_dir/tb``. A failed write in TensorBoard's writer thread (the run folder
+    turned read-only, a full disk) is raised again in the training thread at its next write, which train.py
+    reports in one line; the thread's own traceback is not printed as well (:func:`_quiet_writer_thread`)."""
+    _quiet_writer_thread()
+    return configure(str(run_dir / "tb"), ["tensorboard"])
+
+
+def _quiet_writer_thread() -> None:
+    import threading
+
+    prev = threading.excepthook
+    if getattr(prev, "invrl_quiet_writer", False):
+        return
+
+    def hook(args) -> None:
+        if type(args.thread).__name__ == "_AsyncWriterThread" and isinstance(args.exc_value, OSError):
+            return  # tensorboard.summary.writer.event_file_writer: the writer raises it on the next write
+        prev(args)
+
+    hook.invrl_quiet_writer = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
 
 
 def _writers(logger):
@@ -411,7 +445,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool
         except (AssertionError, ValueError, TypeError) as e:  # SB3 checks hyperparameters with assert
             msg = " ".join(str(e).split())[:300]
             raise PresetError(f"{cfg.algorithm} rejects the hyperparameters (hp.*): {msg}") from None
-    logger = configure(str(run_dir / "tb"), ["tensorboard"])
+    logger = tensorboard_logger(run_dir)
     model.set_logger(logger)
     if not resume:
         log_run_texts(logger, cfg, norm)
@@ -437,11 +471,14 @@ def train(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool
     # init_callback leaves num_timesteps at 0: a finished run resumed with no steps left logged its final
     # evaluation at step 0
     eval_cb.num_timesteps = model.num_timesteps
-    final = eval_cb.run_eval()
+    last = eval_cb.last  # a periodic evaluation at the last step is the final one (not a second eval.csv row)
+    if resume and not remaining:  # a finished run resumed: its final evaluation is done again, not twice listed
+        trim_eval_csv(run_dir, model.num_timesteps - 1)
+    final = last if last is not None and last["step"] == model.num_timesteps else eval_cb.run_eval()
     atomic_save_model(model, run_dir / "model.zip")
     exact = None
     if validation.optimum is not None:
-        best = AgentPolicy(cls.load(str(run_dir / "best_model.zip"), device="cpu"), norm, action)
+        best = AgentPolicy(load_policy_weights(run_dir / "best_model.npz", cfg.algorithm), norm, action)
         exact = exact_cost(best, problem)
         if exact is not None:
             atomic_write_text(run_dir / "exact_cost.json", json.dumps(

@@ -164,6 +164,13 @@ def evaluation_episodes(problem: Problem, *, episodes: int = 100, periods: int |
     return make_episodes(problem, window, seed=seed + STREAMS["test"], n=episodes, periods=periods + warmup), warmup
 
 
+AUTO_CHUNK_ABOVE = 20_000
+AUTO_CHUNK_SKUS = 10_000
+"""A data scenario of more than AUTO_CHUNK_ABOVE SKUs is evaluated in chunks of AUTO_CHUNK_SKUS by default
+(:func:`evaluate`): the SKU-separable policies' fits and simulations then hold one chunk at a time (issue 17:
+100,000 SKUs x 365 days peaked at 8.8 GiB whole)."""
+
+
 def evaluate(problem: Problem, policies: list[Policy], *, episodes: int = 100, periods: int | None = None,
              seed: int = 0, window: str = "test", record: int | list[str] = 1, progress: bool = False,
              train: TrainData | None = None, chunk_skus: int | None = None,
@@ -175,8 +182,12 @@ def evaluate(problem: Problem, policies: list[Policy], *, episodes: int = 100, p
     ``chunk_skus`` (data scenarios): fit and simulate the SKU-separable policies in chunks of that many SKUs
     (:func:`evaluate_chunk`, bounded memory per chunk), ``map_chunks`` maps the chunks (default: one after the
     other in this process; :func:`baselines.cluster.ray_map_chunks`: Ray tasks). The result is the unchunked
-    one, bit for bit (tests/test_ray.py)."""
+    one, bit for bit (tests/test_ray.py). Without either, a data scenario of more than
+    :data:`AUTO_CHUNK_ABOVE` SKUs is chunked by :data:`AUTO_CHUNK_SKUS`."""
     eps, warmup = evaluation_episodes(problem, episodes=episodes, periods=periods, seed=seed, window=window)
+    if chunk_skus is None and map_chunks is None and train is None and problem.source.replays_windows \
+            and problem.n_skus > AUTO_CHUNK_ABOVE:  # bounded memory by default (same results, bit for bit)
+        chunk_skus = AUTO_CHUNK_SKUS
     if chunk_skus is None and map_chunks is None:
         if train is None:
             train = train_data(problem, window=fit_window(problem, window))

@@ -9,6 +9,10 @@ checkout, and each ``--src DIR``, e.g. a ``git archive`` of main, to compare bef
 peak RSS of that process (``ru_maxrss``, which includes the interpreter and imports: the import-only baseline
 is printed too), CPU-seconds of the load (``time.process_time``), and a checksum of the loaded matrix so two
 trees can be seen to load the same data. Target (issue 17.9): the 36.5 M-row load within 1.5 GiB.
+
+``--evaluate`` also runs ``evaluate.py --scenario lost-sales-L2-p9 --data FILE --policies
+base_stock,capped_base_stock,ses_tuned`` in a fresh process and prints its peak RSS and CPU-s (target: 2 GiB
+for 100,000 SKUs x 365 days; above 20,000 SKUs evaluate chunks by 10,000 SKUs by default).
 """
 
 from __future__ import annotations
@@ -38,6 +42,33 @@ print(json.dumps({"module": data_mod.__file__, "import_kib": base, "peak_kib": p
                   "shape": list(d.demand.shape), "dtype": str(d.demand.dtype), "freq": d.freq,
                   "checksum": float((v * np.arange(1, v.shape[1] + 1)).sum()), "skus_dtype": str(d.skus.dtype)}))
 """
+
+
+CHILD_EVAL = r"""
+import contextlib, io, json, resource, sys, time
+sys.path.insert(0, sys.argv[1])
+import evaluate
+t0 = time.process_time()
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+    rc = evaluate.main(json.loads(sys.argv[2]))
+cpu = time.process_time() - t0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"rc": rc, "peak_kib": peak, "cpu_s": cpu, "tail": buf.getvalue().splitlines()[-6:]}))
+"""
+
+
+def measure_evaluate(src: Path, path: Path, policies: str, chunk: int | None) -> dict:
+    """Peak RSS and CPU-s of ``evaluate.py --scenario lost-sales-L2-p9 --data FILE --policies ...`` in a fresh
+    process (default chunking, or ``--chunk-skus chunk``)."""
+    args = ["--scenario", "lost-sales-L2-p9", "--data", str(path), "--policies", policies, "--no-progress"]
+    if chunk:
+        args += ["--chunk-skus", str(chunk)]
+    out = subprocess.run([sys.executable, "-c", CHILD_EVAL, str(src), json.dumps(args)], capture_output=True,
+                         text=True, cwd=str(src))
+    if out.returncode != 0:
+        return {"error": (out.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def write_file(path: Path, skus: int, days: int, seed: int = 0) -> None:
@@ -83,6 +114,11 @@ def main(argv=None) -> int:
     ap.add_argument("--src", action="append", default=[], metavar="DIR",
                     help="another source tree to measure (e.g. a git archive of main), repeatable")
     ap.add_argument("--keep", metavar="DIR", help="write the file here and keep it (default: a temporary folder)")
+    ap.add_argument("--evaluate", action="store_true",
+                    help="also measure evaluate.py on the file (target: <= 2 GiB for 100,000 SKUs x 365 days)")
+    ap.add_argument("--policies", default="base_stock,capped_base_stock,ses_tuned", help="with --evaluate")
+    ap.add_argument("--chunk-skus", type=int, help="with --evaluate: evaluate.py --chunk-skus (default: its own)")
+    ap.add_argument("--no-load", action="store_true", help="skip the loader measurement")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.keep or tmp)
@@ -93,6 +129,17 @@ def main(argv=None) -> int:
             write_file(path, args.skus, args.days)
             print(f"wrote {path} ({path.stat().st_size / 2**20:,.0f} MiB, {args.skus * args.days:,} rows) in "
                   f"{time.perf_counter() - t0:.0f} s")
+        if args.evaluate:
+            print(f"{'source':<40}{'evaluate peak MiB':>18}{'CPU-s':>9}  policies (chunk)")
+            for src in [ROOT, *map(Path, args.src)]:
+                r = measure_evaluate(src.resolve(), path, args.policies, args.chunk_skus)
+                if "error" in r or r.get("rc"):
+                    print(f"{str(src):<40}  error: {r.get('error', r.get('tail'))}")
+                    continue
+                print(f"{str(src):<40}{r['peak_kib'] / 1024:>18.0f}{r['cpu_s']:>9.1f}  {args.policies} "
+                      f"({args.chunk_skus or 'default'})")
+        if args.no_load:
+            return 0
         print(f"{'source':<40}{'import MiB':>11}{'peak MiB':>10}{'load CPU-s':>11}  matrix / checksum")
         for src in [ROOT, *map(Path, args.src)]:
             r = measure(src.resolve(), path)

@@ -9,7 +9,8 @@ lead time 2, MOQ, pack size) and, for the second case, a long demand history of 
 the lag columns. Each case runs in a fresh subprocess that imports only the deploy path (it checks that torch
 is not loaded) with onnxruntime on one thread; the table shows the median over `--repeats` runs of
 time.process_time() per stage: load policy, load + validate inputs, inference (observations + ONNX),
-rounding (MOQ / pack) and alerts, write orders.csv.
+rounding (MOQ / pack) and alerts, write orders.csv; and the peak RSS of the process (``ru_maxrss``; issue 17's
+target: 1 GiB on 1,000,000 SKUs, ``--skus 1000000 --repeats 1``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ df = run(*json.loads(sys.argv[1]), timings=t)
 assert "torch" not in sys.modules and "stable_baselines3" not in sys.modules
 t["import"] = imp
 t["rows"] = len(df)
+import resource
+t["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(t))
 """
 
@@ -109,10 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         rows = {name: measure(a, args.repeats) for name, a in cases.items()}
     print(f"deploy.recommend on {args.skus:,} SKUs, CPU-seconds (median of {args.repeats} runs, onnxruntime 1 thread)")
     print()
-    print("| input | import | " + " | ".join(STAGES) + " |")
-    print("|---|" + "---:|" * (len(STAGES) + 1))
+    print("| input | import | " + " | ".join(STAGES) + " | peak RSS MiB |")
+    print("|---|" + "---:|" * (len(STAGES) + 2))
     for name, t in rows.items():
-        print(f"| {name} | {t['import']:.2f} | " + " | ".join(f"{t[s]:.2f}" for s in STAGES) + " |")
+        print(f"| {name} | {t['import']:.2f} | " + " | ".join(f"{t[s]:.2f}" for s in STAGES)
+              + f" | {t['peak_mib']:.0f} |")
     return 0
 
 

@@ -77,9 +77,16 @@ def check_metadata(meta: Any, source: str) -> dict[str, Any]:
     if not isinstance(skus, dict) or any(k not in skus for k in ("sku", *SKU_PARAMS)):
         raise PolicyFileError(f"{source}: corrupt policy metadata (the SKU table needs columns sku, "
                               f"{', '.join(SKU_PARAMS)})")
+    if any(not isinstance(skus[k], list) for k in ("sku", *SKU_PARAMS)) or \
+            any(not isinstance(x, str) for x in skus["sku"]):
+        raise PolicyFileError(f"{source}: corrupt policy metadata (the SKU table's columns must be lists, sku of "
+                              "text)")
     n = len(skus["sku"])
     if any(len(skus[k]) != n for k in SKU_PARAMS):
         raise PolicyFileError(f"{source}: corrupt policy metadata (SKU table columns of different lengths)")
+    for k in SKU_PARAMS:
+        _check_sku_column(skus, k, source)
+    _check_fields(meta, source)
     if meta["kind"] == "onnx":
         if meta.get("obs_layout_version") != OBS_LAYOUT_VERSION:
             raise PolicyFileError(
@@ -109,6 +116,84 @@ def check_metadata(meta: Any, source: str) -> dict[str, Any]:
     else:
         raise PolicyFileError(f"{source}: unknown policy kind {meta['kind']!r} (expected onnx, levels or lgbm)")
     return meta
+
+
+_SKU_RULES = {  # column: (lowest value, integer, null allowed (= no limit))
+    "demand_scale": (None, False, False), "lead_time": (0.0, True, False), "moq": (0.0, False, False),
+    "pack_size": (1.0, True, False), "max_order": (0.0, False, True), "capacity": (0.0, False, True),
+    "holding_cost": (0.0, False, False), "shortage_cost": (0.0, False, False), "order_cost": (0.0, False, False),
+    "unit_cost": (0.0, False, False)}
+MAX_LEAD_TIME = 1000
+"""As the scenario's bound on lead times (envs.scenario)."""
+
+
+def _check_sku_column(skus: dict[str, list], k: str, source: str) -> None:
+    """Every value of SKU column `k` a finite number in range (demand scale > 0, pack size an integer >= 1, ...);
+    a tampered or hand-edited table would otherwise order ``inf`` units or nothing, silently."""
+    low, integer, nullable = _SKU_RULES[k]
+    for i, x in enumerate(skus[k]):
+        if x is None and nullable:
+            continue
+        ok = isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+        if ok and k == "demand_scale":
+            ok = x > 0
+        elif ok:
+            ok = x >= low and (not integer or float(x).is_integer()) and (k != "lead_time" or x <= MAX_LEAD_TIME)
+        if not ok:
+            want = {"demand_scale": "a number > 0 (mean demand per period)",
+                    "pack_size": "an integer >= 1", "lead_time": f"an integer in 0 .. {MAX_LEAD_TIME}"}.get(
+                        k, f"a number >= 0{' or null (no limit)' if nullable else ''}")
+            raise PolicyFileError(f"{source}: corrupt policy metadata: {k} of SKU {str(skus['sku'][i])[:60]!r} is "
+                                  f"{str(x)[:40]}; expected {want}")
+
+
+def _check_fields(meta: dict[str, Any], source: str) -> None:
+    """The types of the metadata fields that recommend reads (a tampered file fails here, in one line)."""
+    def bad(what: str) -> PolicyFileError:
+        return PolicyFileError(f"{source}: corrupt policy metadata ({what})")
+
+    def count(d: dict, key: str, top: int) -> None:
+        v = d.get(key)
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= top:
+            raise bad(f"{key} must be an integer in 0 .. {top}, got {str(v)[:40]}")
+
+    if meta["mode"] not in ("lost_sales", "backorder"):
+        raise bad(f"mode must be lost_sales or backorder, got {str(meta['mode'])[:40]}")
+    ob = meta["observation"]
+    if not isinstance(ob, dict):
+        raise bad("observation must be a table")
+    count(ob, "n_pipe", MAX_LEAD_TIME)
+    if meta["kind"] == "onnx":
+        count(ob, "demand_window", 1000)
+        lead_norm = ob.get("lead_norm")
+        if not isinstance(lead_norm, (int, float)) or isinstance(lead_norm, bool) or not math.isfinite(lead_norm) \
+                or lead_norm <= 0:
+            raise bad(f"lead_norm must be a number > 0, got {str(lead_norm)[:40]}")
+        names = meta.get("obs_names")
+        if isinstance(names, list) and any(not isinstance(nm, str) for nm in names):
+            raise bad("obs_names must be text")
+        act = meta.get("action")
+        if not isinstance(act, dict) or act.get("mode") not in _constraints.ACTION_MODES:
+            raise bad(f"action must be a table with a mode of {', '.join(_constraints.ACTION_MODES)}")
+        count(act, "n", 10_000)
+        step = act.get("step")
+        if not isinstance(step, (int, float)) or isinstance(step, bool) or not math.isfinite(step) or step <= 0:
+            raise bad(f"action step must be a number > 0, got {str(step)[:40]}")
+        if not isinstance(act.get("relative"), bool):
+            raise bad("action relative must be true or false")
+        if not isinstance(meta.get("algorithm"), str) or not isinstance(meta.get("run"), dict) or \
+                not isinstance(meta["run"].get("id"), str):
+            raise bad("algorithm and run.id must be text")
+    elif meta["kind"] == "levels":
+        if not isinstance(meta.get("baseline"), str):
+            raise bad("baseline must be text")
+        lv = meta.get("levels")
+        for k in ("S", "s", "cap"):
+            vals = lv.get(k) if isinstance(lv, dict) else None
+            if not isinstance(vals, list) or any(
+                    x is not None and (not isinstance(x, (int, float)) or isinstance(x, bool) or not math.isfinite(x))
+                    for x in vals):
+                raise bad(f"levels {k} must list a number (or null) per SKU")
 
 
 def sku_params(meta: dict[str, Any]) -> dict[str, np.ndarray]:

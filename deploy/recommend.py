@@ -31,6 +31,7 @@ Every input problem is an error naming the file, column, line (header = line 1) 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -39,7 +40,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from invcore.atomic import atomic_open
+from invcore.atomic import atomic_open, output_file_error
 from invcore.constraints import constrain, level_units, shared_cut
 from invcore.observation import build_observations, inventory_position
 
@@ -53,6 +54,12 @@ __all__ = ["RECENT_PERIODS", "DeployError", "DeployedPolicy", "State", "load_pol
 
 
 # ----------------------------------------------------------------------------------------- recommend
+INFERENCE_BATCH = 65_536
+"""Rows per onnxruntime call (bounded memory; the results do not depend on it)."""
+WRITE_BATCH = 100_000
+"""Rows per block of the orders CSV (:func:`write_orders`: no full copy of the table)."""
+
+
 def policy_orders(policy: DeployedPolicy, st: State) -> tuple[np.ndarray, np.ndarray]:
     """(requested units before the order rules, inventory position) of every SKU."""
     p = st.params
@@ -72,51 +79,88 @@ def policy_orders(policy: DeployedPolicy, st: State) -> tuple[np.ndarray, np.nda
                              scale=p["demand_scale"], lead=p["lead_time"],
                              lead_norm=float(meta["observation"]["lead_norm"]), calendar=st.calendar,
                              extra=st.extra, order_cost=p["order_cost"], holding_cost=p["holding_cost"])
-    action = policy.session.run(["action"], {"obs": obs})[0]
+    # in batches: the hidden layers of 1,000,000 rows at once took 460 MiB in onnxruntime
+    action = np.concatenate([policy.session.run(["action"], {"obs": obs[i:i + INFERENCE_BATCH]})[0]
+                             for i in range(0, max(len(obs), 1), INFERENCE_BATCH)])
     return pf.requested_units(action, meta["action"], p["demand_scale"], ip), ip
 
 
 def recommend(policy: DeployedPolicy, st: State, service_level: float = 0.95,
               requested: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
-    """The orders table (see the module docstring); `requested` = :func:`policy_orders` if already computed."""
+    """The orders table (see the module docstring); `requested` = :func:`policy_orders` if already computed.
+    Computed in blocks of :data:`WRITE_BATCH` SKUs (every row depends on its own SKU only): the demand
+    variability and the projections of 1,000,000 SKUs at once took several [N, periods] temporaries."""
     p = st.params
     want, ip = requested if requested is not None else policy_orders(policy, st)
+    z = NormalDist().inv_cdf(service_level)
+    n = len(ip)
     order = constrain(want, ip, p["moq"], p["pack_size"], p["max_order"], p["capacity"])
+    cut = _shared_cut(policy, p, order, ip)  # across the whole warehouse, before the blocks
+    if cut is not None:
+        order = order - cut
+    cols: dict[str, list[np.ndarray]] = {}
+    for i in range(0, max(n, 1), WRITE_BATCH):
+        sl = slice(i, i + WRITE_BATCH)
+        block = _rows(order[sl], ip[sl], st.net[sl], st.pipeline[sl], st.recent[sl],
+                      None if st.safety_stock is None else st.safety_stock[sl],
+                      {k: p[k][sl] for k in ("lead_time", "demand_scale")}, z)
+        for k, v in block.items():
+            cols.setdefault(k, []).append(v)
+    c = {k: np.concatenate(v) if len(v) > 1 else v[0] for k, v in cols.items()}
+    del cols
+    return pd.DataFrame(copy=False, data={
+        "sku": st.sku, "order_qty": c["order"], "requested_qty": np.maximum(want, 0.0), "on_hand": st.on_hand,
+        "inventory_position": ip, "inventory_position_after": c["after"], "demand_per_period": c["rate"],
+        "periods_of_cover": c["cover"], "safety_stock": c["ss"], "lead_time": c["lead"],
+        "projected_min_stock": c["low"], "stock_alert": c["alert"], "alert_reason": c["reason"],
+        "policy": policy.label,
+        **({"shared_cut_qty": cut} if cut is not None else {}),
+    })
+
+
+def _shared_cut(policy: DeployedPolicy, p: dict[str, np.ndarray], order: np.ndarray,
+                ip: np.ndarray) -> np.ndarray | None:
+    """Units cut from each order by the policy's shared capacity / budget (the state file = one warehouse;
+    ``invcore.constraints.shared_cut``, as the engine cuts), or None without a shared limit."""
     ops = policy.meta.get("operations") or {}
     shared = ops.get("shared") or {}
-    limited = shared.get("capacity") is not None or shared.get("budget") is not None
-    cut = np.zeros(len(order))
-    if limited:  # the state file = one warehouse
-        vol = np.asarray(ops.get("volume"), dtype=np.float64)[p["sku_index"]] if ops.get("volume") is not None \
-            else np.ones(len(order))
-        vol = np.where(p["sku_index"] >= 0, vol, 1.0)  # SKUs added by --items: volume 1
-        inf = float("inf")
-        before = order
-        order = shared_cut(order, ip, p["moq"], p["pack_size"], vol, p["unit_cost"] if "unit_cost" in p
-                           else np.zeros(len(order)), inf if shared.get("capacity") is None else shared["capacity"],
-                           inf if shared.get("budget") is None else shared["budget"])
-        cut = before - order
+    if shared.get("capacity") is None and shared.get("budget") is None:
+        return None
+    vol = np.asarray(ops.get("volume"), dtype=np.float64)[p["sku_index"]] if ops.get("volume") is not None \
+        else np.ones(len(order))
+    vol = np.where(p["sku_index"] >= 0, vol, 1.0)  # SKUs added by --items: volume 1
+    inf = float("inf")
+    after = shared_cut(order, ip, p["moq"], p["pack_size"], vol, p["unit_cost"] if "unit_cost" in p
+                       else np.zeros(len(order)), inf if shared.get("capacity") is None else shared["capacity"],
+                       inf if shared.get("budget") is None else shared["budget"])
+    return order - after
+
+
+def _rows(order: np.ndarray, ip: np.ndarray, net: np.ndarray, pipeline: np.ndarray, recent: np.ndarray,
+          safety_stock: np.ndarray | None, p: dict[str, np.ndarray], z: float) -> dict[str, np.ndarray]:
+    """The columns of :func:`recommend` for a block of SKUs (`order`: after the order rules and any shared cut)."""
     lead = p["lead_time"].astype(np.int64)
     # demand rate and variability: recent demand where given, else the demand scale (Poisson variability)
-    n_obs = (~np.isnan(st.recent)).sum(axis=1)
+    n_obs = (~np.isnan(recent)).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rate = np.where(n_obs > 0, np.nansum(st.recent, axis=1) / np.maximum(n_obs, 1), p["demand_scale"])
-        dev = st.recent - rate[:, None]
-        var = np.where(n_obs > 1, np.nansum(dev * dev, axis=1) / np.maximum(n_obs - 1, 1), rate)
+        rate = np.where(n_obs > 0, np.nansum(recent, axis=1) / np.maximum(n_obs, 1), p["demand_scale"])
+        dev = recent - rate[:, None]
+        np.multiply(dev, dev, out=dev)
+        var = np.where(n_obs > 1, np.nansum(dev, axis=1) / np.maximum(n_obs - 1, 1), rate)
+    del dev
     sigma = np.sqrt(np.maximum(var, 0.0))
-    z = NormalDist().inv_cdf(service_level)
-    ss = st.safety_stock if st.safety_stock is not None else np.maximum(z * sigma * np.sqrt(lead + 1.0), 0.0)
+    ss = safety_stock if safety_stock is not None else np.maximum(z * sigma * np.sqrt(lead + 1.0), 0.0)
     # projected stock at the end of periods 1..H (H = max(L, 1)): before an order placed now can arrive
-    H = max(int(lead.max()), 1)
+    H = max(int(lead.max(initial=0)), 1)
     arrivals = np.zeros((len(ip), H))
-    P = st.pipeline.shape[1]
+    P = pipeline.shape[1]
     if H > 1 and P:
-        arrivals[:, 1:min(H, P + 1)] = st.pipeline[:, :min(H - 1, P)]  # in_transit_k arrives at the start of k+1
+        arrivals[:, 1:min(H, P + 1)] = pipeline[:, :min(H - 1, P)]  # in_transit_k arrives at the start of k+1
     arrivals[:, 0] += np.where(lead == 0, order, 0.0)
-    proj = st.net[:, None] + np.cumsum(arrivals, axis=1) - rate[:, None] * np.arange(1, H + 1)[None, :]
+    proj = net[:, None] + np.cumsum(arrivals, axis=1) - rate[:, None] * np.arange(1, H + 1)[None, :]
     horizon = np.maximum(lead, 1)
     proj = np.where(np.arange(1, H + 1)[None, :] <= horizon[:, None], proj, np.inf)
-    low = proj.min(axis=1)
+    low = proj.min(axis=1, initial=np.inf)
     below = proj < ss[:, None]
     alert = below.any(axis=1)
     first = below.argmax(axis=1)
@@ -132,34 +176,42 @@ def recommend(policy: DeployedPolicy, st: State, service_level: float = 0.95,
     after = ip + order
     with np.errstate(divide="ignore", invalid="ignore"):
         cover = np.where(rate > 0, after / rate, np.inf)
-    return pd.DataFrame({
-        "sku": st.sku, "order_qty": order, "requested_qty": np.maximum(want, 0.0), "on_hand": st.on_hand,
-        "inventory_position": ip, "inventory_position_after": after, "demand_per_period": rate,
-        "periods_of_cover": cover, "safety_stock": ss, "lead_time": lead, "projected_min_stock": low,
-        "stock_alert": alert, "alert_reason": reason, "policy": policy.label,
-        **({"shared_cut_qty": cut} if limited else {}),
-    })
+    return {"order": order, "lead": lead, "rate": rate, "ss": ss, "low": low, "alert": alert, "reason": reason,
+            "after": after, "cover": cover}
 
 
-def _for_csv(df: pd.DataFrame) -> pd.DataFrame:
-    """Whole-number columns written as integers (faster, and how people read units); derived figures
-    (rates, cover, safety stock, projections) rounded to 4 decimals; other quantities kept exact."""
-    out = df.copy()
-    for c in out.columns:
-        if out[c].dtype != np.float64:
+def _csv_formats(df: pd.DataFrame) -> dict[str, str]:
+    """Per float column: "int" (whole numbers, written as integers: faster, and how people read units), "round4"
+    (derived figures: rates, cover, safety stock, projections) or nothing (other quantities kept exact)."""
+    out = {}
+    for c in df.columns:
+        if df[c].dtype != np.float64:
             continue
-        a = out[c].to_numpy()
+        a = df[c].to_numpy()
         if np.isfinite(a).all() and (a == np.round(a)).all() and np.abs(a).max(initial=0) < 2**53:
-            out[c] = a.astype(np.int64)
+            out[c] = "int"
         elif c in ("demand_per_period", "periods_of_cover", "safety_stock", "projected_min_stock"):
-            out[c] = np.round(a, 4)
+            out[c] = "round4"
+    return out
+
+
+def _for_csv(df: pd.DataFrame, formats: dict[str, str] | None = None) -> pd.DataFrame:
+    """The table as written (:func:`_csv_formats`, decided on the whole table when `formats` is given)."""
+    formats = _csv_formats(df) if formats is None else formats
+    out = df.copy()
+    for c, f in formats.items():
+        a = out[c].to_numpy()
+        out[c] = a.astype(np.int64) if f == "int" else np.round(a, 4)
     return out
 
 
 def write_orders(df: pd.DataFrame, out: str | Path) -> None:
-    """Write to a temporary file beside `out`, then rename it (a failure never leaves a partial file)."""
+    """Write to a temporary file beside `out`, then rename it (a failure never leaves a partial file); in
+    blocks of :data:`WRITE_BATCH` rows, formatted as decided on the whole table."""
+    formats = _csv_formats(df)
     with atomic_open(out, "w", newline="") as f:
-        _for_csv(df).to_csv(f, index=False)
+        for i in range(0, max(len(df), 1), WRITE_BATCH):
+            _for_csv(df.iloc[i:i + WRITE_BATCH], formats).to_csv(f, index=False, header=i == 0)
 
 
 def run(policy: str | Path, state: str | Path, out: str | Path, items=None, history=None, date=None,
@@ -167,21 +219,41 @@ def run(policy: str | Path, state: str | Path, out: str | Path, items=None, hist
     """Load, validate, recommend and write; `timings` receives CPU-seconds per stage."""
     if not 0 < service_level < 1:
         raise DeployError(f"--service-level {service_level}: expected a probability in (0, 1)")
+    check_threads(threads)
+    problem = output_file_error(out)
+    if problem:
+        raise DeployError(f"--out {out}: {problem}")
     t = {} if timings is None else timings
     c0 = time.process_time()
     pol = load_policy(policy, threads)
     c1 = time.process_time()
-    st = read_state(pol, state, items, history, date)
-    c2 = time.process_time()
-    requested = policy_orders(pol, st)
+    try:
+        st = read_state(pol, state, items, history, date)
+        c2 = time.process_time()
+        requested = policy_orders(pol, st)
+    except (KeyError, TypeError, IndexError, AttributeError) as e:  # metadata that passed the checks, but not use
+        raise DeployError(f"{policy}: corrupt policy metadata ({type(e).__name__}: {str(e)[:200]})") from None
     c3 = time.process_time()
     df = recommend(pol, st, service_level, requested)
     c4 = time.process_time()
-    write_orders(df, out)
+    try:
+        write_orders(df, out)
+    except OSError as e:
+        raise DeployError(f"--out {out}: cannot write ({e.strerror or e})") from None
     c5 = time.process_time()
     t.update({"load_policy": c1 - c0, "load_validate": c2 - c1, "inference": c3 - c2,
               "rounding_alerts": c4 - c3, "write": c5 - c4, "total": c5 - c0})
     return df
+
+
+MAX_THREADS_PER_CPU = 4
+
+
+def check_threads(threads: int) -> None:
+    """``--threads`` in 1 .. 4 x the CPUs (onnxruntime's thread pool; 100,000 threads crashed the process)."""
+    top = MAX_THREADS_PER_CPU * (os.cpu_count() or 1)
+    if not isinstance(threads, int) or not 1 <= threads <= top:
+        raise DeployError(f"--threads {threads}: expected 1 to {top} (4 x the {os.cpu_count() or 1} CPUs)")
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m deploy.recommend") -> int:

@@ -38,6 +38,9 @@ from . import policyfile as pf
 from .errors import DeployError
 from .policy import DeployedPolicy
 
+MAX_UNITS = 1e12
+"""Largest quantity (on hand, in transit, demand) a state file may give: beyond it float64 sums of units lose
+whole units, and such numbers are typing errors (1e308 on hand was accepted)."""
 RECENT_PERIODS = 13
 """Recent demand periods (from --history) used for the demand rate and its standard deviation."""
 
@@ -194,21 +197,28 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
         for c in lag_cols:
             recent[:, int(c[11:]) - 1] = number_column(df, c, where, skus, "demand")
     lags = recent[:, :W]
+    for what, a in (("on hand", on_hand), ("units in transit", pipeline), ("demand", recent)):
+        big = np.abs(np.nan_to_num(a)) > MAX_UNITS
+        if big.any():
+            i = int(np.flatnonzero(big.reshape(len(df), -1).any(axis=1))[0])
+            raise DeployError(f"{where.source}, {where.row(i)}: {what} of SKU {skus[i]!r} beyond {MAX_UNITS:.0e} "
+                              "units; expected a count of units")
     calendar = None
+    d = None  # the period being planned: checked whenever given, used by calendar features
+    if "date" in df.columns:
+        dates = pd.to_datetime(df["date"], errors="coerce", format="%Y-%m-%d")
+        if dates.isna().any():
+            i = int(np.flatnonzero(dates.isna().to_numpy())[0])
+            raise DeployError(f"{where.at('date', i)}: cannot parse date {df['date'].iloc[i]!r}; expected "
+                              "YYYY-MM-DD (the period being planned)")
+        d = dates.to_numpy().astype("datetime64[D]")
+    elif date is not None:
+        try:
+            d = np.full(len(df), np.datetime64(date, "D"))
+        except ValueError:
+            raise DeployError(f"--date {date!r}: expected YYYY-MM-DD") from None
     if (int(ob.get("n_calendar", 0)) and policy.kind == "onnx") or policy.kind == "lgbm":
-        if "date" in df.columns:
-            dates = pd.to_datetime(df["date"], errors="coerce", format="%Y-%m-%d")
-            if dates.isna().any():
-                i = int(np.flatnonzero(dates.isna().to_numpy())[0])
-                raise DeployError(f"{where.at('date', i)}: cannot parse date {df['date'].iloc[i]!r}; expected "
-                                  "YYYY-MM-DD (the period being planned)")
-            d = dates.to_numpy().astype("datetime64[D]")
-        elif date is not None:
-            try:
-                d = np.full(len(df), np.datetime64(date, "D"))
-            except ValueError:
-                raise DeployError(f"--date {date!r}: expected YYYY-MM-DD") from None
-        else:
+        if d is None:
             raise DeployError(f"{where.source}: the policy uses calendar features; give the period being planned "
                               "as --date YYYY-MM-DD or a 'date' column")
         daily = meta["features"]["daily"] if policy.kind == "lgbm" else ob.get("calendar_daily")

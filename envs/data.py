@@ -638,6 +638,14 @@ def load_items(path: str | Path, skus: Sequence[str] | np.ndarray, *, columns: M
                     raise DataError(f"{where.at(col, i)}: {name} of SKU {excerpt(item_sku[i])} scaled by {factor} is "
                                     f"{_num(v[i])}; expected an integer")
                 v = np.round(v)
+        if name == "lead_time":
+            from .scenario import MAX_LEAD_TIME  # the one bound (the pipeline is kept period by period)
+
+            over = np.flatnonzero(v > MAX_LEAD_TIME)
+            if over.size:
+                i = int(over[0])
+                raise DataError(f"{where.at(col, i)}: lead_time of SKU {excerpt(item_sku[i])} is {_num(v[i])}; "
+                                f"expected an integer in 0..{MAX_LEAD_TIME} (the pipeline is kept period by period)")
         out = np.full(len(demand_skus), np.nan)
         out[pos[known]] = v[known]
         values[name] = out

@@ -51,3 +51,22 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 def atomic_write_text(path: str | Path, text: str) -> None:
     """:func:`atomic_write_bytes` of `text` encoded as UTF-8."""
     atomic_write_bytes(path, text.encode())
+
+
+def output_file_error(path: str | Path) -> str | None:
+    """Why `path` cannot be written as an output file, in a few words (None when it can): a folder, a parent
+    folder that does not exist or is not a folder, or a folder without write permission. Checked at the command
+    line, before any work, so that a job fails at once and writes nothing."""
+    p = Path(path)
+    parent = p.parent
+    if p.is_dir():
+        return "is a folder; expected a file name"
+    if not parent.exists():
+        return f"folder {parent} does not exist (create it first)"
+    if not parent.is_dir():
+        return f"{parent} is not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"folder {parent} is not writable"
+    if p.exists() and not os.access(p, os.W_OK):
+        return "exists and is read-only"
+    return None

@@ -19,6 +19,7 @@ from __future__ import annotations
 import gzip
 import re
 from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,17 @@ class TableError(ValueError):
     """A table that cannot be read or a bad value in it; the message names the file, column, line or SKU."""
 
 
+_QUOTE: ContextVar[bool] = ContextVar("invcore_tables_quote", default=True)
+"""False while :func:`read_table` reads a file through a symbolic link: its errors quote none of its content
+(a ``.csv`` link to a system file would otherwise print that file's first line)."""
+NOT_SHOWN = "<not shown: the file is a symbolic link>"
+
+
 def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
-    """``repr(value)`` of at most about `limit` characters: a long text is cut and its length given."""
+    """``repr(value)`` of at most about `limit` characters: a long text is cut and its length given (nothing of
+    a file read through a symbolic link, :data:`NOT_SHOWN`)."""
+    if not _QUOTE.get():
+        return NOT_SHOWN
     if isinstance(value, str):
         if len(value) <= limit:
             return repr(value)
@@ -174,6 +184,16 @@ def read_table(path: str | Path, what: str, required: Sequence[str], *, error: t
         raise error(f"{src}: separator {excerpt(sep)}; expected one character such as ',' ';' or a tab")
     if decimal is not None and decimal not in (".", ","):
         raise error(f"{src}: decimal mark {excerpt(decimal)}; expected '.' or ','")
+    token = _QUOTE.set(not p.is_symlink())
+    try:
+        return _read_table(p, src, name, what, required, error, text_columns, columns, sep, decimal, expected_rows)
+    finally:
+        _QUOTE.reset(token)
+
+
+def _read_table(p: Path, src: str, name: str, what: str, required: Sequence[str], error: type[Exception],
+                text_columns: Sequence[str], columns: Sequence[str] | None, sep: str | None, decimal: str | None,
+                expected_rows: str) -> tuple[pd.DataFrame, Where]:
     notes: list[str] = []
     try:
         if name.endswith((".parquet", ".pq")):
@@ -194,7 +214,7 @@ def read_table(path: str | Path, what: str, required: Sequence[str], *, error: t
     except (OSError, EOFError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
         if isinstance(e, error):
             raise
-        raise error(f"{src}: cannot read the {what}: {_short(e)}") from None
+        raise error(f"{src}: cannot read the {what}: {_short(e) if _QUOTE.get() else type(e).__name__}") from None
     if len(df) == 0:
         raise error(f"{src}: no data rows (only a header); expected {expected_rows}")
     return df, Where(src, lines, error, notes)
@@ -271,7 +291,7 @@ def _read_csv(p: Path, src: str, what: str, required: Sequence[str], error: type
             if "UTF8" in msg or "utf8" in msg.lower():
                 raise error(f"{src}: cannot read the {what}: it is not UTF-8 text ({_short(e)}); expected a "
                             "UTF-8 encoded CSV file") from None
-            raise error(f"{src}: cannot read the {what}: {_short(e)}") from None
+            raise error(f"{src}: cannot read the {what}: {_short(e) if _QUOTE.get() else type(e).__name__}") from None
     raise error(f"{src}: cannot read the {what}: the column types could not be settled")
 
 

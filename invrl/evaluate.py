@@ -78,6 +78,8 @@ def parse_args(argv=None, prog: str = "evaluate.py") -> argparse.Namespace:
         ap.error("--periods must be >= 1")
     if args.max_fits is not None and args.max_fits < 0:
         ap.error("--max-fits must be >= 0")
+    if args.seed < 0:
+        ap.error("--seed must be >= 0")
     if args.chunk_skus is not None and args.chunk_skus < 1:
         ap.error("--chunk-skus must be >= 1")
     if args.num_cpus is not None and args.num_cpus < 1:

@@ -41,7 +41,9 @@ def parse_args(argv=None, prog: str = "train.py") -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=None, help="seed (default 0)")
     ap.add_argument("--run-dir", help="run folder (default runs/<algo>-<scenario>-s<seed>-<time>)")
     ap.add_argument("--preset", help="preset entry name in configs/presets/<algo>.yaml")
-    ap.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    ap.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint (PPO/DQN: "
+                    "loads SB3's checkpoint zip and replay buffer, which are pickles: resume only run folders "
+                    "you trust; evaluate and export read the pickle-free .npz files)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     ap.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                     help="config field, hp.<hyperparameter> or scenario field overrides")
@@ -172,8 +174,7 @@ def main(argv=None, prog: str = "train.py") -> int:
     if res.extra.get("gradient_cpu_s") is not None:
         print(f"of which gradient steps {res.extra['gradient_cpu_s']:.1f} CPU-s (the rest: reference costs, the "
               "classical rules on the validation traces, evaluations)")
-    best_file = "best_model.npz" if cfg.algorithm == "HDPO" else "best_model.zip"
-    print(f"best validation cost {res.best_cost:.4f} ({best_file})")
+    print(f"best validation cost {res.best_cost:.4f} (best_model.npz)")
     if res.exact_cost is not None:
         opt = res.extra["optimum"]
         print(f"best model exact long-run cost {res.exact_cost:.4f} (optimum {opt:.4f}, "

@@ -148,6 +148,8 @@ def test_ppo_resume_continues_step_count(ppo_run, tmp_path):
     last = (run / "eval.csv").read_text().splitlines()[-1].split(",")
     header = (run / "eval.csv").read_text().splitlines()[0].split(",")
     assert int(float(last[header.index("step")])) == 3072
+    steps = [line.split(",")[header.index("step")] for line in (run / "eval.csv").read_text().splitlines()[1:]]
+    assert len(steps) == len(set(steps)), steps  # one row per evaluated step, resumed or not
 
 
 def test_same_seed_same_evaluation(tmp_path):
@@ -180,7 +182,7 @@ def test_missing_and_corrupt_run_folders(tmp_path, ppo_run):
 
     bad = tmp_path / "bad"
     shutil.copytree(ppo_run, bad)
-    for name in ("best_model.zip", "model.zip"):
+    for name in ("best_model.npz", "model.npz"):  # what evaluate reads (the .zip files are SB3's, for --resume)
         (bad / name).write_bytes(b"not a zip")
     with pytest.raises(RunError, match="corrupt model file"):
         load_run(bad)
@@ -423,7 +425,7 @@ def test_sigterm_saves_a_checkpoint_and_prints_the_resume_command(tmp_path, caps
     assert f"python train.py --resume {run}" in err and "Traceback" not in err
     # evaluate.py --model says that the run is incomplete, and what it evaluates instead
     note = load_run(run).incomplete()
-    assert note.startswith(f"run {run} is incomplete: training stopped at step {step:,} of 400,000 (no final model.zip)")
+    assert note.startswith(f"run {run} is incomplete: training stopped at step {step:,} of 400,000 (no final model.npz)")
     e = _cli("evaluate.py", "--model", str(run), "--policies", "base_stock", "--episodes", "2", "--periods", "50",
              "--no-progress")
     assert e.returncode == 0, e.stderr

@@ -125,7 +125,7 @@ def test_metadata_and_sidecar(runs, policies):
     assert meta["obs_layout_version"] == pf.OBS_LAYOUT_VERSION
     assert meta["action"] == {**meta["action"], "mode": "continuous", "n": 11, "step": 0.2, "relative": True}
     assert meta["skus"]["sku"] == ["sku0"] and meta["skus"]["demand_scale"] == [5.0]
-    assert meta["run"]["id"].startswith("ppo_continuous:best_model.zip:")
+    assert meta["run"]["id"].startswith("ppo_continuous:best_model.npz:")
     assert "torch" in meta["versions"]["training"] and "export_onnx" in meta["versions"]
     assert meta["scenario"]["name"] == "lost-sales-L2-p9"
     # the normalisation is in the graph: its input is the raw observation
