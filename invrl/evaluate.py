@@ -181,7 +181,11 @@ def list_scenarios() -> str:
     rows = [(f"lost-sales-L<1..10>-p<{pens}>", "Zipkin's lost-sales instances: Poisson demand mean 5, lead time L, "
              "h = 1, penalty p per unit short (e.g. lost-sales-L2-p9)"),
             (f"backorder-L<1..10>-b<{pens}>", "the same with backorders at cost b (e.g. backorder-L2-b9)"),
-            ("demo", "4 synthetic daily SKUs (weekly seasonality, trend, promotions), lead time 3, order cost 5")]
+            ("demo", "4 synthetic daily SKUs (weekly seasonality, trend, promotions), lead time 3, order cost 5"),
+            ("random-lead-demo", "Poisson(5), lost sales p = 9, lead time 1..4 periods at random, orders do not cross"),
+            ("perishable-demo", "Poisson(5), lost sales p = 9, lead time 1, shelf life 3 (FIFO), outdating cost 4"),
+            ("shared-capacity-demo", "20 Poisson SKUs (means 1..20), lead time 2, one warehouse of 600 units "
+             "(lp_allocation)")]
     yamls = sorted(CONFIGS.glob("*.yaml")) if CONFIGS.is_dir() else []
     files = [(os.path.relpath(path), _first_comment(path)) for path in yamls]
     width = max(len(a) for a, _ in rows + files)
