@@ -104,6 +104,9 @@ class HDPOSettings:
     """false (sS head): the levels s, S do not see the inventory state (on hand, pipeline, inventory position:
     the first layer's weights of those fields are held at 0), only the demand history, calendar and SKU fields
     -- levels set from the demand, as the classical rules set them; the state enters through IP <= s alone."""
+    s0: float | None = None
+    """sS head: the level s at the start, in demand scales (None: L + 1, the mean demand over the protection
+    period, no safety stock)."""
     grad_clip: float = 10.0
     """Max gradient norm (0: no clipping)."""
     dtype: str = "float32"
@@ -131,6 +134,9 @@ class HDPOSettings:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
                 raise PresetError(f"hp.{name} must be a number > 0, got {v!r}")
+        if self.s0 is not None and (isinstance(self.s0, bool) or not isinstance(self.s0, (int, float))
+                                    or not math.isfinite(self.s0) or self.s0 < 0):
+            raise PresetError(f"hp.s0 must be a number >= 0 (demand scales) or null, got {self.s0!r}")
         if not isinstance(self.state_inputs, bool):
             raise PresetError(f"hp.state_inputs must be true or false, got {self.state_inputs!r}")
         if not self.state_inputs and self.head != "sS":
@@ -289,7 +295,7 @@ class HDPO:
         if seed is not None:
             torch.manual_seed(seed)
         net = HDPONet(len(norm.obs_names), settings, qmax, i, float(norm.shift[i]), float(norm.scale[i]),
-                      float(max_lead + 1), lot)
+                      float(max_lead + 1) if settings.s0 is None else float(settings.s0), lot)
         if not settings.state_inputs:
             state = [k for k, name in enumerate(norm.obs_names)
                      if name in ("on_hand", "inventory_position") or name.startswith("pipeline_")]

@@ -307,7 +307,7 @@ def test_resume_continues_exactly(hdpo_run, tmp_path, monkeypatch, capsys):
 
 def test_bad_hyperparameters_are_one_line_errors(tmp_path, capsys):
     for arg, word in (("hp.head=qq", "hp.head"), ("hp.batch=0", "hp.batch"), ("hp.nope=1", "hp.nope"),
-                      ("hp.lot=big", "hp.lot"), ("hp.state_inputs=false", "hp.state_inputs"),
+                      ("hp.lot=big", "hp.lot"), ("hp.state_inputs=false", "hp.state_inputs"), ("hp.s0=-1", "hp.s0"),
                       ("action.mode=units", "action.mode")):
         rc = train_cli.main(["--algo", "hdpo", "--scenario", "lost-sales-L2-p9", "--timesteps", "1000",
                              "--run-dir", str(tmp_path / arg.replace("=", "_")), "--no-progress", arg])
