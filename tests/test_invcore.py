@@ -168,7 +168,8 @@ SCENARIOS = {  # id: (scenario, overrides)
 
 
 def _check_layout(problem: Problem) -> list[str]:
-    pairs = obs_layout(problem.n_pipe, problem.window, problem.n_calendar, problem.with_period, problem.with_lead)
+    pairs = obs_layout(problem.n_pipe, problem.window, problem.n_calendar, problem.with_period, problem.with_lead,
+                       problem.with_eoq, n_age=problem.n_age, with_room=problem.with_room)
     assert [name for name, _ in pairs] == [f.name for f in problem.obs_fields]
     assert pairs == [(f.name, f.meaning) for f in problem.obs_fields]
     assert [f.index for f in problem.obs_fields] == list(range(len(pairs)))
@@ -184,6 +185,8 @@ def test_obs_layout_matches_problem(case):
         assert names == ["on_hand", "pipeline_1", "pipeline_2", "pipeline_3", "pipeline_4", "inventory_position",
                          "demand_lag_3", "demand_lag_2", "demand_lag_1", "calendar_month_sin", "calendar_month_cos",
                          "calendar_dow_sin", "calendar_dow_cos", "period", "lead_time"]
+    if case == "demo":  # a fixed order cost: the economic lot is observed (after lead_time)
+        assert names[-1] == "eoq_cover"
 
 
 def test_obs_layout_matches_problem_on_weekly_data(weekly_data):
@@ -198,12 +201,12 @@ def test_obs_layout_matches_problem_on_weekly_data(weekly_data):
 def test_known_fields():
     assert OBS_LAYOUT_VERSION == 1
     for name in ("on_hand", "pipeline_1", "pipeline_12", "demand_lag_3", "calendar_dow_cos", "period", "lead_time",
-                 "on_hand_age_0", "on_hand_age_7", "shared_room"):
+                 "on_hand_age_0", "on_hand_age_7", "shared_room", "eoq_cover"):
         assert known_field(name), name
     for name in ("pipeline_0", "pipeline_x", "demand_lag_", "calendar_year_sin", "inventory_level", "Period",
                  "on_hand_age_", "on_hand_age_x", "shared_room_1"):
         assert not known_field(name), name
-    assert len(KNOWN_FIELDS) == 12
+    assert len(KNOWN_FIELDS) == 13
 
 
 # ----------------------------------------------------------------------------------------- tables
