@@ -192,7 +192,8 @@ class _LearnedForecast(ForecastPolicy):
         raise NotImplementedError
 
     def _model_text(self) -> str:
-        return f"{self.model_label} on {self.n_rows:,} rows of all SKUs ({self.model_cpu_s:.1f} CPU-s)"
+        # no CPU-s here: a description is a fact of the fit (the same in a chunked evaluation); ``model_cpu_s`` has it
+        return f"{self.model_label} on {self.n_rows:,} rows of all SKUs"
 
 
 class LGBMForecast(_LearnedForecast):
