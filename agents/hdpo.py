@@ -465,6 +465,7 @@ def train_hdpo(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume:
     from .training import (
         TrainResult,
         Validation,
+        best_eval_row,
         eval_record,
         log_run_texts,
         log_verdict,
@@ -567,5 +568,5 @@ def train_hdpo(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume:
                        {"validation": validation.label, "base_stock_cost": validation.base_stock_cost,
                         "best_baseline": validation.best_baseline,
                         "best_baseline_cost": validation.best_baseline_cost,
-                        "verdict": validation.verdict(final["avg_cost"]), "optimum": validation.optimum,
+                        "verdict": validation.verdict(best_eval_row(run_dir), final), "optimum": validation.optimum,
                         "gradient_cpu_s": train_cpu})

@@ -122,13 +122,19 @@ class Validation:
             optimum = DPOptimal().fit(problem, None).exact_avg_cost
         return cls(eps, warmup, costs["base_stock"], optimum, label, costs, best, costs[best])
 
-    def verdict(self, agent_cost: float) -> str:
-        """One line: the agent's validation cost against the strongest classical rule (and base-stock)."""
+    def verdict(self, best: dict[str, Any] | None, final: dict[str, Any]) -> str:
+        """One line: the validation cost of the model a run's users get (best_model.*, the one ``invrl evaluate
+        --model`` and ``invrl export`` load: `best`, its eval.csv row, see :func:`best_eval_row`) against the
+        strongest classical rule (and base-stock), then the final model's (`final`, its evaluation row)."""
+        row = best if best is not None else final
+        agent_cost = float(row["avg_cost"])
         gap = 100 * (agent_cost - self.best_baseline_cost) / self.best_baseline_cost
         word = "below" if gap < 0 else "above"
-        return (f"verdict on the validation traces ({self.label}): agent {agent_cost:.4f}, {abs(gap):.2f} % {word} "
-                f"the strongest of {len(self.baselines)} classical rules, {self.best_baseline} "
-                f"{self.best_baseline_cost:.4f} (base-stock {self.base_stock_cost:.4f})")
+        which = f"best model (step {int(row['step']):,}, best_model.npz)" if best is not None else "final model"
+        return (f"verdict on the validation traces ({self.label}): {which} {agent_cost:.4f}, {abs(gap):.2f} % "
+                f"{word} the strongest of {len(self.baselines)} classical rules, {self.best_baseline} "
+                f"{self.best_baseline_cost:.4f} (base-stock {self.base_stock_cost:.4f}); final model "
+                f"{float(final['avg_cost']):.4f}")
 
     def evaluate(self, problem: Problem, agent: AgentPolicy) -> dict[str, float | None]:
         agent.start(self.episodes)
@@ -220,7 +226,29 @@ def selection_score(row: dict[str, Any]) -> float:
     else the validation cost. An untrained policy's exact cost is often ``inf`` (its chain leaves the capped
     states); scoring those ``inf`` kept the first evaluation's model as the best of a short run."""
     exact = row.get("exact_avg_cost")
-    return float(exact) if exact is not None and math.isfinite(exact) else float(row["avg_cost"])
+    score = float(exact) if exact is not None and math.isfinite(exact) else float(row["avg_cost"])
+    return math.inf if math.isnan(score) else score  # a NaN would never be replaced (NaN < x is false)
+
+
+def best_eval_row(run_dir: Path) -> dict[str, Any] | None:
+    """The eval.csv row of the model that best_model.* holds: the first row of the lowest selection score (a later
+    evaluation replaces the best model only when its score is strictly lower); None without rows."""
+    path = run_dir / "eval.csv"
+    if not path.is_file():
+        return None
+    best, best_score = None, math.inf
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        try:
+            score = selection_score({k: (float(v) if v not in ("", None) else None) for k, v in row.items()
+                                     if k in ("avg_cost", "exact_avg_cost")})
+            int(float(row["step"]))
+        except (TypeError, ValueError, KeyError):
+            continue  # a torn line
+        if best is None or score < best_score:
+            best, best_score = row, score
+    return best
 
 
 def _append_csv(path: Path, row: dict[str, Any]) -> None:
@@ -497,7 +525,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool
                                                   "base_stock_cost": validation.base_stock_cost,
                                                   "best_baseline": validation.best_baseline,
                                                   "best_baseline_cost": validation.best_baseline_cost,
-                                                  "verdict": validation.verdict(final["avg_cost"]),
+                                                  "verdict": validation.verdict(best_eval_row(run_dir), final),
                                                   "optimum": validation.optimum})
 
 

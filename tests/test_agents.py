@@ -6,6 +6,7 @@ Budgets are a few thousand steps: these tests check the plumbing, not learning (
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -108,11 +109,13 @@ def test_verdict_names_the_strongest_rule(ppo_run):
     from baselines.evaluation import known_policies
 
     last = (ppo_run.parent / "train_stdout.txt").read_text().strip().splitlines()[-1]
-    m = re.match(r"verdict on the validation traces \((.+)\): agent ([0-9.]+), ([0-9.]+) % (below|above) the "
-                 r"strongest of (\d+) classical rules, (\w+) ([0-9.]+) \(base-stock ([0-9.]+)\)$", last)
+    m = re.match(r"verdict on the validation traces \((.+)\): best model \(step ([0-9,]+), best_model.npz\) "
+                 r"([0-9.]+), ([0-9.]+) % (below|above) the strongest of (\d+) classical rules, (\w+) ([0-9.]+) "
+                 r"\(base-stock ([0-9.]+)\); final model ([0-9.]+)$", last)
     assert m, last
-    agent, gap, word, n_rules, rule, best, bs = (float(m[2]), float(m[3]), m[4], int(m[5]), m[6], float(m[7]),
-                                                float(m[8]))
+    step, agent, gap, word, n_rules, rule, best, bs, final = (int(m[2].replace(",", "")), float(m[3]), float(m[4]),
+                                                              m[5], int(m[6]), m[7], float(m[8]), float(m[9]),
+                                                              float(m[10]))
     assert rule in known_policies() and rule not in ("dp_optimal", "hindsight_base_stock") and n_rules >= 15
     assert best <= bs  # the strongest rule is at least as good as base-stock
     assert (word == "below") == (agent < best) and gap == pytest.approx(100 * abs(agent - best) / best, abs=0.01)
@@ -120,6 +123,16 @@ def test_verdict_names_the_strongest_rule(ppo_run):
     last_row = rows[-1]
     assert float(last_row["gap_to_best_baseline_pct"]) == pytest.approx(
         100 * (float(last_row["avg_cost"]) - best) / best, abs=1e-3)
+    # the verdict scores the model evaluate and export load (best_model.*: the first row of the lowest selection
+    # score, the exact cost where finite (Zipkin instances) else the validation cost), and quotes the final model
+    def score(r):
+        exact = float(r["exact_avg_cost"]) if r.get("exact_avg_cost") else math.inf
+        return exact if math.isfinite(exact) else float(r["avg_cost"])
+
+    scores = [score(r) for r in rows]
+    chosen = rows[scores.index(min(scores))]
+    assert step == int(chosen["step"]) and agent == pytest.approx(float(chosen["avg_cost"]), abs=1e-4)
+    assert final == pytest.approx(float(rows[-1]["avg_cost"]), abs=1e-4)
 
 
 def test_dqn_run_and_resume(tmp_path):
