@@ -86,7 +86,7 @@ from .forecast_engines import (
     _TSBEngine,
 )
 from .forecast_models import ARIMA_ORDERS as ARIMA_ORDERS  # re-exported: the orders the ARIMA policy compares
-from .forecast_models import _cached_arima, _one_blas_thread, fit_holt_winters_batch
+from .forecast_models import ARIMA_STATES, _one_blas_thread, fit_arima_batch, fit_holt_winters_batch
 from .tuning import (
     Rule,
     _subset,
@@ -856,16 +856,23 @@ class ARIMA(_ModelPolicy):
     base_name = "arima"
     model_label = "ARIMA"
 
-    def _fit_one(self, y, count0):
-        out = _cached_arima(y.tobytes())
-        if out is None:
-            return None
-        p, d, q = out[0]["order"]
-        return out[0], f"arima({p},{d},{q})"
+    def _fit_chosen(self, chosen: np.ndarray, records: list[dict]) -> None:
+        # one batched fit per training data and settings: the untuned, tuned and quantile variants share it
+        key = ("arima_batch", self.model_periods, self.fit_periods, chosen.tobytes())
+        hit = self._train.cache.get(key)
+        if hit is None or hit[0] is not self.problem:
+            nobs = self._nobs[chosen]
+            fits = fit_arima_batch(self._Y[:, chosen], nobs - np.minimum(nobs, self.model_periods), nobs)
+            hit = (self.problem, [(i, rec) for i, rec in zip(chosen.tolist(), fits, strict=True) if rec is not None])
+            self._train.cache[key] = hit
+        for i, rec in hit[1]:  # the records are shared: _stack copies them into its own arrays
+            self._fit_index[i] = len(records)
+            records.append(rec)
+            p, d, q = rec["order"]
+            self.model_used[i] = f"arima({p},{d},{q})"
 
     def _stack(self, records):
-        r = max([rec["T"].shape[0] for rec in records], default=1)
-        n = len(records)
+        r, n = ARIMA_STATES, len(records)  # one state size for every fit (chunks give the same floats)
         self._ss = {"T": np.zeros((n, r, r)), "Z": np.zeros((n, r)), "RQR": np.zeros((n, r, r)), "d": np.zeros(n),
                     "H": np.zeros(n), "a": np.zeros((n, r)), "P": np.zeros((n, r, r))}
         for j, rec in enumerate(records):
