@@ -1,9 +1,10 @@
 """Model fits of the forecast baselines (:mod:`baselines.forecast`), giving the parameters and prior state that
-:mod:`baselines.forecast_engines` rolls forward: Holt-Winters for all series at once (a numba grid search,
-:func:`fit_holt_winters_batch`), ARIMA once per series by statsmodels, with the one-BLAS-thread guard around
-those fits; statsmodels' Holt-Winters fit (:func:`_fit_holt_winters`) stays as the reference of the engine's
-recursion (tests) and of the fit benchmark (``benchmarks/fit_libraries.py``). Imports numpy, numba and the
-standard library (statsmodels lazily) only.
+:mod:`baselines.forecast_engines` rolls forward, for all series at once in one numba pass each: Holt-Winters (a
+grid search, :func:`fit_holt_winters_batch`) and ARIMA (exact maximum likelihood, :func:`fit_arima_batch`).
+statsmodels' fits of the same models (:func:`_fit_holt_winters`, :func:`_fit_arima`, with the one-BLAS-thread
+guard around them) stay as the references of the engines' recursions and of the batched fits (tests) and of
+the fit benchmark (``benchmarks/fit_libraries.py``). Imports numpy, numba and the standard library
+(statsmodels lazily) only.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def _one_blas_thread() -> Iterator[None]:
     Linux only, a no-op elsewhere.
     """
     global _BLAS_DEPTH
-    if _BLAS_DEPTH:  # inside an outer block (e.g. the fitting loop of _ModelPolicy): already on one thread
+    if _BLAS_DEPTH:  # inside an outer block (e.g. a benchmark timing many fits): already on one thread
         yield
         return
     restore = []
@@ -454,7 +455,7 @@ def fit_arima_batch(Y: np.ndarray, first: np.ndarray, nobs: np.ndarray, orders=A
     Nelder-Mead in statsmodels' stationarity / invertibility transform x / sqrt(1 + x^2)), the lowest AIC
     (-2 llf + 2 k, k = p + q + 1 + [mean]) kept, as statsmodels' ``ARIMA(y, order, trend).fit()`` and
     ``_fit_arima`` do. Returns per column the record of :func:`arima_state_space` plus "aic", or None (no
-    order fitted: fewer than 3 values, or a constant window)."""
+    order fitted: fewer than k + 2 values after differencing, or a constant window)."""
     Yt = np.ascontiguousarray(np.asarray(Y, dtype=np.float64).T)
     first, nobs = (np.asarray(v, dtype=np.int64) for v in (first, nobs))
     spec = []
@@ -469,7 +470,8 @@ def fit_arima_batch(Y: np.ndarray, first: np.ndarray, nobs: np.ndarray, orders=A
     _arima_batch(Yt, first, nobs, spec_a, int(max_evals), out)
     k = spec_a[:, 0] + spec_a[:, 2] + 1 + spec_a[:, 3]
     aic = out[:, :, 4] + 2 * k[None, :]
-    aic = np.where(np.isfinite(aic), aic, np.inf)
+    n_eff = (nobs - first)[:, None] - spec_a[None, :, 1]
+    aic = np.where(np.isfinite(aic) & (n_eff >= k[None, :] + 2), aic, np.inf)
     best = aic.argmin(axis=1) if len(spec) else np.zeros(n, dtype=np.int64)
     recs: list[dict | None] = []
     for j in range(n):
