@@ -137,6 +137,7 @@ def _fit_arima(y: np.ndarray, orders=ARIMA_ORDERS) -> tuple[dict, np.ndarray] | 
         "H": float(fr.obs_cov[0, 0, 0]),
         "a": np.array(fr.initial_state, dtype=np.float64),
         "P": np.array(fr.initial_state_cov, dtype=np.float64),
+        "aic": float(res.aic),
     }
     return rec, np.asarray(res.fittedvalues, dtype=np.float64)
 
