@@ -252,6 +252,9 @@ ARIMA_STATES = 3
 """State dimension every ARIMA record is padded to: max(p, q + 1) + d over :data:`ARIMA_ORDERS`. One size for
 every catalogue and SKU chunk, so that the Kalman engine's arrays (and floats) do not depend on which SKUs were
 fitted together."""
+_NM_FTOL = 1e-4
+"""Nelder-Mead stops when the simplex's values of -2 llf agree to this (and its size is under _NM_XTOL)."""
+_NM_XTOL = 1e-3
 _X_MAX = 60.0
 """Bound of the unconstrained parameters x: phi, theta = x / sqrt(1 + x^2), |phi|, |theta| <= 0.99986."""
 
@@ -356,7 +359,7 @@ def _arma_nelder_mead(w, start, stop, ar, demean, max_evals):
         for i in range(1, k + 1):
             for d in range(2):
                 size = max(size, abs(sx[i, d] - sx[0, d]))
-        if sf[k] - sf[0] <= 1e-8 * (1.0 + abs(sf[0])) and size < 1e-4:
+        if sf[k] - sf[0] <= _NM_FTOL and size < _NM_XTOL:
             break
         c[:] = 0.0
         for i in range(k):
