@@ -4,6 +4,7 @@ Holt-Winters and ARIMA fits of all series at once, with what fitting every eligi
 catalogue costs, in CPU-seconds.
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/fit_libraries.py [--skus 10000] [--periods 365] [--sample 40]
+    OPENBLAS_NUM_THREADS=1 python benchmarks/fit_libraries.py --accuracy [--sample 40] [configs/m5_tiny.yaml ...]
 
 The series are the training windows of the synthetic catalogue of ``benchmarks/scale.py`` (the same draws):
 the first ``--periods`` days of each SKU, the last ``model_periods`` = 300 of them fitted, as
@@ -16,6 +17,13 @@ one call each (``baselines.forecast_models.fit_holt_winters_batch`` / ``fit_arim
 the timing) and report the measured total and its mean per series; the ARIMA row also prints how close the
 batched fit is to statsmodels' on the sampled series (the order chosen, the AIC). statsforecast is optional (``pip install statsforecast``);
 without it only the statsmodels rows are printed. Also prints the CPU-s of importing statsforecast.
+
+``--accuracy``: the batched ARIMA fit against statsmodels' on real data (the first ``--sample`` smooth/erratic
+SKUs of each scenario, default m5_tiny, carparts and man_weekly, the last 300 training periods as the policy
+fits them): the order chosen, the AIC of each order (batched - statsmodels: below 0 where the batched fit
+found the higher likelihood), |phi| and |theta| differences, and the one-step forecasts of the chosen model
+through the policy's Kalman engine against statsmodels' fitted values (RMS difference / standard deviation of
+the series, from the second period on), with the CPU-s of both fits.
 """
 
 from __future__ import annotations
@@ -73,12 +81,90 @@ def timed(fit, series: list[np.ndarray]) -> float:
         return 1000 * (time.process_time() - t0) / max(len(series), 1)
 
 
+def real_series(config: str, sample: int) -> list[np.ndarray]:
+    """The last MODEL_PERIODS training periods of the first `sample` smooth/erratic SKUs of a data scenario (at
+    least 24 training periods, as ``baselines.forecast._ModelPolicy`` selects them)."""
+    from baselines.base import train_data
+    from envs.problem import Problem
+
+    out = []
+    for d in train_data(Problem(config)).demand:
+        d = np.asarray(d, dtype=np.float64)
+        hits = int((d > 0).sum())
+        if len(d) >= 24 and hits and len(d) / hits < ADI_CUT:
+            out.append(np.ascontiguousarray(d[-MODEL_PERIODS:]))
+    return out[:sample]
+
+
+def one_step(rec: dict, y: np.ndarray) -> np.ndarray:
+    """One-step forecasts of y by the policy's Kalman engine from the record's prior."""
+    from baselines.forecast_engines import _KalmanEngine
+
+    eng = _KalmanEngine(rec["T"][None], rec["Z"][None], rec["RQR"][None], [rec["d"]], [rec["H"]], rec["a"][None],
+                        rec["P"][None])
+    out = np.empty(y.shape[0])
+    for t, v in enumerate(y):
+        out[t] = eng.forecast(1)[0, 0]
+        eng.update(np.array([v]))
+    return out
+
+
+def accuracy(configs: list[str], sample: int) -> None:
+    fit_arima_batch(np.arange(20.0).reshape(10, 2) % 3, [0, 0], [10, 10])  # numba: compile or load the cache
+    for config in configs:
+        ys = real_series(config, sample)
+        nobs = np.array([y.shape[0] for y in ys])
+        Y = np.zeros((int(nobs.max()), len(ys)))
+        for j, y in enumerate(ys):
+            Y[: y.shape[0], j] = y
+        first = np.zeros(len(ys), dtype=np.int64)
+        t0 = time.process_time()
+        best = fit_arima_batch(Y, first, nobs)
+        t_batch = time.process_time() - t0
+        t0 = time.process_time()
+        with _one_blas_thread():
+            ref = [_fit_arima(y) for y in ys]
+        t_sm = time.process_time() - t0
+        both = [j for j in range(len(ys)) if best[j] is not None and ref[j] is not None]
+        same = sum(best[j]["order"] == ref[j][0]["order"] for j in both)
+        rel = [np.sqrt(np.mean((one_step(best[j], ys[j])[1:] - ref[j][1][1:]) ** 2)) / max(ys[j].std(), 1e-9)
+               for j in both]
+        print(f"{Path(config).stem}: {len(ys)} series of {int(nobs.min())}-{int(nobs.max())} periods; batched fit "
+              f"{1000 * t_batch / len(ys):.2f} CPU-ms a series, statsmodels {1000 * t_sm / len(ys):.1f}; the same "
+              f"order for {same} of {len(both)}; one-step forecasts RMS diff / sd: median {np.median(rel):.1e}, "
+              f"max {np.max(rel):.1e}")
+        for order in ARIMA_ORDERS:
+            mine = fit_arima_batch(Y, first, nobs, (order,))
+            with _one_blas_thread():
+                theirs = [_fit_arima(y, (order,)) for y in ys]
+            rows = []
+            for j in range(len(ys)):
+                if mine[j] is None or theirs[j] is None:
+                    continue
+                r = theirs[j][0]
+                p, d, _ = order[0]
+                phi = r["T"][d, d] if p else 0.0  # the AR coefficient and theta sit in the matrices
+                theta = r["RQR"][d, d + 1] / r["RQR"][d, d]
+                rows.append((mine[j]["aic"] - r["aic"], abs(mine[j]["phi"] - phi), abs(mine[j]["theta"] - theta)))
+            a = np.array(rows)
+            print(f"  {order[0]}{'+mean' if order[1] == 'c' else ''}: AIC batched - statsmodels median "
+                  f"{np.median(a[:, 0]):+.1e} (min {a[:, 0].min():+.3f}, max {a[:, 0].max():+.3f}); |d phi| median "
+                  f"{np.median(a[:, 1]):.1e} max {a[:, 1].max():.2g}; |d theta| median {np.median(a[:, 2]):.1e} "
+                  f"max {a[:, 2].max():.2g}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--skus", type=int, default=10_000)
     ap.add_argument("--periods", type=int, default=365)
     ap.add_argument("--sample", type=int, default=40)
+    ap.add_argument("--accuracy", action="store_true", help="the batched ARIMA fit against statsmodels' on real data")
+    ap.add_argument("configs", nargs="*", default=[str(ROOT / "configs" / f"{c}.yaml")
+                                                   for c in ("m5_tiny", "carparts", "man_weekly")])
     args = ap.parse_args()
+    if args.accuracy:
+        accuracy(args.configs, args.sample)
+        return
     demand, _ = synthetic_demand(args.skus, 2 * args.periods)
     train = demand[: args.periods].astype(np.float64)
     adi = train.shape[0] / np.maximum((train > 0).sum(axis=0), 1)
