@@ -255,6 +255,8 @@ fitted together."""
 _NM_FTOL = 1e-4
 """Nelder-Mead stops when the simplex's values of -2 llf agree to this (and its size is under _NM_XTOL)."""
 _NM_XTOL = 1e-3
+_NM_STEP = 0.5
+"""Nelder-Mead's first simplex: the best grid point and steps of this size in x."""
 _X_MAX = 60.0
 """Bound of the unconstrained parameters x: phi, theta = x / sqrt(1 + x^2), |phi|, |theta| <= 0.99986."""
 
@@ -345,7 +347,7 @@ def _arma_nelder_mead(w, start, stop, ar, demean, max_evals):
         sx[i, 0], sx[i, 1] = bx0, bx1
     for i in range(1, k + 1):
         d = 2 - k + i - 1  # the coordinate moved: ar: 0 then 1; no ar: 1
-        sx[i, d] += 0.5
+        sx[i, d] += _NM_STEP
     for i in range(k + 1):
         sf[i] = best_f if i == 0 else _arma_objective(w, start, stop, sx[i, 0], sx[i, 1], ar, demean)
     evals += k
