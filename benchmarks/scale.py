@@ -18,7 +18,8 @@ so the ratio of the vectorised to the single env is printed from the same run.
    ``evaluate``), fit and run CPU-seconds per policy, all timed on the full catalogue in one ``evaluate`` call.
    ``holt_winters`` and ``arima`` (+ ``_tuned``) fit a model for every smooth/erratic SKU (batched numba fits,
    ``baselines.forecast_models``); the number of SKUs with a model is printed after their rows.
-   ``--baselines-only`` runs this section alone.
+   ``--baselines-only`` runs this section alone (``--policies a,b`` a few of them, ``--max-fits N`` with the
+   models of the N largest SKUs only); the table ends with each policy's test cost per SKU-period.
 4. The learned forecasters (``lgbm_quantile``, ``gru_quantile`` and their tuned variants, :mod:`baselines.learned`)
    on the same catalogue, each in a fresh process: fit and run CPU-s, the process's resident memory with the
    catalogue loaded and its peak during the fit and the evaluation (VmHWM, reset after loading; Linux).
@@ -111,7 +112,8 @@ def catalogue_scenario(path: Path, items: Path, periods: int, days: int) -> dict
     return {"data": {"path": str(path), "items": str(items), "train": 1 - test, "test": test}}
 
 
-def bench_baselines(folder: Path, n: int, periods: int, rows: list) -> float:
+def bench_baselines(folder: Path, n: int, periods: int, rows: list, names: str = "all",
+                    max_fits: int | None = None) -> float:
     from baselines.base import train_data
     from baselines.evaluation import applicable, evaluate, known_policies, make_policies
     from envs.problem import Problem
@@ -135,7 +137,10 @@ def bench_baselines(folder: Path, n: int, periods: int, rows: list) -> float:
              record=0)
     print(f"warm-up (all policies on 40 SKUs: numba compilation or loading its cache): "
           f"{time.process_time() - t0:.1f} CPU-s", flush=True)
-    pols = [p for p in make_policies("all", problem) if p.name not in LEARNED]  # section 4 times them
+    pols = [p for p in make_policies(names, problem) if p.name not in LEARNED]  # section 4 times them
+    for p in pols:
+        if max_fits is not None and hasattr(p, "max_fits"):
+            p.max_fits = max_fits
     t0 = time.process_time()
     ev = evaluate(problem, pols, record=0, train=train)
     total = time.process_time() - t0
@@ -224,6 +229,9 @@ def main() -> None:
     ap.add_argument("--sku-steps", type=float, default=2e7, help="SKU-steps per vectorised measurement (>= 1000 steps)")
     ap.add_argument("--skip-baselines", action="store_true")
     ap.add_argument("--baselines-only", action="store_true", help="only the classical baselines' section (3.)")
+    ap.add_argument("--policies", default="all", help="with --baselines-only: the policies timed (default all)")
+    ap.add_argument("--max-fits", type=int, help="with --baselines-only: fit holt_winters / arima for the N largest "
+                                                   "smooth/erratic SKUs only (default every one)")
     ap.add_argument("--learned-only", action="store_true", help="only the learned forecasters' section (4.)")
     args = ap.parse_args()
     if args.learned_only:
@@ -235,7 +243,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             print(f"baselines on {args.skus:,} SKUs x {args.periods} periods (baselines.evaluation.evaluate, "
                   "test window of a synthetic daily catalogue):", flush=True)
-            overhead = bench_baselines(Path(tmp), args.skus, args.periods, rows)
+            overhead = bench_baselines(Path(tmp), args.skus, args.periods, rows, args.policies, args.max_fits)
         summary(rows, overhead)
         return
 
@@ -282,9 +290,9 @@ def main() -> None:
 
 def summary(rows: list, overhead: float) -> None:
     """The per-policy table of section 3 and its totals."""
-    print(f"\n{'policy':<28} {'fit CPU-s':>10} {'run CPU-s':>10} {'total':>8}")
-    for name, fit, run, _cost in rows:
-        print(f"{name:<28} {fit:>10.2f} {run:>10.2f} {fit + run:>8.2f}")
+    print(f"\n{'policy':<28} {'fit CPU-s':>10} {'run CPU-s':>10} {'total':>8} {'cost':>9}")
+    for name, fit, run, cost in rows:
+        print(f"{name:<28} {fit:>10.2f} {run:>10.2f} {fit + run:>8.2f} {cost:>9.4f}")
     models = sum(f + r for name, f, r, _ in rows if name in MODEL_FORECASTERS)
     grand = sum(f + r for _, f, r, _ in rows)
     print(f"{'all policies but ' + '/'.join(MODEL_FORECASTERS[::2]):<28} {'':>10} {'':>10} {grand - models:>8.2f}")
