@@ -400,8 +400,9 @@ def test_holt_winters_fits_every_eligible_sku(tmp_path):
     pb = Problem("lost-sales-L2-p9", **{"data.path": str(path), "data.test": 0.25})
     train = train_data(pb)
     pol = F.HoltWinters().fit(pb, train)
-    assert pol.n_models == 40 and np.all(pol._fit_index >= 0)
-    assert F.HoltWinters(max_fits=10).fit(pb, train).n_models == 10
+    assert pol.n_models == 40 and np.all(pol._fit_index >= 0) and pol.sku_separable
+    capped = F.HoltWinters(max_fits=10)
+    assert capped.fit(pb, train).n_models == 10 and not capped.sku_separable
     with pytest.raises(ValueError, match="max_fits"):
         F.HoltWinters(max_fits=-1)
 
