@@ -24,7 +24,7 @@ periods of each SKU's training demand (the state is a *prior*: training means, o
 state). ``start(episodes)`` starts every episode from that prior and rolls the forecaster over
 ``episodes.past[j]`` (all demand observed before the episode, no refit); ``act`` then updates it with
 ``state.last_demand`` once per period from period 1 on (at period 0 ``last_demand`` is the last value of
-``past``, already counted). All recursions are numpy over episodes; model fits (statsmodels for ARIMA) happen only in ``fit``.
+``past``, already counted). All recursions are numpy / numba over episodes; model fits happen only in ``fit``.
 Seasonal Holt-Winters states are aligned by calendar row: the phase of ``past[j]``'s first value is
 ``cal_offset[j] - len(past[j])`` minus the SKU's training start (``window_range('train')`` for data; period 0,
 calendar row ``problem.window``, for parametric demand, as in :func:`baselines.base.train_data`).
@@ -35,7 +35,7 @@ Forecasters (registry :data:`FORECAST_POLICIES`; tuned variants are named ``<nam
 ``ma``           :class:`MovingAverage`, mean of the last k periods
 ``ses``          :class:`SES`, simple exponential smoothing, alpha fitted on the training one-step SSE
 ``holt_winters`` :class:`HoltWinters`, additive Holt-Winters (batched fit) per smooth/erratic SKU, else SES
-``arima``        :class:`ARIMA`, statsmodels ``ARIMA`` per smooth/erratic SKU (Kalman filter here), else SES
+``arima``        :class:`ARIMA`, ARIMA (batched exact-likelihood fit) per smooth/erratic SKU, else SES
 ``croston``      :class:`Croston`, Croston (1972), optionally with the Syntetos-Boylan (2005) correction
 ``tsb``          :class:`TSB`, Teunter, Syntetos & Babai (2011)
 ================ ===============================================================================
@@ -52,7 +52,7 @@ window (fitted on the part before it), then refits on the whole training window.
 CPU times.
 
 This module holds the policies (and the runner turning an engine's forecasts into targets); the forecaster
-recursions are in :mod:`baselines.forecast_engines`, the statsmodels fits in :mod:`baselines.forecast_models`.
+recursions are in :mod:`baselines.forecast_engines`, the model fits in :mod:`baselines.forecast_models`.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ from .forecast_engines import (
     _TSBEngine,
 )
 from .forecast_models import ARIMA_ORDERS as ARIMA_ORDERS  # re-exported: the orders the ARIMA policy compares
-from .forecast_models import _cached_arima, _one_blas_thread, fit_holt_winters_batch
+from .forecast_models import ARIMA_STATES, fit_arima_batch, fit_holt_winters_batch
 from .tuning import (
     Rule,
     _subset,
@@ -692,34 +692,41 @@ class TSB(ForecastPolicy):
         return _TSBEngine(theta[:, 0], theta[:, 1], self._size0[sku], self._prob0[sku])
 
 
-# ----------------------------------------------------------------------------- statsmodels-fitted models
+# ----------------------------------------------------------------------- fitted models (HW, ARIMA)
 
 
 class _ModelPolicy(ForecastPolicy):
     """A model fitted for each selected SKU, SES for the others (see HoltWinters / ARIMA).
 
     Selected: Syntetos-Boylan-Croston smooth or erratic SKUs (ADI < 1.32 on the training window) with at least
-    ``min_periods`` training periods, the ``max_fits`` largest by training demand volume. Each is fitted on its
-    most recent ``model_periods`` training periods; a failed fit falls back to SES. ``model_used[i]`` names
-    SKU i's model. Tuned: z only (the smoothing constants are the fitted ones).
-
-    ``max_fits`` (None: every selected SKU) bounds the per-series fits: ARIMA fits one statsmodels model per SKU
-    (default 25: ~0.16 CPU-s per SKU for the three orders, ~690 CPU-s for the 4,207 eligible SKUs of the
-    10,000-SKU scale catalogue; ``benchmarks/fit_libraries.py``, where statsforecast's AutoARIMA measured
-    ~0.19 CPU-s). With statsmodels' fits, fitting more SKUs did not pay on m5_tiny (107 eligible SKUs):
-    arima_tuned cost 9.3643 per SKU-period with the 25 largest fitted, 9.4001 with 50, 9.4712 with 100,
-    9.4739 with all 107 (``benchmarks/model_fits.py``). Holt-Winters fits every selected SKU in one batched
-    pass (:class:`HoltWinters`, default None).
+    ``min_periods`` training periods (all of them with ``max_fits`` None, the default; else the ``max_fits``
+    largest by training demand volume). Each is fitted on its most recent ``model_periods`` training periods;
+    a failed fit falls back to SES. ``model_used[i]`` names SKU i's model. Tuned: z only (the smoothing
+    constants are the fitted ones). Both models are fitted for all selected SKUs at once by a numba pass
+    (:mod:`baselines.forecast_models`); they replaced one statsmodels fit per SKU, which had been capped at the
+    25 largest SKUs (``benchmarks/fit_libraries.py`` has the per-series costs of statsmodels and statsforecast).
+    Without a cap every SKU's fit reads its own demand only, so the policy is SKU-separable (a chunked
+    evaluation gives the same numbers); a ``max_fits`` cap ranks SKUs across the catalogue and is not.
     """
 
     model_label = "model"
-    sku_separable = False  # the max_fits largest SKUs of the catalogue get a model
 
-    def __init__(self, *, max_fits: int | None = 25, min_periods: int = 24, model_periods: int = 300, **kw):
+    def __init__(self, *, max_fits: int | None = None, min_periods: int = 24, model_periods: int = 300, **kw):
         if max_fits is not None and max_fits < 0:
             raise ValueError(f"max_fits must be >= 0 or None, got {max_fits}")
+        self._separable = True
         super().__init__(**kw)
         self.max_fits, self.min_periods, self.model_periods = max_fits, min_periods, model_periods
+        self.sku_fields = self.sku_fields + ("model_used", "_fit_index")  # describe() counts the models
+
+    @property
+    def sku_separable(self) -> bool:
+        """True without a ``max_fits`` cap (the largest SKUs of the catalogue get a model: not separable)."""
+        return self.max_fits is None and self._separable
+
+    @sku_separable.setter
+    def sku_separable(self, value: bool) -> None:
+        self._separable = bool(value)
 
     def _prepare(self) -> None:
         n = self.problem.n_skus
@@ -730,21 +737,11 @@ class _ModelPolicy(ForecastPolicy):
         self._fit_index = np.full(n, -1, dtype=np.int64)
         self.model_used = np.full(n, "ses", dtype=object)
         records = []
-        with _one_blas_thread():  # once for all fits (finding the BLAS libraries reads /proc/self/maps)
-            self._fit_chosen(np.sort(chosen), records)
+        self._fit_chosen(np.sort(chosen), records)
         self._stack(records)
 
     def _fit_chosen(self, chosen: np.ndarray, records: list[dict]) -> None:
-        for i in chosen:
-            nobs = int(self._nobs[i])
-            start = nobs - min(nobs, self.model_periods)
-            out = self._fit_one(np.ascontiguousarray(self._Y[start:nobs, i]), int(self._offset[i]) + start)
-            if out is not None:
-                self._fit_index[i] = len(records)
-                records.append(out[0])
-                self.model_used[i] = out[1]
-
-    def _fit_one(self, y: np.ndarray, count0: int) -> tuple[dict, str] | None:
+        """Fit the SKUs `chosen` (sorted), append their records, set _fit_index and model_used."""
         raise NotImplementedError
 
     def _stack(self, records: list[dict]) -> None:
@@ -793,8 +790,8 @@ class HoltWinters(_ModelPolicy):
     base_name = "holt_winters"
     model_label = "Holt-Winters"
 
-    def __init__(self, *, season: int | None = None, max_fits: int | None = None, **kw):
-        super().__init__(max_fits=max_fits, **kw)
+    def __init__(self, *, season: int | None = None, **kw):
+        super().__init__(**kw)
         self.season = season
 
     def _prepare(self) -> None:
@@ -846,26 +843,35 @@ class HoltWinters(_ModelPolicy):
 
 class ARIMA(_ModelPolicy):
     """ARIMA(p, d, q) (Box & Jenkins; Hyndman & Athanasopoulos, *FPP* 3rd ed., ch. 9): the order with the
-    lowest AIC among :data:`ARIMA_ORDERS`, fitted once per selected SKU by statsmodels' ``ARIMA`` (exact
-    state-space likelihood), then updated with new demand by the same Kalman filter (:class:`_KalmanEngine`,
-    statsmodels' matrices and prior: stationary, or approximate diffuse with variance 1e6 for d = 1) without
-    refitting -- ``results.append(..., refit=False)`` would do the same one SKU at a time. F(L+1) = sum of the
-    1..L+1-step forecasts, each clipped at 0. SES for the other SKUs (see :class:`_ModelPolicy`).
+    lowest AIC among :data:`ARIMA_ORDERS`, fitted by exact maximum likelihood for every selected SKU at once
+    (:func:`baselines.forecast_models.fit_arima_batch`, a numba pass; statsmodels' ``ARIMA`` is the reference
+    of its tests), then updated with new demand by the Kalman filter (:class:`_KalmanEngine`) of statsmodels'
+    state-space form and prior (stationary, or approximate diffuse with variance 1e6 for d = 1) without
+    refitting -- statsmodels' ``results.append(..., refit=False)`` would do the same one SKU at a time.
+    F(L+1) = sum of the 1..L+1-step forecasts, each clipped at 0. SES for the other SKUs (see
+    :class:`_ModelPolicy`).
     """
 
     base_name = "arima"
     model_label = "ARIMA"
 
-    def _fit_one(self, y, count0):
-        out = _cached_arima(y.tobytes())
-        if out is None:
-            return None
-        p, d, q = out[0]["order"]
-        return out[0], f"arima({p},{d},{q})"
+    def _fit_chosen(self, chosen: np.ndarray, records: list[dict]) -> None:
+        # one batched fit per training data and settings: the untuned, tuned and quantile variants share it
+        key = ("arima_batch", self.model_periods, self.fit_periods, chosen.tobytes())
+        hit = self._train.cache.get(key)
+        if hit is None or hit[0] is not self.problem:
+            nobs = self._nobs[chosen]
+            fits = fit_arima_batch(self._Y[:, chosen], nobs - np.minimum(nobs, self.model_periods), nobs)
+            hit = (self.problem, [(i, rec) for i, rec in zip(chosen.tolist(), fits, strict=True) if rec is not None])
+            self._train.cache[key] = hit
+        for i, rec in hit[1]:  # the records are shared: _stack copies them into its own arrays
+            self._fit_index[i] = len(records)
+            records.append(rec)
+            p, d, q = rec["order"]
+            self.model_used[i] = f"arima({p},{d},{q})"
 
     def _stack(self, records):
-        r = max([rec["T"].shape[0] for rec in records], default=1)
-        n = len(records)
+        r, n = ARIMA_STATES, len(records)  # one state size for every fit (chunks give the same floats)
         self._ss = {"T": np.zeros((n, r, r)), "Z": np.zeros((n, r)), "RQR": np.zeros((n, r, r)), "d": np.zeros(n),
                     "H": np.zeros(n), "a": np.zeros((n, r)), "P": np.zeros((n, r, r))}
         for j, rec in enumerate(records):

@@ -214,29 +214,90 @@ class _KalmanEngine:
     flat = False
 
     def __init__(self, T, Z, RQR, d, H, a, P):
-        self.T, self.Z, self.RQR = (np.asarray(v, dtype=np.float64) for v in (T, Z, RQR))
-        self.d, self.H = np.asarray(d, dtype=np.float64), np.asarray(H, dtype=np.float64)
+        self.T, self.Z, self.RQR = (np.ascontiguousarray(v, dtype=np.float64) for v in (T, Z, RQR))
+        self.d, self.H = np.ascontiguousarray(d, dtype=np.float64), np.ascontiguousarray(H, dtype=np.float64)
         self.a, self.P = np.array(a, dtype=np.float64), np.array(P, dtype=np.float64)
+        self.rows = np.arange(self.a.shape[0])
 
     def update(self, y: np.ndarray, idx: np.ndarray | None = None) -> None:
-        i = slice(None) if idx is None else idx
-        T, Z, a, P = self.T[i], self.Z[i], self.a[i], self.P[i]
-        PZ = np.einsum("nij,nj->ni", P, Z)
-        F = np.maximum(np.einsum("ni,ni->n", Z, PZ) + self.H[i], 1e-12)
-        v = y[i] - self.d[i] - np.einsum("ni,ni->n", Z, a)
-        Kg = np.einsum("nij,nj->ni", T, PZ) / F[:, None]
-        self.a[i] = np.einsum("nij,nj->ni", T, a) + Kg * v[:, None]
-        TPT = np.einsum("nij,njk,nlk->nil", T, P, T)
-        self.P[i] = TPT + self.RQR[i] - F[:, None, None] * Kg[:, :, None] * Kg[:, None, :]
+        rows = self.rows if idx is None else np.asarray(idx, dtype=np.int64)
+        _kalman_update(self.T, self.Z, self.RQR, self.d, self.H, self.a, self.P,
+                       np.ascontiguousarray(y, dtype=np.float64), rows)
 
     def forecast(self, hmax: int) -> np.ndarray:
         out = np.empty((self.a.shape[0], hmax))
-        x = self.a
-        for h in range(hmax):
-            out[:, h] = self.d + np.einsum("ni,ni->n", self.Z, x)
-            if h + 1 < hmax:
-                x = np.einsum("nij,nj->ni", self.T, x)
+        _kalman_forecast(self.T, self.Z, self.d, self.a, out)
         return out
+
+
+@njit(cache=True)
+def _kalman_update(T, Z, RQR, d, H, a, P, y, rows) -> None:
+    """The update of _KalmanEngine for columns `rows`, one column at a time (the same floats whichever columns
+    are updated together: a SKU chunk gives the whole catalogue's numbers)."""
+    r = a.shape[1]
+    pz = np.empty(r)
+    kg = np.empty(r)
+    ta = np.empty(r)
+    tp = np.empty((r, r))
+    for x in range(rows.shape[0]):
+        n = rows[x]
+        F = H[n]
+        v = y[n] - d[n]
+        for i in range(r):
+            acc = 0.0
+            for j in range(r):
+                acc += P[n, i, j] * Z[n, j]
+            pz[i] = acc
+        for i in range(r):
+            F += Z[n, i] * pz[i]
+            v -= Z[n, i] * a[n, i]
+        if not F > 1e-12:
+            F = 1e-12
+        for i in range(r):
+            acc, acc2 = 0.0, 0.0
+            for j in range(r):
+                acc += T[n, i, j] * pz[j]
+                acc2 += T[n, i, j] * a[n, j]
+            kg[i] = acc / F
+            ta[i] = acc2
+        for i in range(r):
+            for k in range(r):
+                acc = 0.0
+                for j in range(r):
+                    acc += T[n, i, j] * P[n, j, k]
+                tp[i, k] = acc
+        for i in range(r):
+            a[n, i] = ta[i] + kg[i] * v
+            for m in range(r):
+                acc = 0.0
+                for k in range(r):
+                    acc += tp[i, k] * T[n, m, k]
+                P[n, i, m] = acc + RQR[n, i, m] - F * kg[i] * kg[m]
+
+
+@njit(cache=True)
+def _kalman_forecast(T, Z, d, a, out) -> None:
+    """out[n, h] = d + Z T^h a (the forecasts h + 1 periods ahead of _KalmanEngine), column by column."""
+    N, r = a.shape
+    hmax = out.shape[1]
+    x = np.empty(r)
+    nx = np.empty(r)
+    for n in range(N):
+        for i in range(r):
+            x[i] = a[n, i]
+        for h in range(hmax):
+            acc = d[n]
+            for i in range(r):
+                acc += Z[n, i] * x[i]
+            out[n, h] = acc
+            if h + 1 < hmax:
+                for i in range(r):
+                    s = 0.0
+                    for j in range(r):
+                        s += T[n, i, j] * x[j]
+                    nx[i] = s
+                for i in range(r):
+                    x[i] = nx[i]
 
 
 class _Composite:

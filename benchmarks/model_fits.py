@@ -1,13 +1,12 @@
-"""How many statsmodels fits the Holt-Winters and ARIMA baselines need: cost and CPU-s against ``max_fits``.
+"""How many model fits the Holt-Winters and ARIMA baselines need: cost and CPU-s against ``max_fits``.
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/model_fits.py [configs/m5_tiny.yaml ...] [--max-fits 200,50,25,0]
 
-``holt_winters`` / ``arima`` (and ``_tuned``) fit a statsmodels model for the ``max_fits`` largest smooth or
-erratic SKUs and forecast the others with SES (``baselines.forecast._ModelPolicy``). For each scenario and each
+``holt_winters`` / ``arima`` (and ``_tuned``) fit a model (batched numba fits) for the ``max_fits`` largest
+smooth or erratic SKUs (by default every one) and forecast the others with SES (``baselines.forecast._ModelPolicy``). For each scenario and each
 ``max_fits`` this prints the test-window cost per SKU-period (``baselines.evaluation.evaluate``), the number of
 SKUs with a fitted model and the fit CPU-seconds. The fits are cached within the process (a tuned and an
-untuned policy share them, and so do the rows after the first), so the first row's fit time is the one that
-pays for the statsmodels fits.
+untuned policy share them), so the untuned row's fit time is the one that pays for the model fits.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Scale benchmark: the single env, the vectorised env and every baseline on a 10,000-SKU catalogue, in CPU-seconds.
 
     python benchmarks/scale.py [--skus 10000] [--periods 365] [--sizes 256,1024,4096,16384,100000]
-                               [--subset 200] [--full-statsmodels] [--skip-baselines]
+                               [--skip-baselines | --baselines-only | --learned-only]
 
 All figures are measured with time.process_time in one run (CPU time: wall-clock on a shared machine swings),
 so the ratio of the vectorised to the single env is printed from the same run.
@@ -13,13 +13,13 @@ so the ratio of the vectorised to the single env is printed from the same run.
    demand for every slot, by inversion: ``envs.vector.InverseCDFDemand``) included; also the same without the
    episode draws, the same with numpy's Poisson sampler (``sampler="per_episode"``), the gymnasium
    ``VectorInventoryEnv`` front end, and the replay of the 10,000-SKU data set.
-3. Every baseline of ``baselines.evaluation`` but the learned forecasters (section 4) on a synthetic catalogue of ``--skus`` SKUs (daily demand, two
-   years: the last ``--periods`` days are the test window replayed by ``evaluate``), fit and run CPU-seconds per
-   policy. The statsmodels-fitted forecasters (``arima`` and its tuned and quantile variants) fit one model per
-   selected SKU (at most ``max_fits`` = 25, the largest smooth/erratic ones; SES for the others): they are timed
-   on the first ``--subset`` SKUs and extrapolated linearly to the full catalogue (marked ``~``; an
-   over-estimate, since the number of statsmodels fits is capped) unless ``--full-statsmodels``. Holt-Winters
-   fits every smooth/erratic SKU in one batched pass and is timed on the full catalogue.
+3. Every baseline of ``baselines.evaluation`` but the learned forecasters (section 4) on a synthetic catalogue of
+   ``--skus`` SKUs (daily demand, two years: the last ``--periods`` days are the test window replayed by
+   ``evaluate``), fit and run CPU-seconds per policy, all timed on the full catalogue in one ``evaluate`` call.
+   ``holt_winters`` and ``arima`` (+ ``_tuned``) fit a model for every smooth/erratic SKU (batched numba fits,
+   ``baselines.forecast_models``); the number of SKUs with a model is printed after their rows.
+   ``--baselines-only`` runs this section alone (``--policies a,b`` a few of them, ``--max-fits N`` with the
+   models of the N largest SKUs only); the table ends with each policy's test cost per SKU-period.
 4. The learned forecasters (``lgbm_quantile``, ``gru_quantile`` and their tuned variants, :mod:`baselines.learned`)
    on the same catalogue, each in a fresh process: fit and run CPU-s, the process's resident memory with the
    catalogue loaded and its peak during the fit and the evaluation (VmHWM, reset after loading; Linux).
@@ -45,7 +45,8 @@ from env_speed import time_env  # noqa: E402
 from envs import InventoryEnv  # noqa: E402
 from envs.vector import InventoryVecEnv, VectorInventoryEnv  # noqa: E402
 
-STATSMODELS = tuple("arima" + v for v in ("", "_tuned", "_quantile", "_quantile_tuned"))
+MODEL_FORECASTERS = ("holt_winters", "holt_winters_tuned", "arima", "arima_tuned")
+"""The forecasters with a fitted model per SKU (their CPU-s are also summed apart)."""
 
 
 def time_vec(venv, steps: int, seed: int = 0, gym_api: bool = False) -> tuple[float, float]:
@@ -111,7 +112,8 @@ def catalogue_scenario(path: Path, items: Path, periods: int, days: int) -> dict
     return {"data": {"path": str(path), "items": str(items), "train": 1 - test, "test": test}}
 
 
-def bench_baselines(folder: Path, n: int, periods: int, subset: int, full_sm: bool, rows: list) -> float:
+def bench_baselines(folder: Path, n: int, periods: int, rows: list, names: str = "all",
+                    max_fits: int | None = None) -> float:
     from baselines.base import train_data
     from baselines.evaluation import applicable, evaluate, known_policies, make_policies
     from envs.problem import Problem
@@ -135,27 +137,29 @@ def bench_baselines(folder: Path, n: int, periods: int, subset: int, full_sm: bo
              record=0)
     print(f"warm-up (all policies on 40 SKUs: numba compilation or loading its cache): "
           f"{time.process_time() - t0:.1f} CPU-s", flush=True)
-    names = [p.name for p in make_policies("all", problem) if p.name not in LEARNED]  # section 4 times them
-    fast = [m for m in names if m not in STATSMODELS or full_sm]
-    slow = [m for m in names if m in STATSMODELS and not full_sm]
+    pols = [p for p in make_policies(names, problem) if p.name not in LEARNED]  # section 4 times them
+    for p in pols:
+        if max_fits is not None and hasattr(p, "max_fits"):
+            p.max_fits = max_fits
     t0 = time.process_time()
-    ev = evaluate(problem, make_policies(fast, problem), record=0, train=train)
-    total_fast = time.process_time() - t0
+    ev = evaluate(problem, pols, record=0, train=train)
+    total = time.process_time() - t0
     fitrun = 0.0
     for r in ev.results:
-        rows.append((r.name, n, r.fit_cpu_s, r.eval_cpu_s, False, r.kpis["avg_cost"]))
+        rows.append((r.name, r.fit_cpu_s, r.eval_cpu_s, r.kpis["avg_cost"]))
         fitrun += r.fit_cpu_s + r.eval_cpu_s
         print(f"  {r.name:<28} fit {r.fit_cpu_s:8.2f}  run {r.eval_cpu_s:7.2f} CPU-s", flush=True)
-    print(f"  (evaluate() overhead besides fit + run: {total_fast - fitrun:.2f} CPU-s: episodes, KPIs)")
-    if slow:
-        path_s, items_s = synthetic_catalogue(folder, subset, days)
-        sub = Problem("lost-sales-L2-p9", **catalogue_scenario(path_s, items_s, periods, days))
-        ev = evaluate(sub, make_policies(slow, sub), record=0)
-        f = n / subset
-        for r in ev.results:
-            rows.append((r.name, subset, r.fit_cpu_s * f, r.eval_cpu_s * f, True, r.kpis["avg_cost"]))
-            print(f"  {r.name:<28} fit {r.fit_cpu_s:8.2f}  run {r.eval_cpu_s:7.2f} CPU-s on {subset} SKUs", flush=True)
-    return total_fast
+    print(f"  (evaluate() overhead besides fit + run: {total - fitrun:.2f} CPU-s: episodes, KPIs)")
+    from baselines.forecast import ADI_CUT
+
+    nobs = np.array([len(d) for d in train.demand])
+    hits = np.array([(np.asarray(d) > 0).sum() for d in train.demand])
+    eligible = int(np.count_nonzero((hits > 0) & (nobs >= 24) & (nobs < ADI_CUT * np.maximum(hits, 1))))
+    for p in pols:
+        if p.name in MODEL_FORECASTERS:
+            print(f"  {p.name}: a model for {p.n_models:,} of the {eligible:,} smooth/erratic SKUs "
+                  f"(ADI < {ADI_CUT}, >= 24 training periods); SES for the rest")
+    return total
 
 
 LEARNED = ("lgbm_quantile", "lgbm_quantile_tuned", "gru_quantile", "gru_quantile_tuned")
@@ -223,14 +227,24 @@ def main() -> None:
     ap.add_argument("--sizes", default="256,1024,4096,16384,100000")
     ap.add_argument("--single-steps", type=int, default=300_000)
     ap.add_argument("--sku-steps", type=float, default=2e7, help="SKU-steps per vectorised measurement (>= 1000 steps)")
-    ap.add_argument("--subset", type=int, default=200)
-    ap.add_argument("--full-statsmodels", action="store_true")
     ap.add_argument("--skip-baselines", action="store_true")
+    ap.add_argument("--baselines-only", action="store_true", help="only the classical baselines' section (3.)")
+    ap.add_argument("--policies", default="all", help="with --baselines-only: the policies timed (default all)")
+    ap.add_argument("--max-fits", type=int, help="with --baselines-only: fit holt_winters / arima for the N largest "
+                                                   "smooth/erratic SKUs only (default every one)")
     ap.add_argument("--learned-only", action="store_true", help="only the learned forecasters' section (4.)")
     args = ap.parse_args()
     if args.learned_only:
         with tempfile.TemporaryDirectory() as tmp:
             bench_learned(Path(tmp), args.skus, args.periods)
+        return
+    rows: list = []
+    if args.baselines_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"baselines on {args.skus:,} SKUs x {args.periods} periods (baselines.evaluation.evaluate, "
+                  "test window of a synthetic daily catalogue):", flush=True)
+            overhead = bench_baselines(Path(tmp), args.skus, args.periods, rows, args.policies, args.max_fits)
+        summary(rows, overhead)
         return
 
     print(f"{'simulator':<62} {'N':>7} {'SKU-steps/CPU-s':>16} {'vs single':>9} {'in resets':>9}")
@@ -256,12 +270,11 @@ def main() -> None:
                   f"{rate / single:>9.1f} {share:>9.0%}", flush=True)
     if args.skip_baselines:
         return
-    rows: list = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         print(f"\nbaselines on {args.skus:,} SKUs x {args.periods} periods (baselines.evaluation.evaluate, "
               "test window of a synthetic daily catalogue):", flush=True)
-        overhead = bench_baselines(folder, args.skus, args.periods, args.subset, args.full_statsmodels, rows)
+        overhead = bench_baselines(folder, args.skus, args.periods, rows)
         # the vectorised env replaying the same catalogue (data scenario: no demand sampling)
         path = folder / f"catalogue_{args.skus}.parquet"
         days = 2 * args.periods
@@ -272,22 +285,20 @@ def main() -> None:
         print(f"\nInventoryVecEnv replaying the test window of all {venv.num_envs:,} SKUs (lead times 1..7, item "
               f"table): {rate:,.0f} SKU-steps/CPU-s ({share:.0%} in episode resets)")
         bench_learned(folder, args.skus, args.periods)
-    print(f"\n{'policy':<28} {'fit CPU-s':>10} {'run CPU-s':>10} {'total':>8}")
-    grand = 0.0
-    for name, n, fit, run, extrap, _cost in rows:
-        mark = "~" if extrap else " "
-        grand += fit + run
-        note = f"  (timed on {n} SKUs, x{args.skus / n:g})" if extrap else ""
-        print(f"{name:<28} {mark}{fit:>9.2f} {mark}{run:>9.2f} {mark}{fit + run:>7.2f}{note}")
-    fast = sum(f + r for name, _, f, r, _, _ in rows if name not in STATSMODELS)
-    print(f"{'all policies but statsmodels':<28} {'':>10} {'':>10} {fast:>8.2f}")
-    sm = [(f + r, e) for name, _, f, r, e, _ in rows if name in STATSMODELS]
-    if sm:
-        mark = "~" if any(e for _, e in sm) else ""
-        print(f"{f'the {len(sm)} statsmodels policies':<28} {'':>10} {'':>10} {mark}{sum(v for v, _ in sm):>7.2f}")
-    print(f"{'all policies':<28} {'':>10} {'':>10} {'~' if any(r[4] for r in rows) else ''}{grand:>7.2f}")
-    what = "all policies" if args.full_statsmodels else "the non-statsmodels policies"
-    print(f"(one evaluate() call for {what}: {overhead:.2f} CPU-s in all)")
+    summary(rows, overhead)
+
+
+def summary(rows: list, overhead: float) -> None:
+    """The per-policy table of section 3 and its totals."""
+    print(f"\n{'policy':<28} {'fit CPU-s':>10} {'run CPU-s':>10} {'total':>8} {'cost':>9}")
+    for name, fit, run, cost in rows:
+        print(f"{name:<28} {fit:>10.2f} {run:>10.2f} {fit + run:>8.2f} {cost:>9.4f}")
+    models = sum(f + r for name, f, r, _ in rows if name in MODEL_FORECASTERS)
+    grand = sum(f + r for _, f, r, _ in rows)
+    print(f"{'all policies but ' + '/'.join(MODEL_FORECASTERS[::2]):<28} {'':>10} {'':>10} {grand - models:>8.2f}")
+    print(f"{'holt_winters / arima (+ tuned)':<28} {'':>10} {'':>10} {models:>8.2f}")
+    print(f"{f'all {len(rows)} policies':<28} {'':>10} {'':>10} {grand:>8.2f}")
+    print(f"(one evaluate() call for all policies: {overhead:.2f} CPU-s in all)")
 
 
 if __name__ == "__main__":

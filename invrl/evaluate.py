@@ -54,8 +54,7 @@ def parse_args(argv=None, prog: str = "evaluate.py") -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0, help="seed of the simulated episodes (parametric scenarios)")
     ap.add_argument("--max-fits", type=int, metavar="N",
                     help="cap on the model fits of holt_winters / arima (+ variants): the N largest smooth or erratic "
-                         "SKUs get a fitted model, the others SES (default: holt_winters every such SKU, one batched "
-                         "fit; arima 25, statsmodels ~0.16 CPU-s per SKU)")
+                         "SKUs get a fitted model, the others SES (default: every such SKU, one batched fit each)")
     ap.add_argument("--out", help="folder for report.html, report.md, results.json, results.csv and PNG plots")
     ap.add_argument("--plot-skus", metavar="SKU,...",
                     help="SKUs whose trajectories the report plots (default: the 3 busiest SKUs of a data "

@@ -26,11 +26,8 @@ UNTUNED = ["ma", "ses", "holt_winters", "arima", "croston", "tsb"]
 
 
 def make(name: str, **kw):
-    """A registry policy; Holt-Winters / ARIMA with few statsmodels fits to keep the tests fast."""
-    cls = F.FORECAST_POLICIES[name]
-    if name.startswith(("holt_winters", "arima")):
-        kw.setdefault("max_fits", 3)
-    return cls(**kw)
+    """A registry policy (Holt-Winters and ARIMA fit every smooth/erratic SKU: batched, cheap)."""
+    return F.FORECAST_POLICIES[name](**kw)
 
 
 def one_sku_episode(problem: Problem, past: np.ndarray, periods: int = 5) -> Episodes:
@@ -237,7 +234,7 @@ def test_runs_on_real_data(real, dataset, name):
     elif not name.endswith("_tuned"):
         assert "textbook fixed service level" in text
     if name.startswith(("holt_winters", "arima")):
-        assert pol.n_models <= 3 and str(pol.n_models) in text
+        assert pol.n_models > 0 and f"on {pol.n_models} SKUs" in text
 
 
 @pytest.mark.parametrize("name", ["ma", "ses", "croston", "tsb", "holt_winters"])
@@ -403,7 +400,108 @@ def test_holt_winters_fits_every_eligible_sku(tmp_path):
     pb = Problem("lost-sales-L2-p9", **{"data.path": str(path), "data.test": 0.25})
     train = train_data(pb)
     pol = F.HoltWinters().fit(pb, train)
-    assert pol.n_models == 40 and np.all(pol._fit_index >= 0)
-    assert F.HoltWinters(max_fits=10).fit(pb, train).n_models == 10
+    assert pol.n_models == 40 and np.all(pol._fit_index >= 0) and pol.sku_separable
+    capped = F.HoltWinters(max_fits=10)
+    assert capped.fit(pb, train).n_models == 10 and not capped.sku_separable
     with pytest.raises(ValueError, match="max_fits"):
         F.HoltWinters(max_fits=-1)
+
+
+def _arima_series() -> list[np.ndarray]:
+    """Demand-like series of 120 periods: ARMA(1,1) around a mean, an IMA(1,1) level, white noise."""
+    rng = np.random.default_rng(7)
+    out = []
+    for phi, theta in ((0.7, -0.3), (0.3, 0.4), (0.0, 0.0)):
+        e = rng.normal(0, 2, 121)
+        x = np.zeros(121)
+        for t in range(1, 121):
+            x[t] = phi * x[t - 1] + e[t] + theta * e[t - 1]
+        out.append(np.maximum(0, 20 + x[1:]).round())
+    e = rng.normal(0, 2, 121)
+    out.append(np.maximum(0, 30 + np.cumsum(e[1:] - 0.6 * e[:-1])).round())
+    return out
+
+
+def test_arima_profile_likelihood_is_statsmodels_loglike():
+    """The concentrated filter of the batched fit: at its (mu, sigma2), -2 llf equals statsmodels' exact
+    log-likelihood of ARIMA(1,0,1)+c at the same parameters; for d = 1, that of the differenced series (the
+    exact diffuse likelihood; statsmodels' approximate diffuse prior of 1e6 gives nearly the same)."""
+    from statsmodels.tsa.arima.model import ARIMA as SM
+
+    y = _arima_series()[0]
+    for phi, theta in ((0.5, -0.2), (-0.3, 0.8), (0.95, -0.99)):
+        m2ll, mu, sigma2 = FM._arma_profile(y, 0, y.size, phi, theta, True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            llf = SM(y, order=(1, 0, 1), trend="c").loglike(np.array([mu, phi, theta, sigma2]))
+        assert -0.5 * m2ll == pytest.approx(llf, rel=1e-10)
+        w = np.diff(y)
+        m2ll, _, sigma2 = FM._arma_profile(w, 0, w.size, phi, theta, False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            llf = SM(w, order=(1, 0, 1), trend="n").loglike(np.array([phi, theta, sigma2]))
+        assert -0.5 * m2ll == pytest.approx(llf, rel=1e-10)
+
+
+def test_batched_arima_fit_matches_statsmodels():
+    """fit_arima_batch against statsmodels' ARIMA(...).fit() per order: the same maximum (AIC within 0.05),
+    parameters within 0.02 where the maximum is inside (|theta| < 0.95), the same order chosen, and the
+    state-space record of statsmodels' parameters equal to statsmodels' matrices and prior."""
+    ys = _arima_series()
+    Y = np.stack(ys, axis=1)
+    n = Y.shape[1]
+    first, nobs = np.zeros(n, dtype=np.int64), np.full(n, Y.shape[0])
+    best = FM.fit_arima_batch(Y, first, nobs)
+    for order in FM.ARIMA_ORDERS:
+        mine = FM.fit_arima_batch(Y, first, nobs, (order,))
+        for j, y in enumerate(ys):
+            rec, _ = FM._fit_arima(y, (order,))
+            from statsmodels.tsa.arima.model import ARIMA as SM
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = SM(y, order=order[0], trend=order[1]).fit(low_memory=True, cov_type="none")
+            par = dict(zip(res.param_names, res.params, strict=True))
+            assert abs(mine[j]["aic"] - res.aic) < 0.05, (order, j)
+            if abs(par["ma.L1"]) < 0.95:
+                assert mine[j]["theta"] == pytest.approx(par["ma.L1"], abs=0.02), (order, j)
+                assert mine[j]["phi"] == pytest.approx(par.get("ar.L1", 0.0), abs=0.02), (order, j)
+            ss = FM.arima_state_space(order[0], par.get("ar.L1", 0.0), par["ma.L1"], par.get("const", 0.0),
+                                      par["sigma2"])
+            k = rec["T"].shape[0]
+            for key in ("T", "RQR", "P"):
+                np.testing.assert_allclose(ss[key][:k, :k], rec[key], rtol=1e-9, atol=1e-9, err_msg=key)
+                assert not ss[key][k:].any() and not ss[key][:, k:].any()
+            for key in ("Z", "a"):
+                np.testing.assert_allclose(ss[key][:k], rec[key], rtol=1e-9, atol=1e-9, err_msg=key)
+            assert ss["d"] == pytest.approx(rec["d"]) and ss["H"] == rec["H"] == 0.0
+    sm_orders = [FM._fit_arima(y)[0]["order"] for y in ys]
+    assert [b["order"] for b in best] == sm_orders
+    # a constant window has no fit (SES fallback); too few values neither
+    assert FM.fit_arima_batch(np.full((30, 1), 4.0), [0], [30]) == [None]
+    assert FM.fit_arima_batch(Y[:, :1], [0], [3]) == [None]
+
+
+def test_arima_fits_every_eligible_sku(tmp_path):
+    """No cap: all 40 smooth SKUs get an ARIMA model, the policy is SKU-separable and a fit on a subset of the
+    SKUs gives the same records; max_fits still caps (and is not separable)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(2)
+    dates = pd.date_range("2000-01-03", periods=200, freq="D")
+    rows = [pd.DataFrame({"date": dates, "sku": f"S{k}", "demand": rng.poisson(5 + k % 7, 200).astype(float)})
+            for k in range(40)]
+    path = tmp_path / "smooth.csv"
+    pd.concat(rows).to_csv(path, index=False)
+    pb = Problem("lost-sales-L2-p9", **{"data.path": str(path), "data.test": 0.25})
+    pol = F.ARIMA().fit(pb, train_data(pb))
+    assert pol.n_models == 40 and np.all(pol._fit_index >= 0) and pol.sku_separable
+    sub = pb.subset(np.arange(5, 12))
+    part = F.ARIMA().fit(sub, train_data(sub))
+    for key, v in part._ss.items():
+        assert np.array_equal(v, pol._ss[key][5:12]), key
+    capped = F.ARIMA(max_fits=10)
+    assert not capped.sku_separable and capped.fit(pb, train_data(pb)).n_models == 10
+    assert not F.ARIMA(tuned=True, safety=F.SafetyStock.ERROR_QUANTILE).sku_separable
+    with pytest.raises(ValueError, match="max_fits"):
+        F.ARIMA(max_fits=-1)
