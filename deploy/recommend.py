@@ -78,7 +78,8 @@ def policy_orders(policy: DeployedPolicy, st: State) -> tuple[np.ndarray, np.nda
     obs = build_observations(meta["obs_names"], net=st.net, pipeline=st.pipeline, lags=st.lags,
                              scale=p["demand_scale"], lead=p["lead_time"],
                              lead_norm=float(meta["observation"]["lead_norm"]), calendar=st.calendar,
-                             extra=st.extra, order_cost=p["order_cost"], holding_cost=p["holding_cost"])
+                             extra=st.extra, order_cost=p["order_cost"], holding_cost=p["holding_cost"],
+                             recent=st.forecast_demand, forecast=pf.forecast_spec(meta))
     # in batches: the hidden layers of 1,000,000 rows at once took 460 MiB in onnxruntime
     action = np.concatenate([policy.session.run(["action"], {"obs": obs[i:i + INFERENCE_BATCH]})[0]
                              for i in range(0, max(len(obs), 1), INFERENCE_BATCH)])

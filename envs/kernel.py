@@ -392,12 +392,14 @@ def accumulate(info: np.ndarray, active: np.ndarray, totals: np.ndarray) -> None
 def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, window: int,
             calendar: np.ndarray, cal_offset: np.ndarray, n_calendar: int, period_frac: float,
             with_period: bool, lead_norm: float, with_lead: bool, n_pipe: int, with_eoq: bool,
-            obs: np.ndarray) -> None:
+            n_lags: int, n_forecast: int, forecast_alpha: float, obs: np.ndarray) -> None:
     """Write the observation of every SKU at period t (see InventoryEnv's docstring for the layout).
 
     trace: [history + periods, n] demand (column i = SKU i), history = `window` leading periods, so the
-    demand window of period t is trace[t : t + window]. calendar: [rows, n_calendar] feature rows; SKU i in
-    period t uses row cal_offset[i] + t.
+    demand of period t is trace[t + window]; the observation's n_lags (<= window) demand lags are
+    trace[t + window - n_lags : t + window] and the forecast fields (n_forecast > 0 periods, <= window;
+    0: none) are computed from trace[t + window - n_forecast : t + window]. calendar: [rows, n_calendar]
+    feature rows; SKU i in period t uses row cal_offset[i] + t.
     """
     for i in range(state.shape[0]):
         scale = params[i, SCALE]
@@ -413,8 +415,9 @@ def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, wi
             j += 1
         obs[i, j] = ip / scale
         j += 1
-        for k in range(window):
-            obs[i, j] = trace[t + k, i] / scale
+        first = t + window - n_lags
+        for k in range(n_lags):
+            obs[i, j] = trace[first + k, i] / scale
             j += 1
         if n_calendar:
             # clamped: a finished slot of a batch whose episodes differ in length (data windows) keeps
@@ -438,12 +441,26 @@ def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, wi
                     v = min(math.sqrt(2.0 * K / (h * scale)), EOQ_COVER_CAP)
             obs[i, j] = v
             j += 1
+        if n_forecast > 0:  # invcore.observation.ses_window / forecast_fields, scalar by scalar in the same order
+            first = t + window - n_forecast
+            total = 0.0
+            for k in range(n_forecast):
+                total += trace[first + k, i]
+            level = total / n_forecast
+            err = 0.0
+            for k in range(n_forecast):
+                e = trace[first + k, i] - level
+                err += abs(e)
+                level = level + forecast_alpha * e
+            obs[i, j] = level * (L + 1.0) / scale
+            obs[i, j + 1] = err / n_forecast / scale
+            j += 2
 
 
 # the single env's per-episode constants for step_observe, one float64 vector (fewer arguments to unbox per call)
 (C_WINDOW, C_BACKORDER, C_ORDER_UP_TO, C_N_CALENDAR, C_PERIODS, C_WITH_PERIOD, C_LEAD_NORM, C_WITH_LEAD,
- C_N_PIPE, C_WITH_EOQ) = range(10)
-N_CFG = 10
+ C_N_PIPE, C_WITH_EOQ, C_N_LAGS, C_N_FORECAST, C_FORECAST_ALPHA) = range(13)
+N_CFG = 13
 
 
 @njit(cache=True)
@@ -457,4 +474,5 @@ def step_observe(state: np.ndarray, params: np.ndarray, request: np.ndarray, tra
     step(state, params, request, trace[t + window], cfg[C_BACKORDER] != 0.0, cfg[C_ORDER_UP_TO] != 0.0, info)
     observe(state, params, trace, t + 1, window, calendar, cal_offset, int(cfg[C_N_CALENDAR]),
             (t + 1) / cfg[C_PERIODS], cfg[C_WITH_PERIOD] != 0.0, cfg[C_LEAD_NORM], cfg[C_WITH_LEAD] != 0.0,
-            int(cfg[C_N_PIPE]), cfg[C_WITH_EOQ] != 0.0, obs)
+            int(cfg[C_N_PIPE]), cfg[C_WITH_EOQ] != 0.0, int(cfg[C_N_LAGS]), int(cfg[C_N_FORECAST]),
+            cfg[C_FORECAST_ALPHA], obs)

@@ -73,7 +73,9 @@ def test_twin_matches_engine(case, order_up_to):
     ("lost-sales-L3-p9", {}),
     ("demo", {}),
     ("lost-sales-L2-p9", {"observation.demand_window": 3, "observation.period": True}),
-], ids=["zipkin", "demo-calendar-lags", "lags-period"])
+    ("demo", {"observation.forecast": True, "observation.forecast_window": 9, "observation.forecast_alpha": 0.3,
+              "observation.period": True, "lead_time": 3}),
+], ids=["zipkin", "demo-calendar-lags", "lags-period", "forecast"])
 def test_twin_observation_matches_engine(scenario, overrides):
     """The twin's observation (state part + exogenous fields) is the engine's, float32 bit for bit."""
     pb = Problem(scenario, **overrides)
