@@ -441,20 +441,30 @@ def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, wi
                     v = min(math.sqrt(2.0 * K / (h * scale)), EOQ_COVER_CAP)
             obs[i, j] = v
             j += 1
-        if n_forecast > 0:  # invcore.observation.ses_window / forecast_fields, scalar by scalar in the same order
-            first = t + window - n_forecast
-            total = 0.0
-            for k in range(n_forecast):
-                total += trace[first + k, i]
-            level = total / n_forecast
-            err = 0.0
-            for k in range(n_forecast):
-                e = trace[first + k, i] - level
-                err += abs(e)
-                level = level + forecast_alpha * e
-            obs[i, j] = level * (L + 1.0) / scale
-            obs[i, j + 1] = err / n_forecast / scale
-            j += 2
+    if n_forecast > 0:  # (outside the loop above: no work per SKU without the forecast fields)
+        col = 2 + n_pipe + n_lags + n_calendar + int(with_period) + int(with_lead) + int(with_eoq)
+        observe_forecast(params, trace, t + window - n_forecast, n_forecast, forecast_alpha, col, obs)
+
+
+@njit(cache=True)
+def observe_forecast(params: np.ndarray, trace: np.ndarray, first: int, n_forecast: int, alpha: float, col: int,
+                     obs: np.ndarray) -> None:
+    """The forecast fields of :func:`observe` (columns col, col + 1) from the demand trace[first : first +
+    n_forecast]: ``invcore.observation.ses_window`` and ``forecast_fields``, scalar by scalar in the same
+    order (the same float64 numbers)."""
+    for i in range(obs.shape[0]):
+        scale = params[i, SCALE]
+        total = 0.0
+        for k in range(n_forecast):
+            total += trace[first + k, i]
+        level = total / n_forecast
+        err = 0.0
+        for k in range(n_forecast):
+            e = trace[first + k, i] - level
+            err += abs(e)
+            level = level + alpha * e
+        obs[i, col] = level * (int(params[i, LEAD]) + 1.0) / scale
+        obs[i, col + 1] = err / n_forecast / scale
 
 
 # the single env's per-episode constants for step_observe, one float64 vector (fewer arguments to unbox per call)

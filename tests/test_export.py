@@ -376,6 +376,23 @@ def test_forecast_policy_recommends_from_history_as_the_env_observes(runs, polic
         rec.read_state(pol, _write_state(tmp_path, [{**rows[0], "demand_lag_1": 1, "demand_lag_2": 2}], "s.csv"))
 
 
+def test_policy_exported_before_the_forecast_fields_recommends(policies, tmp_path, capsys):
+    """A policy file whose observation metadata has no forecast_window / forecast_alpha (exported before the
+    forecast fields existed) loads and recommends the same orders."""
+    src = policies["ppo_discrete"]
+    meta = rec.load_policy(src).meta
+    assert meta["observation"]["forecast_window"] == 0 and meta["observation"]["forecast_alpha"] is None
+    old_ob = {k: v for k, v in meta["observation"].items() if not k.startswith("forecast")}
+    old = _tampered(src, tmp_path / "old.onnx", observation=old_ob)
+    state, items = _write_state(tmp_path, STATE), _write_state(tmp_path, ITEMS, "items.csv")
+    outs = []
+    for pol in (src, old):
+        outs.append(tmp_path / f"{pol.stem}.csv")
+        p = _recommend(capsys, "--policy", pol, "--state", state, "--items", items, "--out", outs[-1])
+        assert p.returncode == 0, p.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(outs[0]), pd.read_csv(outs[1]))
+
+
 def test_deploy_path_imports_no_torch(policies, tmp_path):
     """The deploy path loads numpy, pandas and onnxruntime only, and never unpickles."""
     state = _write_state(tmp_path, STATE)
@@ -425,6 +442,9 @@ BAD_CASES = {
     "obs names": ({"meta": {"obs_names": ["on_hand", "pipeline_1", "inventory_level"]}},
                   "field(s) 'inventory_level' that observation layout version 1 does not define"),
     "obs size": ({"meta": {"obs_names": ["on_hand", "inventory_position"]}}, "does not match the observation"),
+    "forecast window": ({"meta": {"obs_names": ["on_hand", "pipeline_1", "inventory_position", "forecast_lead"]}},
+                        "corrupt policy metadata (forecast_window must be >= 2 and forecast_alpha a number in (0, 1], got 0 "
+                        "and None)"),
     "not a policy": ({"policy": "garbage"}, "not a valid ONNX model"),
 }
 
