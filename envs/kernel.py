@@ -392,14 +392,14 @@ def accumulate(info: np.ndarray, active: np.ndarray, totals: np.ndarray) -> None
 def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, window: int,
             calendar: np.ndarray, cal_offset: np.ndarray, n_calendar: int, period_frac: float,
             with_period: bool, lead_norm: float, with_lead: bool, n_pipe: int, with_eoq: bool,
-            n_lags: int, n_forecast: int, forecast_alpha: float, obs: np.ndarray) -> None:
+            n_lags: int, n_forecast: int, forecast_alpha: float, fc_buf: np.ndarray, obs: np.ndarray) -> None:
     """Write the observation of every SKU at period t (see InventoryEnv's docstring for the layout).
 
     trace: [history + periods, n] demand (column i = SKU i), history = `window` leading periods, so the
     demand of period t is trace[t + window]; the observation's n_lags (<= window) demand lags are
     trace[t + window - n_lags : t + window] and the forecast fields (n_forecast > 0 periods, <= window;
-    0: none) are computed from trace[t + window - n_forecast : t + window]. calendar: [rows, n_calendar]
-    feature rows; SKU i in period t uses row cal_offset[i] + t.
+    0: none) are computed from trace[t + window - n_forecast : t + window] (fc_buf: float64 scratch [2, >= n],
+    used only then). calendar: [rows, n_calendar] feature rows; SKU i in period t uses row cal_offset[i] + t.
     """
     for i in range(state.shape[0]):
         scale = params[i, SCALE]
@@ -443,28 +443,34 @@ def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, wi
             j += 1
     if n_forecast > 0:  # (outside the loop above: no work per SKU without the forecast fields)
         col = 2 + n_pipe + n_lags + n_calendar + int(with_period) + int(with_lead) + int(with_eoq)
-        observe_forecast(params, trace, t + window - n_forecast, n_forecast, forecast_alpha, col, obs)
+        observe_forecast(params, trace, t + window - n_forecast, n_forecast, forecast_alpha, col, fc_buf, obs)
 
 
 @njit(cache=True)
 def observe_forecast(params: np.ndarray, trace: np.ndarray, first: int, n_forecast: int, alpha: float, col: int,
-                     obs: np.ndarray) -> None:
+                     buf: np.ndarray, obs: np.ndarray) -> None:
     """The forecast fields of :func:`observe` (columns col, col + 1) from the demand trace[first : first +
-    n_forecast]: ``invcore.observation.ses_window`` and ``forecast_fields``, scalar by scalar in the same
-    order (the same float64 numbers)."""
-    for i in range(obs.shape[0]):
+    n_forecast]: ``invcore.observation.ses_window`` and ``forecast_fields``, the same operations in the same
+    order per SKU (the same float64 numbers), period by period over all SKUs (contiguous rows of the trace;
+    SKU i's level and error accumulate in buf[0, i], buf[1, i])."""
+    n = obs.shape[0]
+    for i in range(n):
+        buf[0, i] = 0.0
+        buf[1, i] = 0.0
+    for k in range(n_forecast):
+        for i in range(n):
+            buf[0, i] += trace[first + k, i]
+    for i in range(n):
+        buf[0, i] = buf[0, i] / n_forecast
+    for k in range(n_forecast):
+        for i in range(n):
+            e = trace[first + k, i] - buf[0, i]
+            buf[1, i] += abs(e)
+            buf[0, i] = buf[0, i] + alpha * e
+    for i in range(n):
         scale = params[i, SCALE]
-        total = 0.0
-        for k in range(n_forecast):
-            total += trace[first + k, i]
-        level = total / n_forecast
-        err = 0.0
-        for k in range(n_forecast):
-            e = trace[first + k, i] - level
-            err += abs(e)
-            level = level + alpha * e
-        obs[i, col] = level * (int(params[i, LEAD]) + 1.0) / scale
-        obs[i, col + 1] = err / n_forecast / scale
+        obs[i, col] = buf[0, i] * (int(params[i, LEAD]) + 1.0) / scale
+        obs[i, col + 1] = buf[1, i] / n_forecast / scale
 
 
 # the single env's per-episode constants for step_observe, one float64 vector (fewer arguments to unbox per call)
@@ -475,7 +481,7 @@ N_CFG = 13
 
 @njit(cache=True)
 def step_observe(state: np.ndarray, params: np.ndarray, request: np.ndarray, trace: np.ndarray, t: int,
-                 calendar: np.ndarray, cal_offset: np.ndarray, cfg: np.ndarray, obs: np.ndarray,
+                 calendar: np.ndarray, cal_offset: np.ndarray, cfg: np.ndarray, fc_buf: np.ndarray, obs: np.ndarray,
                  info: np.ndarray) -> None:
     """:func:`step` of period t then :func:`observe` at period t + 1, in one call (the single env's step: one
     dispatch instead of two). cfg holds the other arguments (columns ``C_*``); the period feature is
@@ -485,4 +491,4 @@ def step_observe(state: np.ndarray, params: np.ndarray, request: np.ndarray, tra
     observe(state, params, trace, t + 1, window, calendar, cal_offset, int(cfg[C_N_CALENDAR]),
             (t + 1) / cfg[C_PERIODS], cfg[C_WITH_PERIOD] != 0.0, cfg[C_LEAD_NORM], cfg[C_WITH_LEAD] != 0.0,
             int(cfg[C_N_PIPE]), cfg[C_WITH_EOQ] != 0.0, int(cfg[C_N_LAGS]), int(cfg[C_N_FORECAST]),
-            cfg[C_FORECAST_ALPHA], obs)
+            cfg[C_FORECAST_ALPHA], fc_buf, obs)
