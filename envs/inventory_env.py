@@ -171,8 +171,8 @@ class InventoryEnv(gym.Env):
         self._obs0, self._info0 = self._obs[0], self._info[0]
         self._info_plain = self._info[0, :kernel.I_OUTDATED]  # the info columns of a problem without operations
         self._pipe = self._state[0, kernel.RECV:kernel.RECV + 1]
-        self._cfg = np.zeros(kernel.N_CFG, dtype=np.float64)
-        self._fc_buf = np.zeros((2, 1))  # kernel.observe's scratch (forecast fields)
+        self._cfg = np.zeros(kernel.N_CFG + 2, dtype=np.float64)  # + kernel.observe's scratch fc_buf (one SKU)
+        self._fc_buf = self._cfg[kernel.N_CFG:].reshape(2, 1)
         self._cfg[[kernel.C_WINDOW, kernel.C_BACKORDER, kernel.C_ORDER_UP_TO, kernel.C_N_CALENDAR, kernel.C_WITH_PERIOD, kernel.C_LEAD_NORM,
                    kernel.C_WITH_LEAD, kernel.C_N_PIPE, kernel.C_WITH_EOQ, kernel.C_N_LAGS, kernel.C_N_FORECAST,
                    kernel.C_FORECAST_ALPHA]] = (
@@ -249,7 +249,7 @@ class InventoryEnv(gym.Env):
             requested = float(self._table[self._sku, action])
         self._request[0] = requested
         kernel.step_observe(self._state, self._params, self._request, self._trace, t, self._calendar, self._cal_offset,
-                            self._cfg, self._fc_buf, self._obs, self._info)
+                            self._cfg, self._obs, self._info)
         self._t = t + 1
         # (the dict of _result without the operations' columns, written out: the plain path's cost per step)
         (demand, sales, lost, backordered, received, order, on_hand, position, cost, holding, shortage, ordering,

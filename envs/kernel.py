@@ -481,14 +481,15 @@ N_CFG = 13
 
 @njit(cache=True)
 def step_observe(state: np.ndarray, params: np.ndarray, request: np.ndarray, trace: np.ndarray, t: int,
-                 calendar: np.ndarray, cal_offset: np.ndarray, cfg: np.ndarray, fc_buf: np.ndarray, obs: np.ndarray,
+                 calendar: np.ndarray, cal_offset: np.ndarray, cfg: np.ndarray, obs: np.ndarray,
                  info: np.ndarray) -> None:
     """:func:`step` of period t then :func:`observe` at period t + 1, in one call (the single env's step: one
-    dispatch instead of two). cfg holds the other arguments (columns ``C_*``); the period feature is
-    (t + 1) / cfg[C_PERIODS], the same float division the env would do."""
+    dispatch instead of two). cfg holds the other arguments (columns ``C_*``) and then observe's scratch
+    (``fc_buf``: 2 x n entries, n = the rows of state); the period feature is (t + 1) / cfg[C_PERIODS], the
+    same float division the env would do."""
     window = int(cfg[C_WINDOW])
     step(state, params, request, trace[t + window], cfg[C_BACKORDER] != 0.0, cfg[C_ORDER_UP_TO] != 0.0, info)
     observe(state, params, trace, t + 1, window, calendar, cal_offset, int(cfg[C_N_CALENDAR]),
             (t + 1) / cfg[C_PERIODS], cfg[C_WITH_PERIOD] != 0.0, cfg[C_LEAD_NORM], cfg[C_WITH_LEAD] != 0.0,
             int(cfg[C_N_PIPE]), cfg[C_WITH_EOQ] != 0.0, int(cfg[C_N_LAGS]), int(cfg[C_N_FORECAST]),
-            cfg[C_FORECAST_ALPHA], fc_buf, obs)
+            cfg[C_FORECAST_ALPHA], cfg[N_CFG:].reshape((2, state.shape[0])), obs)
