@@ -69,7 +69,7 @@ class Engine:
         self._with_period = pb.with_period
         self._obs_flags = (pb.n_calendar, 0.0, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe, pb.with_eoq,
                            pb.n_lags, pb.n_forecast, pb.forecast[1] if pb.forecast else 0.0)
-        self._fc_buf = np.zeros((2, n if pb.n_forecast else 0))  # kernel.observe's scratch (forecast fields)
+        self._fc_buf = np.zeros(2 * n if pb.n_forecast else 0)  # kernel.observe's scratch (forecast fields)
         # the operations of kernel.step_ext (random lead times, perishable stock): None on the plain path
         # shared limits: slot j is in warehouse j // n_skus (the SKUs of a data set, or each group of n_skus
         # consecutive episodes of a multi-SKU parametric scenario, stepped in lockstep)

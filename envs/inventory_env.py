@@ -172,7 +172,7 @@ class InventoryEnv(gym.Env):
         self._info_plain = self._info[0, :kernel.I_OUTDATED]  # the info columns of a problem without operations
         self._pipe = self._state[0, kernel.RECV:kernel.RECV + 1]
         self._cfg = np.zeros(kernel.N_CFG + 2, dtype=np.float64)  # + kernel.observe's scratch fc_buf (one SKU)
-        self._fc_buf = self._cfg[kernel.N_CFG:].reshape(2, 1)
+        self._fc_buf = self._cfg[kernel.N_CFG:]
         self._cfg[[kernel.C_WINDOW, kernel.C_BACKORDER, kernel.C_ORDER_UP_TO, kernel.C_N_CALENDAR, kernel.C_WITH_PERIOD, kernel.C_LEAD_NORM,
                    kernel.C_WITH_LEAD, kernel.C_N_PIPE, kernel.C_WITH_EOQ, kernel.C_N_LAGS, kernel.C_N_FORECAST,
                    kernel.C_FORECAST_ALPHA]] = (

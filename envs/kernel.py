@@ -398,7 +398,7 @@ def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, wi
     trace: [history + periods, n] demand (column i = SKU i), history = `window` leading periods, so the
     demand of period t is trace[t + window]; the observation's n_lags (<= window) demand lags are
     trace[t + window - n_lags : t + window] and the forecast fields (n_forecast > 0 periods, <= window;
-    0: none) are computed from trace[t + window - n_forecast : t + window] (fc_buf: float64 scratch [2, >= n],
+    0: none) are computed from trace[t + window - n_forecast : t + window] (fc_buf: float64 scratch [>= 2 n],
     used only then). calendar: [rows, n_calendar] feature rows; SKU i in period t uses row cal_offset[i] + t.
     """
     for i in range(state.shape[0]):
@@ -452,25 +452,24 @@ def observe_forecast(params: np.ndarray, trace: np.ndarray, first: int, n_foreca
     """The forecast fields of :func:`observe` (columns col, col + 1) from the demand trace[first : first +
     n_forecast]: ``invcore.observation.ses_window`` and ``forecast_fields``, the same operations in the same
     order per SKU (the same float64 numbers), period by period over all SKUs (contiguous rows of the trace;
-    SKU i's level and error accumulate in buf[0, i], buf[1, i])."""
+    SKU i's level and error accumulate in buf[i], buf[n + i])."""
     n = obs.shape[0]
-    for i in range(n):
-        buf[0, i] = 0.0
-        buf[1, i] = 0.0
+    for i in range(2 * n):
+        buf[i] = 0.0
     for k in range(n_forecast):
         for i in range(n):
-            buf[0, i] += trace[first + k, i]
+            buf[i] += trace[first + k, i]
     for i in range(n):
-        buf[0, i] = buf[0, i] / n_forecast
+        buf[i] = buf[i] / n_forecast
     for k in range(n_forecast):
         for i in range(n):
-            e = trace[first + k, i] - buf[0, i]
-            buf[1, i] += abs(e)
-            buf[0, i] = buf[0, i] + alpha * e
+            e = trace[first + k, i] - buf[i]
+            buf[n + i] += abs(e)
+            buf[i] = buf[i] + alpha * e
     for i in range(n):
         scale = params[i, SCALE]
-        obs[i, col] = buf[0, i] * (int(params[i, LEAD]) + 1.0) / scale
-        obs[i, col + 1] = buf[1, i] / n_forecast / scale
+        obs[i, col] = buf[i] * (int(params[i, LEAD]) + 1.0) / scale
+        obs[i, col + 1] = buf[n + i] / n_forecast / scale
 
 
 # the single env's per-episode constants for step_observe, one float64 vector (fewer arguments to unbox per call)
@@ -485,11 +484,11 @@ def step_observe(state: np.ndarray, params: np.ndarray, request: np.ndarray, tra
                  info: np.ndarray) -> None:
     """:func:`step` of period t then :func:`observe` at period t + 1, in one call (the single env's step: one
     dispatch instead of two). cfg holds the other arguments (columns ``C_*``) and then observe's scratch
-    (``fc_buf``: 2 x n entries, n = the rows of state); the period feature is (t + 1) / cfg[C_PERIODS], the
+    (``fc_buf``: 2 n entries, n = the rows of state); the period feature is (t + 1) / cfg[C_PERIODS], the
     same float division the env would do."""
     window = int(cfg[C_WINDOW])
     step(state, params, request, trace[t + window], cfg[C_BACKORDER] != 0.0, cfg[C_ORDER_UP_TO] != 0.0, info)
     observe(state, params, trace, t + 1, window, calendar, cal_offset, int(cfg[C_N_CALENDAR]),
             (t + 1) / cfg[C_PERIODS], cfg[C_WITH_PERIOD] != 0.0, cfg[C_LEAD_NORM], cfg[C_WITH_LEAD] != 0.0,
             int(cfg[C_N_PIPE]), cfg[C_WITH_EOQ] != 0.0, int(cfg[C_N_LAGS]), int(cfg[C_N_FORECAST]),
-            cfg[C_FORECAST_ALPHA], cfg[N_CFG:].reshape((2, state.shape[0])), obs)
+            cfg[C_FORECAST_ALPHA], cfg[N_CFG:], obs)
