@@ -85,7 +85,8 @@ class Normalization:
 # ----------------------------------------------------------------------------------------- building it
 def default_obs_shift(problem: Problem) -> np.ndarray:
     """Centre of each observation feature in demand-scale units: on hand -2, each pipeline slot -1,
-    inventory position -(L_max + 1), each demand lag -1, calendar / period / lead-time features 0.
+    inventory position and forecast_lead -(L_max + 1), each demand lag and forecast_error -1, calendar / period /
+    lead-time features 0.
     (On lost-sales-L2-p9 this is the measured setting: on hand/5 - 2, pipeline/5 - 1, position/5 - 3.)"""
     shift = np.zeros(problem.obs_dim, dtype=np.float32)
     for f in problem.obs_fields:
@@ -93,8 +94,10 @@ def default_obs_shift(problem: Problem) -> np.ndarray:
             shift[f.index] = -2.0
         elif f.name.startswith("pipeline_") or f.name.startswith("demand_lag_"):
             shift[f.index] = -1.0
-        elif f.name == "inventory_position":
+        elif f.name in ("inventory_position", "forecast_lead"):
             shift[f.index] = -(problem.max_lead + 1.0)
+        elif f.name == "forecast_error":
+            shift[f.index] = -1.0
     return shift
 
 

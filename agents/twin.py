@@ -185,10 +185,10 @@ def observe_state(net: torch.Tensor, pipe: torch.Tensor, scale: torch.Tensor, n_
 
 
 def exogenous_features(problem, episodes, t0: int = 0, periods: int | None = None) -> np.ndarray:
-    """The observation fields that do not depend on the policy (demand lags, calendar, period, lead time, eoq), for
-    every period of `episodes`: float32 [T, N, fields], in ``Problem.obs_fields`` order after the inventory
+    """The observation fields that do not depend on the policy (demand lags, calendar, period, lead time, eoq,
+    forecast), for every period of `episodes`: float32 [T, N, fields], in ``Problem.obs_fields`` order after the inventory
     position, computed as ``envs.engine.Engine.observe`` does."""
-    W = problem.window
+    H, W = problem.window, problem.n_lags
     T = episodes.periods if periods is None else periods
     n = episodes.n
     params = problem.params[episodes.sku]
@@ -196,11 +196,11 @@ def exogenous_features(problem, episodes, t0: int = 0, periods: int | None = Non
     parts = []
     t = np.arange(t0, t0 + T)
     if W:
-        rows = t[:, None] + np.arange(W)[None, :]                       # [T, W]
+        rows = t[:, None] + (H - W) + np.arange(W)[None, :]             # [T, W]
         lags = episodes.demand[rows]                                     # [T, W, N]
         parts.append(np.transpose(lags, (0, 2, 1)) / scale[None, :, None])
     if problem.n_calendar:
-        cal_rows = episodes.calendar_rows()[W + t]                       # [T, N]
+        cal_rows = episodes.calendar_rows()[H + t]                       # [T, N]
         cal_rows = np.minimum(cal_rows, episodes.calendar.shape[0] - 1)
         parts.append(episodes.calendar[cal_rows])                       # [T, N, n_calendar]
     if problem.with_period:
@@ -212,6 +212,14 @@ def exogenous_features(problem, episodes, t0: int = 0, periods: int | None = Non
 
         v = eoq_cover(params[:, kernel.ORDER_COST], params[:, kernel.HOLD], scale)
         parts.append(np.broadcast_to(v[None, :, None], (T, n, 1)))
+    if problem.forecast is not None:
+        from invcore.observation import ses_window
+
+        F, alpha = problem.forecast
+        past = episodes.demand[t0 + H - F:t0 + H + T - 1]               # the F demands before each period
+        level, err = ses_window(np.lib.stride_tricks.sliding_window_view(past, F, axis=0), alpha)  # [T, N]
+        parts.append((level * (params[:, kernel.LEAD] + 1.0)[None, :] / scale[None, :])[:, :, None])
+        parts.append((err / scale[None, :])[:, :, None])
     if not parts:
         return np.zeros((T, n, 0), dtype=np.float32)
     return np.concatenate([np.asarray(x, dtype=np.float64) for x in parts], axis=2).astype(np.float32)

@@ -28,11 +28,18 @@ import numpy as np
 from invcore import constraints as _constraints
 from invcore.calendar import calendar_features
 from invcore.constraints import constrain, level_units
-from invcore.observation import KNOWN_FIELDS, OBS_LAYOUT_VERSION, build_observations, known_field
+from invcore.observation import (
+    FORECAST_FIELDS,
+    KNOWN_FIELDS,
+    OBS_LAYOUT_VERSION,
+    build_observations,
+    known_field,
+)
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "KNOWN_FIELDS", "METADATA_KEY", "OBS_LAYOUT_VERSION", "SKU_PARAMS",
+__all__ = ["FORECAST_FIELDS", "FORMAT", "FORMAT_VERSION", "KNOWN_FIELDS", "METADATA_KEY", "OBS_LAYOUT_VERSION",
+           "SKU_PARAMS",
            "PolicyFileError", "build_observations", "calendar_features", "check_metadata", "constrain", "dumps",
-           "level_units", "requested_units", "sku_params", "sku_table"]
+           "forecast_spec", "level_units", "requested_units", "sku_params", "sku_table"]
 
 METADATA_KEY = "invrl"
 FORMAT = "invrl-policy"
@@ -165,6 +172,13 @@ def _check_fields(meta: dict[str, Any], source: str) -> None:
     count(ob, "n_pipe", MAX_LEAD_TIME)
     if meta["kind"] == "onnx":
         count(ob, "demand_window", 1000)
+        if any(nm in FORECAST_FIELDS for nm in meta.get("obs_names") or []):  # (older policies have no forecast)
+            count(ob, "forecast_window", 1000)
+            alpha = ob.get("forecast_alpha")
+            if ob["forecast_window"] < 2 or not isinstance(alpha, (int, float)) or isinstance(alpha, bool) \
+                    or not 0 < alpha <= 1:
+                raise bad(f"forecast_window must be >= 2 and forecast_alpha a number in (0, 1], got "
+                          f"{ob['forecast_window']} and {str(alpha)[:40]}")
         lead_norm = ob.get("lead_norm")
         if not isinstance(lead_norm, (int, float)) or isinstance(lead_norm, bool) or not math.isfinite(lead_norm) \
                 or lead_norm <= 0:
@@ -194,6 +208,14 @@ def _check_fields(meta: dict[str, Any], source: str) -> None:
                     x is not None and (not isinstance(x, (int, float)) or isinstance(x, bool) or not math.isfinite(x))
                     for x in vals):
                 raise bad(f"levels {k} must list a number (or null) per SKU")
+
+
+def forecast_spec(meta: dict[str, Any]) -> tuple[int, float] | None:
+    """(F, alpha) of the observation's forecast fields (``invcore.observation.forecast_fields``), or None."""
+    if not any(nm in FORECAST_FIELDS for nm in meta.get("obs_names") or []):
+        return None
+    ob = meta["observation"]
+    return int(ob["forecast_window"]), float(ob["forecast_alpha"])
 
 
 def sku_params(meta: dict[str, Any]) -> dict[str, np.ndarray]:

@@ -49,7 +49,8 @@ from .errors import DeployError
 from .policy import DeployedPolicy, load_policy
 from .state import RECENT_PERIODS, State, read_history, read_state, read_table, sku_parameters
 
-__all__ = ["RECENT_PERIODS", "DeployError", "DeployedPolicy", "State", "load_policy", "main", "policy_orders",
+__all__ = ["RECENT_PERIODS", "DeployError", "DeployedPolicy", "State", "load_policy", "main", "observations",
+           "policy_orders",
            "read_history", "read_state", "read_table", "recommend", "run", "sku_parameters", "write_orders"]
 
 
@@ -58,6 +59,16 @@ INFERENCE_BATCH = 65_536
 """Rows per onnxruntime call (bounded memory; the results do not depend on it)."""
 WRITE_BATCH = 100_000
 """Rows per block of the orders CSV (:func:`write_orders`: no full copy of the table)."""
+
+
+def observations(policy: DeployedPolicy, st: State) -> np.ndarray:
+    """The observation [N, D] float32 of an ONNX policy's SKUs (the env's, ``envs.kernel.observe``)."""
+    p, meta = st.params, policy.meta
+    return build_observations(meta["obs_names"], net=st.net, pipeline=st.pipeline, lags=st.lags,
+                              scale=p["demand_scale"], lead=p["lead_time"],
+                              lead_norm=float(meta["observation"]["lead_norm"]), calendar=st.calendar,
+                              extra=st.extra, order_cost=p["order_cost"], holding_cost=p["holding_cost"],
+                              recent=st.forecast_demand, forecast=pf.forecast_spec(meta))
 
 
 def policy_orders(policy: DeployedPolicy, st: State) -> tuple[np.ndarray, np.ndarray]:
@@ -75,10 +86,7 @@ def policy_orders(policy: DeployedPolicy, st: State) -> tuple[np.ndarray, np.nda
         S = lgbm_levels(policy, st.history, st.calendar, p["sku_index"], p["lead_time"])
         return level_units({"S": S, "s": S, "cap": np.full(len(S), np.inf)}, ip), ip
     meta = policy.meta
-    obs = build_observations(meta["obs_names"], net=st.net, pipeline=st.pipeline, lags=st.lags,
-                             scale=p["demand_scale"], lead=p["lead_time"],
-                             lead_norm=float(meta["observation"]["lead_norm"]), calendar=st.calendar,
-                             extra=st.extra, order_cost=p["order_cost"], holding_cost=p["holding_cost"])
+    obs = observations(policy, st)
     # in batches: the hidden layers of 1,000,000 rows at once took 460 MiB in onnxruntime
     action = np.concatenate([policy.session.run(["action"], {"obs": obs[i:i + INFERENCE_BATCH]})[0]
                              for i in range(0, max(len(obs), 1), INFERENCE_BATCH)])

@@ -8,7 +8,10 @@ State file (CSV, CSV.gz or Parquet), one row per SKU, at the decision point of t
   - 1; orders arriving after the SKU's lead time - 1 periods cannot exist and must be 0);
 * ``demand_lag_1`` .. ``demand_lag_W``: demand 1 .. W periods ago (W = the policy's demand window; required
   when W > 0 unless ``--history`` gives a long demand table ``date,sku,demand``); optional otherwise, used for
-  the demand rate and its variability;
+  the demand rate and its variability; a policy with the forecast fields (``forecast_lead``,
+  ``forecast_error``) reads the last F = its ``forecast_window`` periods (``--history``, where a SKU with
+  fewer periods counts the missing ones as its demand scale, as training pads the history before a SKU's
+  first period of data; or ``demand_lag_1`` .. ``demand_lag_F``);
 * optional: ``backorders`` (backorder scenarios; >= 0), ``safety_stock`` (units; else z sigma sqrt(L + 1)),
   ``date`` (the period being planned, for calendar features; or ``--date``), and any other observation field
   the policy needs by its name (``period``; perishable stock: ``on_hand_age_0`` .. ``on_hand_age_<m-1>``,
@@ -66,6 +69,7 @@ class State:
     extra: dict[str, np.ndarray]
     safety_stock: np.ndarray | None
     history: np.ndarray | None = None  # [N, periods] the whole --history (kind lgbm only; column k-1 = k ago)
+    forecast_demand: np.ndarray | None = None  # [N, F] the forecast fields' demand (column k-1 = k ago; NaN = none)
 
 
 def sku_parameters(policy: DeployedPolicy, skus: np.ndarray, where: Where,
@@ -131,6 +135,7 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
     P = int(ob["n_pipe"])
     names = meta.get("obs_names", [])
     W = int(ob["demand_window"]) if policy.kind == "onnx" else 0
+    F = int(ob.get("forecast_window") or 0) if any(n in pf.FORECAST_FIELDS for n in names) else 0
     required = ["sku", "on_hand"] + [f"in_transit_{k}" for k in range(1, P + 1)]
     if W and history is None:
         required += [f"demand_lag_{k}" for k in range(1, W + 1)]
@@ -177,7 +182,8 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
         pipeline = pipeline[:, :P] if P else np.zeros((len(df), 0))
     lag_cols = sorted((c for c in df.columns if str(c).startswith("demand_lag_") and c[11:].isdigit()),
                       key=lambda c: int(c[11:]))
-    recent = np.full((len(df), max(W, RECENT_PERIODS if history is not None else 0, len(lag_cols))), np.nan)
+    R = max(W, RECENT_PERIODS if history is not None else 0, len(lag_cols))
+    recent = np.full((len(df), max(R, F)), np.nan)
     full = None
     if policy.kind == "lgbm" and history is None:
         raise DeployError(f"{where.source}: a LightGBM policy forecasts from the demand history; give --history "
@@ -187,22 +193,27 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
             full = read_history(history, skus, None)
             hist = full[:, :max(W, RECENT_PERIODS)]
         else:
-            hist = read_history(history, skus, max(W, RECENT_PERIODS))
+            hist = read_history(history, skus, max(W, RECENT_PERIODS, F))
         recent[:, :hist.shape[1]] = hist
         if W and np.isnan(hist[:, :W]).any():
             i = int(np.flatnonzero(np.isnan(hist[:, :W]).any(axis=1))[0])
             raise DeployError(f"{history}: SKU {skus[i]!r} has fewer than {W} periods of demand; the policy "
                               f"observes the last {W} periods")
     else:
+        if F and any(f"demand_lag_{k}" not in lag_cols for k in range(1, F + 1)):
+            raise DeployError(f"{where.source}: the policy's forecast fields smooth the last {F} periods of demand; "
+                              f"give --history (date,sku,demand) or columns demand_lag_1 .. demand_lag_{F}")
         for c in lag_cols:
             recent[:, int(c[11:]) - 1] = number_column(df, c, where, skus, "demand")
-    lags = recent[:, :W]
     for what, a in (("on hand", on_hand), ("units in transit", pipeline), ("demand", recent)):
         big = np.abs(np.nan_to_num(a)) > MAX_UNITS
         if big.any():
             i = int(np.flatnonzero(big.reshape(len(df), -1).any(axis=1))[0])
             raise DeployError(f"{where.source}, {where.row(i)}: {what} of SKU {skus[i]!r} beyond {MAX_UNITS:.0e} "
                               "units; expected a count of units")
+    lags = recent[:, :W]
+    fdemand = recent[:, :F] if F else None
+    recent = recent[:, :R]
     calendar = None
     d = None  # the period being planned: checked whenever given, used by calendar features
     if "date" in df.columns:
@@ -253,7 +264,7 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
     ss = None
     if "safety_stock" in df.columns:
         ss = number_column(df, "safety_stock", where, skus, "safety stock")
-    return State(skus, on_hand - back, on_hand, pipeline, lags, recent, params, calendar, extra, ss, full)
+    return State(skus, on_hand - back, on_hand, pipeline, lags, recent, params, calendar, extra, ss, full, fdemand)
 
 
 def read_history(path, skus: np.ndarray, periods: int | None) -> np.ndarray:

@@ -61,12 +61,15 @@ class Engine:
         self._winbuf = np.zeros((W, n))
         self._all = np.arange(n)
         self._no_offset = np.zeros(n, dtype=np.int64)
-        self._period_col = pb.obs_dim - 1 - int(pb.with_lead) - int(pb.with_eoq) - pb.n_age - int(pb.with_room)
+        self._period_col = (pb.obs_dim - 1 - int(pb.with_lead) - int(pb.with_eoq) - 2 * int(pb.n_forecast > 0)
+                            - pb.n_age - int(pb.with_room))
         self._age_col = pb.obs_dim - pb.n_age - int(pb.with_room)  # perishable: the on_hand_age_* fields
         self._win = np.arange(W)[:, None]
         self._frac = np.zeros(n)  # observe's period column (t / length) for all slots, without temporaries
         self._with_period = pb.with_period
-        self._obs_flags = (pb.n_calendar, 0.0, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe, pb.with_eoq)
+        self._obs_flags = (pb.n_calendar, 0.0, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe, pb.with_eoq,
+                           pb.n_lags, pb.n_forecast, pb.forecast[1] if pb.forecast else 0.0)
+        self._fc_buf = np.zeros(2 * n if pb.n_forecast else 0)  # kernel.observe's scratch (forecast fields)
         # the operations of kernel.step_ext (random lead times, perishable stock): None on the plain path
         # shared limits: slot j is in warehouse j // n_skus (the SKUs of a data set, or each group of n_skus
         # consecutive episodes of a multi-SKU parametric scenario, stepped in lockstep)
@@ -222,7 +225,7 @@ class Engine:
                 _window(self.demand, t, W, self._winbuf)
             cal_offset = self.cal_rows[W + t, self._all] if self.cal_rows is not None else self._no_offset
             kernel.observe(self.state, self.params, self._winbuf if W else self.demand, 0, W, self.calendar,
-                           cal_offset, *self._obs_flags, obs)
+                           cal_offset, *self._obs_flags, self._fc_buf, obs)
             if self._with_period:
                 obs[:, self._period_col] = np.divide(t, self.lengths, out=self._frac)
             if self._ops is not None:
@@ -233,7 +236,7 @@ class Engine:
         cal_offset = self.cal_rows[W + t, slots] if self.cal_rows is not None else self._no_offset[:t.size]
         obs = np.empty((slots.size, self.problem.obs_dim), dtype=np.float32)
         kernel.observe(self.state[slots], self.params[slots], trace, 0, W, self.calendar, cal_offset,
-                       *self._obs_flags, obs)
+                       *self._obs_flags, self._fc_buf, obs)
         if self._with_period:
             obs[:, self._period_col] = t / self.lengths[slots]
         self.obs[slots] = obs
@@ -344,7 +347,7 @@ def _rewards_and_clocks(info: np.ndarray, offset: np.ndarray, scale: np.ndarray,
 
 @njit(cache=True)
 def _window(demand: np.ndarray, t: np.ndarray, W: int, out: np.ndarray) -> None:
-    """out[k, i] = demand[t[i] + k, i]: the demand window of every slot at its own period."""
-    for i in range(t.shape[0]):
-        for k in range(W):
+    """out[k, i] = demand[t[i] + k, i]: the demand window of every slot at its own period (row by row of out)."""
+    for k in range(W):
+        for i in range(t.shape[0]):
             out[k, i] = demand[t[i] + k, i]

@@ -392,12 +392,14 @@ def accumulate(info: np.ndarray, active: np.ndarray, totals: np.ndarray) -> None
 def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, window: int,
             calendar: np.ndarray, cal_offset: np.ndarray, n_calendar: int, period_frac: float,
             with_period: bool, lead_norm: float, with_lead: bool, n_pipe: int, with_eoq: bool,
-            obs: np.ndarray) -> None:
+            n_lags: int, n_forecast: int, forecast_alpha: float, fc_buf: np.ndarray, obs: np.ndarray) -> None:
     """Write the observation of every SKU at period t (see InventoryEnv's docstring for the layout).
 
     trace: [history + periods, n] demand (column i = SKU i), history = `window` leading periods, so the
-    demand window of period t is trace[t : t + window]. calendar: [rows, n_calendar] feature rows; SKU i in
-    period t uses row cal_offset[i] + t.
+    demand of period t is trace[t + window]; the observation's n_lags (<= window) demand lags are
+    trace[t + window - n_lags : t + window] and the forecast fields (n_forecast > 0 periods, <= window;
+    0: none) are computed from trace[t + window - n_forecast : t + window] (fc_buf: float64 scratch [>= 2 n],
+    used only then). calendar: [rows, n_calendar] feature rows; SKU i in period t uses row cal_offset[i] + t.
     """
     for i in range(state.shape[0]):
         scale = params[i, SCALE]
@@ -413,8 +415,9 @@ def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, wi
             j += 1
         obs[i, j] = ip / scale
         j += 1
-        for k in range(window):
-            obs[i, j] = trace[t + k, i] / scale
+        first = t + window - n_lags
+        for k in range(n_lags):
+            obs[i, j] = trace[first + k, i] / scale
             j += 1
         if n_calendar:
             # clamped: a finished slot of a batch whose episodes differ in length (data windows) keeps
@@ -438,12 +441,41 @@ def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, wi
                     v = min(math.sqrt(2.0 * K / (h * scale)), EOQ_COVER_CAP)
             obs[i, j] = v
             j += 1
+    if n_forecast > 0:  # (outside the loop above: no work per SKU without the forecast fields)
+        col = 2 + n_pipe + n_lags + n_calendar + int(with_period) + int(with_lead) + int(with_eoq)
+        observe_forecast(params, trace, t + window - n_forecast, n_forecast, forecast_alpha, col, fc_buf, obs)
+
+
+@njit(cache=True)
+def observe_forecast(params: np.ndarray, trace: np.ndarray, first: int, n_forecast: int, alpha: float, col: int,
+                     buf: np.ndarray, obs: np.ndarray) -> None:
+    """The forecast fields of :func:`observe` (columns col, col + 1) from the demand trace[first : first +
+    n_forecast]: ``invcore.observation.ses_window`` and ``forecast_fields``, the same operations in the same
+    order per SKU (the same float64 numbers), period by period over all SKUs (contiguous rows of the trace;
+    SKU i's level and error accumulate in buf[i], buf[n + i])."""
+    n = obs.shape[0]
+    for i in range(2 * n):
+        buf[i] = 0.0
+    for k in range(n_forecast):
+        for i in range(n):
+            buf[i] += trace[first + k, i]
+    for i in range(n):
+        buf[i] = buf[i] / n_forecast
+    for k in range(n_forecast):
+        for i in range(n):
+            e = trace[first + k, i] - buf[i]
+            buf[n + i] += abs(e)
+            buf[i] = buf[i] + alpha * e
+    for i in range(n):
+        scale = params[i, SCALE]
+        obs[i, col] = buf[i] * (int(params[i, LEAD]) + 1.0) / scale
+        obs[i, col + 1] = buf[n + i] / n_forecast / scale
 
 
 # the single env's per-episode constants for step_observe, one float64 vector (fewer arguments to unbox per call)
 (C_WINDOW, C_BACKORDER, C_ORDER_UP_TO, C_N_CALENDAR, C_PERIODS, C_WITH_PERIOD, C_LEAD_NORM, C_WITH_LEAD,
- C_N_PIPE, C_WITH_EOQ) = range(10)
-N_CFG = 10
+ C_N_PIPE, C_WITH_EOQ, C_N_LAGS, C_N_FORECAST, C_FORECAST_ALPHA) = range(13)
+N_CFG = 13
 
 
 @njit(cache=True)
@@ -451,10 +483,12 @@ def step_observe(state: np.ndarray, params: np.ndarray, request: np.ndarray, tra
                  calendar: np.ndarray, cal_offset: np.ndarray, cfg: np.ndarray, obs: np.ndarray,
                  info: np.ndarray) -> None:
     """:func:`step` of period t then :func:`observe` at period t + 1, in one call (the single env's step: one
-    dispatch instead of two). cfg holds the other arguments (columns ``C_*``); the period feature is
-    (t + 1) / cfg[C_PERIODS], the same float division the env would do."""
+    dispatch instead of two). cfg holds the other arguments (columns ``C_*``) and then observe's scratch
+    (``fc_buf``: 2 n entries, n = the rows of state); the period feature is (t + 1) / cfg[C_PERIODS], the
+    same float division the env would do."""
     window = int(cfg[C_WINDOW])
     step(state, params, request, trace[t + window], cfg[C_BACKORDER] != 0.0, cfg[C_ORDER_UP_TO] != 0.0, info)
     observe(state, params, trace, t + 1, window, calendar, cal_offset, int(cfg[C_N_CALENDAR]),
             (t + 1) / cfg[C_PERIODS], cfg[C_WITH_PERIOD] != 0.0, cfg[C_LEAD_NORM], cfg[C_WITH_LEAD] != 0.0,
-            int(cfg[C_N_PIPE]), cfg[C_WITH_EOQ] != 0.0, obs)
+            int(cfg[C_N_PIPE]), cfg[C_WITH_EOQ] != 0.0, int(cfg[C_N_LAGS]), int(cfg[C_N_FORECAST]),
+            cfg[C_FORECAST_ALPHA], cfg[N_CFG:], obs)

@@ -93,7 +93,14 @@ class Problem:
         self.ops = self.lead_dist is not None or self.n_age > 0 or bool(np.isfinite(self.shared).any())
         """Whether the problem needs ``kernel.step_ext`` (random lead times, perishable stock, shared limits)."""
         o = sc.observation
-        self.window = o.demand_window
+        self.n_lags = o.demand_window
+        """The observation's demand lags (``observation.demand_window``)."""
+        self.forecast = (o.forecast_window, float(o.forecast_alpha)) if o.forecast else None
+        """(F, alpha) of the observation's forecast fields (``observation.forecast``), or None."""
+        self.n_forecast = o.forecast_window if o.forecast else 0
+        self.window = max(self.n_lags, self.n_forecast)
+        """Periods of demand history before each episode (trace rows before period 0): what the demand lags and
+        the forecast fields read."""
         want_cal = self.source.has_calendar if o.calendar == "auto" else bool(o.calendar)
         if want_cal and not self.source.has_calendar:
             raise ScenarioError("observation.calendar is true but the demand has no dates "
@@ -241,8 +248,8 @@ class Problem:
 
     def _layout(self) -> list[ObsField]:
         """The observation layout (:func:`invcore.observation.obs_layout`, shared with the deploy side)."""
-        pairs = obs_layout(self.n_pipe, self.window, self.n_calendar, self.with_period, self.with_lead,
-                           self.with_eoq, n_age=self.n_age, with_room=self.with_room)
+        pairs = obs_layout(self.n_pipe, self.n_lags, self.n_calendar, self.with_period, self.with_lead,
+                           self.with_eoq, n_age=self.n_age, with_room=self.with_room, forecast=self.forecast)
         return [ObsField(i, name, meaning) for i, (name, meaning) in enumerate(pairs)]
 
     def request(self, action, sku: int) -> float:

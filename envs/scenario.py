@@ -47,7 +47,8 @@ YAML layout (every key optional; unknown keys and wrong types are errors)::
     data: {path: demand.csv.gz, items: items.csv, train: 0.7, test: 0.3}
     # an ERP export: data: {path: sales.csv, sep: ";", dayfirst: true, aggregate: sum,
     #                       columns: {date: Datum, sku: Artikel, demand: Menge}}
-    observation: {demand_window: 0, period: false, calendar: auto, lead_time: auto, eoq: auto}
+    observation: {demand_window: 0, period: false, calendar: auto, lead_time: auto, eoq: auto,
+                  forecast: false, forecast_window: 28, forecast_alpha: 0.2}
     action: {mode: units, n: 21, step: 1.0, relative: false}
 """
 
@@ -167,6 +168,15 @@ class ObservationConfig:
     eoq: bool | Literal["auto"] = "auto"
     """Include the SKU's economic lot in periods of demand, sqrt(2 K / (h scale)) ("auto": when an order cost K > 0):
     with a fixed order cost, what separates SKUs that should order in large lots from those that should not."""
+    forecast: bool = False
+    """Include ``forecast_lead`` and ``forecast_error``: simple exponential smoothing (``forecast_alpha``) run over
+    the last ``forecast_window`` demands gives the forecast of demand over the lead time + 1 and the mean absolute
+    one-step error, each / the SKU's demand scale (:func:`invcore.observation.ses_window`)."""
+    forecast_window: int = 28
+    """Periods of demand the forecast fields are computed from (the episodes then carry max(demand_window,
+    forecast_window) periods of history)."""
+    forecast_alpha: float = 0.2
+    """Smoothing constant of the forecast fields' exponential smoothing, in (0, 1]."""
 
 
 @dataclass(frozen=True)
@@ -598,6 +608,13 @@ def _check_values(sc: Scenario) -> None:
     if not isinstance(o.demand_window, int) or not 0 <= o.demand_window <= MAX_DEMAND_WINDOW:
         raise ScenarioError(f"'observation.demand_window' must be an integer in 0..{MAX_DEMAND_WINDOW} (periods of "
                             f"demand in every observation), got {_short(o.demand_window)}")
+    if o.forecast and (not isinstance(o.forecast_window, int) or not 2 <= o.forecast_window <= MAX_DEMAND_WINDOW):
+        raise ScenarioError(f"'observation.forecast_window' must be an integer in 2..{MAX_DEMAND_WINDOW} (periods of "
+                            f"demand the forecast fields smooth), got {_short(o.forecast_window)}")
+    if o.forecast and not (isinstance(o.forecast_alpha, (int, float)) and not isinstance(o.forecast_alpha, bool)
+                           and 0.0 < o.forecast_alpha <= 1.0):
+        raise ScenarioError("'observation.forecast_alpha' must be a number in (0, 1] (the smoothing constant of the "
+                            f"forecast fields), got {_short(o.forecast_alpha)}")
     if sc.data is not None:
         if not sc.data.path:
             raise ScenarioError("'data.path' is required when a 'data' section is given")

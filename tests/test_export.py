@@ -39,6 +39,10 @@ RUNS = {  # name: (algo, extra args)
     "ppo_discrete": ("ppo", ["action.mode=units", "observation.demand_window=2"]),
     "dqn": ("dqn", ["algorithm=DQN"]),
     "qrdqn": ("dqn", ["pack_size=2"]),  # pack size 2: no DP optimum, so no exact-cost evaluation (faster)
+    # the forecast fields, three SKUs of different scales, L = 3 (the (L + 1) factor and two pipeline slots)
+    "ppo_forecast": ("ppo", ["lead_time=3", "demand.mean=[4.0, 9.0, 0.6]", "observation.demand_window=2",
+                             "observation.forecast=true", "observation.forecast_window=5",
+                             "observation.forecast_alpha=0.3"]),
 }
 
 
@@ -85,12 +89,13 @@ def test_parity_with_model_predict(runs, policies, name):
     r = parity(runs[name], policies[name], n=10_000)
     assert r["n"] == 10_000
     assert r["unit_mismatches"] == 0
-    if name == "ppo_continuous":
+    if name in ("ppo_continuous", "ppo_forecast"):
         assert r["head"] == "continuous"
         assert r["max_abs_action_diff"] < 1e-5
     else:
         assert r["action_mismatches"] == 0
-    assert r["algorithm"] == {"ppo_continuous": "PPO", "ppo_discrete": "PPO", "dqn": "DQN", "qrdqn": "QRDQN"}[name]
+    assert r["algorithm"] == {"ppo_continuous": "PPO", "ppo_discrete": "PPO", "dqn": "DQN", "qrdqn": "QRDQN",
+                              "ppo_forecast": "PPO"}[name]
 
 
 @pytest.mark.parametrize("name", ["ppo_continuous", "qrdqn"])
@@ -180,6 +185,10 @@ def test_constrain_matches_kernel():
      "observation.demand_window": 1},
     {"order_cost": 5.0, "holding_cost": 0.05, "demand.mean": [40.0, 4.0, 0.3], "observation.demand_window": 2},
     {"order_cost": 2.0, "holding_cost": 0.0, "observation.eoq": True},
+    {"lead_time": 3, "observation.demand_window": 3, "observation.forecast": True, "observation.forecast_window": 7,
+     "demand.mean": [40.0, 4.0, 0.3], "order_cost": 5.0},
+    {"observation.forecast": True, "observation.forecast_window": 2, "observation.forecast_alpha": 1.0,
+     "observation.demand_window": 4},
 ])
 def test_observations_match_env(overrides):
     """deploy.policyfile.build_observations reproduces BatchSim.observe from the raw state."""
@@ -188,17 +197,18 @@ def test_observations_match_env(overrides):
     sim = BatchSim(problem, eps, initial_state="random", seed=3)
     rng = np.random.default_rng(0)
     names = [f.name for f in problem.obs_fields]
+    H, W = problem.window, problem.n_lags
     for _ in range(12):
         obs = sim.observe()
-        W = problem.window
         t = sim.t
-        lags = eps.demand[t:t + W][::-1].T if W else np.zeros((eps.n, 0))  # column k-1 = k periods ago
+        past = eps.demand[:H + t][::-1].T  # column k-1 = k periods ago
         cal = eps.calendar[eps.cal_offset + t] if problem.n_calendar else None
         got = pf.build_observations(names, net=sim.state[:, kernel.NET].copy(),
                                     pipeline=sim.state[:, kernel.PIPE:kernel.PIPE + problem.n_pipe],
-                                    lags=lags, scale=sim.params[:, kernel.SCALE], lead=sim.params[:, kernel.LEAD],
+                                    lags=past[:, :W], scale=sim.params[:, kernel.SCALE], lead=sim.params[:, kernel.LEAD],
                                     lead_norm=problem.lead_norm, calendar=cal,
-                                    order_cost=sim.params[:, kernel.ORDER_COST], holding_cost=sim.params[:, kernel.HOLD])
+                                    order_cost=sim.params[:, kernel.ORDER_COST], holding_cost=sim.params[:, kernel.HOLD],
+                                    recent=past, forecast=problem.forecast)
         np.testing.assert_array_equal(got, obs)
         sim.step(rng.integers(0, 12, eps.n).astype(float))
 
@@ -325,6 +335,64 @@ def test_history_file_equals_lag_columns(policies, tmp_path, capsys):
     np.testing.assert_array_equal(da["requested_qty"], db["requested_qty"])
 
 
+def test_forecast_policy_recommends_from_history_as_the_env_observes(runs, policies, tmp_path):
+    """A policy with the forecast fields: recommend's observation, rebuilt from a state file and a --history
+    file of the episode's demand so far, is the env's (kernel's) float32 bit for bit, for every SKU at several
+    periods; too short a history is padded with the SKU's scale as the env pads it; without --history and
+    without demand_lag_1 .. F it is a one-line error."""
+    pol = rec.load_policy(policies["ppo_forecast"])
+    assert pol.meta["obs_names"][-2:] == ["forecast_lead", "forecast_error"]
+    assert pol.meta["observation"]["forecast_window"] == 5 and pol.meta["observation"]["forecast_alpha"] == 0.3
+    problem = load_run(runs["ppo_forecast"]).problem()
+    H = problem.window
+    eps = make_episodes(problem, n=3, periods=20, seed=5)  # SKU j in episode j
+    assert eps.sku.tolist() == [0, 1, 2]
+    sim = BatchSim(problem, eps, initial_state="random", seed=2)
+    rng = np.random.default_rng(1)
+    days = np.arange(np.datetime64("2024-01-01"), np.datetime64("2024-01-01") + H + 20)
+    names = [problem.sku_name(j) for j in range(3)]
+    for t in range(12):
+        if t in (0, 5, 11):
+            rows = [{"sku": names[j], "on_hand": sim.state[j, kernel.NET],
+                     **{f"in_transit_{k + 1}": sim.state[j, kernel.PIPE + k] for k in range(problem.n_pipe)}}
+                    for j in range(3)]
+            state = _write_state(tmp_path, rows, f"state{t}.csv")
+            skip = 3 if t == 0 else 0  # t = 0: the first 3 periods left out (fewer than F known before t = 2)
+            hist = pd.DataFrame([{"date": str(days[r]), "sku": names[j], "demand": eps.demand[r, j]}
+                                 for j in range(3) for r in range(skip, H + t)])
+            hist.to_csv(tmp_path / "hist.csv", index=False)
+            st = rec.read_state(pol, state, history=tmp_path / "hist.csv")
+            got = rec.observations(pol, st)
+            want = sim.observe()
+            if skip:  # the env's view of that history: the missing periods are the SKU's scale
+                e2 = make_episodes(problem, n=3, periods=20, seed=5)
+                e2.demand[:skip] = problem.params[:3, kernel.SCALE][None, :]
+                s2 = BatchSim(problem, e2, initial_state="random", seed=2)
+                want = s2.observe()
+            np.testing.assert_array_equal(got, want, err_msg=f"t={t}")
+            assert rec.policy_orders(pol, st)[0].shape == (3,)
+        sim.step(rng.integers(0, 12, 3).astype(float))
+    with pytest.raises(rec.DeployError, match="forecast fields smooth the last 5 periods of demand; give --history"):
+        rec.read_state(pol, _write_state(tmp_path, [{**rows[0], "demand_lag_1": 1, "demand_lag_2": 2}], "s.csv"))
+
+
+def test_policy_exported_before_the_forecast_fields_recommends(policies, tmp_path, capsys):
+    """A policy file whose observation metadata has no forecast_window / forecast_alpha (exported before the
+    forecast fields existed) loads and recommends the same orders."""
+    src = policies["ppo_discrete"]
+    meta = rec.load_policy(src).meta
+    assert meta["observation"]["forecast_window"] == 0 and meta["observation"]["forecast_alpha"] is None
+    old_ob = {k: v for k, v in meta["observation"].items() if not k.startswith("forecast")}
+    old = _tampered(src, tmp_path / "old.onnx", observation=old_ob)
+    state, items = _write_state(tmp_path, STATE), _write_state(tmp_path, ITEMS, "items.csv")
+    outs = []
+    for pol in (src, old):
+        outs.append(tmp_path / f"{pol.stem}.csv")
+        p = _recommend(capsys, "--policy", pol, "--state", state, "--items", items, "--out", outs[-1])
+        assert p.returncode == 0, p.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(outs[0]), pd.read_csv(outs[1]))
+
+
 def test_deploy_path_imports_no_torch(policies, tmp_path):
     """The deploy path loads numpy, pandas and onnxruntime only, and never unpickles."""
     state = _write_state(tmp_path, STATE)
@@ -374,6 +442,9 @@ BAD_CASES = {
     "obs names": ({"meta": {"obs_names": ["on_hand", "pipeline_1", "inventory_level"]}},
                   "field(s) 'inventory_level' that observation layout version 1 does not define"),
     "obs size": ({"meta": {"obs_names": ["on_hand", "inventory_position"]}}, "does not match the observation"),
+    "forecast window": ({"meta": {"obs_names": ["on_hand", "pipeline_1", "inventory_position", "forecast_lead"]}},
+                        "corrupt policy metadata (forecast_window must be >= 2 and forecast_alpha a number in (0, 1], got 0 "
+                        "and None)"),
     "not a policy": ({"policy": "garbage"}, "not a valid ONNX model"),
 }
 

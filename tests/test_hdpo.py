@@ -73,7 +73,9 @@ def test_twin_matches_engine(case, order_up_to):
     ("lost-sales-L3-p9", {}),
     ("demo", {}),
     ("lost-sales-L2-p9", {"observation.demand_window": 3, "observation.period": True}),
-], ids=["zipkin", "demo-calendar-lags", "lags-period"])
+    ("demo", {"observation.forecast": True, "observation.forecast_window": 9, "observation.forecast_alpha": 0.3,
+              "observation.period": True, "lead_time": 3}),
+], ids=["zipkin", "demo-calendar-lags", "lags-period", "forecast"])
 def test_twin_observation_matches_engine(scenario, overrides):
     """The twin's observation (state part + exogenous fields) is the engine's, float32 bit for bit."""
     pb = Problem(scenario, **overrides)
@@ -222,6 +224,19 @@ def test_evaluate_export_recommend(hdpo_run, tmp_path):
     assert rec.main(["--policy", str(out), "--state", str(state), "--items", str(items), "--out", str(orders)]) == 0
     df = pd.read_csv(orders)
     assert df["order_qty"].iloc[0] > df["order_qty"].iloc[1]  # low stock orders more than high stock
+
+
+def test_forecast_fields_train_and_export(tmp_path):
+    """HDPO trains on an observation with the forecast fields (computed by the twin's exogenous features) and
+    its ONNX export recommends the policy's orders on the env's observations."""
+    from agents.export import export_run, parity
+
+    run = _train(tmp_path / "run", "observation.forecast=true", "observation.forecast_window=6", steps=40 * 128 * 2)
+    assert load_run(run).problem().obs_fields[-1].name == "forecast_error"
+    meta = export_run(run, tmp_path / "fc.onnx")
+    assert meta["obs_names"][-2:] == ["forecast_lead", "forecast_error"]
+    r = parity(run, tmp_path / "fc.onnx", n=2000)
+    assert r["unit_mismatches"] == 0 and r["max_abs_action_diff"] < 1e-5
 
 
 @pytest.mark.parametrize("options", [(), ("hp.lot=eoq",),

@@ -23,7 +23,14 @@ from envs.problem import Problem
 from invcore import constraints as C
 from invcore.atomic import atomic_open, atomic_write_bytes, atomic_write_text
 from invcore.calendar import calendar_features
-from invcore.observation import KNOWN_FIELDS, OBS_LAYOUT_VERSION, known_field, obs_layout
+from invcore.observation import (
+    KNOWN_FIELDS,
+    OBS_LAYOUT_VERSION,
+    forecast_fields,
+    known_field,
+    obs_layout,
+    ses_window,
+)
 from invcore.tables import TableError, number_column, read_table, sku_column
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,12 +171,14 @@ SCENARIOS = {  # id: (scenario, overrides)
                                             "demand.start_date": "2024-02-27"}),
     "demo-no-calendar": ("demo", {"observation.calendar": False, "observation.demand_window": 0}),
     "backorder-L10": ("backorder-L10-b9", {"observation.period": True, "observation.lead_time": False}),
+    "forecast": ("lost-sales-L2-p9", {"observation.demand_window": 2, "observation.forecast": True,
+                                      "observation.lead_time": True}),
 }
 
 
 def _check_layout(problem: Problem) -> list[str]:
-    pairs = obs_layout(problem.n_pipe, problem.window, problem.n_calendar, problem.with_period, problem.with_lead,
-                       problem.with_eoq, n_age=problem.n_age, with_room=problem.with_room)
+    pairs = obs_layout(problem.n_pipe, problem.n_lags, problem.n_calendar, problem.with_period, problem.with_lead,
+                       problem.with_eoq, n_age=problem.n_age, with_room=problem.with_room, forecast=problem.forecast)
     assert [name for name, _ in pairs] == [f.name for f in problem.obs_fields]
     assert pairs == [(f.name, f.meaning) for f in problem.obs_fields]
     assert [f.index for f in problem.obs_fields] == list(range(len(pairs)))
@@ -187,6 +196,12 @@ def test_obs_layout_matches_problem(case):
                          "calendar_dow_sin", "calendar_dow_cos", "period", "lead_time"]
     if case == "demo":  # a fixed order cost: the economic lot is observed (after lead_time)
         assert names[-1] == "eoq_cover"
+    if case == "forecast":  # after lead_time; the history covers the longer of the two windows
+        assert names[-5:] == ["demand_lag_2", "demand_lag_1", "lead_time", "forecast_lead", "forecast_error"]
+        pb = Problem(scenario, **overrides)
+        assert (pb.n_lags, pb.n_forecast, pb.window, pb.forecast) == (2, 28, 28, (28, 0.2))
+    else:
+        assert not any(n.startswith("forecast") for n in names)
 
 
 def test_obs_layout_matches_problem_on_weekly_data(weekly_data):
@@ -201,12 +216,38 @@ def test_obs_layout_matches_problem_on_weekly_data(weekly_data):
 def test_known_fields():
     assert OBS_LAYOUT_VERSION == 1
     for name in ("on_hand", "pipeline_1", "pipeline_12", "demand_lag_3", "calendar_dow_cos", "period", "lead_time",
-                 "on_hand_age_0", "on_hand_age_7", "shared_room", "eoq_cover"):
+                 "on_hand_age_0", "on_hand_age_7", "shared_room", "eoq_cover", "forecast_lead", "forecast_error"):
         assert known_field(name), name
     for name in ("pipeline_0", "pipeline_x", "demand_lag_", "calendar_year_sin", "inventory_level", "Period",
                  "on_hand_age_", "on_hand_age_x", "shared_room_1"):
         assert not known_field(name), name
-    assert len(KNOWN_FIELDS) == 13
+    assert len(KNOWN_FIELDS) == 15
+
+
+def test_ses_window_is_the_forecast_engines_ses():
+    """invcore.observation.ses_window = the SES engine of the forecast baselines (started at the window's mean)
+    run over the window, float64 bit for bit; the error is the mean |one-step error|; forecast_fields pads
+    missing periods with the scale and scales by (L + 1) / scale."""
+    from baselines.forecast_engines import _SESEngine
+
+    rng = np.random.default_rng(4)
+    y = rng.poisson(3.0, (6, 11)).astype(float)
+    mean = sum(y[:, k] for k in range(11)) / 11  # summed left to right
+    for a in (0.05, 0.2, 0.5, 1.0):
+        eng = _SESEngine(np.full(6, a), mean)
+        err = np.zeros(6)
+        for k in range(11):
+            err += np.abs(y[:, k] - eng.level)
+            eng.update(y[:, k])
+        level, mae = ses_window(y, a)
+        np.testing.assert_array_equal(level, eng.level)
+        np.testing.assert_allclose(mae, err / 11, rtol=1e-15)
+    assert ses_window(np.array([[2.0, 2.0, 2.0]]), 0.4) == (2.0, 0.0)
+    recent = np.array([[1.0, 3.0, np.nan], [2.0, 2.0, 2.0]])  # column k-1 = k periods ago
+    lead_fc, err = forecast_fields(recent, np.array([2.0, 4.0]), np.array([1.0, 0.0]), 4, 0.5)
+    lv, e = ses_window(np.array([[2.0, 2.0, 3.0, 1.0], [4.0, 2.0, 2.0, 2.0]]), 0.5)
+    np.testing.assert_array_equal(lead_fc, lv * np.array([2.0, 1.0]) / np.array([2.0, 4.0]))
+    np.testing.assert_array_equal(err, e / np.array([2.0, 4.0]))
 
 
 # ----------------------------------------------------------------------------------------- tables

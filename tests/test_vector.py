@@ -132,6 +132,10 @@ PARITY_CASES = {
     "random-lead-times-crossing-backorder": ("random-lead-demo", {"crossing": True, "mode": "backorder"}),
     "perishable-fifo": ("perishable-demo", {}),
     "perishable-lifo-L0-backorder": ("perishable-demo", {"issuing": "lifo", "lead_time": 0, "mode": "backorder"}),
+    "forecast-window-backorder": ("backorder-L3-b9", {"observation": {"demand_window": 2, "period": True,
+                                                                       "forecast": True, "forecast_window": 5}}),
+    "forecast-perishable": ("perishable-demo", {"observation": {"forecast": True, "forecast_window": 3,
+                                                                "forecast_alpha": 0.6}}),
     "shared-capacity-one-sku": ("lost-sales-L2-p9", {"shared": {"capacity": 25.0, "budget": 40.0}, "unit_cost": 3.0,
                                                      "pack_size": 2}),
 }
@@ -176,11 +180,14 @@ def data_overrides(data_files, window="test", mode="lost_sales", **extra):
             "action": {"relative": True, "step": 0.5, "n": 11}, **extra}
 
 
-@pytest.mark.parametrize("mode", ["lost_sales", "backorder"])
+@pytest.mark.parametrize("mode", ["lost_sales", "backorder", "forecast"])
 def test_parity_data_per_sku_parameters_default_source(data_files, mode):
     """Deterministic replay of every SKU's test window: the default episode source of the vector env reproduces
-    the single env exactly (per-SKU lead times 0..4, costs, moq, pack sizes; different window lengths)."""
-    kw = data_overrides(data_files, mode=mode)
+    the single env exactly (per-SKU lead times 0..4, costs, moq, pack sizes; different window lengths; forecast:
+    the forecast fields over 20 periods, longer than some SKUs' history before the window)."""
+    kw = data_overrides(data_files, mode="lost_sales" if mode == "forecast" else mode)
+    if mode == "forecast":
+        kw["observation"] = {**kw["observation"], "forecast": True, "forecast_window": 20}
     vec = VectorInventoryEnv(None, "lost-sales-L2-p9", info="dicts", **kw)
     pb = vec.problem
     n = vec.num_envs
