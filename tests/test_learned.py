@@ -40,7 +40,7 @@ def _data(tmp_path, test_scale: float = 1.0, val_scale: float = 1.0, skus: int =
 
 def _engine_features(pb: Problem, y: np.ndarray, t: int) -> np.ndarray:
     """Features of origin t of one SKU's series y (calendar row of y_0 = 0)."""
-    eng = LR._FeatureEngine(*LR.features_for(pb), np.array([2]), np.array([0]))
+    eng = LR._FeatureEngine(*LR.features_for(pb), np.array([0]), np.array([2]), np.array([0]))
     for s in range(t):
         eng.update(y[s:s + 1])
     return eng.features()[0][0]
@@ -48,7 +48,7 @@ def _engine_features(pb: Problem, y: np.ndarray, t: int) -> np.ndarray:
 
 def test_features_are_the_stated_statistics_of_the_past(tmp_path):
     pb = _data(tmp_path)
-    spec, _ = LR.features_for(pb)
+    spec = LR.features_for(pb)[0]
     assert spec.season == 12 and spec.dated and not spec.daily and spec.n_calendar == 2 and spec.lags == tuple(range(1, 9)) + (12,)
     y = np.array([0.0, 2, 0, 4, 1, 0, 3, 0, 0, 5])
     X = _engine_features(pb, y, 10)
