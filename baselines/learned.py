@@ -41,7 +41,7 @@ from functools import partial
 import numpy as np
 
 from envs.problem import Problem
-from invcore.forecast_features import CovariateTable, Features
+from invcore.forecast_features import CovariateTable, Features, gru_inputs as _gru_inputs, scale as _scale
 
 from .base import TrainData
 from .forecast import ForecastPolicy, SafetyStock, season_length
@@ -299,7 +299,7 @@ class LGBMForecast(_LearnedForecast):
         spec = self._spec()[0]
         if not spec.dated:
             raise ValueError("a parametric scenario has no dates for the calendar features: export a data scenario")
-        return {"features": spec.to_json(), "model": self.model_text(),
+        return {"features": spec.to_json(), "model": self.model_text(), "freq": self.problem.source.data.freq,
                 "safety_stock": [float(v) for v in self.safety_stock],
                 "rule": "order up to S = (L+1) * max(model(features of the history), 0) * s + safety_stock, s = the "
                         "SKU's mean demand over its history (invcore.forecast_features)"}
@@ -350,21 +350,6 @@ class _GRUEngine:
                 out = self.net.head_out(self.h[0], torch.from_numpy(self.lh.astype(np.float32))).numpy()
             self._cached = np.maximum(out.astype(np.float64), 0.0) * _scale(self.total, self.count)
         return self._cached
-
-
-def _scale(total: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """The expanding mean of the values seen (1 while it is 0): the unit of the GRU's inputs and targets."""
-    return np.where((count > 0) & (total > 0), total / np.maximum(count, 1), 1.0)
-
-
-def _gru_inputs(y, total, count, calendar: np.ndarray) -> np.ndarray:
-    """The GRU's input after value y (elementwise over any shape [...]; total / count include y; calendar
-    [..., c] = what is known of the next period, as for the LightGBM features: its calendar and covariate
-    columns, :func:`_known`): y / s, log1p(s), [y > 0], log1p(count) and those (a covariate mean of no value,
-    NaN, is 0 here). float32 [..., 4 + c]."""
-    s = _scale(total, count)
-    x = np.stack([y / s, np.log1p(s), (y > 0).astype(np.float64), np.log1p(count)], axis=-1)
-    return np.nan_to_num(np.concatenate([x, calendar], axis=-1), nan=0.0).astype(np.float32)
 
 
 def _gru_net(d: int, hidden: int):
@@ -470,6 +455,24 @@ class GRUForecast(_LearnedForecast):
             return net
         finally:
             torch.set_num_threads(threads)
+
+
+    def gru_weights(self) -> dict[str, np.ndarray]:
+        """The fitted GRU's and head's weights (float32, torch's names and gate order r, z, n) for the ONNX graph
+        ``agents.export.build_gru_onnx`` builds."""
+        return {k: v.detach().numpy().astype(np.float32) for k, v in self.model.state_dict().items()}
+
+    def export_payload(self) -> dict:
+        """What a deployed GRU policy needs besides the SKU table and the ONNX graph (``agents.export --baseline
+        gru_quantile``, ``kind: gru``; :mod:`deploy.learned` reads it): the features (calendar, covariates),
+        the hidden size, the period grid and each SKU's safety stock."""
+        spec = features_for(self.problem)[0]
+        if not spec.dated:
+            raise ValueError("a parametric scenario has no dates for the calendar features: export a data scenario")
+        return {"features": spec.to_json(), "gru": {"hidden": self.hidden}, "freq": self.problem.source.data.freq,
+                "safety_stock": [float(v) for v in self.safety_stock],
+                "rule": "order up to S = (L+1) * max(GRU head after the history, 0) * s + safety_stock, s = the "
+                        "SKU's mean demand over its history (invcore.forecast_features.gru_inputs)"}
 
 
 LEARNED_POLICIES = {

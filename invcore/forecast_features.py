@@ -276,3 +276,20 @@ def covariate_values(col, kind: str, where, column: str) -> np.ndarray:
         return np.where(empty, np.nan, num)
     return np.where(empty, 0.0, num)
 
+
+# ---------------------------------------------------------------------------------- the GRU's inputs
+
+
+def scale(total: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """The expanding mean of the values seen (1 while it is 0): the unit of the GRU's inputs and targets."""
+    return np.where((count > 0) & (total > 0), total / np.maximum(count, 1), 1.0)
+
+
+def gru_inputs(y, total, count, calendar: np.ndarray) -> np.ndarray:
+    """The GRU's input after value y (elementwise over any shape [...]; total / count include y; calendar
+    [..., c] = what is known of the next period, as for the LightGBM features: its calendar and covariate
+    columns, :func:`baselines.learned._known`): y / s, log1p(s), [y > 0], log1p(count) and those (a covariate mean of no value,
+    NaN, is 0 here). float32 [..., 4 + c]."""
+    s = scale(total, count)
+    x = np.stack([y / s, np.log1p(s), (y > 0).astype(np.float64), np.log1p(count)], axis=-1)
+    return np.nan_to_num(np.concatenate([x, calendar], axis=-1), nan=0.0).astype(np.float32)

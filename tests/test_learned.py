@@ -21,21 +21,37 @@ SMALL_GRU = {"steps": 20, "hidden": 8, "batch": 8}
 LEARNED = [pytest.param(LR.LGBMForecast, SMALL, id="lgbm"), pytest.param(LR.GRUForecast, SMALL_GRU, id="gru")]
 
 
-def _data(tmp_path, test_scale: float = 1.0, val_scale: float = 1.0, skus: int = 12):
+COVARIATES = ["price", "snap", "event"]
+
+
+def _data(tmp_path, test_scale: float = 1.0, val_scale: float = 1.0, skus: int = 12, covariates: bool = False,
+          test_price: float = 1.0):
     """Monthly data, 120 months (test from 2008-01: the last 24; val the 24 before), Poisson demand with a
-    season; the validation and test windows scaled."""
+    season; the validation and test windows scaled. `covariates`: with M5's columns price (a discount of 30 %
+    in a fifth of the months doubles demand; the test window's prices times `test_price`), snap (0/1) and
+    event (text, mostly empty), read as data.covariates [price, snap, event]."""
     rng = np.random.default_rng(1)
     dates = pd.date_range("2000-01-01", periods=120, freq="MS")
     season = 1 + 0.5 * np.sin(2 * np.pi * np.arange(120) / 12)
     rows = []
     for k in range(skus):
-        demand = rng.poisson((1 + k % 4) * season).astype(float)
+        promo = rng.random(120) < 0.2
+        mean = (1 + k % 4) * season * (np.where(promo, 2.0, 1.0) if covariates else 1.0)
+        demand = rng.poisson(mean).astype(float)
         demand[72:96] = np.rint(demand[72:96] * val_scale)
         demand[96:] = np.rint(demand[96:] * test_scale)
-        rows.append(pd.DataFrame({"date": dates, "sku": f"P{k}", "demand": demand}))
-    path = tmp_path / f"d_{test_scale:g}_{val_scale:g}.csv"
+        df = pd.DataFrame({"date": dates, "sku": f"P{k}", "demand": demand})
+        if covariates:
+            price = (2.0 + k) * np.where(promo, 0.7, 1.0)
+            price[96:] *= test_price
+            df["price"] = price
+            df["snap"] = (np.arange(120) % 3 == k % 3).astype(int)
+            df["event"] = np.where(np.arange(120) % 12 == 11, "Christmas|NewYear", "")
+        rows.append(df)
+    path = tmp_path / f"d_{test_scale:g}_{val_scale:g}{'_c%g' % test_price if covariates else ''}.csv"
     pd.concat(rows).to_csv(path, index=False)
-    return Problem("lost-sales-L2-p9", **{"data.path": str(path), "data.test": "2008-01-01", "lead_time": 1})
+    extra = {"data.covariates": COVARIATES} if covariates else {}
+    return Problem("lost-sales-L2-p9", **{"data.path": str(path), "data.test": "2008-01-01", "lead_time": 1, **extra})
 
 
 def _engine_features(pb: Problem, y: np.ndarray, t: int) -> np.ndarray:
