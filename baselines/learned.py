@@ -209,7 +209,10 @@ class _LearnedForecast(ForecastPolicy):
 
     def _model_text(self) -> str:
         # no CPU-s here: a description is a fact of the fit (the same in a chunked evaluation); ``model_cpu_s`` has it
-        return f"{self.model_label} on {self.n_rows:,} rows of all SKUs"
+        cov = getattr(self.problem.source, "covariates", None)
+        known = "" if cov is None else ", covariates " + ", ".join(
+            f"{c} ({k})" for c, k in zip(cov.names, cov.kinds, strict=True))
+        return f"{self.model_label} on {self.n_rows:,} rows of all SKUs{known}"
 
 
 class LGBMForecast(_LearnedForecast):
