@@ -41,7 +41,9 @@ from functools import partial
 import numpy as np
 
 from envs.problem import Problem
-from invcore.forecast_features import CovariateTable, Features, gru_inputs as _gru_inputs, scale as _scale
+from invcore.forecast_features import CovariateTable, Features
+from invcore.forecast_features import gru_inputs as _gru_inputs
+from invcore.forecast_features import scale as _scale
 
 from .base import TrainData
 from .forecast import ForecastPolicy, SafetyStock, season_length

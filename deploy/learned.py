@@ -26,7 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from invcore.forecast_features import CovariateTable, Features, covariate_values, gru_inputs, history_inputs, scale
+from invcore.forecast_features import (
+    CovariateTable,
+    Features,
+    covariate_values,
+    gru_inputs,
+    history_inputs,
+    scale,
+)
 
 from .errors import DeployError
 

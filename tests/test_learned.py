@@ -49,7 +49,8 @@ def _data(tmp_path, test_scale: float = 1.0, val_scale: float = 1.0, skus: int =
             df["snap"] = (np.arange(120) % 3 == k % 3).astype(int)
             df["event"] = np.where(np.arange(120) % 12 == 11, "Christmas|NewYear", "")
         rows.append(df)
-    path = tmp_path / f"d_{test_scale:g}_{val_scale:g}{'_c%g' % test_price if covariates else ''}.csv"
+    tag = f"_c{test_price:g}" if covariates else ""
+    path = tmp_path / f"d_{test_scale:g}_{val_scale:g}{tag}.csv"
     pd.concat(rows).to_csv(path, index=False)
     extra = {"data.covariates": COVARIATES} if covariates else {}
     return Problem("lost-sales-L2-p9", **{"data.path": str(path), "data.test": "2008-01-01", "lead_time": 1, **extra})
