@@ -4,6 +4,8 @@ Usage::
 
     python -m agents.export RUN_DIR --out policy.onnx [--model auto|best|model|checkpoint] [--best] [--check]
     python -m agents.export --baseline base_stock (RUN_DIR | --scenario NAME [KEY=VALUE ...]) --out base_stock.json
+    python -m agents.export --baseline lgbm_quantile --scenario configs/m5_tiny.yaml --out lgbm.json
+    python -m agents.export --baseline gru_quantile --scenario configs/m5_tiny.yaml --out gru.onnx
 
 The ONNX graph is built by hand with ``onnx.helper`` from the SB3 weights rather than traced with
 ``torch.onnx.export``: the networks are small MLPs (Gemm + Tanh/ReLU), so the graph is a handful of nodes,
@@ -590,8 +592,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m agents.export") -
     ap.add_argument("--no-sidecar", action="store_true", help="do not write the readable OUT.json beside OUT")
     ap.add_argument("--check", action="store_true", help="parity check on up to 10,000 evaluation observations "
                     "before writing (a mismatch writes nothing)")
-    ap.add_argument("--baseline", help=f"export a classical baseline instead ({', '.join(LEVEL_BASELINES + LEARNED_BASELINES)}), "
-                                       "fitted on the run's scenario or --scenario")
+    ap.add_argument("--baseline", help=f"export a baseline instead, fitted on the run's scenario or --scenario: "
+                                       f"a level table .json ({', '.join(LEVEL_BASELINES)}), a LightGBM forecaster "
+                                       ".json (lgbm_quantile, lgbm_quantile_tuned) or a GRU forecaster .onnx "
+                                       "(gru_quantile, gru_quantile_tuned); the learned ones read the scenario's "
+                                       "known covariates too (data.covariates=...; recommend --covariates)")
     ap.add_argument("--scenario", help="scenario for --baseline (instead of a run folder)")
     args = ap.parse_args(argv)
     try:

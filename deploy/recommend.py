@@ -3,8 +3,10 @@
 Usage::
 
     python -m deploy.recommend --policy policy.onnx --state state.csv --out orders.csv
-        [--items items.csv] [--history demand.csv] [--date YYYY-MM-DD] [--service-level 0.95]
+        [--items items.csv] [--history demand.csv] [--date YYYY-MM-DD] [--covariates known.csv]
+        [--service-level 0.95]
     python -m deploy.recommend --policy base_stock.json --state state.csv --out orders_base_stock.csv
+    python -m deploy.recommend --policy gru.onnx --state state.csv --history demand.csv --date 2016-04-25 ...
 
 ``--policy`` is an ONNX agent exported by ``python -m agents.export RUN_DIR --out policy.onnx`` or a classical
 baseline's levels exported by ``python -m agents.export --baseline base_stock ... --out base_stock.json``; the
@@ -264,7 +266,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m deploy.recommend"
 
     ap = argparse.ArgumentParser(prog=prog, formatter_class=HelpFormatter,
                                  description="Recommend orders per SKU from an exported policy (see docs/deploy.md).")
-    ap.add_argument("--policy", required=True, help="policy.onnx (agent) or a baseline's levels .json")
+    ap.add_argument("--policy", required=True, help="policy.onnx (agent; gru_quantile), a baseline's levels .json "
+                    "or a LightGBM .json")
     ap.add_argument("--state", required=True, help="state file: one row per SKU (CSV, CSV.gz or Parquet)")
     ap.add_argument("--out", required=True, help="orders CSV to write")
     ap.add_argument("--items", help="per-SKU parameters: new SKUs (demand_scale, lead_time, ...) and overrides")

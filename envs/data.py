@@ -47,6 +47,17 @@ are still read from a column of their own name when there is one) and be rescale
 SKU without an item row gets NaN (the scenario's default applies); an item row whose SKU is not in the demand
 data is an error unless ``ignore_unknown_skus=True``.
 
+Known covariates
+----------------
+``load_covariates(path, data, [price, snap, event])`` (a scenario's ``data: covariates:``) reads further columns
+of the same demand file onto its [SKU, period] grid for the learned forecasters (:class:`Covariates`; NaN where
+a SKU has no row): values known when the order is placed (a price list, promotions, SNAP days, events). A
+column's kind (:data:`invcore.forecast_features.COVARIATE_KINDS`) is given (``{price: level, event: flag}``) or
+inferred from a list: text (M5's ``event``, names joined by ``|``) is a ``flag``, 1 where the cell is not empty;
+numbers that are all 0 or 1 a ``flag``; other numbers a ``level`` (> 0; a price). A missing column, a text cell
+in a column of numbers, a level <= 0 or an unknown kind is an error naming the file, column and row; a wide or
+summed file has no per-row covariates.
+
 Splits
 ------
 :func:`split_windows` cuts the global grid into three consecutive windows ``train | val | test``, each a

@@ -39,7 +39,6 @@ from typing import Any
 import numpy as np
 
 from .calendar import calendar_features
-from .tables import excerpt
 
 FEATURES_VERSION = 1
 """Bumped when a feature changes meaning: a policy file records it, deploy refuses another version (the
@@ -253,8 +252,11 @@ def covariate_kind(col, kind: str | None, where, column: str) -> str:
 def covariate_values(col, kind: str, where, column: str) -> np.ndarray:
     """A covariate column as float64 (NaN = no value), checked: ``level`` numbers > 0 (empty = NaN); ``flag``
     finite numbers (empty = 0), or 1 / 0 for the non-empty / empty cells of a text column. A cell that is not a
-    number in a column of numbers is an error naming the file, column and row (`where`)."""
+    number in a column of numbers is an error naming the file, column and row (`where`). Pandas (a Series
+    `col`) is imported by the callers' table readers, not here."""
     import pandas as pd
+
+    from .tables import excerpt
 
     text = col.astype("string").str.strip()
     empty = (text.isna() | (text == "")).to_numpy()
