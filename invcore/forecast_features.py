@@ -230,38 +230,47 @@ class CovariateTable:
         return out
 
 
+def _parse_cells(col) -> tuple[np.ndarray, np.ndarray]:
+    """(empty [R] bool, number [R] float64: NaN where the cell is not a finite number) of a table column (a
+    pandas Series, read by the callers' table readers: no pandas import here); each distinct text is parsed
+    once."""
+    raw = col.to_numpy(dtype=object)
+    keys, inv = np.unique(np.array(["" if v is None or (isinstance(v, float) and v != v) else str(v).strip()
+                                    for v in raw], dtype=object), return_inverse=True)
+    nums = np.full(len(keys), np.nan)
+    for j, k in enumerate(keys):
+        try:
+            nums[j] = float(k)
+        except ValueError:
+            pass
+    nums[~np.isfinite(nums)] = np.nan
+    empty = np.array([k == "" for k in keys], dtype=bool)
+    return empty[inv], nums[inv]
+
+
 def covariate_kind(col, kind: str | None, where, column: str) -> str:
     """The kind of a covariate column (:data:`COVARIATE_KINDS`): `kind` when given (checked), else inferred:
     a text column (no cell a number) is a ``flag`` (1 where not empty), a numeric one a ``flag`` when every value
     is 0 or 1, else a ``level``. `where` (:class:`invcore.tables.Where`) names the rows in errors."""
-    import pandas as pd
-
     if kind is not None:
         if kind not in COVARIATE_KINDS:
             raise where.error(f"{where.source}: covariate {column!r} has kind {kind!r}; expected one of "
                               f"{', '.join(COVARIATE_KINDS)}")
         return kind
-    num = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    filled = ~col.isna().to_numpy() & (col.astype(str).str.strip() != "").to_numpy()
-    if not np.isfinite(num[filled]).any():
+    empty, num = _parse_cells(col)
+    v = num[~empty & np.isfinite(num)]
+    if v.size == 0:
         return "flag"
-    v = num[np.isfinite(num)]
     return "flag" if np.isin(v, (0.0, 1.0)).all() else "level"
 
 
 def covariate_values(col, kind: str, where, column: str) -> np.ndarray:
     """A covariate column as float64 (NaN = no value), checked: ``level`` numbers > 0 (empty = NaN); ``flag``
     finite numbers (empty = 0), or 1 / 0 for the non-empty / empty cells of a text column. A cell that is not a
-    number in a column of numbers is an error naming the file, column and row (`where`). Pandas (a Series
-    `col`) is imported by the callers' table readers, not here."""
-    import pandas as pd
-
+    number in a column of numbers is an error naming the file, column and row (`where`)."""
     from .tables import excerpt
 
-    text = col.astype("string").str.strip()
-    empty = (text.isna() | (text == "")).to_numpy()
-    num = pd.to_numeric(text.where(~text.isna(), None), errors="coerce").to_numpy(dtype=np.float64,
-                                                                                na_value=np.nan)
+    empty, num = _parse_cells(col)
     bad_text = ~empty & ~np.isfinite(num)
     if kind == "flag" and not np.isfinite(num[~empty]).any():
         return (~empty).astype(np.float64)  # a text column: 1 where the cell holds something
