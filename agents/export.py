@@ -457,7 +457,6 @@ def _export_learned(name: str, problem, out: str | Path, scenario_info: dict[str
     ``gru``."""
     from baselines.base import fit_window, train_data
     from baselines.evaluation import make_policies
-    from invcore.forecast_features import Features
 
     gru = name.startswith("gru")
     want = ".onnx" if gru else ".json"
@@ -465,6 +464,15 @@ def _export_learned(name: str, problem, out: str | Path, scenario_info: dict[str
         raise ExportError(f"--out {out}: baseline {name!r} is written as a {want} file; expected --out ending in {want}")
     (pol,) = make_policies([name], problem)
     pol.fit(problem, train_data(problem, window=fit_window(problem, "test")))
+    return write_learned(pol, problem, out, scenario_info)
+
+
+def write_learned(pol, problem, out: str | Path, scenario_info: dict[str, Any]) -> dict[str, Any]:
+    """Write a fitted learned forecaster (:func:`_export_learned`) as its policy file; returns the metadata."""
+    from invcore.forecast_features import Features
+
+    name = pol.name
+    gru = name.startswith("gru")
     try:
         payload = pol.export_payload()
     except ValueError as e:

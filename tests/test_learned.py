@@ -391,13 +391,22 @@ def test_export_and_recommend_with_covariates(tmp_path, name, cls, rtol):
     from deploy.errors import DeployError
     from deploy.recommend import run
 
+    from agents.export import write_learned
+
     pb = _data(tmp_path, covariates=True)
     path = Path(pb.scenario.data.path)
     out = tmp_path / ("p.onnx" if name.startswith("gru") else "p.json")
-    assert export_main(["--baseline", name, "--scenario", "lost-sales-L2-p9", f"data.path={path}",
-                        "data.test='2008-01-01'", "lead_time=1", "data.covariates=[price,snap,event]",
-                        "--out", str(out)]) == 0
-    eps, first = _first_targets(cls().fit(pb, train_data(pb, window="fit")), pb)
+    pol = cls().fit(pb, train_data(pb, window="fit"))
+    if name.startswith("gru"):  # the fitted policy written directly (one GRU fit; the CLI path: lgbm)
+        write_learned(pol, pb, out, {})
+        assert export_main(["--baseline", name, "--scenario", "lost-sales-L2-p9", f"data.path={path}",
+                            "--out", str(tmp_path / "gru.json")]) == 2  # refused before fitting: not .onnx
+        assert not (tmp_path / "gru.json").exists()
+    else:
+        assert export_main(["--baseline", name, "--scenario", "lost-sales-L2-p9", f"data.path={path}",
+                            "data.test='2008-01-01'", "lead_time=1", "data.covariates=[price,snap,event]",
+                            "--out", str(out)]) == 0
+    eps, first = _first_targets(pol, pb)
     df = pd.read_csv(path)
     df[df["date"] < "2008-01-01"].to_csv(tmp_path / "history.csv", index=False)
     pd.DataFrame({"sku": [pb.sku_name(int(i)) for i in eps.sku], "on_hand": 0.0}).to_csv(tmp_path / "state.csv",
