@@ -69,7 +69,7 @@ class State:
     calendar: np.ndarray | None
     extra: dict[str, np.ndarray]
     safety_stock: np.ndarray | None
-    history: np.ndarray | None = None  # [N, periods] the whole --history (kind lgbm only; column k-1 = k ago)
+    history: np.ndarray | None = None  # [N, periods] the whole --history (kinds lgbm, gru; column k-1 = k ago)
     planned: np.ndarray | None = None  # [N] datetime64[D] the period being planned (--date / date column), if given
 
 

@@ -233,18 +233,22 @@ class CovariateTable:
 def _parse_cells(col) -> tuple[np.ndarray, np.ndarray]:
     """(empty [R] bool, number [R] float64: NaN where the cell is not a finite number) of a table column (a
     pandas Series, read by the callers' table readers: no pandas import here); each distinct text is parsed
-    once."""
-    raw = col.to_numpy(dtype=object)
-    keys, inv = np.unique(np.array(["" if v is None or (isinstance(v, float) and v != v) else str(v).strip()
-                                    for v in raw], dtype=object), return_inverse=True)
+    once (a missing cell reads as NaN, "nan": empty)."""
+    dtype = getattr(col, "dtype", None)
+    if getattr(dtype, "kind", "O") in "fiub":
+        v = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        return np.isnan(v), np.where(np.isfinite(v), v, np.nan)
+    keys, inv = np.unique(col.to_numpy(dtype=object).astype(str), return_inverse=True)
+    keys = np.char.strip(keys.astype(str))
     nums = np.full(len(keys), np.nan)
-    for j, k in enumerate(keys):
+    empty = (keys == "") | (keys == "nan") | (keys == "None") | (keys == "<NA>")
+    for j in np.flatnonzero(~empty):
         try:
-            nums[j] = float(k)
+            nums[j] = float(keys[j])
         except ValueError:
             pass
     nums[~np.isfinite(nums)] = np.nan
-    empty = np.array([k == "" for k in keys], dtype=bool)
+    inv = inv.reshape(-1)
     return empty[inv], nums[inv]
 
 
