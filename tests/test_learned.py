@@ -388,10 +388,9 @@ def test_export_and_recommend_with_covariates(tmp_path, name, cls, rtol):
     simulator's first order-up-to level of the test window (the GRU in float32 ONNX: to 1e-5); without the
     planned rows it refuses in one line naming the SKU and date."""
     from agents.export import main as export_main
+    from agents.export import write_learned
     from deploy.errors import DeployError
     from deploy.recommend import run
-
-    from agents.export import write_learned
 
     pb = _data(tmp_path, covariates=True)
     path = Path(pb.scenario.data.path)
