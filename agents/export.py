@@ -4,6 +4,8 @@ Usage::
 
     python -m agents.export RUN_DIR --out policy.onnx [--model auto|best|model|checkpoint] [--best] [--check]
     python -m agents.export --baseline base_stock (RUN_DIR | --scenario NAME [KEY=VALUE ...]) --out base_stock.json
+    python -m agents.export --baseline lgbm_quantile --scenario configs/m5_tiny.yaml --out lgbm.json
+    python -m agents.export --baseline gru_quantile --scenario configs/m5_tiny.yaml --out gru.onnx
 
 The ONNX graph is built by hand with ``onnx.helper`` from the SB3 weights rather than traced with
 ``torch.onnx.export``: the networks are small MLPs (Gemm + Tanh/ReLU), so the graph is a handful of nodes,
@@ -161,6 +163,47 @@ def build_onnx(layers: list[tuple], head: str, sizes: dict[str, int], shift: np.
     graph = helper.make_graph(nodes, "invrl_policy",
                               [helper.make_tensor_value_info("obs", TensorProto.FLOAT, ["N", obs_dim])], [out],
                               initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="invrl",
+                              producer_version=str(metadata.get("versions", {}).get("invrl", "")),
+                              ir_version=IR_VERSION)
+    helper.set_model_props(model, {pf.METADATA_KEY: pf.dumps(metadata)})
+    onnx.checker.check_model(model)
+    return model
+
+
+def build_gru_onnx(w: dict[str, np.ndarray], d: int, hidden: int, metadata: dict[str, Any]):
+    """The learned forecaster gru_quantile as ONNX, built by hand like :func:`build_onnx`: ONNX's own GRU
+    operator (``linear_before_reset=1``, torch's GRU; gates reordered from torch's r, z, n to ONNX's z, r, h)
+    over ``x`` float32 [T, N, d] from ``h0`` [1, N, hidden], then the head ``Gemm`` on [h_T, lh] (``lh`` [N] =
+    log(L + 2)): output ``mean`` [N]. Weights from :meth:`baselines.learned.GRUForecast.gru_weights`."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    H = int(hidden)
+
+    def zrh(a: np.ndarray) -> np.ndarray:  # torch's rows r, z, n -> ONNX's z, r, h
+        return np.concatenate([a[H:2 * H], a[:H], a[2 * H:]]).astype(np.float32)
+
+    inits = [numpy_helper.from_array(zrh(w["gru.weight_ih_l0"])[None], "W"),
+             numpy_helper.from_array(zrh(w["gru.weight_hh_l0"])[None], "R"),
+             numpy_helper.from_array(np.concatenate([zrh(w["gru.bias_ih_l0"]), zrh(w["gru.bias_hh_l0"])])[None], "B"),
+             numpy_helper.from_array(w["head.weight"].astype(np.float32), "head_W"),
+             numpy_helper.from_array(w["head.bias"].astype(np.float32), "head_b"),
+             numpy_helper.from_array(np.array([0], dtype=np.int64), "axis0"),
+             numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1")]
+    nodes = [helper.make_node("GRU", ["x", "W", "R", "B", "", "h0"], ["", "h_last"], hidden_size=H,
+                              linear_before_reset=1),
+             helper.make_node("Squeeze", ["h_last", "axis0"], ["h"]),
+             helper.make_node("Unsqueeze", ["lh", "axis1"], ["lh_col"]),
+             helper.make_node("Concat", ["h", "lh_col"], ["head_in"], axis=1),
+             helper.make_node("Gemm", ["head_in", "head_W", "head_b"], ["head_out"], transB=1),
+             helper.make_node("Squeeze", ["head_out", "axis1"], ["mean"])]
+    graph = helper.make_graph(
+        nodes, "invrl_gru_forecaster",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", "N", int(d)]),
+         helper.make_tensor_value_info("h0", TensorProto.FLOAT, [1, "N", H]),
+         helper.make_tensor_value_info("lh", TensorProto.FLOAT, ["N"])],
+        [helper.make_tensor_value_info("mean", TensorProto.FLOAT, ["N"])], initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="invrl",
                               producer_version=str(metadata.get("versions", {}).get("invrl", "")),
                               ir_version=IR_VERSION)
@@ -366,9 +409,11 @@ def export_run(run_dir: str | Path, out: str | Path, which: str = "auto", sideca
 
 LEVEL_BASELINES = ("base_stock", "capped_base_stock", "safety_stock_RS", "safety_stock_RS_tuned", "safety_stock_sS",
                    "safety_stock_sS_tuned")
-LEARNED_BASELINES = ("lgbm_quantile", "lgbm_quantile_tuned")
-"""Exported as ``kind: lgbm`` (the booster in LightGBM's text format, the features, the safety stocks): the
-order-up-to level is computed at deploy time from the demand history (:mod:`deploy.learned`)."""
+LEARNED_BASELINES = ("lgbm_quantile", "lgbm_quantile_tuned", "gru_quantile", "gru_quantile_tuned")
+"""``lgbm_*`` exported as a JSON file of ``kind: lgbm`` (the booster in LightGBM's text format, the features, the
+safety stocks), ``gru_*`` as an ONNX file of ``kind: gru`` (the GRU and its head; the same metadata in
+``metadata_props``): the order-up-to level is computed at deploy time from the demand history (and the known
+covariates of a scenario with ``data: covariates``), :mod:`deploy.learned`."""
 
 
 def export_baseline(name: str, problem, out: str | Path, scenario_info: dict[str, Any],
@@ -409,23 +454,43 @@ def export_baseline(name: str, problem, out: str | Path, scenario_info: dict[str
 
 
 def _export_learned(name: str, problem, out: str | Path, scenario_info: dict[str, Any]) -> dict[str, Any]:
-    """lgbm_quantile(_tuned) fitted as evaluate() fits it for the test window (train + val where there is a
-    validation window), written as a JSON policy of kind ``lgbm``."""
+    """lgbm_quantile(_tuned) / gru_quantile(_tuned) fitted as evaluate() fits them for the test window (train +
+    val where there is a validation window), written as a JSON policy of kind ``lgbm`` / an ONNX policy of kind
+    ``gru``."""
     from baselines.base import fit_window, train_data
     from baselines.evaluation import make_policies
 
+    gru = name.startswith("gru")
+    want = ".onnx" if gru else ".json"
+    if Path(out).suffix.lower() != want:
+        raise ExportError(f"--out {out}: baseline {name!r} is written as a {want} file; expected --out ending in {want}")
     (pol,) = make_policies([name], problem)
     pol.fit(problem, train_data(problem, window=fit_window(problem, "test")))
+    return write_learned(pol, problem, out, scenario_info)
+
+
+def write_learned(pol, problem, out: str | Path, scenario_info: dict[str, Any]) -> dict[str, Any]:
+    """Write a fitted learned forecaster (:func:`_export_learned`) as its policy file; returns the metadata."""
+    from invcore.forecast_features import Features
+
+    name = pol.name
+    gru = name.startswith("gru")
     try:
         payload = pol.export_payload()
     except ValueError as e:
         raise ExportError(f"baseline {name!r} cannot be exported: {e}") from None
+    versions = _versions(None) if gru else {**_versions(None), "export_lightgbm": _lightgbm_version()}
     meta = {
-        "format": pf.FORMAT, "format_version": pf.FORMAT_VERSION, "kind": "lgbm", "baseline": name,
-        "describe": pol.describe(), **problem_metadata(problem), **payload,
-        "scenario": scenario_info, "versions": {**_versions(None), "export_lightgbm": _lightgbm_version()},
+        "format": pf.FORMAT, "format_version": pf.FORMAT_VERSION, "kind": "gru" if gru else "lgbm",
+        "baseline": name, "describe": pol.describe(), **problem_metadata(problem), **payload,
+        "scenario": scenario_info, "versions": versions,
         "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if gru:
+        spec = Features.from_json(payload["features"], str(out))
+        model = build_gru_onnx(pol.gru_weights(), 4 + spec.n_calendar + len(spec.covariate_names), pol.hidden, meta)
+        _write_policy(Path(out), model.SerializeToString(), meta, sidecar=False)
+        return meta
     atomic_write_text(Path(out), json.dumps(meta, indent=1, allow_nan=False))
     return meta
 
@@ -537,8 +602,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m agents.export") -
     ap.add_argument("--no-sidecar", action="store_true", help="do not write the readable OUT.json beside OUT")
     ap.add_argument("--check", action="store_true", help="parity check on up to 10,000 evaluation observations "
                     "before writing (a mismatch writes nothing)")
-    ap.add_argument("--baseline", help=f"export a classical baseline instead ({', '.join(LEVEL_BASELINES + LEARNED_BASELINES)}), "
-                                       "fitted on the run's scenario or --scenario")
+    ap.add_argument("--baseline", help=f"export a baseline instead, fitted on the run's scenario or --scenario: "
+                                       f"a level table .json ({', '.join(LEVEL_BASELINES)}), a LightGBM forecaster "
+                                       ".json (lgbm_quantile, lgbm_quantile_tuned) or a GRU forecaster .onnx "
+                                       "(gru_quantile, gru_quantile_tuned); the learned ones read the scenario's "
+                                       "known covariates too (data.covariates=...; recommend --covariates)")
     ap.add_argument("--scenario", help="scenario for --baseline (instead of a run folder)")
     args = ap.parse_args(argv)
     try:

@@ -22,6 +22,17 @@ cheaper on m5_tiny (9.0848 vs 9.9614; also below ``lgbm_quantile_tuned``'s 9.402
 ``holt_winters_quantile_tuned``'s 8.7101). The registry keeps the mean plus the residual quantile: it wins on two
 of three, and its level can be tuned on validation without refitting the model for each level.
 
+Known covariates: a scenario with ``data: covariates:`` (M5's price, snap and event columns; loaded by
+:func:`envs.data.load_covariates`) adds the covariate columns of :mod:`invcore.forecast_features` to both models'
+inputs -- the mean price over the periods being planned against its recent mean and its log, the share of
+SNAP / event days among them: values known when the order is placed, so the features of period t read the
+covariates of t .. t + L and earlier, and demand before t only. On m5_tiny they leave the test cost where it was
+(README: lgbm_quantile_tuned 9.4252 with, 9.4021 without; paired +0.25 ±0.68 %).
+
+Exported for ``deploy.recommend`` by ``agents.export --baseline``: LightGBM as a JSON file (its text model,
+:meth:`LGBMForecast.export_payload`), the GRU as an ONNX file (:meth:`GRUForecast.gru_weights`,
+``agents.export.build_gru_onnx``); :mod:`deploy.learned` rebuilds the level from the history (and covariates).
+
 Causal by construction: the training rows and the policy's targets come from the same engine
 (:class:`_FeatureEngine`, :class:`_GRUEngine`) stepped over the demand one period at a time, so the features of
 period t are made from ``y_0 .. y_{t-1}`` only (tests/test_learned.py checks that changing demand from t on leaves
@@ -36,12 +47,15 @@ whole. Optional in an evaluation like every rule: ``--policies`` names the rules
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from functools import partial
 
 import numpy as np
 
 from envs.problem import Problem
-from invcore.forecast_features import Features
+from invcore.forecast_features import CovariateTable, Features
+from invcore.forecast_features import gru_inputs as _gru_inputs
+from invcore.forecast_features import scale as _scale
 
 from .base import TrainData
 from .forecast import ForecastPolicy, SafetyStock, season_length
@@ -53,21 +67,35 @@ __all__ = ["LEARNED_POLICIES", "Features", "GRUForecast", "LGBMForecast"]
 # ============================================================================================= features
 
 
-def features_for(problem: Problem) -> tuple[Features, np.ndarray]:
+def features_for(problem: Problem) -> tuple[Features, np.ndarray, CovariateTable | None]:
     """The features of a problem (:class:`invcore.forecast_features.Features`, for its season length,
-    :func:`baselines.forecast.season_length`; calendar from the data's dates, phase for parametric demand) and
-    their calendar table by calendar row."""
+    :func:`baselines.forecast.season_length`; calendar from the data's dates, phase for parametric demand; the
+    data's known covariates, ``data: covariates:``), their calendar table by calendar row and the covariates'
+    table [SKU, calendar row] (None without covariates)."""
     src = problem.source
     data = getattr(src, "data", None)
+    cov = getattr(src, "covariates", None)
     spec = Features.for_season(season_length(problem), dated=data is not None,
-                               daily=bool(getattr(src, "daily_calendar", False)))
-    return spec, spec.calendar_table(None if data is None else data.dates)
+                               daily=bool(getattr(src, "daily_calendar", False)),
+                               covariates=() if cov is None else tuple(zip(cov.names, cov.kinds, strict=True)))
+    table = None if cov is None else CovariateTable(cov.names, cov.values)
+    return spec, spec.calendar_table(None if data is None else data.dates), table
 
 
 def _calendar_rows(spec: Features, table: np.ndarray, row: np.ndarray) -> np.ndarray:
     if spec.dated:
         return table[np.clip(row, 0, table.shape[0] - 1)]
     return table[row % max(spec.season, 1)] if spec.n_calendar else np.zeros((row.shape[0], 0))
+
+
+def _known(spec: Features, table: np.ndarray, cov: CovariateTable | None, sku: np.ndarray, row: np.ndarray,
+           horizon: np.ndarray) -> np.ndarray:
+    """What is known in advance about origin `row` (calendar row) of SKUs `sku` with L + 1 = `horizon`: its
+    calendar features and the covariate columns of its protection interval [M, n_calendar + covariates]."""
+    cal = _calendar_rows(spec, table, row)
+    if not spec.covariates:
+        return cal
+    return np.concatenate([cal, spec.covariate_features(cov, sku, row, horizon)], axis=1)
 
 
 class _FeatureEngine:
@@ -77,9 +105,11 @@ class _FeatureEngine:
 
     flat = True
 
-    def __init__(self, spec: Features, table: np.ndarray, horizon: np.ndarray, row0: np.ndarray, predict=None):
+    def __init__(self, spec: Features, table: np.ndarray, cov: CovariateTable | None, sku: np.ndarray,
+                 horizon: np.ndarray, row0: np.ndarray, predict=None):
         n = horizon.shape[0]
-        self.spec, self.table, self.predict = spec, table, predict
+        self.spec, self.table, self.cov, self.predict = spec, table, cov, predict
+        self.sku = np.asarray(sku, dtype=np.int64)
         self.horizon = np.asarray(horizon, dtype=np.int64)
         self.buf = np.full((n, spec.window), np.nan)
         self.total = np.zeros(n)
@@ -107,7 +137,7 @@ class _FeatureEngine:
 
     def features(self) -> tuple[np.ndarray, np.ndarray]:
         return self.spec.compute(self.buf, self.total, self.count, self.horizon,
-                                 _calendar_rows(self.spec, self.table, self.row))
+                                 _known(self.spec, self.table, self.cov, self.sku, self.row, self.horizon))
 
     def forecast(self, hmax: int) -> np.ndarray:
         if self._cached is None:
@@ -193,7 +223,10 @@ class _LearnedForecast(ForecastPolicy):
 
     def _model_text(self) -> str:
         # no CPU-s here: a description is a fact of the fit (the same in a chunked evaluation); ``model_cpu_s`` has it
-        return f"{self.model_label} on {self.n_rows:,} rows of all SKUs"
+        cov = getattr(self.problem.source, "covariates", None)
+        known = "" if cov is None else ", covariates " + ", ".join(
+            f"{c} ({k})" for c, k in zip(cov.names, cov.kinds, strict=True))
+        return f"{self.model_label} on {self.n_rows:,} rows of all SKUs{known}"
 
 
 class LGBMForecast(_LearnedForecast):
@@ -239,7 +272,7 @@ class LGBMForecast(_LearnedForecast):
         ds = lgb.Dataset(X, y, feature_name=self._spec()[0].names, free_raw_data=True)
         return lgb.train(self._params(), ds, num_boost_round=self.rounds)
 
-    def _spec(self) -> tuple[Features, np.ndarray]:
+    def _spec(self) -> tuple[Features, np.ndarray, CovariateTable | None]:
         spec = getattr(self, "_features", None)
         if spec is None or getattr(self, "_features_for", None) is not self.problem:
             spec = features_for(self.problem)
@@ -250,7 +283,7 @@ class LGBMForecast(_LearnedForecast):
         row0 = self._train_start[sku] + count
         model = getattr(self, "model", None)
         predict = None if model is None else partial(model.predict, num_threads=1)
-        return _FeatureEngine(*self._spec(), self._lead[sku] + 1, row0, predict)
+        return _FeatureEngine(*self._spec(), sku, self._lead[sku] + 1, row0, predict)
 
     def fit(self, problem: Problem, train: TrainData) -> LGBMForecast:
         if self.objective == "mean":
@@ -280,10 +313,10 @@ class LGBMForecast(_LearnedForecast):
         was computed for. Target: S = (L + 1) max(model(features), 0) s + safety stock."""
         if self.objective != "mean":
             raise ValueError("only the mean objective (lgbm_quantile, lgbm_quantile_tuned) is exported")
-        spec, _ = self._spec()
+        spec = self._spec()[0]
         if not spec.dated:
             raise ValueError("a parametric scenario has no dates for the calendar features: export a data scenario")
-        return {"features": spec.to_json(), "model": self.model_text(),
+        return {"features": spec.to_json(), "model": self.model_text(), "freq": self.problem.source.data.freq,
                 "safety_stock": [float(v) for v in self.safety_stock],
                 "rule": "order up to S = (L+1) * max(model(features of the history), 0) * s + safety_stock, s = the "
                         "SKU's mean demand over its history (invcore.forecast_features)"}
@@ -296,11 +329,14 @@ class _GRUEngine:
 
     flat = True
 
-    def __init__(self, net, horizon: np.ndarray, row0: np.ndarray, spec: Features, table: np.ndarray):
+    def __init__(self, net, sku: np.ndarray, horizon: np.ndarray, row0: np.ndarray, spec: Features, table: np.ndarray,
+                 cov: CovariateTable | None):
         import torch
 
         n = horizon.shape[0]
-        self.net, self.spec, self.table = net, spec, table
+        self.net, self.spec, self.table, self.cov = net, spec, table, cov
+        self.sku = np.asarray(sku, dtype=np.int64)
+        self.horizon = np.asarray(horizon, dtype=np.int64)
         self.lh = np.log1p(np.asarray(horizon, dtype=np.float64))
         self.h = torch.zeros(1, n, net.hidden)
         self.total = np.zeros(n)
@@ -317,8 +353,9 @@ class _GRUEngine:
         self.total[r] += y[r]
         self.count[r] += 1
         self.row[r] += 1
-        x = _gru_inputs(y[r], self.total[r], self.count[r], _calendar_rows(self.spec, self.table, self.row[r]))
-        with torch.no_grad():
+        x = _gru_inputs(y[r], self.total[r], self.count[r],
+                        _known(self.spec, self.table, self.cov, self.sku[r], self.row[r], self.horizon[r]))
+        with torch.no_grad(), _one_thread():
             _, h = self.net.gru(torch.from_numpy(x)[None], self.h[:, r])
         self.h[:, r] = h
 
@@ -326,24 +363,27 @@ class _GRUEngine:
         if self._cached is None:
             import torch
 
-            with torch.no_grad():
+            with torch.no_grad(), _one_thread():
                 out = self.net.head_out(self.h[0], torch.from_numpy(self.lh.astype(np.float32))).numpy()
             self._cached = np.maximum(out.astype(np.float64), 0.0) * _scale(self.total, self.count)
         return self._cached
 
 
-def _scale(total: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """The expanding mean of the values seen (1 while it is 0): the unit of the GRU's inputs and targets."""
-    return np.where((count > 0) & (total > 0), total / np.maximum(count, 1), 1.0)
+@contextmanager
+def _one_thread():
+    """torch on one thread for the block: the GRU's steps are small (one period of a few hundred SKUs), and
+    torch's default thread pool made them cost 6 x the CPU (m5_tiny fit: 58.1 vs 9.4 CPU-s on 2 cores)."""
+    import torch
 
-
-def _gru_inputs(y, total, count, calendar: np.ndarray) -> np.ndarray:
-    """The GRU's input after value y (elementwise over any shape [...]; total / count include y; calendar
-    [..., c] = the calendar features of the next period, as for the LightGBM features): y / s, log1p(s),
-    [y > 0], log1p(count) and the calendar. float32 [..., 4 + c]."""
-    s = _scale(total, count)
-    x = np.stack([y / s, np.log1p(s), (y > 0).astype(np.float64), np.log1p(count)], axis=-1)
-    return np.concatenate([x, calendar], axis=-1).astype(np.float32)
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _gru_net(d: int, hidden: int):
@@ -388,12 +428,13 @@ class GRUForecast(_LearnedForecast):
         return super()._settings() + (self.hidden, self.steps, self.batch, self.crop, self.warmup, self.lr)
 
     def _make_engine(self, sku, theta, count):
-        return _GRUEngine(self.model, self._lead[sku] + 1, self._train_start[sku] + count, *features_for(self.problem))
+        return _GRUEngine(self.model, sku, self._lead[sku] + 1, self._train_start[sku] + count,
+                          *features_for(self.problem))
 
     def _training_rows(self):
         """Inputs [T, n, d] and targets [T, n] (NaN where none) of the whole fit window (the GRU trains on
         sequences, not rows)."""
-        spec, table = features_for(self.problem)
+        spec, table, cov = features_for(self.problem)
         Y = self._Y
         T, n = Y.shape
         H = self._lead + 1
@@ -401,7 +442,8 @@ class GRUForecast(_LearnedForecast):
         total = np.cumsum(Y, axis=0)
         count = np.cumsum(mask, axis=0).astype(np.float64)
         row = self._train_start[None, :] + self._offset[None, :] + np.arange(T)[:, None] + 1
-        cal = _calendar_rows(spec, table, row.reshape(-1)).reshape(T, n, spec.n_calendar)
+        sku = np.broadcast_to(np.arange(n)[None, :], (T, n)).reshape(-1)
+        cal = _known(spec, table, cov, sku, row.reshape(-1), H[sku]).reshape(T, n, -1)
         X = _gru_inputs(Y, total, count, cal)
         cum = np.zeros((T + 1, n))
         cum[1:] = total
@@ -447,6 +489,24 @@ class GRUForecast(_LearnedForecast):
             return net
         finally:
             torch.set_num_threads(threads)
+
+
+    def gru_weights(self) -> dict[str, np.ndarray]:
+        """The fitted GRU's and head's weights (float32, torch's names and gate order r, z, n) for the ONNX graph
+        ``agents.export.build_gru_onnx`` builds."""
+        return {k: v.detach().numpy().astype(np.float32) for k, v in self.model.state_dict().items()}
+
+    def export_payload(self) -> dict:
+        """What a deployed GRU policy needs besides the SKU table and the ONNX graph (``agents.export --baseline
+        gru_quantile``, ``kind: gru``; :mod:`deploy.learned` reads it): the features (calendar, covariates),
+        the hidden size, the period grid and each SKU's safety stock."""
+        spec = features_for(self.problem)[0]
+        if not spec.dated:
+            raise ValueError("a parametric scenario has no dates for the calendar features: export a data scenario")
+        return {"features": spec.to_json(), "gru": {"hidden": self.hidden}, "freq": self.problem.source.data.freq,
+                "safety_stock": [float(v) for v in self.safety_stock],
+                "rule": "order up to S = (L+1) * max(GRU head after the history, 0) * s + safety_stock, s = the "
+                        "SKU's mean demand over its history (invcore.forecast_features.gru_inputs)"}
 
 
 LEARNED_POLICIES = {

@@ -17,7 +17,7 @@ class DeployedPolicy:
 
     path: str
     meta: dict[str, Any]
-    session: Any = None  # onnxruntime.InferenceSession for kind onnx, lightgbm.Booster for kind lgbm
+    session: Any = None  # onnxruntime.InferenceSession for kinds onnx and gru, lightgbm.Booster for kind lgbm
 
     @property
     def kind(self) -> str:
@@ -25,7 +25,7 @@ class DeployedPolicy:
 
     @property
     def label(self) -> str:
-        if self.kind in ("levels", "lgbm"):
+        if self.kind in ("levels", "lgbm", "gru"):
             return f"baseline:{self.meta['baseline']}"
         return f"{self.meta['algorithm']}:{self.meta['run']['id']}"
 
@@ -68,6 +68,11 @@ def load_policy(path: str | Path, threads: int = 1) -> DeployedPolicy:
     except json.JSONDecodeError as e:
         raise DeployError(f"{src}: corrupt invrl metadata ({e})") from None
     meta = _check(meta, src)
+    if meta["kind"] == "gru":
+        from .learned import check_gru_session
+
+        check_gru_session(sess, meta, src)
+        return DeployedPolicy(src, meta, sess)
     if meta["kind"] != "onnx":
         raise DeployError(f"{src}: metadata kind {meta['kind']!r} in an ONNX file")
     inputs = sess.get_inputs()

@@ -10,7 +10,8 @@ Two kinds of policy file, both carrying the same JSON metadata (key :data:`METAD
 * ``.json``: a classical baseline fitted at export time, as per-SKU levels (``kind: levels``): order
   ``min(S - IP, cap)`` when the inventory position IP is at or below ``s`` (base-stock: s = S, no cap); or the
   learned forecaster ``lgbm_quantile`` (``kind: lgbm``: LightGBM's model text, the features, per-SKU safety
-  stocks; the level is computed from the demand history at deploy time, :mod:`deploy.learned`).
+  stocks; the level is computed from the demand history at deploy time, :mod:`deploy.learned`). The learned
+  forecaster ``gru_quantile`` is an ``.onnx`` file of ``kind: gru`` (the GRU and its head; the same metadata).
 
 This module imports numpy only. The maths both sides share (observation layout, action -> units, order rules,
 calendar features) lives in :mod:`invcore`, which needs neither numba nor gymnasium; the names are re-exported
@@ -120,8 +121,15 @@ def check_metadata(meta: Any, source: str) -> dict[str, Any]:
                 or not isinstance(ss, list) or len(ss) != n:
             raise PolicyFileError(f"{source}: corrupt LightGBM policy (expected the model text, the features and "
                                   "one safety stock per SKU)")
+    elif meta["kind"] == "gru":
+        ss, gru = meta.get("safety_stock"), meta.get("gru")
+        if not isinstance(meta.get("features"), dict) or not isinstance(ss, list) or len(ss) != n \
+                or not isinstance(gru, dict) or not isinstance(gru.get("hidden"), int) \
+                or not isinstance(meta.get("freq"), str):
+            raise PolicyFileError(f"{source}: corrupt GRU policy (expected the features, gru.hidden, the period grid "
+                                  "freq and one safety stock per SKU)")
     else:
-        raise PolicyFileError(f"{source}: unknown policy kind {meta['kind']!r} (expected onnx, levels or lgbm)")
+        raise PolicyFileError(f"{source}: unknown policy kind {meta['kind']!r} (expected onnx, levels, lgbm or gru)")
     return meta
 
 

@@ -3,8 +3,10 @@
 Usage::
 
     python -m deploy.recommend --policy policy.onnx --state state.csv --out orders.csv
-        [--items items.csv] [--history demand.csv] [--date YYYY-MM-DD] [--service-level 0.95]
+        [--items items.csv] [--history demand.csv] [--date YYYY-MM-DD] [--covariates known.csv]
+        [--service-level 0.95]
     python -m deploy.recommend --policy base_stock.json --state state.csv --out orders_base_stock.csv
+    python -m deploy.recommend --policy gru.onnx --state state.csv --history demand.csv --date 2016-04-25 ...
 
 ``--policy`` is an ONNX agent exported by ``python -m agents.export RUN_DIR --out policy.onnx`` or a classical
 baseline's levels exported by ``python -m agents.export --baseline base_stock ... --out base_stock.json``; the
@@ -71,8 +73,9 @@ def observations(policy: DeployedPolicy, st: State) -> np.ndarray:
                               recent=st.forecast_demand, forecast=pf.forecast_spec(meta))
 
 
-def policy_orders(policy: DeployedPolicy, st: State) -> tuple[np.ndarray, np.ndarray]:
-    """(requested units before the order rules, inventory position) of every SKU."""
+def policy_orders(policy: DeployedPolicy, st: State, covariates=None) -> tuple[np.ndarray, np.ndarray]:
+    """(requested units before the order rules, inventory position) of every SKU; `covariates`: the table of
+    known covariates of a learned policy that uses them (:mod:`deploy.learned`)."""
     p = st.params
     ip = inventory_position(st.net, st.pipeline)
     if policy.kind == "levels":
@@ -80,10 +83,10 @@ def policy_orders(policy: DeployedPolicy, st: State) -> tuple[np.ndarray, np.nda
         i = p["sku_index"]
         levels = {k: np.array([np.inf if x is None else x for x in lv[k]], dtype=np.float64)[i] for k in ("S", "s", "cap")}
         return level_units(levels, ip), ip
-    if policy.kind == "lgbm":
-        from .learned import lgbm_levels
+    if policy.kind in ("lgbm", "gru"):
+        from .learned import learned_levels
 
-        S = lgbm_levels(policy, st.history, st.calendar, p["sku_index"], p["lead_time"])
+        S = learned_levels(policy, st, covariates)
         return level_units({"S": S, "s": S, "cap": np.full(len(S), np.inf)}, ip), ip
     meta = policy.meta
     obs = observations(policy, st)
@@ -223,8 +226,10 @@ def write_orders(df: pd.DataFrame, out: str | Path) -> None:
 
 
 def run(policy: str | Path, state: str | Path, out: str | Path, items=None, history=None, date=None,
-        service_level: float = 0.95, threads: int = 1, timings: dict[str, float] | None = None) -> pd.DataFrame:
-    """Load, validate, recommend and write; `timings` receives CPU-seconds per stage."""
+        service_level: float = 0.95, threads: int = 1, timings: dict[str, float] | None = None,
+        covariates=None) -> pd.DataFrame:
+    """Load, validate, recommend and write; `timings` receives CPU-seconds per stage; `covariates`: the table
+    of known covariates (date,sku,<columns>) of a learned policy trained with them (default: `history`)."""
     if not 0 < service_level < 1:
         raise DeployError(f"--service-level {service_level}: expected a probability in (0, 1)")
     check_threads(threads)
@@ -238,7 +243,7 @@ def run(policy: str | Path, state: str | Path, out: str | Path, items=None, hist
     try:
         st = read_state(pol, state, items, history, date)
         c2 = time.process_time()
-        requested = policy_orders(pol, st)
+        requested = policy_orders(pol, st, covariates if covariates is not None else history)
     except (KeyError, TypeError, IndexError, AttributeError) as e:  # metadata that passed the checks, but not use
         raise DeployError(f"{policy}: corrupt policy metadata ({type(e).__name__}: {str(e)[:200]})") from None
     c3 = time.process_time()
@@ -269,12 +274,16 @@ def main(argv: list[str] | None = None, prog: str = "python -m deploy.recommend"
 
     ap = argparse.ArgumentParser(prog=prog, formatter_class=HelpFormatter,
                                  description="Recommend orders per SKU from an exported policy (see docs/deploy.md).")
-    ap.add_argument("--policy", required=True, help="policy.onnx (agent) or a baseline's levels .json")
+    ap.add_argument("--policy", required=True, help="policy.onnx (agent; gru_quantile), a baseline's levels .json "
+                    "or a LightGBM .json")
     ap.add_argument("--state", required=True, help="state file: one row per SKU (CSV, CSV.gz or Parquet)")
     ap.add_argument("--out", required=True, help="orders CSV to write")
     ap.add_argument("--items", help="per-SKU parameters: new SKUs (demand_scale, lead_time, ...) and overrides")
     ap.add_argument("--history", help="long demand table date,sku,demand (instead of demand_lag_* columns)")
     ap.add_argument("--date", help="the period being planned, YYYY-MM-DD (calendar features)")
+    ap.add_argument("--covariates", help="long table date,sku,<columns> of the known covariates (price, snap, "
+                    "event, ...) of a learned policy trained with them: the periods being planned (--date .. "
+                    "--date + L) and the ones before (default: the --history file)")
     ap.add_argument("--service-level", type=float, default=0.95,
                     help="cycle service level of the alert's safety stock z sigma sqrt(L+1) (default 0.95)")
     ap.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default 1)")
@@ -282,7 +291,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m deploy.recommend"
     try:
         t: dict[str, float] = {}
         df = run(args.policy, args.state, args.out, args.items, args.history, args.date, args.service_level,
-                 args.threads, t)
+                 args.threads, t, args.covariates)
     except DeployError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

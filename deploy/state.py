@@ -54,6 +54,10 @@ def read_table(path: str | Path, what: str, required: Sequence[str]) -> tuple[pd
     return tables.read_table(path, what, required, error=DeployError)
 
 
+LEARNED_KINDS = ("lgbm", "gru")
+"""Policy kinds of the learned forecasters (deploy.learned): levels from the whole demand history."""
+
+
 @dataclass
 class State:
     """Validated per-SKU inputs, aligned with the state file's rows."""
@@ -68,8 +72,9 @@ class State:
     calendar: np.ndarray | None
     extra: dict[str, np.ndarray]
     safety_stock: np.ndarray | None
-    history: np.ndarray | None = None  # [N, periods] the whole --history (kind lgbm only; column k-1 = k ago)
+    history: np.ndarray | None = None  # [N, periods] the whole --history (kinds lgbm, gru; column k-1 = k ago)
     forecast_demand: np.ndarray | None = None  # [N, F] the forecast fields' demand (column k-1 = k ago; NaN = none)
+    planned: np.ndarray | None = None  # [N] datetime64[D] the period being planned (--date / date column), if given
 
 
 def sku_parameters(policy: DeployedPolicy, skus: np.ndarray, where: Where,
@@ -185,11 +190,11 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
     R = max(W, RECENT_PERIODS if history is not None else 0, len(lag_cols))
     recent = np.full((len(df), max(R, F)), np.nan)
     full = None
-    if policy.kind == "lgbm" and history is None:
-        raise DeployError(f"{where.source}: a LightGBM policy forecasts from the demand history; give --history "
-                          "(date,sku,demand: every period of each SKU)")
+    if policy.kind in LEARNED_KINDS and history is None:
+        raise DeployError(f"{where.source}: a {'LightGBM' if policy.kind == 'lgbm' else 'GRU'} policy forecasts "
+                          "from the demand history; give --history (date,sku,demand: every period of each SKU)")
     if history is not None:
-        if policy.kind == "lgbm":  # the whole history: the features read the SKU's mean over all of it
+        if policy.kind in LEARNED_KINDS:  # the whole history: the features read the SKU's mean over all of it
             full = read_history(history, skus, None)
             hist = full[:, :max(W, RECENT_PERIODS)]
         else:
@@ -228,11 +233,11 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
             d = np.full(len(df), np.datetime64(date, "D"))
         except ValueError:
             raise DeployError(f"--date {date!r}: expected YYYY-MM-DD") from None
-    if (int(ob.get("n_calendar", 0)) and policy.kind == "onnx") or policy.kind == "lgbm":
+    if (int(ob.get("n_calendar", 0)) and policy.kind == "onnx") or policy.kind in LEARNED_KINDS:
         if d is None:
             raise DeployError(f"{where.source}: the policy uses calendar features; give the period being planned "
                               "as --date YYYY-MM-DD or a 'date' column")
-        daily = meta["features"]["daily"] if policy.kind == "lgbm" else ob.get("calendar_daily")
+        daily = meta["features"]["daily"] if policy.kind in LEARNED_KINDS else ob.get("calendar_daily")
         calendar = calendar_features(d, bool(daily))
     extra = {}
     for name in names:
@@ -264,7 +269,8 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
     ss = None
     if "safety_stock" in df.columns:
         ss = number_column(df, "safety_stock", where, skus, "safety stock")
-    return State(skus, on_hand - back, on_hand, pipeline, lags, recent, params, calendar, extra, ss, full, fdemand)
+    return State(skus, on_hand - back, on_hand, pipeline, lags, recent, params, calendar, extra, ss, full, fdemand,
+                 d)
 
 
 def read_history(path, skus: np.ndarray, periods: int | None) -> np.ndarray:

@@ -47,6 +47,17 @@ are still read from a column of their own name when there is one) and be rescale
 SKU without an item row gets NaN (the scenario's default applies); an item row whose SKU is not in the demand
 data is an error unless ``ignore_unknown_skus=True``.
 
+Known covariates
+----------------
+``load_covariates(path, data, [price, snap, event])`` (a scenario's ``data: covariates:``) reads further columns
+of the same demand file onto its [SKU, period] grid for the learned forecasters (:class:`Covariates`; NaN where
+a SKU has no row): values known when the order is placed (a price list, promotions, SNAP days, events). A
+column's kind (:data:`invcore.forecast_features.COVARIATE_KINDS`) is given (``{price: level, event: flag}``) or
+inferred from a list: text (M5's ``event``, names joined by ``|``) is a ``flag``, 1 where the cell is not empty;
+numbers that are all 0 or 1 a ``flag``; other numbers a ``level`` (> 0; a price). A missing column, a text cell
+in a column of numbers, a level <= 0 or an unknown kind is an error naming the file, column and row; a wide or
+summed file has no per-row covariates.
+
 Splits
 ------
 :func:`split_windows` cuts the global grid into three consecutive windows ``train | val | test``, each a
@@ -105,6 +116,7 @@ __all__ = [
     "Windows",
     "demand_from_frame",
     "format_summary",
+    "load_covariates",
     "load_demand",
     "load_items",
     "demand_options",
@@ -529,6 +541,77 @@ def _date_codes(col: pd.Series, where: _Where, column: str, date_format: str | N
             raise DataError(f"{where.at(column, i)}: date {excerpt(str(raw[codes[i]]))} has a time of day; expected "
                             f"a date YYYY-MM-DD (order lines with times: aggregate: sum, --aggregate sum)")
     return codes, day.astype(np.int64)
+
+
+# ------------------------------------------------------------------------------------------ known covariates
+
+
+@dataclass(frozen=True, eq=False)
+class Covariates:
+    """Known covariate columns of a demand file on its [SKU, period] grid (``data: covariates:``; used by the
+    learned forecasters, :mod:`invcore.forecast_features`)."""
+
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    """Per column, one of :data:`invcore.forecast_features.COVARIATE_KINDS`."""
+    values: np.ndarray
+    """[k, n, T] float64 aligned with :attr:`DemandData.demand`; NaN where the file has no row (or an empty
+    ``level`` cell)."""
+    inferred: tuple[bool, ...] = ()
+    """Per column, whether its kind was inferred (a list in the scenario) rather than given."""
+
+    def describe(self) -> str:
+        return ", ".join(f"{c} ({k}{', inferred' if i else ''})"
+                         for c, k, i in zip(self.names, self.kinds, self.inferred or (False,) * len(self.names),
+                                            strict=True))
+
+    def subset(self, skus: np.ndarray) -> Covariates:
+        return Covariates(self.names, self.kinds, self.values[:, skus].copy(), self.inferred)
+
+
+def load_covariates(path: str | Path, data: DemandData, spec: Sequence[str] | Mapping[str, str], *,
+                    columns: Mapping[str, str] | None = None, sep: str | None = None, decimal: str | None = None,
+                    date_format: str | None = None, dayfirst: bool = False, wide: bool = False,
+                    aggregate: str | None = None, **_: Any) -> Covariates:
+    """The covariate columns `spec` (names, or names -> kind) of the demand file `path` already read as `data`
+    (the :func:`load_demand` options of the same file; a wide or aggregated file has no per-row covariates).
+    Kinds are checked or inferred (:func:`invcore.forecast_features.covariate_kind`); values are checked
+    (:func:`invcore.forecast_features.covariate_values`): errors name the file, column and row."""
+    from invcore.forecast_features import covariate_kind, covariate_values
+
+    path = Path(path)
+    kinds = dict(spec) if isinstance(spec, Mapping) else dict.fromkeys(spec)
+    if not kinds:
+        raise DataError(f"{path}: covariates is empty; expected column names such as [price, snap, event]")
+    if wide or aggregate is not None:
+        raise DataError(f"{path}: covariates need one row per (date, SKU); a {'wide' if wide else 'summed'} demand "
+                        "file has none: leave out data: covariates")
+    date_column, sku_column, demand_column = _demand_columns(str(path), columns, "date", "sku", "demand", False)
+    clash = [c for c in kinds if c in (date_column, sku_column, demand_column)]
+    if clash:
+        raise DataError(f"{path}: covariate {clash[0]!r} is the {('date', 'sku', 'demand')[(date_column, sku_column, demand_column).index(clash[0])]} "
+                        "column; expected other columns of the demand file")
+    names = [date_column, sku_column, *kinds]
+    df, where = _read_table(path, names, text_columns=(sku_column, date_column), what="demand file",
+                            columns=names, sep=sep, decimal=decimal)
+    codes, skus, _ = _sku_codes(df.pop(sku_column), where, sku_column)
+    date_codes, cat_days = _date_codes(df.pop(date_column), where, date_column, date_format, dayfirst, False)
+    grid = data.dates.astype(np.int64)
+    sku_row = pd.Index(data.skus).get_indexer(skus)
+    t = np.searchsorted(grid, cat_days)[date_codes]
+    if (sku_row < 0).any() or (t >= grid.size).any() or (grid[np.minimum(t, grid.size - 1)] != cat_days[date_codes]).any():
+        raise DataError(f"{path}: the covariate rows do not match the demand rows read before (was the file changed?)")
+    cell = sku_row[codes].astype(np.int64) * grid.size + t
+    n, T = data.n_skus, data.n_periods
+    values = np.full((len(kinds), n * T), np.nan)
+    out_kinds = []
+    for j, c in enumerate(kinds):
+        col = df.pop(c)
+        kind = covariate_kind(col, kinds[c], where, c)
+        out_kinds.append(kind)
+        values[j, cell] = covariate_values(col, kind, where, c)
+    return Covariates(tuple(kinds), tuple(out_kinds), values.reshape(len(kinds), n, T),
+                      tuple(kinds[c] is None for c in kinds))
 
 
 # ------------------------------------------------------------------------------------------------ item table

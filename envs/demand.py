@@ -219,6 +219,10 @@ class HistoricalDemand:
         self.config = config
         path = _resolve_path(config.path, base_dir)
         self.data = data_mod.load_demand(path, **data_mod.demand_options(config))
+        self.covariates = None  # known covariate columns (data: covariates:), for the learned forecasters
+        if config.covariates is not None:
+            self.covariates = data_mod.load_covariates(path, self.data, config.covariates,
+                                                       **data_mod.demand_options(config))
         self.windows = data_mod.split_windows(self.data, train=config.train, val=config.val, test=config.test)
         self.items = None
         if config.items:
@@ -267,6 +271,8 @@ class HistoricalDemand:
             out.items = data_mod.ItemTable(path=self.items.path,
                                            values={k: v[skus].copy() for k, v in self.items.values.items()},
                                            ignored=self.items.ignored)
+        if self.covariates is not None:
+            out.covariates = self.covariates.subset(skus)
         out._ranges = {w: r[skus].copy() for w, r in self._ranges.items()}
         out.scales = self.scales[skus].copy()
         lengths = out._ranges["train"][:, 1] - out._ranges["train"][:, 0]

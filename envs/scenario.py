@@ -141,6 +141,10 @@ class DataConfig:
     """sum: several rows of one (date, sku) are summed into the period (order lines); else a duplicate is an error."""
     items_ignore: list[str] | None = None
     """Item-table columns to ignore by name (any other column that is not a parameter or mapped is an error)."""
+    covariates: list[str] | dict[str, str] | None = None
+    """Known covariate columns of the demand file for the learned forecasters, e.g. [price, snap, event], or with
+    their kinds {price: level, snap: flag, event: flag} (level: a price, compared with its recent mean; flag:
+    0/1, a count, or text that is 1 where not empty); a list infers the kinds (envs.data.load_covariates)."""
     train: float | str | None = None
     """Train window: a share of the date range (0..1) or a start date; the default split is 70 / 0 / 30 %."""
     val: float | str | None = None

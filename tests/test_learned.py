@@ -4,6 +4,7 @@ or tuning, seeded and deterministic, one fit shared by the rules that use it."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,26 +22,43 @@ SMALL_GRU = {"steps": 20, "hidden": 8, "batch": 8}
 LEARNED = [pytest.param(LR.LGBMForecast, SMALL, id="lgbm"), pytest.param(LR.GRUForecast, SMALL_GRU, id="gru")]
 
 
-def _data(tmp_path, test_scale: float = 1.0, val_scale: float = 1.0, skus: int = 12):
+COVARIATES = ["price", "snap", "event"]
+
+
+def _data(tmp_path, test_scale: float = 1.0, val_scale: float = 1.0, skus: int = 12, covariates: bool = False,
+          test_price: float = 1.0):
     """Monthly data, 120 months (test from 2008-01: the last 24; val the 24 before), Poisson demand with a
-    season; the validation and test windows scaled."""
+    season; the validation and test windows scaled. `covariates`: with M5's columns price (a discount of 30 %
+    in a fifth of the months doubles demand; the test window's prices times `test_price`), snap (0/1) and
+    event (text, mostly empty), read as data.covariates [price, snap, event]."""
     rng = np.random.default_rng(1)
     dates = pd.date_range("2000-01-01", periods=120, freq="MS")
     season = 1 + 0.5 * np.sin(2 * np.pi * np.arange(120) / 12)
     rows = []
     for k in range(skus):
-        demand = rng.poisson((1 + k % 4) * season).astype(float)
+        promo = rng.random(120) < 0.2
+        mean = (1 + k % 4) * season * (np.where(promo, 2.0, 1.0) if covariates else 1.0)
+        demand = rng.poisson(mean).astype(float)
         demand[72:96] = np.rint(demand[72:96] * val_scale)
         demand[96:] = np.rint(demand[96:] * test_scale)
-        rows.append(pd.DataFrame({"date": dates, "sku": f"P{k}", "demand": demand}))
-    path = tmp_path / f"d_{test_scale:g}_{val_scale:g}.csv"
+        df = pd.DataFrame({"date": dates, "sku": f"P{k}", "demand": demand})
+        if covariates:
+            price = (2.0 + k) * np.where(promo, 0.7, 1.0)
+            price[96:] *= test_price
+            df["price"] = price
+            df["snap"] = (np.arange(120) % 3 == k % 3).astype(int)
+            df["event"] = np.where(np.arange(120) % 12 == 11, "Christmas|NewYear", "")
+        rows.append(df)
+    tag = f"_c{test_price:g}" if covariates else ""
+    path = tmp_path / f"d_{test_scale:g}_{val_scale:g}{tag}.csv"
     pd.concat(rows).to_csv(path, index=False)
-    return Problem("lost-sales-L2-p9", **{"data.path": str(path), "data.test": "2008-01-01", "lead_time": 1})
+    extra = {"data.covariates": COVARIATES} if covariates else {}
+    return Problem("lost-sales-L2-p9", **{"data.path": str(path), "data.test": "2008-01-01", "lead_time": 1, **extra})
 
 
 def _engine_features(pb: Problem, y: np.ndarray, t: int) -> np.ndarray:
     """Features of origin t of one SKU's series y (calendar row of y_0 = 0)."""
-    eng = LR._FeatureEngine(*LR.features_for(pb), np.array([2]), np.array([0]))
+    eng = LR._FeatureEngine(*LR.features_for(pb), np.array([0]), np.array([2]), np.array([0]))
     for s in range(t):
         eng.update(y[s:s + 1])
     return eng.features()[0][0]
@@ -48,7 +66,7 @@ def _engine_features(pb: Problem, y: np.ndarray, t: int) -> np.ndarray:
 
 def test_features_are_the_stated_statistics_of_the_past(tmp_path):
     pb = _data(tmp_path)
-    spec, _ = LR.features_for(pb)
+    spec = LR.features_for(pb)[0]
     assert spec.season == 12 and spec.dated and not spec.daily and spec.n_calendar == 2 and spec.lags == tuple(range(1, 9)) + (12,)
     y = np.array([0.0, 2, 0, 4, 1, 0, 3, 0, 0, 5])
     X = _engine_features(pb, y, 10)
@@ -256,3 +274,148 @@ def test_policy_groups():
     assert set(learned) == set(LEARNED_POLICIES) and not set(classical) & set(learned)
     assert sorted(everything) == sorted(classical + learned)
     assert names("learned,base_stock,lgbm_quantile") == learned + ["base_stock"]
+
+
+# ------------------------------------------------------------------------------------- known covariates
+
+
+def test_covariates_read_and_checked(tmp_path):
+    """data: covariates [price, snap, event]: kinds inferred (a price is a level, 0/1 and text are flags; text
+    is 1 where not empty), or given; values on the demand grid; a user's mistake is one line naming the file,
+    column and row."""
+    from envs.data import DataError, load_covariates, load_demand
+
+    pb = _data(tmp_path, covariates=True)
+    cov = pb.source.covariates
+    assert cov.names == tuple(COVARIATES) and cov.kinds == ("level", "flag", "flag") and all(cov.inferred)
+    df = pd.read_csv(pb.scenario.data.path, keep_default_na=False)
+    i, t = pb.source.data.sku_index("P3"), 11  # December 2000: an event month
+    row = df[(df["sku"] == "P3") & (df["date"] == "2000-12-01")].iloc[0]
+    assert cov.values[0, i, t] == pytest.approx(float(row["price"])) and cov.values[2, i, t] == 1.0
+    assert cov.values[2, i, t - 1] == 0.0 and cov.values[1, i, t] == float(row["snap"])
+    given = _data(tmp_path, covariates=True).scenario
+    kinds = {"price": "level", "snap": "flag", "event": "flag"}
+    pb2 = Problem("lost-sales-L2-p9", **{"data.path": given.data.path, "data.test": "2008-01-01",
+                                          "data.covariates": kinds})
+    assert not any(pb2.source.covariates.inferred) and np.array_equal(pb2.source.covariates.values, cov.values,
+                                                                       equal_nan=True)
+    path = tmp_path / "bad.csv"
+    data = load_demand(given.data.path)
+    for edit, spec, match in (
+            (None, ["price", "promo"], "missing required column 'promo'"),
+            (("price", 5, "abc"), ["price"], r"column 'price', line 7: covariate 'abc' is not a finite number"),
+            (("price", 8, "0"), ["price"], r"line 10: covariate 0; expected a number > 0"),
+            (None, {"price": "dollar"}, "kind 'dollar'; expected one of level, flag"),
+            (None, ["demand"], "is the demand column")):
+        bad = df.copy()
+        if edit:
+            bad[edit[0]] = bad[edit[0]].astype(object)
+            bad.loc[edit[1], edit[0]] = edit[2]
+        bad.to_csv(path, index=False)
+        with pytest.raises(DataError, match=match) as e:
+            load_covariates(path, data, spec)
+        assert "\n" not in str(e.value)
+    with pytest.raises(DataError, match="wide"):
+        load_covariates(path, data, ["price"], wide=True)
+
+
+def test_covariate_features_are_known_in_advance(tmp_path):
+    """The covariate columns of origin t read the covariates of t .. t + L (the periods being planned) and of
+    the `recent` periods before, nothing later; and no demand from t on."""
+    pb = _data(tmp_path, covariates=True)
+    spec, table, cov = LR.features_for(pb)
+    assert spec.names[-4:] == ["price_ratio", "price_log", "snap_ahead", "event_ahead"]
+    values = pb.source.covariates.values
+    t, L, i = 40, 1, 2
+
+    def feats(vals, y):
+        eng = LR._FeatureEngine(spec, table, LR.CovariateTable(cov.names, vals), np.array([i]), np.array([L + 1]),
+                                np.array([0]))
+        for s in range(t):
+            eng.update(y[s:s + 1])
+        return dict(zip(spec.names, eng.features()[0][0].astype(np.float64), strict=True))
+
+    y = pb.source.data.demand[i]
+    f = feats(values, y)
+    price = values[0, i]
+    assert f["price_ratio"] == pytest.approx(price[t:t + L + 1].mean() / price[t - spec.recent:t].mean(), rel=1e-6)
+    assert f["price_log"] == pytest.approx(np.log(price[t:t + L + 1].mean()), rel=1e-6)
+    assert f["snap_ahead"] == pytest.approx(values[1, i, t:t + L + 1].mean())
+    later = values.copy()
+    later[:, i, t + L + 1:] *= 3
+    z = y.copy()
+    z[t:] += 7
+    assert feats(later, z) == pytest.approx(f, nan_ok=True)
+    planned = values.copy()
+    planned[0, i, t + L] *= 0.5
+    assert feats(planned, y)["price_ratio"] != pytest.approx(f["price_ratio"])
+
+
+@pytest.mark.parametrize("cls,kw", LEARNED)
+def test_covariates_of_the_test_window_never_seen(tmp_path, cls, kw):
+    """With covariates, changing the test window's prices and demand changes neither the model, the level,
+    the held-out costs nor the safety stocks of the rule fitted for the test window."""
+    fits = []
+    for test_price, test_scale in ((1.0, 1.0), (0.5, 3.0)):
+        pb = _data(tmp_path, test_scale=test_scale, covariates=True, test_price=test_price)
+        pol = cls(tuned=True, **kw).fit(pb, train_data(pb, window="fit"))
+        assert "covariates price (level), snap (flag), event (flag)" in pol.describe()
+        fits.append((_model_state(pol), pol.level.copy(), dict(pol.holdout_costs), pol.safety_stock.copy()))
+    a, b = fits
+    assert a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2] == b[2] and np.array_equal(a[3], b[3])
+
+
+def _first_targets(pol, pb):
+    eps = make_episodes(pb, "test")
+    first = []
+
+    def act(sim):
+        t = pol.act(None, sim.raw).copy()
+        if not first:
+            first.append(t)
+        return t
+
+    pol.start(eps)
+    simulate(pb, eps, act, order_up_to=True)
+    return eps, np.maximum(first[0], 0.0)
+
+
+@pytest.mark.parametrize("name,cls,rtol", [("lgbm_quantile", LR.LGBMForecast, 1e-12),
+                                           ("gru_quantile", LR.GRUForecast, 1e-5)])
+def test_export_and_recommend_with_covariates(tmp_path, name, cls, rtol):
+    """A learned policy trained with covariates (lgbm: JSON; gru: ONNX of kind gru) recommends, from the
+    history before the test window and --covariates (the data file: the planned rows and those before), the
+    simulator's first order-up-to level of the test window (the GRU in float32 ONNX: to 1e-5); without the
+    planned rows it refuses in one line naming the SKU and date."""
+    from agents.export import main as export_main
+    from agents.export import write_learned
+    from deploy.errors import DeployError
+    from deploy.recommend import run
+
+    pb = _data(tmp_path, covariates=True)
+    path = Path(pb.scenario.data.path)
+    out = tmp_path / ("p.onnx" if name.startswith("gru") else "p.json")
+    pol = cls().fit(pb, train_data(pb, window="fit"))
+    if name.startswith("gru"):  # the fitted policy written directly (one GRU fit; the CLI path: lgbm)
+        write_learned(pol, pb, out, {})
+        assert export_main(["--baseline", name, "--scenario", "lost-sales-L2-p9", f"data.path={path}",
+                            "--out", str(tmp_path / "gru.json")]) == 2  # refused before fitting: not .onnx
+        assert not (tmp_path / "gru.json").exists()
+    else:
+        assert export_main(["--baseline", name, "--scenario", "lost-sales-L2-p9", f"data.path={path}",
+                            "data.test='2008-01-01'", "lead_time=1", "data.covariates=[price,snap,event]",
+                            "--out", str(out)]) == 0
+    eps, first = _first_targets(pol, pb)
+    df = pd.read_csv(path)
+    df[df["date"] < "2008-01-01"].to_csv(tmp_path / "history.csv", index=False)
+    pd.DataFrame({"sku": [pb.sku_name(int(i)) for i in eps.sku], "on_hand": 0.0}).to_csv(tmp_path / "state.csv",
+                                                                                        index=False)
+    kw = {"history": tmp_path / "history.csv", "date": "2008-01-01"}
+    orders = run(out, tmp_path / "state.csv", tmp_path / "orders.csv", covariates=path, **kw)
+    np.testing.assert_allclose(orders["requested_qty"].to_numpy(), first, rtol=rtol)
+    with pytest.raises(DeployError, match=r"no covariate row for SKU 'P0' on 2008-01-01.*2008-01-01 \.\. 2008-02-01"):
+        run(out, tmp_path / "state.csv", tmp_path / "o2.csv", **kw)  # the history has no planned rows
+    df[df["date"] < "2008-02-01"].to_csv(tmp_path / "short.csv", index=False)
+    with pytest.raises(DeployError, match="on 2008-02-01"):
+        run(out, tmp_path / "state.csv", tmp_path / "o3.csv", covariates=tmp_path / "short.csv", **kw)
+    assert not (tmp_path / "o2.csv").exists() and not (tmp_path / "o3.csv").exists()
