@@ -373,7 +373,11 @@ def export_run(run_dir: str | Path, out: str | Path, which: str = "auto", sideca
         "algorithm": getattr(model, "algorithm", type(model).__name__), "head": head, "input": "obs", "output": "action",
         "action": {"mode": sc.action.mode, "n": sc.action.n, "step": sc.action.step, "relative": sc.action.relative,
                    "output": "float32 [N, 1] in [-1, 1]" if head in ("continuous", "sS")
-                   else "int64 [N] action index"},
+                   else "int64 [N] action index",
+                   **({"lot": "max(eoq_cover, 1) x demand_scale per SKU, eoq_cover = sqrt(2 order_cost / "
+                              "(holding_cost demand_scale)); order s + lot - IP when IP <= s = index x step "
+                              "(x demand_scale if relative), else 0"}
+                      if sc.action.mode == "reorder_point" else {})},
         **problem_metadata(problem),
         "normalization": {"obs_names": norm.obs_names, "shift": norm.shift.tolist(), "scale": norm.scale.tolist(),
                           "clip": norm.clip, "formula": "clip((obs + shift) * scale, -clip, clip), in the graph"},
@@ -560,8 +564,9 @@ def _parity(run: Run, model, policy: str | bytes, n: int, seed: int) -> dict[str
 
     scale = problem.params[sku, kernel.SCALE]
     ip = obs[:, [f.name for f in problem.obs_fields].index("inventory_position")].astype(np.float64) * scale
-    units_ref = pf.requested_units(ref, meta["action"], scale, ip)
-    units_got = pf.requested_units(got, meta["action"], scale, ip)
+    lot = pf.reorder_lot(problem.params[sku, kernel.ORDER_COST], problem.params[sku, kernel.HOLD], scale)
+    units_ref = pf.requested_units(ref, meta["action"], scale, ip, lot)
+    units_got = pf.requested_units(got, meta["action"], scale, ip, lot)
     out = {"n": int(n), "algorithm": meta["algorithm"], "head": meta["head"],
            "action_mismatches": int((np.asarray(ref).reshape(len(obs), -1)[:, 0]
                                      != np.asarray(got).reshape(len(obs), -1)[:, 0]).sum()),

@@ -15,7 +15,7 @@ from baselines.base import Policy, TrainData
 from envs import kernel
 from envs.problem import Problem
 from envs.scenario import ActionConfig
-from invcore.constraints import action_requests
+from invcore.constraints import action_requests, reorder_lot, reorder_units
 
 from .normalization import Normalization
 
@@ -49,14 +49,22 @@ class AgentPolicy(Policy):
         self.problem = problem
         return self
 
-    def units(self, obs: np.ndarray, scale: np.ndarray) -> np.ndarray:
-        """Requested units (or targets in order-up-to mode) for raw observations [N, obs_dim]."""
+    def units(self, obs: np.ndarray, scale: np.ndarray, ip: np.ndarray | None = None,
+              lot: np.ndarray | None = None) -> np.ndarray:
+        """Requested units (or targets in order-up-to mode) for raw observations [N, obs_dim]; action mode
+        reorder_point: the units of the (s, s + lot) rule at inventory positions `ip` (lot:
+        ``invcore.constraints.reorder_lot``), as ``envs.kernel.reorder_requests`` computes them in the env."""
         a, _ = self.model.policy.predict(self.norm.apply(obs), deterministic=True)
         cfg = self.action
-        return action_requests(np.asarray(a, dtype=np.float64), cfg.mode, cfg.n, cfg.step, cfg.relative, scale)
+        req = action_requests(np.asarray(a, dtype=np.float64), cfg.mode, cfg.n, cfg.step, cfg.relative, scale)
+        return reorder_units(req, ip, lot) if cfg.mode == "reorder_point" else req
 
     def act(self, obs: np.ndarray, state) -> np.ndarray:
-        return self.units(obs, state.params[:, kernel.SCALE])
+        p = state.params
+        if self.action.mode == "reorder_point":
+            return self.units(obs, p[:, kernel.SCALE], state.inventory_position,
+                              reorder_lot(p[:, kernel.ORDER_COST], p[:, kernel.HOLD], p[:, kernel.SCALE]))
+        return self.units(obs, p[:, kernel.SCALE])
 
     def describe(self) -> str:
         return f"{self.name}: {type(self.model).__name__}, action {self.action.mode} n={self.action.n}"
@@ -88,7 +96,8 @@ def exact_cost(agent: AgentPolicy, problem: Problem, margin: int = 8, tol_mass: 
         obs[:, 0] = on_hand
         obs[:, 1:L] = pipe
         obs[:, L] = on_hand + pipe.sum(axis=1)
-        return agent.units(obs / scale, np.full(n, scale))
+        lot = np.full(n, float(reorder_lot(p[kernel.ORDER_COST], p[kernel.HOLD], scale)))
+        return agent.units(obs / scale, np.full(n, scale), obs[:, L], lot)
 
     return capped_policy_cost(raw_orders, mean, L, h, pen, morton_bound(mean, L, h, pen) + margin,
                               tol_mass=tol_mass)

@@ -445,7 +445,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume: bool
     problem = Problem(cfg.scenario, **cfg.scenario_overrides)
     action = problem.scenario.action
     if cfg.algorithm != "PPO" and action.mode == "continuous":
-        raise PresetError(f"{cfg.algorithm} needs a discrete action (action.mode units or order_up_to), "
+        raise PresetError(f"{cfg.algorithm} needs a discrete action (action.mode units, order_up_to or reorder_point), "
                           "the scenario has action.mode continuous")
     cls = algorithm_class(cfg.algorithm)
     best_cost = float("inf")

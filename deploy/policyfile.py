@@ -40,7 +40,7 @@ from invcore.observation import (
 __all__ = ["FORECAST_FIELDS", "FORMAT", "FORMAT_VERSION", "KNOWN_FIELDS", "METADATA_KEY", "OBS_LAYOUT_VERSION",
            "SKU_PARAMS",
            "PolicyFileError", "build_observations", "calendar_features", "check_metadata", "constrain", "dumps",
-           "forecast_spec", "level_units", "requested_units", "sku_params", "sku_table"]
+           "forecast_spec", "level_units", "reorder_lot", "requested_units", "sku_params", "sku_table"]
 
 METADATA_KEY = "invrl"
 FORMAT = "invrl-policy"
@@ -238,9 +238,15 @@ def sku_params(meta: dict[str, Any]) -> dict[str, np.ndarray]:
 
 # ----------------------------------------------------------------------------------------- actions
 def requested_units(action: np.ndarray, spec: dict[str, Any], scale: np.ndarray,
-                    ip: np.ndarray) -> np.ndarray:
-    """:func:`invcore.constraints.requested_units` for the metadata's ``action`` spec; an unknown action mode
-    is a :class:`PolicyFileError`."""
+                    ip: np.ndarray, lot: np.ndarray | None = None) -> np.ndarray:
+    """:func:`invcore.constraints.requested_units` for the metadata's ``action`` spec (lot: the economic lot
+    per SKU, :func:`reorder_lot`, for action mode reorder_point); an unknown action mode is a
+    :class:`PolicyFileError`."""
     if spec["mode"] not in _constraints.ACTION_MODES:
         raise PolicyFileError(f"unknown action mode {spec['mode']!r}")
-    return _constraints.requested_units(action, spec, scale, ip)
+    return _constraints.requested_units(action, spec, scale, ip, lot)
+
+
+def reorder_lot(order_cost: np.ndarray, holding_cost: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """The lot of action mode reorder_point per SKU (:func:`invcore.constraints.reorder_lot`)."""
+    return _constraints.reorder_lot(order_cost, holding_cost, scale)

@@ -93,7 +93,9 @@ def policy_orders(policy: DeployedPolicy, st: State, covariates=None) -> tuple[n
     # in batches: the hidden layers of 1,000,000 rows at once took 460 MiB in onnxruntime
     action = np.concatenate([policy.session.run(["action"], {"obs": obs[i:i + INFERENCE_BATCH]})[0]
                              for i in range(0, max(len(obs), 1), INFERENCE_BATCH)])
-    return pf.requested_units(action, meta["action"], p["demand_scale"], ip), ip
+    lot = pf.reorder_lot(p["order_cost"], p["holding_cost"], p["demand_scale"]) \
+        if meta["action"]["mode"] == "reorder_point" else None
+    return pf.requested_units(action, meta["action"], p["demand_scale"], ip, lot), ip
 
 
 def recommend(policy: DeployedPolicy, st: State, service_level: float = 0.95,

@@ -38,6 +38,7 @@ class Engine:
         self.n = n
         self.window = W = pb.window
         self.backorder = pb.scenario.backorder
+        self.reorder = pb.reorder  # step_actions: the table's reorder points -> units (kernel.reorder_requests)
         self.sku = np.zeros(n, dtype=np.int64)
         self.state = np.zeros((n, pb.state_width))
         self.params = np.zeros((n, kernel.N_PARAMS))
@@ -187,11 +188,13 @@ class Engine:
                      self.rewards, self.returns)
 
     def step_actions(self, actions: np.ndarray, order_up_to: bool = False) -> int:
-        """:meth:`step` for discrete actions [N] int: request = table[slot, action] (written to :attr:`request`)
-        in the same pass; a ValueError names the valid range when an action is outside it (nothing is stepped)."""
+        """:meth:`step` for discrete actions [N] int: request = table[slot, action] (written to :attr:`request`;
+        with action mode reorder_point the table holds reorder points s and the request is then the units of the
+        (s, s + lot) rule, ``kernel.reorder_requests``) in the same pass; a ValueError names the valid range when
+        an action is outside it (nothing is stepped)."""
         ended = _step_actions(self.state, self.params, self.request, self.table, actions, self.demand, self.window,
                               self.t, self.period, self.lengths, self.backorder, order_up_to, self.info, self._d,
-                              self.reward_offset, self.reward_scale, self.rewards, self.returns)
+                              self.reward_offset, self.reward_scale, self.rewards, self.returns, self.reorder)
         if ended < 0:
             raise ValueError(f"actions must be in 0..{self.table.shape[1] - 1}")
         return ended
@@ -206,6 +209,8 @@ class Engine:
         """:meth:`step_actions` through ``kernel.step_ext`` (bound as the instance's ``step_actions``)."""
         if _requests_and_demand(self.table, actions, self.demand, self.window, self.t, self.request, self._d):
             raise ValueError(f"actions must be in 0..{self.table.shape[1] - 1}")
+        if self.reorder:
+            kernel.reorder_requests(self.state, self.params, self.request)
         return self._step_ops(self.request, order_up_to)
 
     def inventory_position(self, out: np.ndarray | None = None) -> np.ndarray:
@@ -295,10 +300,14 @@ def _step_ext(state: np.ndarray, params: np.ndarray, request: np.ndarray, demand
 def _step_actions(state: np.ndarray, params: np.ndarray, request: np.ndarray, table: np.ndarray,
                   actions: np.ndarray, demand: np.ndarray, W: int, t: np.ndarray, period: np.ndarray,
                   lengths: np.ndarray, backorder: bool, order_up_to: bool, info: np.ndarray, d: np.ndarray,
-                  offset: np.ndarray, scale: np.ndarray, rewards: np.ndarray, returns: np.ndarray) -> int:
-    """:func:`_step` after request[i] = table[i, actions[i]]; -1 (nothing done) for an action outside the table."""
+                  offset: np.ndarray, scale: np.ndarray, rewards: np.ndarray, returns: np.ndarray,
+                  reorder: bool) -> int:
+    """:func:`_step` after request[i] = table[i, actions[i]] (reorder: then kernel.reorder_requests); -1 (nothing
+    done) for an action outside the table."""
     if _requests_and_demand(table, actions, demand, W, t, request, d):
         return -1
+    if reorder:
+        kernel.reorder_requests(state, params, request)
     kernel.step(state, params, request, d, backorder, order_up_to, info)
     return _rewards_and_clocks(info, offset, scale, rewards, returns, t, period, lengths)
 

@@ -77,6 +77,13 @@ class InventoryEnv(gym.Env):
     - ``order_up_to``: ``Discrete(n)``, index i raises the inventory position to ``i * step`` (times the
       scale when relative): the order is ``max(0, target - inventory position)``.
     - ``continuous``: ``Box(-1, 1, (1,))``, a maps to ``round((a + 1) / 2 * (n - 1) * step)`` units.
+    - ``reorder_point``: ``Discrete(n)``, index i sets the reorder point ``s = i * step`` (times the scale when
+      relative); when the inventory position IP <= s the order is ``s + lot - IP`` (up to S = s + lot), else
+      nothing, with ``lot = max(eoq_cover, 1) * scale`` (the economic order quantity sqrt(2 K scale / h), at least
+      one period of demand; see ``eoq_cover`` below): an (s, S) rule with the lot fixed at the EOQ, s chosen
+      every period, so orders come in economic lots and a constant action is already a sensible policy.
+    ``info["requested"]`` is what the action asked before the order rules (MOQ, pack, caps): units, or the target
+    position (order_up_to); with reorder_point the units of the rule (0 above s).
 
     ## Observation Space
     A flat float32 vector; quantities are divided by the SKU's demand scale (mean demand per period of the
@@ -152,6 +159,7 @@ class InventoryEnv(gym.Env):
         self._cal_offset = np.full(1, pb.window, dtype=np.int64)  # calendar rows are aligned with the trace
         self._backorder = self.scenario.backorder
         self._order_up_to = pb.order_up_to
+        self._reorder = pb.reorder
         self._continuous = self.scenario.action.mode == "continuous"
         self.reward = reward if reward is not None else Reward.from_scenario(self.scenario)
         self._reward_offset, self._reward_scale = 0.0, 1.0
@@ -248,6 +256,9 @@ class InventoryEnv(gym.Env):
         else:
             requested = float(self._table[self._sku, action])
         self._request[0] = requested
+        if self._reorder:  # the reorder point s -> the units of the (s, s + lot) rule
+            kernel.reorder_requests(self._state, self._params, self._request)
+            requested = float(self._request[0])
         kernel.step_observe(self._state, self._params, self._request, self._trace, t, self._calendar, self._cal_offset,
                             self._cfg, self._obs, self._info)
         self._t = t + 1
@@ -274,6 +285,9 @@ class InventoryEnv(gym.Env):
         else:
             requested = float(self._table[self._sku, action])
         self._request[0] = requested
+        if self._reorder:  # the reorder point s -> the units of the (s, s + lot) rule
+            kernel.reorder_requests(self._state, self._params, self._request)
+            requested = float(self._request[0])
         if self._lead_now.size:
             self._lead_now[0] = self._leads[t]
         pb = self.problem

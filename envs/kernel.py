@@ -131,6 +131,30 @@ def inventory_position(state: np.ndarray, params: np.ndarray, out: np.ndarray) -
 
 
 @njit(cache=True)
+def reorder_requests(state: np.ndarray, params: np.ndarray, request: np.ndarray) -> None:
+    """Action mode reorder_point, in place: request[i] holds the reorder point s; it becomes the units of the
+    (s, S = s + lot) rule, ``s + lot - IP`` when IP <= s, else 0, with lot = max(eoq_cover, 1) x scale
+    (``invcore.constraints.reorder_lot`` / ``reorder_units``, the same arithmetic). Called before :func:`step`
+    (units, not order-up-to); the order rules apply to the result as to any request."""
+    for i in range(state.shape[0]):
+        L = int(params[i, LEAD])
+        ip = state[i, NET]
+        for k in range(L):
+            ip += state[i, PIPE + k]
+        s = request[i]
+        if ip <= s:
+            K, h, scale = params[i, ORDER_COST], params[i, HOLD], params[i, SCALE]
+            v = 0.0
+            if K > 0.0:
+                v = EOQ_COVER_CAP
+                if h > 0.0:
+                    v = min(math.sqrt(2.0 * K / (h * scale)), EOQ_COVER_CAP)
+            request[i] = s + max(v, 1.0) * scale - ip
+        else:
+            request[i] = 0.0
+
+
+@njit(cache=True)
 def step(state: np.ndarray, params: np.ndarray, request: np.ndarray, demand: np.ndarray,
          backorder: bool, order_up_to: bool, info: np.ndarray) -> None:
     """Advance every SKU by one period in place (see the module docstring for the timing).

@@ -118,6 +118,9 @@ class Problem:
         a = sc.action
         self.action_table = action_table(a.mode, a.n, a.step, a.relative, p[:, kernel.SCALE])
         self.order_up_to = a.mode == "order_up_to"
+        self.reorder = a.mode == "reorder_point"
+        """The action table holds reorder points s: ``kernel.reorder_requests`` turns them into units (of the
+        (s, s + lot) rule) before each step, and the kernel steps with units (``order_up_to`` false)."""
         if a.mode == "continuous":
             self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
             self._cont_max = continuous_max(a.n, a.step, a.relative, p[:, kernel.SCALE])
@@ -253,7 +256,8 @@ class Problem:
         return [ObsField(i, name, meaning) for i, (name, meaning) in enumerate(pairs)]
 
     def request(self, action, sku: int) -> float:
-        """Requested quantity (units, or target inventory position) for an action of SKU `sku`."""
+        """Requested quantity (units, the target inventory position, or the reorder point s) for an action of
+        SKU `sku`."""
         if self.scenario.action.mode == "continuous":
             a = float(np.clip(np.asarray(action, dtype=np.float64).reshape(-1)[0], -1.0, 1.0))
             return float(np.rint((a + 1.0) * 0.5 * self._cont_max[sku]))

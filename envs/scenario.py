@@ -49,7 +49,7 @@ YAML layout (every key optional; unknown keys and wrong types are errors)::
     #                       columns: {date: Datum, sku: Artikel, demand: Menge}}
     observation: {demand_window: 0, period: false, calendar: auto, lead_time: auto, eoq: auto,
                   forecast: false, forecast_window: 28, forecast_alpha: 0.2}
-    action: {mode: units, n: 21, step: 1.0, relative: false}
+    action: {mode: units, n: 21, step: 1.0, relative: false}   # mode: units | order_up_to | continuous | reorder_point
 """
 
 from __future__ import annotations
@@ -185,9 +185,12 @@ class ObservationConfig:
 
 @dataclass(frozen=True)
 class ActionConfig:
-    mode: Literal["units", "order_up_to", "continuous"] = "units"
+    mode: Literal["units", "order_up_to", "continuous", "reorder_point"] = "units"
     """units: index i orders i*step; order_up_to: index i raises inventory position to i*step;
-    continuous: a in [-1, 1] orders round((a + 1) / 2 * (n - 1) * step)."""
+    continuous: a in [-1, 1] orders round((a + 1) / 2 * (n - 1) * step); reorder_point: index i sets the reorder
+    point s = i*step and, when the inventory position IP <= s, orders up to S = s + lot (the units S - IP), with
+    lot = max(eoq_cover, 1) x the SKU's demand scale, the economic order quantity sqrt(2 K scale / h) (at least one
+    period of demand): an (s, S) rule whose lot is fixed at the EOQ and whose s the agent picks every period."""
     n: int = 21
     """Number of discrete actions (for continuous: the range is 0..(n-1)*step)."""
     step: float = 1.0
@@ -602,8 +605,8 @@ def _check_values(sc: Scenario) -> None:
     if not 0 <= d.promo_prob <= 1 or d.promo_lift < 0:
         raise ScenarioError("'demand.promo_prob' must be in [0, 1] and 'demand.promo_lift' >= 0")
     a = sc.action
-    if a.mode not in ("units", "order_up_to", "continuous"):
-        raise ScenarioError(f"'action.mode' must be units, order_up_to or continuous, got {a.mode!r}")
+    if a.mode not in ("units", "order_up_to", "continuous", "reorder_point"):
+        raise ScenarioError(f"'action.mode' must be units, order_up_to, continuous or reorder_point, got {a.mode!r}")
     if not isinstance(a.n, int) or not 2 <= a.n <= MAX_ACTIONS or not isinstance(a.step, (int, float)) \
             or isinstance(a.step, bool) or not math.isfinite(a.step) or a.step <= 0:
         raise ScenarioError(f"'action.n' must be an integer in 2..{MAX_ACTIONS} and 'action.step' a finite number > 0, "

@@ -12,9 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from .observation import eoq_cover
+
 EPS = 1e-9
 """Tolerance of the order rules: a request <= EPS is no order; pack rounding forgives EPS packs."""
-ACTION_MODES = ("units", "order_up_to", "continuous")
+ACTION_MODES = ("units", "order_up_to", "continuous", "reorder_point")
+LEVEL_MODES = ("order_up_to", "reorder_point")
+"""Modes whose discrete action is a level (not rounded to units): the target position, or the reorder point s."""
 
 
 def constrain(want: np.ndarray, ip: np.ndarray, moq: np.ndarray, pack: np.ndarray, max_order: np.ndarray,
@@ -70,7 +74,8 @@ def action_unit(relative: bool, scale: np.ndarray) -> np.ndarray:
 
 def action_table(mode: str, n: int, step: float, relative: bool, scale: np.ndarray) -> np.ndarray:
     """[N, n] level of discrete action i for each SKU: ``i * step * unit``, rounded to units in mode units
-    (order_up_to: the target inventory position; continuous: the grid of the range)."""
+    (order_up_to: the target inventory position; reorder_point: the reorder point s; continuous: the grid of the
+    range)."""
     _check_mode(mode)
     steps = np.arange(n, dtype=np.float64) * step
     table = steps[None, :] * action_unit(relative, scale)[:, None]
@@ -84,12 +89,13 @@ def continuous_max(n: int, step: float, relative: bool, scale: np.ndarray) -> np
 
 def action_requests(action: np.ndarray, mode: str, n: int, step: float, relative: bool,
                     scale: np.ndarray) -> np.ndarray:
-    """What the kernel receives for the deterministic actions of N SKUs: units to order (modes units and
-    continuous) or the target inventory position (order_up_to), before the order rules; the env's mapping
-    (``Problem.action_table`` / ``continuous_max``), written once for agents and deploy.
+    """What the action table gives for the deterministic actions of N SKUs: units to order (modes units and
+    continuous), the target inventory position (order_up_to) or the reorder point s (reorder_point: the units
+    are :func:`reorder_units`), before the order rules; the env's mapping (``Problem.action_table`` /
+    ``continuous_max``), written once for agents and deploy.
 
     continuous: ``rint((clip(a, -1, 1) + 1) / 2 * ((n - 1) * step * unit))``; units: ``rint(a * step * unit)``;
-    order_up_to: ``a * step * unit``; unit = the demand scale if relative, else 1."""
+    order_up_to, reorder_point: ``a * step * unit``; unit = the demand scale if relative, else 1."""
     unit = action_unit(relative, scale)
     if mode == "continuous":
         a = np.clip(np.asarray(action, dtype=np.float64).reshape(len(unit), -1)[:, 0], -1.0, 1.0)
@@ -100,16 +106,38 @@ def action_requests(action: np.ndarray, mode: str, n: int, step: float, relative
 
 
 def requested_units(action: np.ndarray, spec: Mapping[str, Any], scale: np.ndarray,
-                    ip: np.ndarray) -> np.ndarray:
+                    ip: np.ndarray, lot: np.ndarray | None = None) -> np.ndarray:
     """Units requested by the deterministic actions of N SKUs, before the order rules, as the env maps them
-    (``envs.problem.Problem.request`` and the kernel's order-up-to step). spec: mode, n, step, relative
-    (the scenario's action settings).
+    (``envs.problem.Problem.request``, the kernel's order-up-to step and ``envs.kernel.reorder_requests``).
+    spec: mode, n, step, relative (the scenario's action settings); lot: the economic lot in units per SKU
+    (:func:`reorder_lot`), needed by mode reorder_point only.
 
     continuous: ``rint((clip(a, -1, 1) + 1) / 2 * (n - 1) * step * unit)``; units: ``rint(a * step * unit)``;
-    order_up_to: ``a * step * unit - IP``; unit = the demand scale if relative, else 1."""
+    order_up_to: ``a * step * unit - IP``; reorder_point: s = ``a * step * unit``, then :func:`reorder_units`;
+    unit = the demand scale if relative, else 1."""
     mode = spec["mode"]
     req = action_requests(action, mode, int(spec["n"]), float(spec["step"]), spec["relative"], scale)
+    if mode == "reorder_point":
+        if lot is None:
+            raise ValueError("action mode reorder_point needs the lot per SKU (invcore.constraints.reorder_lot)")
+        return reorder_units(req, ip, lot)
     return req - ip if mode == "order_up_to" else req
+
+
+def reorder_lot(order_cost, holding_cost, scale) -> np.ndarray:
+    """The lot of action mode reorder_point per SKU, in units: ``max(eoq_cover, 1) x scale``, eoq_cover =
+    sqrt(2 K / (h scale)) (:func:`invcore.observation.eoq_cover`; 0 when K = 0, so the lot is one period of demand,
+    1000 periods when h = 0): the economic order quantity sqrt(2 K scale / h), at least one period of mean demand
+    (HDPO's ``hp.lot=eoq_fixed``). ``envs.kernel.reorder_requests`` computes the same number (parity-tested)."""
+    s = np.asarray(scale, dtype=np.float64)
+    return np.maximum(eoq_cover(order_cost, holding_cost, s), 1.0) * s
+
+
+def reorder_units(s: np.ndarray, ip: np.ndarray, lot: np.ndarray) -> np.ndarray:
+    """Units requested by an (s, S = s + lot) rule at inventory position IP: ``s + lot - IP`` when ``IP <= s``,
+    else 0 (action mode reorder_point; the order rules come after)."""
+    s = np.asarray(s, dtype=np.float64)
+    return np.where(ip <= s, s + lot - ip, 0.0)
 
 
 def level_units(levels: Mapping[str, np.ndarray], ip: np.ndarray) -> np.ndarray:

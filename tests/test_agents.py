@@ -226,6 +226,9 @@ def test_config_resolution_routes_overrides():
     assert cfg.eval_freq == 5000 and cfg.scenario_overrides["lead_time"] == 2
     assert cfg.scenario_overrides["action.mode"] == "continuous"
     assert resolve_config("dqn", "demo", "demo").algorithm == "QRDQN"
+    demo = resolve_config("ppo", "demo", "demo")  # the (s, S) action, merged onto the default's PPO settings
+    assert demo.preset == "demo" and demo.scenario_overrides["action.mode"] == "reorder_point"
+    assert demo.hyperparams["gamma"] == 0.99 and demo.hyperparams["n_steps"] == 256
 
 
 def test_observation_shift_matches_the_measured_setting():

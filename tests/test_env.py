@@ -30,6 +30,7 @@ CHECK_CASES = {
     "continuous": ("lost-sales-L2-p9", {"action": {"mode": "continuous", "n": 11}}),
     "window-period": ("backorder-L4-b9", {"observation": {"demand_window": 4, "period": True}}),
     "demo": ("demo", {}),
+    "reorder-point": ("demo", {"action": {"mode": "reorder_point", "n": 41, "step": 0.25}}),
     "constraints": ("lost-sales-L2-p9", {"moq": 3, "pack_size": 2, "max_order": 12, "capacity": 30,
                                          "order_cost": 5, "unit_cost": 1}),
 }
@@ -55,6 +56,24 @@ def test_make_by_id_with_overrides():
     env.reset(seed=0)
     info = env.step(7)[4]
     assert info["order"] == 7.0  # action index i = i units for the Zipkin scenarios
+
+
+def test_reorder_point_action_is_the_s_S_rule_with_the_economic_lot():
+    """action.mode reorder_point: index i = reorder point s = i x step; at IP <= s the order is s + lot - IP
+    (rounded up to whole units by the order rules), else 0; lot = sqrt(2 K scale / h) = sqrt(2 x 5 x 5 / 1)."""
+    env = InventoryEnv("lost-sales-L2-p9", order_cost=5.0, initial_state="steady",
+                       action={"mode": "reorder_point", "n": 21, "step": 1.0})
+    env.reset(seed=4)
+    lot = np.sqrt(50.0)
+    orders = 0
+    for t in range(60):
+        a = 8 if t < 30 else 13
+        ip = env.inventory_position
+        info = env.step(a)[4]
+        want = a + lot - ip if ip <= a else 0.0
+        assert info["requested"] == pytest.approx(want, abs=1e-12) and info["order"] == np.ceil(want - 1e-9), t
+        orders += info["order"] > 0
+    assert 5 < orders < 30  # lots of ~7 units at a mean demand of 5: an order every period or two, not every one
 
 
 # --------------------------------------------------------------------------------------- hand-computed timing

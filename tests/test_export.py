@@ -43,6 +43,9 @@ RUNS = {  # name: (algo, extra args)
     "ppo_forecast": ("ppo", ["lead_time=3", "demand.mean=[4.0, 9.0, 0.6]", "observation.demand_window=2",
                              "observation.forecast=true", "observation.forecast_window=5",
                              "observation.forecast_alpha=0.3"]),
+    # the (s, s + lot) action: index i = reorder point i x 0.5 x scale, lot = max(eoq_cover, 1) x scale (K = 5)
+    "ppo_reorder": ("ppo", ["action.mode=reorder_point", "action.n=21", "action.step=0.5", "action.relative=true",
+                            "order_cost=5", "observation.demand_window=2"]),
 }
 
 
@@ -92,13 +95,15 @@ def test_parity_with_model_predict(runs, policies, name):
     if name in ("ppo_continuous", "ppo_forecast"):
         assert r["head"] == "continuous"
         assert r["max_abs_action_diff"] < 1e-5
+    elif name == "ppo_reorder":  # 21 nearly equal logits of an untrained net: a float32 near-tie may flip an
+        assert r["action_mismatches"] <= 10  # index where IP is above both levels; the orders match exactly
     else:
         assert r["action_mismatches"] == 0
     assert r["algorithm"] == {"ppo_continuous": "PPO", "ppo_discrete": "PPO", "dqn": "DQN", "qrdqn": "QRDQN",
-                              "ppo_forecast": "PPO"}[name]
+                              "ppo_forecast": "PPO", "ppo_reorder": "PPO"}[name]
 
 
-@pytest.mark.parametrize("name", ["ppo_continuous", "qrdqn"])
+@pytest.mark.parametrize("name", ["ppo_continuous", "qrdqn", "ppo_reorder"])
 def test_units_match_agent_policy(runs, policies, name):
     """Order units from the ONNX action via deploy.policyfile equal AgentPolicy.units (the evaluation path)."""
     import onnxruntime as ort
@@ -110,12 +115,19 @@ def test_units_match_agent_policy(runs, policies, name):
     sc = resolve_scenario(run.config.scenario, **run.config.scenario_overrides)
     agent = AgentPolicy(run.load_model(), run.normalization, sc.action)
     scale = problem.params[sku, kernel.SCALE]
-    ref = agent.units(obs, scale)
+    ip = obs[:, 2].astype(np.float64) * scale
+    lot = pf.reorder_lot(problem.params[sku, kernel.ORDER_COST], problem.params[sku, kernel.HOLD], scale)
+    ref = agent.units(obs, scale, ip, lot)
     sess = ort.InferenceSession(str(policies[name]), providers=["CPUExecutionProvider"])
     meta = json.loads(sess.get_modelmeta().custom_metadata_map[pf.METADATA_KEY])
-    ip = obs[:, 2].astype(np.float64) * scale
-    got = pf.requested_units(sess.run(["action"], {"obs": obs})[0], meta["action"], scale, ip)
+    got = pf.requested_units(sess.run(["action"], {"obs": obs})[0], meta["action"], scale, ip, lot)
     np.testing.assert_array_equal(got, ref)
+    if name == "ppo_reorder":  # (s, s + lot): nothing above s, else up to s + lot = sqrt(2 x 5 x 5 / 1) units
+        assert meta["action"]["mode"] == "reorder_point" and "lot" in meta["action"]
+        np.testing.assert_allclose(lot, np.sqrt(50.0))
+        assert (got == 0).any() and (got > 0).any()
+        s = got + ip - lot
+        np.testing.assert_allclose(s[got > 0] / 2.5, np.rint(s[got > 0] / 2.5), atol=1e-9)  # on the 0.5 x 5 grid
 
 
 def test_metadata_and_sidecar(runs, policies):
@@ -256,7 +268,7 @@ COLUMNS = ["sku", "order_qty", "requested_qty", "on_hand", "inventory_position",
            "stock_alert", "alert_reason", "policy"]
 
 
-@pytest.mark.parametrize("name", ["ppo_continuous", "ppo_discrete", "qrdqn"])
+@pytest.mark.parametrize("name", ["ppo_continuous", "ppo_discrete", "qrdqn", "ppo_reorder"])
 def test_recommend_cli_end_to_end(policies, tmp_path, name):
     state = _write_state(tmp_path, STATE)
     items = _write_state(tmp_path, ITEMS, "items.csv")
@@ -292,6 +304,19 @@ def test_recommend_cli_end_to_end(policies, tmp_path, name):
     s0 = by.loc["sku0"]  # 12 + 5 - 2 x 5 = 7 >= safety stock 1.645 x 0 x sqrt(3) = 0
     assert not s0["stock_alert"] and s0["projected_min_stock"] == 7.0 and s0["safety_stock"] == 0.0
     assert df["policy"].str.startswith({"qrdqn": "QRDQN:", "dqn": "DQN:"}.get(name, "PPO:")).all()
+    if name == "ppo_reorder":  # the ONNX index i -> s = i x 0.5 x scale; order s + lot - IP when IP <= s
+        import onnxruntime as ort
+
+        sess = ort.InferenceSession(str(policies[name]), providers=["CPUExecutionProvider"])
+        meta = json.loads(sess.get_modelmeta().custom_metadata_map[pf.METADATA_KEY])
+        scale = np.array([5, 50, 0.5, 20, 5], float)
+        lags = np.array([[r["demand_lag_1"], r["demand_lag_2"]] for r in STATE], float)
+        obs = pf.build_observations(meta["obs_names"], net=ip - [0, 30, 0, 0, 5], pipeline=np.array([[0, 30, 0, 0, 5.0]]).T,
+                                    lags=lags, scale=scale, lead=np.full(5, 2.0), lead_norm=0.5,
+                                    order_cost=np.full(5, 5.0), holding_cost=np.ones(5))
+        s = sess.run(["action"], {"obs": obs})[0].astype(float) * 0.5 * scale
+        lot = np.maximum(np.sqrt(2 * 5.0 / scale), 1.0) * scale
+        np.testing.assert_allclose(df["requested_qty"], np.where(ip <= s, s + lot - ip, 0.0))
 
 
 def test_safety_stock_alert_reason(policies, tmp_path, capsys):

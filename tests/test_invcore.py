@@ -122,6 +122,43 @@ def test_action_units_match_problem(problem):
         C.requested_units(np.zeros(n), {**spec, "mode": "bogus"}, scale, ip)
 
 
+def test_reorder_point_units_bit_for_bit_with_kernel():
+    """Action mode reorder_point: the action table holds reorder points s (i x step x scale, not rounded) and
+    invcore.constraints.requested_units (deploy, agents) == kernel.reorder_requests (the envs), bit for bit, on
+    random states, order costs (K = 0: lot = one scale; h = 0: the capped EOQ) and levels."""
+    pb = Problem("demo", **{"action.mode": "reorder_point", "action.n": 13, "action.step": 0.75})
+    scale = pb.params[:, K.SCALE]
+    np.testing.assert_array_equal(pb.action_table, np.arange(13) * 0.75 * scale[:, None])
+    a = pb.scenario.action
+    spec = {"mode": a.mode, "n": a.n, "step": a.step, "relative": a.relative}
+    rng = np.random.default_rng(3)
+    n = 400
+    params = pb.params[rng.integers(0, pb.n_skus, n)].copy()
+    params[:, K.ORDER_COST] = rng.choice([0.0, 0.3, 5.0, 40.0], n)
+    params[:, K.HOLD] = rng.choice([0.0, 0.05, 1.0], n)
+    params[:, K.SCALE] = rng.choice([0.2, 1.0, 4.0, 37.5], n)
+    params[:, K.LEAD] = rng.integers(0, 4, n)
+    state = np.zeros((n, pb.state_width))
+    state[:, K.NET] = rng.integers(-5, 60, n)
+    for k in range(3):
+        state[:, K.PIPE + k] = np.where(k < params[:, K.LEAD], rng.integers(0, 20, n), 0.0)
+    action = rng.integers(0, a.n, n)
+    s = action * a.step * params[:, K.SCALE]
+    req = s.copy()
+    K.reorder_requests(state, params, req)
+    ip = np.zeros(n)
+    K.inventory_position(state, params, ip)
+    lot = C.reorder_lot(params[:, K.ORDER_COST], params[:, K.HOLD], params[:, K.SCALE])
+    got = C.requested_units(action, spec, params[:, K.SCALE], ip, lot)
+    np.testing.assert_array_equal(_bits(got), _bits(req))
+    assert (got == 0).any() and (got > 0).any()
+    np.testing.assert_array_equal(got[ip > s], 0.0)
+    np.testing.assert_allclose(got[ip <= s] + ip[ip <= s], s[ip <= s] + lot[ip <= s])  # up to S = s + lot
+    np.testing.assert_array_equal(lot[params[:, K.ORDER_COST] == 0], params[params[:, K.ORDER_COST] == 0, K.SCALE])
+    with pytest.raises(ValueError, match="reorder_point needs the lot"):
+        C.requested_units(action, spec, params[:, K.SCALE], ip)
+
+
 def test_level_units():
     lv = {"S": np.array([10.0, 10.0, 10.0]), "s": np.array([4.0, 4.0, 10.0]), "cap": np.array([np.inf, 3.0, np.inf])}
     np.testing.assert_array_equal(C.level_units(lv, np.array([5.0, 2.0, 10.0])), [0.0, 3.0, 0.0])

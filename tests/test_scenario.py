@@ -105,6 +105,7 @@ def test_cli_runs_the_demo():
     ({"capacity": float("inf")}, "'capacity' must be null (no limit) or a finite number >= 0, got inf"),
     ({"action.step": float("nan")}, "'action.step' a finite number > 0, got n=21, step=nan"),
     ({"action.n": 10**8}, "'action.n' must be an integer in 2..10000"),
+    ({"action.mode": "sS"}, "'action.mode' expects one of 'units', 'order_up_to', 'continuous', 'reorder_point', got 'sS'"),
     ({"reward_scale": float("nan")}, "'reward_scale' must be a finite number > 0, got nan"),
     ({"reward_offset": float("inf")}, "'reward_offset' must be a finite number, got inf"),
     ({"moq": 10, "max_order": 5}, "'moq' 10 is above 'max_order' 5: no order could ever be placed"),
