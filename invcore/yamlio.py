@@ -10,6 +10,7 @@ aliases. Syntax errors stay ``yaml.YAMLError`` (callers word them). Imports PyYA
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,14 @@ MAX_NODES = 100_000
 MAX_DEPTH = 64
 """Deepest nesting of lists / mappings accepted."""
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """The safe loader, reading exponent floats without a dot as floats (``1e-3``: YAML 1.2; PyYAML's YAML 1.1
+    rules read it as the string '1e-3', so ``hp.learning_rate=1e-3`` was refused as not a number)."""
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float",
+                              re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+                              list("-+0123456789"))
 
 
 class YamlLimitError(ValueError):

@@ -130,3 +130,18 @@ def test_item_table_moq_above_max_order_names_the_sku(tmp_path):
     with pytest.raises(ScenarioError, match="SKU 'B' has moq 50 above max_order 10 \\(1 SKUs\\)"):
         Problem("lost-sales-L2-p9", **{"data.path": str(tmp_path / "d.csv"), "data.items": str(tmp_path / "i.csv"),
                                        "max_order": 10})
+
+
+def test_exponent_floats_are_numbers(tmp_path):
+    """'1e-3' is a float on the command line and in YAML files (PyYAML's YAML 1.1 rules alone read it as a
+    string, so hp.learning_rate=1e-3 was refused); dates, words and integers keep their types."""
+    from agents.config import resolve_config
+
+    assert parse_override("hp.learning_rate=1e-3") == ("hp.learning_rate", 0.001)
+    assert parse_override("holding_cost=5E-1") == ("holding_cost", 0.5)
+    assert parse_override("lead_time=3") == ("lead_time", 3) and parse_override("name=e5") == ("name", "e5")
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\nholding_cost: 2e-1\nshortage_cost: 9\n")
+    assert resolve_scenario(str(path)).holding_cost == 0.2
+    cfg = resolve_config("ppo", "lost-sales-L2-p9", "lost-sales-L2-p9", None, {}, {"hp.learning_rate": 1e-3})
+    assert cfg.hyperparams["learning_rate"] == 0.001
