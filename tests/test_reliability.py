@@ -652,8 +652,8 @@ def test_cells_of_a_linked_table_are_not_quoted_after_reading(policies, tmp_path
         links[name].symlink_to(secret / target)
         shutil.copy(secret / target, tmp_path / f"plain_{name}")
     for path, quoted in ((links["d.csv"], False), (tmp_path / "plain_d.csv", True)):
-        for error, call in ((DataError, lambda: load_demand(path)),
-                            (DeployError, lambda: read_history(path, np.array(["TOPSECRET"], dtype=object), 1))):
+        for error, call in ((DataError, lambda p=path: load_demand(p)),
+                            (DeployError, lambda p=path: read_history(p, np.array(["TOPSECRET"], dtype=object), 1))):
             with pytest.raises(error) as e:
                 call()
             assert ("TOPSECRET" in str(e.value)) == quoted, str(e.value)
