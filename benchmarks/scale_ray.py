@@ -168,7 +168,7 @@ def bench_eval(args, rows: list) -> None:
         for how, size in plan:  # Ray chunk sizes ascending: a worker's ru_maxrss is a lifetime peak
             kw = {}
             if how == "chunks":
-                kw = {"chunk_skus": size}
+                kw = {"chunk_skus": size, "map_chunks": timed_serial_map}
             if how == "ray":
                 cluster.connect(args.num_cpus)
                 kw = {"chunk_skus": size, "map_chunks": timed_ray_map}
@@ -207,6 +207,20 @@ def bench_eval(args, rows: list) -> None:
 SAME: list = []
 TASKS: list = []
 SHARDS: dict = {}
+
+
+def timed_serial_map(problem, policies, tasks):
+    """baselines.evaluation.serial_map_chunks, printing its progress every 10 % of the chunks (CPU-s so far,
+    the driver's peak RSS): a long run stopped early still says what its chunks cost."""
+    from baselines.evaluation import evaluate_chunk
+
+    out, c0, step = [], time.process_time(), max(1, len(tasks) // 10)
+    for i, t in enumerate(tasks):
+        out.append(evaluate_chunk(problem, policies, t))
+        if (i + 1) % step == 0:
+            print(f"  serial chunks: {i + 1}/{len(tasks)} in {time.process_time() - c0:.1f} CPU-s, driver peak RSS "
+                  f"{rss_mb():,.0f} MB", flush=True)
+    return out
 
 
 def timed_ray_map(problem, policies, tasks):
