@@ -564,8 +564,8 @@ def _history_by_hand(rows: list[tuple[str, str, float]], skus: list[str], period
     return out
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_read_history_is_the_plain_reading(tmp_path, fmt):
+@pytest.mark.parametrize("fmt,decimals", [("csv", 2), ("csv", 0), ("parquet", 2)])  # 0: held in float32
+def test_read_history_is_the_plain_reading(tmp_path, fmt, decimals):
     import pandas as pd
 
     from deploy.state import read_history
@@ -576,7 +576,7 @@ def test_read_history_is_the_plain_reading(tmp_path, fmt):
     rows = []
     for s in skus + ["X1", "X2"]:  # X*: not in the state file, ignored
         for d in rng.choice(days, int(rng.integers(1, 25)), replace=False):
-            rows.append((d, f" {s}" if rng.random() < 0.1 else s, float(np.round(rng.gamma(2, 3), 2))))
+            rows.append((d, f" {s}" if rng.random() < 0.1 else s, float(np.round(rng.gamma(2, 3), decimals))))
     rows = [rows[i] for i in rng.permutation(len(rows))]
     df = pd.DataFrame(rows, columns=["date", "sku", "demand"]).assign(price=1.0)  # an extra column: not read
     path = tmp_path / f"hist.{fmt}"
