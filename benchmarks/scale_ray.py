@@ -2,19 +2,26 @@
 not a test).
 
     python benchmarks/scale_ray.py [--skus 100000] [--periods 365] [--chunk-skus 5000] [--ray-chunks 1000,5000]
-                                   [--num-cpus 2]
+                                   [--num-cpus 2] [--runs whole,chunks,ray] [--compact] [--check N]
                                    [--sweep-seeds 4] [--sweep-timesteps 8192] [--no-sweep]
+    python benchmarks/scale_ray.py --skus 1000000 --compact --runs ray,chunks --ray-chunks 5000 --no-sweep
 
 Baselines: base_stock, capped_base_stock and ses_tuned on `--skus` synthetic daily SKUs (benchmarks/scale.py's
-catalogue: two years, the last `--periods` days the test window), evaluated (1) whole, (2) in SKU chunks in
-this process, (3) as Ray tasks on a local Ray with `--num-cpus` CPUs; the three results are compared bit for
-bit. CPU-s: the driver's ``time.process_time`` plus, for Ray, the CPU-s each task measured itself (numba's
-compilation or cache loading in a fresh worker included, Ray's own processes not). Peak RSS: the driver's
-``ru_maxrss`` and the largest worker's (``ru_maxrss`` of the worker process at the end of its task; pages of
-the object store it read count in it and stay mapped across its tasks: a worker's private memory, RssAnon,
-is printed per run); the driver's is reset before each run (VmHWM). A 1,000,000-SKU catalogue needs ~5.8 GB for the demand matrix alone
-(1e6 x 730 float64) plus the long table it is read from, more than this shared machine has to spare, so the
-figures are measured at `--skus` and scaled linearly per SKU (every SKU is fitted and simulated on its own).
+catalogue: two years, the last `--periods` days the test window), evaluated (`--runs`, in that order) whole, in
+SKU chunks in this process (progress every 10 % of the chunks), and as Ray tasks on a local Ray with
+`--num-cpus` CPUs; the results are compared bit for bit. CPU-s: the driver's ``time.process_time`` plus, for
+Ray, the CPU-s each task measured itself (numba's compilation or cache loading in a fresh worker included, Ray's
+own processes not). Peak RSS: the driver's (VmHWM, reset before each run; pages of the object store the
+driver wrote count in it) and the largest worker's (``ru_maxrss`` of the worker process at the end of its
+task; pages of the object store it read count in it and stay mapped across its tasks: a worker's private
+memory, RssAnon, is printed per run).
+
+The catalogue is written as a long Parquet file and loaded (``envs.data.load_demand``), or with `--compact`
+built in memory as the loader's matrix in float32 (whole numbers: exact; 2.9 GB for 1,000,000 SKUs x 730
+days, where loading the 730 M-row file would need ~100 GB) and given to ``Problem(..., demand_data=)``;
+`--check N` first shows on N SKUs that the compact catalogue in chunks gives the file's whole evaluation bit
+for bit. 1,000,000 SKUs: `--runs ray,chunks` (the whole evaluation needs every trace and fit at once); the
+chunked driver holds no traces (``baselines.evaluation.outline_episodes``).
 
 Sweep: `--sweep-seeds` PPO trials on lost-sales-L2-p9 of `--sweep-timesteps` steps, serial in this process vs
 Ray Tune with `--num-cpus` trials at a time.
