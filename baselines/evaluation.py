@@ -184,10 +184,15 @@ def evaluate(problem: Problem, policies: list[Policy], *, episodes: int = 100, p
     other in this process; :func:`baselines.cluster.ray_map_chunks`: Ray tasks). The result is the unchunked
     one, bit for bit (tests/test_ray.py). Without either, a data scenario of more than
     :data:`AUTO_CHUNK_ABOVE` SKUs is chunked by :data:`AUTO_CHUNK_SKUS`."""
-    eps, warmup = evaluation_episodes(problem, episodes=episodes, periods=periods, seed=seed, window=window)
     if chunk_skus is None and map_chunks is None and train is None and problem.source.replays_windows \
             and problem.n_skus > AUTO_CHUNK_ABOVE:  # bounded memory by default (same results, bit for bit)
         chunk_skus = AUTO_CHUNK_SKUS
+    if (chunk_skus is not None or map_chunks is not None) and train is None and problem.source.replays_windows \
+            and all(p.sku_separable for p in policies):  # every policy runs in the chunks: no whole traces
+        eps, sums = outline_episodes(problem, window)
+        return evaluate_chunked(problem, policies, eps, window, record=record, chunk_skus=chunk_skus,
+                                map_chunks=map_chunks, progress=progress, window_sums=sums)
+    eps, warmup = evaluation_episodes(problem, episodes=episodes, periods=periods, seed=seed, window=window)
     if chunk_skus is None and map_chunks is None:
         if train is None:
             train = train_data(problem, window=fit_window(problem, window))
@@ -196,9 +201,37 @@ def evaluate(problem: Problem, policies: list[Policy], *, episodes: int = 100, p
                             map_chunks=map_chunks, progress=progress, train=train, warmup=warmup)
 
 
-def _recorded(problem: Problem, eps: Episodes, record: int | list[str]) -> np.ndarray | None:
+def outline_episodes(problem: Problem, window: str = "test", block: int = AUTO_CHUNK_SKUS
+                     ) -> tuple[Episodes, np.ndarray]:
+    """The replayed `window` of every SKU of a data scenario as :func:`make_episodes` builds it, but without
+    its demand traces (the SKUs, lengths, calendar offsets and label; ``demand`` is a read-only zero view of
+    the whole shape, 8 bytes), and each episode's total demand (what :func:`_recorded` ranks by). Built
+    `block` SKUs at a time by the one factory, so a chunked evaluation's driver never holds the whole
+    catalogue's traces ([periods, SKUs] float64: 2.9 GB for 1,000,000 SKUs x 365 days); each chunk builds its
+    own (:func:`chunk_episodes`)."""
+    pool = problem.source.skus_in(window)
+    if len(pool) == 0:
+        raise ScenarioError(f"no SKU has data in the {window} window")
+    parts, sums, T, first = [], [], 0, None
+    for a in range(0, len(pool), block):
+        e = make_episodes(problem, window, replay=True, skus=pool[a:a + block], with_past=False)
+        first = e if first is None else first
+        parts.append((e.lengths, e.cal_offset))
+        sums.append(e.demand[e.history:].sum(axis=0))
+        T = max(T, e.periods)
+        del e
+    eps = replace(first, sku=np.asarray(pool, dtype=np.int64), lengths=np.concatenate([p[0] for p in parts]),
+                  cal_offset=np.concatenate([p[1] for p in parts]),
+                  demand=np.broadcast_to(np.zeros(1), (first.history + T, len(pool))), leads=None,
+                  label=f"{window} window of {problem.source.data.path}: {len(pool)} SKUs, up to {T} periods")
+    return eps, np.concatenate(sums)
+
+
+def _recorded(problem: Problem, eps: Episodes, record: int | list[str],
+              window_sums: np.ndarray | None = None) -> np.ndarray | None:
     """Trace columns whose trajectory is kept: the `record` busiest SKUs (data) or first episodes (parametric),
-    or the columns of the SKUs named in `record` (data: each SKU's window; parametric: its first episode)."""
+    or the columns of the SKUs named in `record` (data: each SKU's window; parametric: its first episode).
+    `window_sums`: each episode's total demand where `eps` holds no traces (:func:`outline_episodes`)."""
     if not isinstance(record, int):
         cols = []
         for name in record:
@@ -214,7 +247,8 @@ def _recorded(problem: Problem, eps: Episodes, record: int | list[str]) -> np.nd
     if not record:
         return None
     if problem.source.replays_windows:
-        busiest = np.argsort(-eps.demand[eps.history:].sum(axis=0), kind="stable")
+        sums = eps.demand[eps.history:].sum(axis=0) if window_sums is None else window_sums
+        busiest = np.argsort(-sums, kind="stable")
         return busiest[:record]
     return np.arange(min(record, eps.n))
 
@@ -425,14 +459,15 @@ def merge_chunks(policies: list[Policy], parts: list[ChunkResult], n_record: int
 
 def evaluate_chunked(problem: Problem, policies: list[Policy], eps: Episodes, window: str = "test", *,
                      record: int | list[str] = 1, chunk_skus: int | None = None, map_chunks: MapChunks | None = None,
-                     progress: bool = False, train: TrainData | None = None, warmup: int = 0) -> Evaluation:
+                     progress: bool = False, train: TrainData | None = None, warmup: int = 0,
+                     window_sums: np.ndarray | None = None) -> Evaluation:
     """:func:`evaluate_on` with the SKU-separable policies (``Policy.sku_separable``) fitted and simulated in
     SKU chunks (:func:`evaluate_chunk`, mapped by `map_chunks`); the others, and every policy of a parametric
     scenario (one random stream for all SKUs), whole in this process. Same results, same order. Every policy
     is fitted on :func:`baselines.base.fit_window` (`train` would apply to the whole-catalogue ones only)."""
     if train is not None:
         raise ValueError("a chunked evaluation builds each chunk's training data; train= cannot be given")
-    rec = _recorded(problem, eps, record)
+    rec = _recorded(problem, eps, record, window_sums)
     fit = fit_window(problem, window)
     chunked = [p for p in policies if p.sku_separable] if problem.source.replays_windows else []
     whole = [p for p in policies if not any(p is q for q in chunked)]

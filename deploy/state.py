@@ -35,7 +35,7 @@ import pandas as pd
 
 from invcore import tables
 from invcore.calendar import calendar_features
-from invcore.tables import Where, number_column, sku_column
+from invcore.tables import Where, excerpt, number_column, sku_column, unquoted_if_linked
 
 from . import policyfile as pf
 from .errors import DeployError
@@ -48,10 +48,10 @@ RECENT_PERIODS = 13
 """Recent demand periods (from --history) used for the demand rate and its standard deviation."""
 
 
-def read_table(path: str | Path, what: str, required: Sequence[str]) -> tuple[pd.DataFrame, Where]:
-    """A CSV / CSV.gz / Parquet table with the `required` columns (sku read as text); blank lines dropped.
-    Errors are :class:`DeployError`."""
-    return tables.read_table(path, what, required, error=DeployError)
+def read_table(path: str | Path, what: str, required: Sequence[str], **kw) -> tuple[pd.DataFrame, Where]:
+    """A CSV / CSV.gz / Parquet table with the `required` columns (sku read as text; `kw`: more of
+    :func:`invcore.tables.read_table`'s options); blank lines dropped. Errors are :class:`DeployError`."""
+    return tables.read_table(path, what, required, error=DeployError, **kw)
 
 
 LEARNED_KINDS = ("lgbm", "gru")
@@ -77,6 +77,7 @@ class State:
     planned: np.ndarray | None = None  # [N] datetime64[D] the period being planned (--date / date column), if given
 
 
+@unquoted_if_linked("items")
 def sku_parameters(policy: DeployedPolicy, skus: np.ndarray, where: Where,
                    items: str | Path | None) -> dict[str, np.ndarray]:
     """Per-SKU parameters: the policy's SKU table, overridden / extended by the items file."""
@@ -100,7 +101,7 @@ def sku_parameters(policy: DeployedPolicy, skus: np.ndarray, where: Where,
                          integer=integer, allow_inf=c in ("max_order", "capacity"))
             if c == "demand_scale" and (v <= 0).any():
                 i = int(np.flatnonzero(v <= 0)[0])
-                raise DeployError(f"{iw.at(c, i)}: demand scale {v[i]:g} (SKU {isku[i]!r}); expected the SKU's "
+                raise DeployError(f"{iw.at(c, i)}: demand scale {v[i]:g} (SKU {excerpt(isku[i])}); expected the SKU's "
                                   "mean demand per period, > 0")
             params[c] = np.where(have_item, v[np.maximum(pos, 0)], params[c])
         for c in pf.SKU_PARAMS:  # SKUs new to the policy: scenario defaults for what the items file omits
@@ -116,22 +117,23 @@ def sku_parameters(policy: DeployedPolicy, skus: np.ndarray, where: Where,
         more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
         hint = ("the level policy only knows the SKUs it was fitted on" if policy.kind in ("levels", "lgbm") else
                 "add it to --items with its demand_scale (mean demand per period), lead_time, moq, pack_size")
-        raise DeployError(f"{where.at('sku', first)}: unknown SKU {bad[0]!r}{more}: not in the policy's "
+        raise DeployError(f"{where.at('sku', first)}: unknown SKU {excerpt(bad[0])}{more}: not in the policy's "
                           f"{len(known)} SKUs ({', '.join(known[:3])}{', ...' if len(known) > 3 else ''})"
                           f"{'' if items is None else ' nor in ' + str(items)}; {hint}")
     if policy.kind in ("levels", "lgbm") and (idx < 0).any():
         i = int(np.flatnonzero(idx < 0)[0])
-        raise DeployError(f"{where.at('sku', i)}: SKU {skus[i]!r} has no level in the baseline policy "
+        raise DeployError(f"{where.at('sku', i)}: SKU {excerpt(skus[i])} has no level in the baseline policy "
                           f"{policy.path} (fitted on {len(known)} SKUs)")
     missing_scale = np.isnan(params["demand_scale"])
     if missing_scale.any():
         i = int(np.flatnonzero(missing_scale)[0])
-        raise DeployError(f"{items}: SKU {skus[i]!r} is new to the policy and has no demand_scale; expected a "
+        raise DeployError(f"{items}: SKU {excerpt(skus[i])} is new to the policy and has no demand_scale; expected a "
                           "demand_scale column (mean demand per period)")
     params["sku_index"] = idx
     return params
 
 
+@unquoted_if_linked("state", "items", "history")
 def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | None = None,
                history: str | Path | None = None, date: str | None = None) -> State:
     """Read and validate the state file (+ items file, + demand history) for `policy`; see the module docstring."""
@@ -152,7 +154,7 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
         back = number_column(df, "backorders", where, skus, "backorders")
         if meta["mode"] != "backorder" and (back > 0).any():
             i = int(np.flatnonzero(back > 0)[0])
-            raise DeployError(f"{where.at('backorders', i)}: backorders {back[i]:g} (SKU {skus[i]!r}) but the "
+            raise DeployError(f"{where.at('backorders', i)}: backorders {back[i]:g} (SKU {excerpt(skus[i])}) but the "
                               "policy was trained for lost sales (unmet demand is lost); expected 0")
     params = sku_parameters(policy, skus, where, items)
     lead = params["lead_time"]
@@ -163,7 +165,7 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             allowed = f"at most {max_lead}" if ob.get("with_lead") else f"one of {trained}"
-            raise DeployError(f"SKU {skus[i]!r} ({where.row(i)} of {where.source}): lead time {lead[i]:g} but the "
+            raise DeployError(f"SKU {excerpt(skus[i])} ({where.row(i)} of {where.source}): lead time {lead[i]:g} but the "
                               f"policy's observation was built for lead times {allowed}; retrain on a scenario "
                               "with this lead time")
     transit_cols = sorted((c for c in df.columns if str(c).startswith("in_transit_")),
@@ -172,14 +174,14 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
     pipeline = np.zeros((len(df), n_slots))
     for c in transit_cols:
         if not c[11:].isdigit() or int(c[11:]) < 1:
-            raise DeployError(f"{where.source}: column {c!r}; expected in_transit_K with K = 1, 2, ... (arriving in "
+            raise DeployError(f"{where.source}: column {excerpt(c)}; expected in_transit_K with K = 1, 2, ... (arriving in "
                               "K periods)")
         k = int(c[11:])
         v = number_column(df, c, where, skus, "units in transit")
         late = (v > 0) & (k > lead - 1)
         if late.any():
             i = int(np.flatnonzero(late)[0])
-            raise DeployError(f"{where.at(c, i)}: {v[i]:g} units arriving in {k} periods for SKU {skus[i]!r}, whose "
+            raise DeployError(f"{where.at(c, i)}: {v[i]:g} units arriving in {k} periods for SKU {excerpt(skus[i])}, whose "
                               f"lead time is {lead[i]:g} (orders arrive within {max(lead[i] - 1, 0):g} periods); "
                               "expected 0")
         pipeline[:, k - 1] = v
@@ -202,7 +204,7 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
         recent[:, :hist.shape[1]] = hist
         if W and np.isnan(hist[:, :W]).any():
             i = int(np.flatnonzero(np.isnan(hist[:, :W]).any(axis=1))[0])
-            raise DeployError(f"{history}: SKU {skus[i]!r} has fewer than {W} periods of demand; the policy "
+            raise DeployError(f"{history}: SKU {excerpt(skus[i])} has fewer than {W} periods of demand; the policy "
                               f"observes the last {W} periods")
     else:
         if F and any(f"demand_lag_{k}" not in lag_cols for k in range(1, F + 1)):
@@ -214,7 +216,7 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
         big = np.abs(np.nan_to_num(a)) > MAX_UNITS
         if big.any():
             i = int(np.flatnonzero(big.reshape(len(df), -1).any(axis=1))[0])
-            raise DeployError(f"{where.source}, {where.row(i)}: {what} of SKU {skus[i]!r} beyond {MAX_UNITS:.0e} "
+            raise DeployError(f"{where.source}, {where.row(i)}: {what} of SKU {excerpt(skus[i])} beyond {MAX_UNITS:.0e} "
                               "units; expected a count of units")
     lags = recent[:, :W]
     fdemand = recent[:, :F] if F else None
@@ -225,7 +227,7 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
         dates = pd.to_datetime(df["date"], errors="coerce", format="%Y-%m-%d")
         if dates.isna().any():
             i = int(np.flatnonzero(dates.isna().to_numpy())[0])
-            raise DeployError(f"{where.at('date', i)}: cannot parse date {df['date'].iloc[i]!r}; expected "
+            raise DeployError(f"{where.at('date', i)}: cannot parse date {excerpt(df['date'].iloc[i])}; expected "
                               "YYYY-MM-DD (the period being planned)")
         d = dates.to_numpy().astype("datetime64[D]")
     elif date is not None:
@@ -263,7 +265,7 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
         off = np.flatnonzero(np.abs(sum(extra[n] for n in ages) - on_hand) > 1e-6)
         if off.size:
             i = int(off[0])
-            raise DeployError(f"{where.source}: SKU {skus[i]!r} ({where.row(i)}): on_hand_age_* sum to "
+            raise DeployError(f"{where.source}: SKU {excerpt(skus[i])} ({where.row(i)}): on_hand_age_* sum to "
                               f"{sum(extra[n][i] for n in ages):g} but on_hand is {on_hand[i]:g}; expected "
                               "the stock on hand by age to sum to on_hand")
     ss = None
@@ -273,49 +275,89 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
                  d)
 
 
+HISTORY_BLOCK = 1 << 20
+"""Rows of the sorted history placed into the output at a time (bounded temporaries)."""
+
+
+@unquoted_if_linked("path")
 def read_history(path, skus: np.ndarray, periods: int | None) -> np.ndarray:
     """The last `periods` demands of every SKU from a long table date,sku,demand: [N, periods], column k-1 =
-    k periods ago (NaN where the SKU has fewer rows; `periods` None: all, as many as the longest SKU has). Rows of SKUs not in the state file are ignored.
-    Vectorised over factorised SKU ids and dates (a million rows in well under a CPU-second)."""
-    df, where = read_table(path, "demand history", ["date", "sku", "demand"])
-    codes, uniq = pd.factorize(df["sku"])
-    names = pd.Index(uniq).astype("string").str.strip()
-    bad = (codes < 0) | (names.to_numpy(dtype=object, na_value="") == "")[np.maximum(codes, 0)]
+    k periods ago (NaN where the SKU has fewer rows; `periods` None: all, as many as the longest SKU has). Rows
+    of SKUs not in the state file are ignored; other columns are not read.
+
+    Compact throughout (issue 17: 13 M rows, 1,000,000 SKUs peaked at 3.2 GiB): the SKU and date columns are
+    read as categoricals (int32 / int8 codes, each distinct text once) and every per-row step works on codes:
+    one int32 (or int64) sort key per row (SKU position x distinct days + the day's rank), one stable argsort,
+    the demand kept in float32 where that is exact, and the output (float64) filled block by block."""
+    df, where = read_table(path, "demand history", ["date", "sku", "demand"], text_columns=("sku", "date"),
+                           columns=("date", "sku", "demand"))
+    scol = df["sku"]
+    codes = scol.cat.codes.to_numpy()
+    names = pd.Index(scol.cat.categories).astype("string").str.strip()
+    del scol
+    empty = names.to_numpy(dtype=object, na_value="") == ""
+    bad = (codes < 0) | empty[np.maximum(codes, 0)]
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DeployError(f"{where.at('sku', i)}: empty SKU; expected a non-empty id")
+    del bad
+    tables.check_sku_length(names, codes, where, "sku")
 
     class _Sku:  # SKU of row i, for messages only
-        def __getitem__(self, i):
-            return names[codes[i]]
+        def __init__(self, names: pd.Index, codes: np.ndarray):
+            self.names, self.codes = names, codes
 
-    dem = number_column(df, "demand", where, _Sku(), "demand")
-    dcodes, duniq = pd.factorize(df["date"])
-    parsed = pd.to_datetime(pd.Series(np.asarray(duniq, dtype=object)).astype(str), errors="coerce",
-                            format="%Y-%m-%d")
+        def __getitem__(self, i):
+            return self.names[self.codes[i]]
+
+    dem = number_column(df, "demand", where, _Sku(names, codes), "demand")
+    del df["demand"], df["sku"]
+    if np.array_equal(dem.astype(np.float32), dem):  # whole numbers and the like: exact in half the memory
+        dem = dem.astype(np.float32)
+    dcol = df.pop("date")
+    dcodes, dcats = dcol.cat.codes.to_numpy(), pd.Index(dcol.cat.categories)
+    del dcol, df
+    parsed = pd.to_datetime(pd.Series(dcats.astype(str)), errors="coerce", format="%Y-%m-%d")
     if (dcodes < 0).any() or parsed.isna().any():
         badd = (dcodes < 0) | parsed.isna().to_numpy()[np.maximum(dcodes, 0)]
         i = int(np.flatnonzero(badd)[0])
-        raise DeployError(f"{where.at('date', i)}: cannot parse date {df['date'].iloc[i]!r}; expected YYYY-MM-DD")
-    day = parsed.to_numpy().astype("datetime64[D]").astype(np.int64)[dcodes]
-    pos = pd.Index(skus).get_indexer(names)[codes]
-    keep = np.flatnonzero(pos >= 0)
-    order = keep[np.lexsort((day[keep], pos[keep]))]
-    ps, ds = pos[order], day[order]
-    dup = (ps[1:] == ps[:-1]) & (ds[1:] == ds[:-1])
-    if dup.any():
-        j = int(np.flatnonzero(dup)[0])
+        raw = None if dcodes[i] < 0 else dcats[dcodes[i]]
+        raise DeployError(f"{where.at('date', i)}: cannot parse date {excerpt(raw)}; expected YYYY-MM-DD")
+    days, day_rank = np.unique(parsed.to_numpy().astype("datetime64[D]").astype(np.int64), return_inverse=True)
+    D = len(days)
+    sku_pos = pd.Index(skus).get_indexer(names)  # per distinct id: its row in the state file, -1: not there
+    del names
+    key_type = np.int32 if (len(skus) + 1) * D < 2**31 else np.int64
+    key = sku_pos.astype(key_type)[codes]
+    del codes
+    key *= D
+    key += day_rank.astype(key_type)[dcodes]
+    key[key < 0] = np.iinfo(key_type).max  # rows of SKUs not in the state file sort last and are cut
+    order = np.argsort(key, kind="stable")  # by SKU, then date; equal (SKU, date) rows in file order
+    key = key[order]
+    n = int(np.searchsorted(key, np.iinfo(key_type).max))
+    key, order = key[:n], order[:n]
+    dup = np.flatnonzero(key[1:] == key[:-1])
+    if dup.size:
+        j = int(dup[0])
         a, b = sorted((int(order[j]), int(order[j + 1])))
-        raise DeployError(f"{where.source}: duplicate row for SKU {skus[ps[j]]!r} and date {df['date'].iloc[a]}: "
-                          f"{where.row(a)} and {where.row(b)}; expected one row per SKU and date")
-    counts = np.bincount(ps, minlength=len(skus))
+        raise DeployError(f"{where.source}: duplicate row for SKU {excerpt(skus[key[j] // D])} and date "
+                          f"{dcats[dcodes[a]]}: {where.row(a)} and {where.row(b)}; expected one row per SKU and "
+                          "date")
+    del dup, dcodes
+    dem = dem[order]  # in the sorted order
+    del order
+    counts = np.bincount(key // D, minlength=len(skus))
     if (counts == 0).any():
         i = int(np.flatnonzero(counts == 0)[0])
-        raise DeployError(f"{where.source}: no demand history for SKU {skus[i]!r} (in the state file)")
-    k = np.cumsum(counts)[ps] - 1 - np.arange(len(ps))  # 0 = the latest period of the SKU
+        raise DeployError(f"{where.source}: no demand history for SKU {excerpt(skus[i])} (in the state file)")
     if periods is None:
         periods = int(counts.max())
-    recent = k < periods
+    end = np.cumsum(counts)  # row after each SKU's last (latest) row in the sorted order
     out = np.full((len(skus), periods), np.nan)
-    out[ps[recent], k[recent]] = dem[order][recent]
+    for a in range(0, n, HISTORY_BLOCK):
+        ps = key[a:a + HISTORY_BLOCK] // D
+        k = end[ps] - 1 - np.arange(a, a + ps.shape[0])  # 0 = the latest period of the SKU
+        recent = k < periods
+        out[ps[recent], k[recent]] = dem[a:a + HISTORY_BLOCK][recent]
     return out

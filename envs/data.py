@@ -105,6 +105,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from invcore import tables as _tables
 from invcore.tables import LineNumbers, Where, as_text, excerpt, number_column, sku_column
 from invcore.tables import read_table as _read_any
 
@@ -217,6 +218,7 @@ AGGREGATIONS = ("sum",)
 """How ``aggregate=`` combines several rows of one (date, SKU): ``sum`` (order lines summed into periods)."""
 
 
+@_tables.unquoted_if_linked("path")
 def load_demand(path: str | Path, *, fill_missing: bool = False, sku_column: str = "sku",
                 date_column: str = "date", demand_column: str = "demand",
                 columns: Mapping[str, str] | None = None, sep: str | None = None, decimal: str | None = None,
@@ -445,6 +447,7 @@ def _sku_codes(col: pd.Series, where: _Where, column: str) -> tuple[np.ndarray, 
     if (raw_codes < 0).any() or empty_cat.size:
         i = int(np.flatnonzero((raw_codes < 0) | np.isin(raw_codes, empty_cat))[0])
         raise DataError(f"{where.at(column, i)}: empty SKU; expected a non-empty id")
+    _tables.check_sku_length(stripped, raw_codes, where, column)
     used = np.zeros(len(cats), dtype=bool)
     used[raw_codes] = True
     key = pd.Index(stripped).str.casefold()
@@ -633,6 +636,7 @@ class ItemTable:
         return 0 if v is None else int(np.count_nonzero(~np.isnan(v)))
 
 
+@_tables.unquoted_if_linked("path")
 def load_items(path: str | Path, skus: Sequence[str] | np.ndarray, *, columns: Mapping[str, str] | None = None,
                ignore_unknown_skus: bool = False, scale: Mapping[str, float] | None = None,
                ignore_columns: Sequence[str] | None = None, sep: str | None = None,

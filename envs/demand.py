@@ -213,12 +213,16 @@ class HistoricalDemand:
     the data itself (earlier periods), padded with the SKU's scale where the data starts later.
     """
 
-    def __init__(self, config: DataConfig, base_dir: Path | None = None):
+    def __init__(self, config: DataConfig, base_dir: Path | None = None, data=None):
+        """`data`: an :class:`envs.data.DemandData` already in memory instead of reading ``config.path`` (which
+        then only names it): e.g. a compact catalogue built in memory (benchmarks/scale_ray.py's 1,000,000
+        SKUs, a float32 matrix of whole numbers: every read below is float64, so the results are the float64
+        matrix's)."""
         from . import data as data_mod
 
         self.config = config
         path = _resolve_path(config.path, base_dir)
-        self.data = data_mod.load_demand(path, **data_mod.demand_options(config))
+        self.data = data_mod.load_demand(path, **data_mod.demand_options(config)) if data is None else data
         self.covariates = None  # known covariate columns (data: covariates:), for the learned forecasters
         if config.covariates is not None:
             self.covariates = data_mod.load_covariates(path, self.data, config.covariates,
@@ -229,16 +233,13 @@ class HistoricalDemand:
             self.items = data_mod.load_items(_resolve_path(config.items, base_dir), self.data.skus,
                                              **data_mod.item_options(config))
         n = self.data.n_skus
-        self._ranges = {
-            w: np.array([self.windows.sku_range(self.data, w, i) for i in range(n)], dtype=np.int64).reshape(n, 2)
-            for w in ("train", "val", "test", "fit")
-        }
+        self._ranges = {w: self.windows.sku_ranges(self.data, w) for w in ("train", "val", "test", "fit")}
         tr = self._ranges["train"]
         scales = np.ones(n)
         for i in range(n):
             s, e = tr[i]
             if e > s:
-                m = float(np.mean(self.data.demand[i, s:e]))
+                m = float(np.mean(self.data.demand[i, s:e], dtype=np.float64))
                 if m > 0:
                     scales[i] = m
         self.scales = scales
@@ -311,7 +312,7 @@ class HistoricalDemand:
         out = []
         for i in range(self.n_skus):
             s, e = self.window_range(window, i)
-            out.append(self.data.demand[i, s:e].copy())
+            out.append(self.data.demand[i, s:e].astype(np.float64))
         return out
 
     def train_start_rows(self, problem) -> np.ndarray:
@@ -360,7 +361,7 @@ class HistoricalDemand:
             starts = rng.integers(s[:, None], np.maximum(s + 1, e - b + 1)[:, None], size=(k, n_blocks))
             idx = (starts[:, :, None] + np.arange(b)[None, None, :]).reshape(k, -1)
             idx = np.minimum(idx, (e - 1)[:, None])[:, :T + W]
-            demand = data.demand[sku[:, None], idx].T.copy()
+            demand = data.demand[sku[:, None], idx].T.astype(np.float64)
             lengths = np.full(k, T, dtype=np.int64)
             cal_rows = np.concatenate([idx, np.minimum(idx[:, -1:] + 1, n - 1)], axis=1).T
             first_period = idx[:, W].astype(np.int64)
@@ -383,7 +384,7 @@ class HistoricalDemand:
             demand = np.where(idx < first[None, :], self.scales[sku][None, :],
                               np.where(idx < stop[None, :], vals, 0.0))
             first_period = begin.astype(np.int64)
-            past = [data.demand[j, f:b0].copy() for j, f, b0 in zip(sku.tolist(), first.tolist(), begin.tolist())] \
+            past = [data.demand[j, f:b0].astype(np.float64) for j, f, b0 in zip(sku.tolist(), first.tolist(), begin.tolist())] \
                 if with_past else None
         return Episodes(sku=sku, demand=np.ascontiguousarray(demand), lengths=lengths, history=W,
                         calendar=self._calendar_table(problem.n_calendar), cal_offset=first_period,
@@ -414,10 +415,14 @@ DemandSource = ParametricDemand | HistoricalDemand
 """What implements the episode factory (``episodes``) and the per-SKU facts consumers ask for."""
 
 
-def make_source(scenario: Scenario) -> DemandSource:
+def make_source(scenario: Scenario, data=None) -> DemandSource:
+    """The scenario's demand source (`data`: a DemandData in memory for a data scenario, see
+    :class:`HistoricalDemand`)."""
     if scenario.data is not None:
         base = None
         if scenario.source and (scenario.source.endswith((".yaml", ".yml"))):
             base = Path(scenario.source).resolve().parent
-        return HistoricalDemand(scenario.data, base)
+        return HistoricalDemand(scenario.data, base, data)
+    if data is not None:
+        raise ScenarioError("demand data given for a scenario without a data section (data.path)")
     return ParametricDemand(scenario.demand)

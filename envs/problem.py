@@ -36,10 +36,12 @@ class ObsField:
 class Problem:
     """Tables derived once from a scenario. ``params`` is [n_skus, kernel.N_PARAMS]."""
 
-    def __init__(self, scenario: Scenario | str = "lost-sales-L2-p9", **overrides):
+    def __init__(self, scenario: Scenario | str = "lost-sales-L2-p9", *, demand_data=None, **overrides):
+        """`demand_data`: a data scenario's :class:`envs.data.DemandData` already in memory (the scenario's
+        ``data.path`` is then not read; see :class:`envs.demand.HistoricalDemand`)."""
         sc = resolve_scenario(scenario, **overrides)
         self.scenario = sc
-        self.source: DemandSource = make_source(sc)
+        self.source: DemandSource = make_source(sc, demand_data)
         n = self.source.n_skus
         p = np.empty((n, kernel.N_PARAMS), dtype=np.float64)
         p[:, kernel.LEAD] = sc.lead_time

@@ -48,6 +48,64 @@ _QUOTE: ContextVar[bool] = ContextVar("invcore_tables_quote", default=True)
 NOT_SHOWN = "<not shown: the file is a symbolic link>"
 
 
+def unquoted_if_linked(*params: str) -> Callable:
+    """Decorator: while the function runs, :func:`excerpt` quotes nothing (:data:`NOT_SHOWN`) if any of its
+    arguments named `params` is a path to a symbolic link. :func:`read_table` alone covers only its own
+    errors; the function that validates a table's cells after reading it (a bad number, an unknown or too long
+    SKU) raises errors that would quote that file's cells, and a link may point at a system file."""
+    import functools
+    import inspect
+
+    def wrap(fn: Callable) -> Callable:
+        sig = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            given = sig.bind_partial(*args, **kwargs).arguments
+            if not any(_is_link(given.get(p)) for p in params):
+                return fn(*args, **kwargs)
+            token = _QUOTE.set(False)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _QUOTE.reset(token)
+
+        return run
+
+    return wrap
+
+
+def _is_link(path: Any) -> bool:
+    if not isinstance(path, (str, Path)):
+        return False
+    try:
+        return Path(path).is_symlink()
+    except (OSError, ValueError):
+        return False
+
+
+MAX_SKU_CHARS = 200
+"""Longest SKU id accepted (characters, after stripping surrounding whitespace), in demand files, item
+tables, state files and histories alike: an id of megabytes is a broken export, and every message and output
+that names the SKU would carry it."""
+
+
+def check_sku_length(ids: Any, codes: np.ndarray | None, where: Where, column: str = "sku") -> None:
+    """Error naming the file, column and row of the first SKU id longer than :data:`MAX_SKU_CHARS`. `ids`:
+    the distinct (stripped) ids with `codes` the id of each row, or `codes` None: one id per row."""
+    lengths = pd.Series(np.asarray(ids, dtype=object)).str.len().fillna(0).to_numpy(dtype=np.int64)
+    long = np.flatnonzero(lengths > MAX_SKU_CHARS)
+    if not long.size:
+        return
+    rows = long if codes is None else np.flatnonzero(np.isin(codes, long))
+    if not rows.size:  # a distinct id no row uses
+        return
+    i = int(rows[0])
+    value = ids[i] if codes is None else ids[int(codes[i])]
+    raise where.error(f"{where.at(column, i)}: SKU id {excerpt(value)} is longer than {MAX_SKU_CHARS} characters; "
+                      f"expected an id of at most {MAX_SKU_CHARS} characters")
+
+
 def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
     """``repr(value)`` of at most about `limit` characters: a long text is cut and its length given (nothing of
     a file read through a symbolic link, :data:`NOT_SHOWN`)."""
@@ -435,6 +493,7 @@ def sku_column(df: pd.DataFrame, where: Where, unique: bool = True, column: str 
         i = int(np.flatnonzero(empty)[0])
         raise where.error(f"{where.at(column, i)}: empty SKU; expected a non-empty id")
     arr = text.to_numpy(dtype=object)
+    check_sku_length(arr, None, where, column)
     if unique:
         dup = pd.Index(arr).duplicated()
         if dup.any():

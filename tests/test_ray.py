@@ -67,14 +67,41 @@ def test_subset_is_the_parents_rows(carparts):
 
 @pytest.mark.parametrize("name", ["carparts", "synthetic"])
 def test_serial_chunks_are_the_whole_evaluation(name, request):
+    """Every applicable classical policy (the SKU-separable ones in chunks, the others, statsmodels' included,
+    whole in the driver). The learned forecasters (lgbm / gru, 85 % of this test's CPU-s when they were in it)
+    are not SKU-separable: they run whole by the same code either way, as arima does here."""
     pb = request.getfixturevalue(name)
-    names = [n for n in E.known_policies() if E.applicable(pb, n)]
-    whole = E.evaluate(pb, E.make_policies(names, pb), record=3)
-    chunked = E.evaluate(pb, E.make_policies(names, pb), record=3, chunk_skus=37)
+    pols = E.make_policies("classical", pb)
+    assert any(p.sku_separable for p in pols) and any(not p.sku_separable for p in pols)
+    whole = E.evaluate(pb, pols, record=3)
+    chunked = E.evaluate(pb, E.make_policies("classical", pb), record=3, chunk_skus=37)
     _same(whole, chunked)
     tasks = E.sku_chunks(pb, whole.episodes, "test", 37)
     assert len(tasks) == -(-pb.n_skus // 37) and tasks[-1].stop == pb.n_skus
     assert sum(t.col_stop - t.col_start for t in tasks) == whole.episodes.n
+
+
+def test_chunked_drivers_hold_no_traces_and_a_float32_matrix_gives_the_same_results(synthetic):
+    """Only SKU-separable policies: the driver's episodes are an outline (no traces; each chunk builds its
+    own); a compact float32 demand matrix in memory (benchmarks/scale_ray.py --compact) reads as float64."""
+    from dataclasses import replace
+
+    names = "base_stock,capped_base_stock,ses_tuned,croston,safety_stock_sS_tuned"
+    whole = E.evaluate(synthetic, E.make_policies(names, synthetic), record=3)
+    d = synthetic.source.data
+    pb32 = Problem(synthetic.scenario, demand_data=replace(d, demand=d.demand.astype(np.float32)))
+    assert pb32.source.data.demand.dtype == np.float32 and np.array_equal(pb32.source.scales, synthetic.source.scales)
+    for pb in (synthetic, pb32):
+        chunked = E.evaluate(pb, E.make_policies(names, pb), record=3, chunk_skus=37)
+        _same(whole, chunked)
+        a, b = whole.episodes, chunked.episodes
+        assert b.demand.strides == (0, 0) and b.periods == a.periods and b.label == a.label
+        for f in ("sku", "lengths", "cal_offset"):
+            assert np.array_equal(getattr(a, f), getattr(b, f)), f
+    eps, sums = E.outline_episodes(synthetic, block=40)
+    assert np.array_equal(sums, whole.episodes.demand[whole.episodes.history:].sum(axis=0))
+    with pytest.raises(E.ScenarioError, match="without a data section"):
+        Problem("lost-sales-L2-p9", demand_data=d)
 
 
 def test_parametric_scenarios_run_whole():

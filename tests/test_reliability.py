@@ -550,3 +550,113 @@ def test_item_table_lead_time_is_bounded_when_loaded(tmp_path):
     items.write_text("sku,lead_time\nA,1000000000000\n")
     err = _one_line_error(_cli("-m", "envs.data", str(data), "--items", str(items)))
     assert "lead_time of SKU 'A'" in err and "0..1000" in err
+
+
+# ------------------------------------------------------------------- 10: compact history, bounded SKU ids
+def _history_by_hand(rows: list[tuple[str, str, float]], skus: list[str], periods: int | None) -> np.ndarray:
+    """read_history's contract spelled out: per state-file SKU its demands by date, latest first."""
+    per = {s: sorted((d, v) for d, k, v in rows if k.strip() == s) for s in skus}
+    width = periods or max(len(v) for v in per.values())
+    out = np.full((len(skus), width), np.nan)
+    for i, s in enumerate(skus):
+        vals = [v for _, v in per[s]][::-1][:width]
+        out[i, :len(vals)] = vals
+    return out
+
+
+@pytest.mark.parametrize("fmt,decimals", [("csv", 2), ("csv", 0), ("parquet", 2)])  # 0: held in float32
+def test_read_history_is_the_plain_reading(tmp_path, fmt, decimals):
+    import pandas as pd
+
+    from deploy.state import read_history
+
+    rng = np.random.default_rng(5)
+    skus = [f"S{i:02d}" for i in range(40)]
+    days = [str(np.datetime64("2024-01-01") + i) for i in range(25)]
+    rows = []
+    for s in skus + ["X1", "X2"]:  # X*: not in the state file, ignored
+        for d in rng.choice(days, int(rng.integers(1, 25)), replace=False):
+            rows.append((d, f" {s}" if rng.random() < 0.1 else s, float(np.round(rng.gamma(2, 3), decimals))))
+    rows = [rows[i] for i in rng.permutation(len(rows))]
+    df = pd.DataFrame(rows, columns=["date", "sku", "demand"]).assign(price=1.0)  # an extra column: not read
+    path = tmp_path / f"hist.{fmt}"
+    if fmt == "csv":
+        df.to_csv(path, index=False)
+    else:
+        df.assign(date=pd.to_datetime(df["date"])).to_parquet(path, index=False)
+    state = np.array(skus[::-1], dtype=object)  # any order
+    for periods in (3, 13, None):
+        got = read_history(path, state, periods)
+        assert np.array_equal(got, _history_by_hand(rows, list(state), periods), equal_nan=True), periods
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("date,sku,demand\n2024-01-01,A,1\n2024-01-02,B,2\n2024-01-01,A,3\n",
+     "duplicate row for SKU 'A' and date 2024-01-01: line 2 and line 4"),
+    ("date,sku,demand\n2024-01-01,A,1\n2024-13-01,B,2\n", "column 'date', line 3: cannot parse date '2024-13-01'"),
+    ("date,sku,demand\n2024-01-01,A,1\n2024-01-02,,2\n", "column 'sku', line 3: empty SKU"),
+    ("date,sku,demand\n2024-01-01,A,1\n2024-01-02,A,x\n", "demand 'x' is not a number (SKU 'A')"),
+    ("date,sku,demand\n2024-01-01,A,1\n", "no demand history for SKU 'B'"),
+])
+def test_read_history_errors_name_the_place(tmp_path, text, needle):
+    from deploy.errors import DeployError
+    from deploy.state import read_history
+
+    path = tmp_path / "h.csv"
+    path.write_text(text)
+    with pytest.raises(DeployError) as e:
+        read_history(path, np.array(["A", "B"], dtype=object), 2)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_sku_ids_are_bounded_in_every_reader(tmp_path):
+    from deploy.errors import DeployError
+    from deploy.state import read_history, read_table
+    from envs.data import DataError, load_demand, load_items
+    from invcore.tables import MAX_SKU_CHARS, sku_column
+
+    ok, long = "K" * MAX_SKU_CHARS, "L" * (MAX_SKU_CHARS + 1) + "Z" * 5000
+    good = tmp_path / "good.csv"
+    good.write_text(f"date,sku,demand\n2024-01-01,{ok},1\n2024-01-02,{ok},2\n")
+    assert load_demand(good).skus[0] == ok
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"date,sku,demand\n2024-01-01,A,1\n2024-01-01,{long},1\n")
+    state = tmp_path / "state.csv"
+    state.write_text(f"sku,on_hand\nA,1\n {long} ,2\n")
+    items = tmp_path / "items.csv"
+    items.write_text(f"sku,lead_time\nA,1\n {long} ,2\n")
+    checks = [(DataError, lambda: load_demand(bad)), (DataError, lambda: load_items(items, ["A"])),
+              (DeployError, lambda: sku_column(*read_table(state, "state file", ["sku"]))),
+              (DeployError, lambda: read_history(bad, np.array(["A"], dtype=object), 1))]
+    for error, call in checks:
+        with pytest.raises(error) as e:
+            call()
+        msg = str(e.value)
+        assert "line 3" in msg and f"longer than {MAX_SKU_CHARS} characters" in msg, msg
+        assert "Z" not in msg and len(msg) < 400 and "\n" not in msg, msg
+
+
+def test_cells_of_a_linked_table_are_not_quoted_after_reading(policies, tmp_path):
+    """The file reads as a table; the error comes from validating its cells (after read_table returned)."""
+    from deploy.errors import DeployError
+    from deploy.state import read_history
+    from envs.data import DataError, load_demand
+
+    secret = tmp_path / "elsewhere"
+    secret.mkdir()
+    (secret / "demand").write_text("date,sku,demand\n2024-01-01,TOPSECRET,-1\n")
+    (secret / "state").write_text("sku,on_hand,in_transit_1\nTOPSECRET,1,0\n")
+    links = {}
+    for name, target in (("d.csv", "demand"), ("s.csv", "state")):
+        links[name] = tmp_path / name
+        links[name].symlink_to(secret / target)
+        shutil.copy(secret / target, tmp_path / f"plain_{name}")
+    for path, quoted in ((links["d.csv"], False), (tmp_path / "plain_d.csv", True)):
+        for error, call in ((DataError, lambda p=path: load_demand(p)),
+                            (DeployError, lambda p=path: read_history(p, np.array(["TOPSECRET"], dtype=object), 1))):
+            with pytest.raises(error) as e:
+                call()
+            assert ("TOPSECRET" in str(e.value)) == quoted, str(e.value)
+    err = _one_line_error(_recommend(policies["levels"], links["s.csv"], tmp_path / "o.csv"))
+    assert "unknown SKU" in err and "TOPSECRET" not in err and "symbolic link" in err
+    assert "TOPSECRET" in _one_line_error(_recommend(policies["levels"], tmp_path / "plain_s.csv", tmp_path / "o.csv"))
