@@ -84,8 +84,7 @@ def dcl(args) -> None:
     names = list(DCL12) if args.instances == ["dcl12"] else args.instances
     bad = [n for n in names if n not in DCL12]
     if bad:
-        raise SystemExit(f"error: --instances {bad[0]!r}: with DCL's instances expected one of dcl12, "
-                         + ", ".join(DCL12))
+        _fail(f"--instances {bad[0]!r}: with DCL's instances expected one of dcl12, " + ", ".join(DCL12))
     episodes, periods = args.episodes or 200, args.periods or 5100
     print(f"{'instance':18s} {'seed':>4s} {'DCL':>8s} {'DCL-bs':>8s} {'bs(sim)':>8s} {'agent':>8s} {'+-95%':>6s} "
           f"{'final':>8s} {'vs_bs%':>7s} {'+-':>5s} {'vs DCL':>6s} {'gapDCL%':>7s} {'CPU-s':>7s}"
@@ -251,7 +250,24 @@ def main() -> None:
     elif args.instances == ["dcl12"] or any(n in DCL12 for n in args.instances):
         dcl(args)
     else:
+        long = [n for n in args.instances if n != "zipkin16" and _lead(n) > 4]
+        if long:
+            _fail(f"--instances {long[0]!r}: no exact optimum for L > 4 here; by simulation against DCL: dcl12 "
+                  "or one of " + ", ".join(DCL12))
         zipkin(args)
+
+
+def _fail(msg: str) -> None:
+    print(f"error: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _lead(name: str) -> int:
+    """The lead time of a ``lost-sales-L{L}-p{p}`` name (0 if it is not one)."""
+    import re
+
+    m = re.match(r"^lost-sales-L(\d+)-p\d+$", name)
+    return int(m.group(1)) if m else 0
 
 
 def _kv(s: str):
