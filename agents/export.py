@@ -117,7 +117,6 @@ def network_of(model) -> tuple[list[tuple], str, dict[str, int]]:
 def build_onnx(layers: list[tuple], head: str, sizes: dict[str, int], shift: np.ndarray, scale: np.ndarray,
                clip: float, metadata: dict[str, Any]):
     """The ONNX model: normalisation, MLP, deterministic-action head; metadata as JSON in metadata_props."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     obs_dim = int(shift.shape[0])
@@ -163,6 +162,14 @@ def build_onnx(layers: list[tuple], head: str, sizes: dict[str, int], shift: np.
     graph = helper.make_graph(nodes, "invrl_policy",
                               [helper.make_tensor_value_info("obs", TensorProto.FLOAT, ["N", obs_dim])], [out],
                               initializer=inits)
+    return _finish_model(graph, metadata)
+
+
+def _finish_model(graph, metadata: dict[str, Any]):
+    """The ONNX model of `graph` (this project's opset and IR version) with the policy metadata, checked."""
+    import onnx
+    from onnx import helper
+
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="invrl",
                               producer_version=str(metadata.get("versions", {}).get("invrl", "")),
                               ir_version=IR_VERSION)
@@ -176,7 +183,6 @@ def build_gru_onnx(w: dict[str, np.ndarray], d: int, hidden: int, metadata: dict
     operator (``linear_before_reset=1``, torch's GRU; gates reordered from torch's r, z, n to ONNX's z, r, h)
     over ``x`` float32 [T, N, d] from ``h0`` [1, N, hidden], then the head ``Gemm`` on [h_T, lh] (``lh`` [N] =
     log(L + 2)): output ``mean`` [N]. Weights from :meth:`baselines.learned.GRUForecast.gru_weights`."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     H = int(hidden)
@@ -204,12 +210,7 @@ def build_gru_onnx(w: dict[str, np.ndarray], d: int, hidden: int, metadata: dict
          helper.make_tensor_value_info("h0", TensorProto.FLOAT, [1, "N", H]),
          helper.make_tensor_value_info("lh", TensorProto.FLOAT, ["N"])],
         [helper.make_tensor_value_info("mean", TensorProto.FLOAT, ["N"])], initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="invrl",
-                              producer_version=str(metadata.get("versions", {}).get("invrl", "")),
-                              ir_version=IR_VERSION)
-    helper.set_model_props(model, {pf.METADATA_KEY: pf.dumps(metadata)})
-    onnx.checker.check_model(model)
-    return model
+    return _finish_model(graph, metadata)
 
 
 def _ss_head(nodes: list, const, x: str, sizes: dict[str, Any]) -> None:
