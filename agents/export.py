@@ -287,7 +287,7 @@ def problem_metadata(problem) -> dict[str, Any]:
                         "forecast_alpha": problem.forecast[1] if problem.forecast else None,
                         "n_calendar": problem.n_calendar, "calendar_daily": daily, "lead_norm": problem.lead_norm,
                         "with_lead": problem.with_lead, "with_period": problem.with_period,
-                        "with_eoq": problem.with_eoq,
+                        "with_eoq": problem.with_eoq, "with_scale": problem.with_scale,
                         "trained_lead_times": sorted({int(v) for v in p[:, kernel.LEAD]})},
         "skus": pf.sku_table([problem.sku_name(i) for i in range(problem.n_skus)], params),
         "defaults": defaults,

@@ -186,7 +186,7 @@ def observe_state(net: torch.Tensor, pipe: torch.Tensor, scale: torch.Tensor, n_
 
 def exogenous_features(problem, episodes, t0: int = 0, periods: int | None = None) -> np.ndarray:
     """The observation fields that do not depend on the policy (demand lags, calendar, period, lead time, eoq,
-    forecast), for every period of `episodes`: float32 [T, N, fields], in ``Problem.obs_fields`` order after the inventory
+    log scale, forecast), for every period of `episodes`: float32 [T, N, fields], in ``Problem.obs_fields`` order after the inventory
     position, computed as ``envs.engine.Engine.observe`` does."""
     H, W = problem.window, problem.n_lags
     T = episodes.periods if periods is None else periods
@@ -212,6 +212,10 @@ def exogenous_features(problem, episodes, t0: int = 0, periods: int | None = Non
 
         v = eoq_cover(params[:, kernel.ORDER_COST], params[:, kernel.HOLD], scale)
         parts.append(np.broadcast_to(v[None, :, None], (T, n, 1)))
+    if problem.with_scale:
+        from invcore.observation import log_scale
+
+        parts.append(np.broadcast_to(log_scale(scale)[None, :, None], (T, n, 1)))
     if problem.forecast is not None:
         from invcore.observation import ses_window
 

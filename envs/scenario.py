@@ -47,7 +47,7 @@ YAML layout (every key optional; unknown keys and wrong types are errors)::
     data: {path: demand.csv.gz, items: items.csv, train: 0.7, test: 0.3}
     # an ERP export: data: {path: sales.csv, sep: ";", dayfirst: true, aggregate: sum,
     #                       columns: {date: Datum, sku: Artikel, demand: Menge}}
-    observation: {demand_window: 0, period: false, calendar: auto, lead_time: auto, eoq: auto,
+    observation: {demand_window: 0, period: false, calendar: auto, lead_time: auto, eoq: auto, log_scale: false,
                   forecast: false, forecast_window: 28, forecast_alpha: 0.2}
     action: {mode: units, n: 21, step: 1.0, relative: false}   # mode: units | order_up_to | continuous | reorder_point
 """
@@ -172,6 +172,10 @@ class ObservationConfig:
     eoq: bool | Literal["auto"] = "auto"
     """Include the SKU's economic lot in periods of demand, sqrt(2 K / (h scale)) ("auto": when an order cost K > 0):
     with a fixed order cost, what separates SKUs that should order in large lots from those that should not."""
+    log_scale: bool = False
+    """Include ``log_scale``, the natural log of the SKU's demand scale (mean demand per period, in units): the
+    other fields are divided by the scale, so this is what tells a SKU selling 0.3 units a period (one unit = 3
+    demand scales: integer orders matter) from one selling 300."""
     forecast: bool = False
     """Include ``forecast_lead`` and ``forecast_error``: simple exponential smoothing (``forecast_alpha``) run over
     the last ``forecast_window`` demands gives the forecast of demand over the lead time + 1 and the mean absolute

@@ -11,7 +11,8 @@ import numpy as np
 
 OBS_LAYOUT_VERSION = 1
 """Version of the layout of :func:`obs_layout`: on_hand, pipeline_1..n, inventory_position, demand_lag_W..1,
-calendar_*, period, lead_time, eoq_cover, forecast_lead and forecast_error (``observation.forecast`` only), then
+calendar_*, period, lead_time, eoq_cover, log_scale (``observation.log_scale`` only), forecast_lead and
+forecast_error (``observation.forecast`` only), then
 on_hand_age_0..m-1 (perishable stock only) and shared_room (shared capacity only): a layout without them is
 unchanged. Exported policies record it; bump it with any change to the fields, their order
 or their meaning."""
@@ -19,7 +20,8 @@ or their meaning."""
 CALENDAR_FIELDS = ("calendar_month_sin", "calendar_month_cos", "calendar_dow_sin", "calendar_dow_cos")
 """Calendar field names, in the column order of :func:`invcore.calendar.calendar_features`."""
 KNOWN_FIELDS = ("on_hand", "pipeline_<k>", "inventory_position", "on_hand_age_<a>", "demand_lag_<k>",
-                *CALENDAR_FIELDS, "period", "lead_time", "eoq_cover", "forecast_lead", "forecast_error", "shared_room")
+                *CALENDAR_FIELDS, "period", "lead_time", "eoq_cover", "log_scale", "forecast_lead", "forecast_error",
+                "shared_room")
 FORECAST_FIELDS = ("forecast_lead", "forecast_error")
 """The forecast fields (``observation.forecast``), in layout order: see :func:`ses_window`."""
 EOQ_COVER_CAP = 1000.0
@@ -37,6 +39,12 @@ def eoq_cover(order_cost, holding_cost, scale) -> np.ndarray:
         v = np.sqrt(2.0 * K / (h * s))
     v = np.where(h > 0, np.minimum(v, EOQ_COVER_CAP), EOQ_COVER_CAP)
     return np.where(K > 0, v, 0.0)
+
+
+def log_scale(scale) -> np.ndarray:
+    """The ``log_scale`` field: the natural log of the SKU's demand scale (units per period; > 0, checked where
+    scales are set). ``envs.kernel.observe`` computes the same number per SKU (parity-tested)."""
+    return np.log(np.asarray(scale, dtype=np.float64))
 
 
 def ses_window(window: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -81,11 +89,13 @@ def forecast_fields(recent: np.ndarray, scale: np.ndarray, lead: np.ndarray, win
 
 def obs_layout(n_pipe: int, window: int, n_calendar: int, with_period: bool,
                with_lead: bool, with_eoq: bool = False, n_age: int = 0,
-               with_room: bool = False, forecast: tuple[int, float] | None = None) -> list[tuple[str, str]]:
+               with_room: bool = False, forecast: tuple[int, float] | None = None,
+               with_scale: bool = False) -> list[tuple[str, str]]:
     """(name, meaning) of every observation field, in order. n_pipe: pipeline slots (largest lead time - 1);
     window: demand periods; n_calendar: 0, 2 (month) or 4 (month and weekday); forecast: (F, alpha) of the
-    forecast fields (after eoq_cover; None: none); n_age: perishable stock's longest shelf life (on hand by
-    age, after them; 0 otherwise); with_room: a shared capacity (its free share, last)."""
+    forecast fields (after eoq_cover and log_scale; None: none); with_scale: the log_scale field (after
+    eoq_cover); n_age: perishable stock's longest shelf life (on hand by age, after them; 0 otherwise);
+    with_room: a shared capacity (its free share, last)."""
     f = [("on_hand", "net inventory after this period's arrival / scale (on hand; < 0 = backorders)")]
     f += [(f"pipeline_{k + 1}", f"units arriving in {k + 1} period(s) / scale") for k in range(n_pipe)]
     f += [("inventory_position", "net inventory + outstanding orders / scale")]
@@ -100,6 +110,8 @@ def obs_layout(n_pipe: int, window: int, n_calendar: int, with_period: bool,
         f += [("lead_time", "lead time / largest lead time")]
     if with_eoq:
         f += [("eoq_cover", "economic order quantity sqrt(2 K scale / h) / scale (periods of demand per lot)")]
+    if with_scale:
+        f += [("log_scale", "natural log of the demand scale (mean demand per period, units)")]
     if forecast is not None:
         F, a = forecast
         f += [("forecast_lead", f"SES level (alpha {a:g}) over the last {F} demands x (L + 1) / scale: the forecast "
@@ -115,7 +127,8 @@ def obs_layout(n_pipe: int, window: int, n_calendar: int, with_period: bool,
 
 def known_field(name: str) -> bool:
     """Whether layout version :data:`OBS_LAYOUT_VERSION` defines a field of this name."""
-    if name in ("on_hand", "inventory_position", "period", "lead_time", "eoq_cover", "shared_room", *FORECAST_FIELDS) \
+    if name in ("on_hand", "inventory_position", "period", "lead_time", "eoq_cover", "log_scale", "shared_room",
+                *FORECAST_FIELDS) \
             or name.startswith("calendar_"):
         return name in KNOWN_FIELDS
     if name.startswith("on_hand_age_"):
@@ -171,6 +184,8 @@ def build_observations(names: list[str], *, net: np.ndarray, pipeline: np.ndarra
             obs[:, j] = lead * lead_norm
         elif name == "eoq_cover":
             obs[:, j] = eoq_cover(order_cost, holding_cost, scale)
+        elif name == "log_scale":
+            obs[:, j] = log_scale(scale)
         elif fc is not None and name in fc:
             obs[:, j] = fc[name]
         else:

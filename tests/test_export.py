@@ -201,6 +201,7 @@ def test_constrain_matches_kernel():
      "demand.mean": [40.0, 4.0, 0.3], "order_cost": 5.0},
     {"observation.forecast": True, "observation.forecast_window": 2, "observation.forecast_alpha": 1.0,
      "observation.demand_window": 4},
+    {"observation.log_scale": True, "demand.mean": [40.0, 4.0, 0.3], "order_cost": 5.0, "observation.forecast": True},
 ])
 def test_observations_match_env(overrides):
     """deploy.policyfile.build_observations reproduces BatchSim.observe from the raw state."""

@@ -75,7 +75,8 @@ def test_twin_matches_engine(case, order_up_to):
     ("lost-sales-L2-p9", {"observation.demand_window": 3, "observation.period": True}),
     ("demo", {"observation.forecast": True, "observation.forecast_window": 9, "observation.forecast_alpha": 0.3,
               "observation.period": True, "lead_time": 3}),
-], ids=["zipkin", "demo-calendar-lags", "lags-period", "forecast"])
+    ("demo", {"observation.log_scale": True, "observation.forecast": True, "observation.demand_window": 2}),
+], ids=["zipkin", "demo-calendar-lags", "lags-period", "forecast", "log-scale"])
 def test_twin_observation_matches_engine(scenario, overrides):
     """The twin's observation (state part + exogenous fields) is the engine's, float32 bit for bit."""
     pb = Problem(scenario, **overrides)
