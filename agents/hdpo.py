@@ -40,7 +40,7 @@ from torch import nn
 from envs import kernel
 from envs.episodes import initial_states, make_episodes
 from envs.problem import Problem
-from envs.scenario import resolve_scenario
+from envs.scenario import ScenarioError, resolve_scenario
 from invcore.atomic import atomic_write_bytes, atomic_write_text
 
 from . import twin
@@ -365,7 +365,11 @@ class Trainer:
         self.shift = torch.as_tensor(norm.shift, dtype=torch.float32, device=device)
         self.nscale = torch.as_tensor(norm.scale, dtype=torch.float32, device=device)
         self.weight = norm.reward_scale  # per-SKU loss weight 1 / (1.6 c_ref): SKUs of any volume count alike
-        self.pool = problem.source.skus_in("train")
+        # the training traces' window: data.window (train, or fit = train + val for a final agent) for data
+        self.split = problem.scenario.data.window if problem.source.replays_windows else "train"
+        self.pool = problem.source.skus_in(self.split)
+        if self.pool.size == 0:
+            raise ScenarioError(f"no SKU has data in the {self.split} window")
 
     def tau(self, it: int) -> float:
         frac = it / max(self.iterations - 1, 1)
@@ -383,7 +387,7 @@ class Trainer:
             skus = self.rng.choice(self.pool, s.batch)
         else:
             skus = np.arange(s.batch) % pb.n_skus
-        eps = make_episodes(pb, "train", rng=self.rng, skus=skus, periods=T, sampler="inverse_cdf",
+        eps = make_episodes(pb, self.split, rng=self.rng, skus=skus, periods=T, sampler="inverse_cdf",
                             with_past=False)
         params = pb.params[eps.sku]
         init = initial_states(pb.scenario.initial_state, params, kernel.PIPE + max(pb.max_lead, 1), self.rng)

@@ -104,6 +104,9 @@ class Validation:
             window = "val" if len(src.skus_in("val")) else "train"
             eps, warmup = make_episodes(problem, window, replay=True), 0
             label = f"{window} window of every SKU"
+            trained_on = problem.scenario.data.window
+            if trained_on == "fit" or trained_on == window:  # the agent trained on these periods: say so
+                label += f" (inside the training window '{trained_on}': in sample, not a held-out score)"
         else:
             warmup = 100 if src.long_run else 0
             periods = cfg.eval_periods if src.long_run else problem.scenario.episode_length

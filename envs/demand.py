@@ -336,12 +336,12 @@ class HistoricalDemand:
         """Episodes of the SKUs `sku` from the data, with ``problem.window`` periods of history before each
         (earlier data, padded with the SKU's scale where the data starts later).
 
-        ``train``: `periods` periods (default: the scenario's episode length) from a random start of the train
-        window (shorter where the window ends first), or a block bootstrap of the window
+        ``train`` and ``fit`` (train + val): `periods` periods (default: the scenario's episode length) from a
+        random start of the window (shorter where the window ends first), or a block bootstrap of the window
         (``data.bootstrap_block``); ``val`` / ``test``, or any window with ``replay=True``: the window replayed
         from its start (or `start`, per SKU) to its end (or `periods` periods, per SKU). `sampler` does not
         apply to data."""
-        replay = split != "train" if replay is None else replay
+        replay = split not in ("train", "fit") if replay is None else replay
         if split not in ("train", "val", "test", "fit"):
             raise ScenarioError(f"window must be train, val, test or fit (train + val), got {split!r}")
         sku = np.asarray(sku, dtype=np.int64)

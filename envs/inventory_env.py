@@ -120,7 +120,7 @@ class InventoryEnv(gym.Env):
     Never terminated (no terminal state). Truncated after ``episode_length`` periods, or at the end of the
     data window: training windows are replayed from a random start (or block-bootstrapped), val/test windows
     from their start to their end. ``reset(options=...)`` accepts ``sku`` (index or name), ``window``
-    (train/val/test), ``start`` (period index), ``periods`` and ``initial_state``.
+    (train/val/test/fit), ``start`` (period index), ``periods`` and ``initial_state``.
 
     ## Info (every step, for that period; raw units)
     ``demand, sales, lost, backordered (at end), received, order (after constraints), requested,
@@ -211,7 +211,7 @@ class InventoryEnv(gym.Env):
             sku = int(self._sku_pool[rng.integers(self._sku_pool.size)])
         window = options.get("window", self._window_name)
         periods = options.get("periods")
-        if periods is None and not (self._data and window != "train"):
+        if periods is None and not (self._data and window not in ("train", "fit")):
             periods = self.scenario.episode_length  # val/test windows: replayed to their end
         eps = make_episodes(pb, window, rng=rng, skus=[sku], periods=None if periods is None else int(periods),
                             start=options.get("start"), with_past=False)

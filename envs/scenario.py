@@ -151,8 +151,10 @@ class DataConfig:
     """Validation window (share or start date)."""
     test: float | str | None = None
     """Test window (share or start date)."""
-    window: Literal["train", "val", "test"] = "train"
-    """Window that episodes replay: train episodes start at random, val/test replay from the window start."""
+    window: Literal["train", "val", "test", "fit"] = "train"
+    """Window of the training episodes: train (default) and fit (train + val, what the classical rules are fitted
+    on before the test window: for a final agent whose settings were chosen on the val window) start at random;
+    val / test replay from the window start."""
     bootstrap_block: int = 0
     """If > 0, training episodes are a block bootstrap of the train window with blocks of this length."""
     min_periods: int = 1
@@ -629,8 +631,9 @@ def _check_values(sc: Scenario) -> None:
     if sc.data is not None:
         if not sc.data.path:
             raise ScenarioError("'data.path' is required when a 'data' section is given")
-        if sc.data.window not in ("train", "val", "test"):
-            raise ScenarioError(f"'data.window' must be train, val or test, got {sc.data.window!r}")
+        if sc.data.window not in ("train", "val", "test", "fit"):
+            raise ScenarioError(f"'data.window' must be train, val, test or fit (train + val), got "
+                                f"{sc.data.window!r}")
         if sc.data.aggregate not in (None, "sum"):
             raise ScenarioError(f"'data.aggregate' must be sum or null, got {sc.data.aggregate!r}")
         if sc.data.bootstrap_block < 0 or sc.data.min_periods < 1:

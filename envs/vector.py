@@ -86,8 +86,8 @@ class VectorInventoryEnv(gym.vector.VectorEnv):
             raise ScenarioError(f"info must be 'arrays' or 'dicts', got {info!r}")
         self.info_mode = info
         self.window = window or (sc.data.window if sc.data is not None else "train")
-        if self.window not in ("train", "val", "test"):
-            raise ScenarioError(f"window must be train, val or test, got {self.window!r}")
+        if self.window not in ("train", "val", "test", "fit"):
+            raise ScenarioError(f"window must be train, val, test or fit (train + val), got {self.window!r}")
         pool = pb.source.skus_in(self.window)
         if pool.size == 0:
             raise ScenarioError(f"no SKU has data in the {self.window} window")

@@ -329,3 +329,36 @@ def test_bad_hyperparameters_are_one_line_errors(tmp_path, capsys):
                              "--run-dir", str(tmp_path / arg.replace("=", "_")), "--no-progress", arg])
         err = capsys.readouterr().err
         assert rc == 2 and word in err and err.startswith("error:") and err.count("\n") == 1, err
+
+
+def test_data_window_fit_trains_on_train_and_val_and_says_validation_is_in_sample(tmp_path):
+    """data.window=fit (train + val: what the classical rules are fitted on before the test window): HDPO's traces
+    start at random in each SKU's train + val window and reach into val; the training verdict then calls the val
+    window in sample; the default (train) never reaches val and calls it held out."""
+    import pandas as pd
+
+    from agents.config import resolve_config
+    from agents.hdpo import HDPO, Trainer
+    from agents.normalization import build_normalization
+    from agents.training import Validation
+
+    rng = np.random.default_rng(0)
+    dates = pd.date_range("2020-01-06", periods=60, freq="W-MON")
+    pd.concat([pd.DataFrame({"date": dates, "sku": f"S{k}", "demand": rng.poisson(3 + k, 60)}) for k in range(3)]
+              ).to_csv(tmp_path / "d.csv", index=False)
+    for window in ("train", "fit"):
+        over = {"data.path": str(tmp_path / "d.csv"), "data.train": 0.5, "data.val": 0.25, "data.test": 0.25,
+                "data.window": window, "lead_time": 1}
+        cfg = resolve_config("hdpo", "lost-sales-L2-p9", "lost-sales-L2-p9", None,
+                             {"timesteps": 10 * 16 * 12}, {**over, "hp.batch": 16, "hp.periods": 8, "hp.warmup": 4})
+        pb = Problem("lost-sales-L2-p9", **over)
+        norm = build_normalization(pb, cfg)
+        trainer = Trainer(cfg, pb, norm, HDPO.build(cfg, norm, seed=0), "cpu")
+        train_end = pb.source.windows.window("train")[1]
+        ends = []
+        for _ in range(20):
+            eps, _, _ = trainer.traces()
+            ends += (eps.cal_offset + eps.lengths).tolist()  # one past each trace's last period
+        assert max(ends) > train_end if window == "fit" else max(ends) <= train_end
+        label = Validation.build(pb, cfg).label
+        assert label.startswith("val window of every SKU") and (("in sample" in label) == (window == "fit"))

@@ -256,25 +256,32 @@ def test_evaluation_simulator_is_the_vector_env(data_files, mode):
     np.testing.assert_array_equal(cost - totals[:, END_CREDIT], totals[:, K.I_COST])
 
 
-def test_data_train_window_episodes_replay_the_data(data_files):
-    """Random train-window episodes (default source) replay contiguous stretches of each SKU's train data."""
-    kw = data_overrides(data_files, window="train", episode_length=10)
+@pytest.mark.parametrize("window", ["train", "fit"])
+def test_data_train_window_episodes_replay_the_data(data_files, window):
+    """Random train-window episodes (default source) replay contiguous stretches of each SKU's train data; with
+    data.window fit, of its train + val data (random starts too, not a replay from the window start)."""
+    kw = data_overrides(data_files, window=window, episode_length=10)
+    if window == "fit":
+        kw["data"].update(train=0.3, val=0.25, test=0.45)  # S4 starts after the val window
     vec = VectorInventoryEnv(12, "lost-sales-L2-p9", skus="random", **kw)
     src = vec.problem.source
     vec.reset(seed=3)
     seen: dict[int, list[float]] = {i: [] for i in range(12)}
     skus = vec.sku.copy()
+    reached_val = False
     for _ in range(10):
         vec.step(np.zeros(12, dtype=np.int64))
         for i in range(12):
             seen[i].append(vec.last_info["demand"][i])
     for i in range(12):
-        s, e = src.window_range("train", int(skus[i]))
+        s, e = src.window_range(window, int(skus[i]))
         row = src.data.demand[skus[i], s:e]
         got = np.array(seen[i][:vec.lengths[i]] if vec.t[i] else seen[i])
         hits = [j for j in range(row.size - got.size + 1) if np.array_equal(row[j:j + got.size], got)]
-        assert hits, f"slot {i}: {got} is not a stretch of SKU {skus[i]}'s train data"
+        assert hits, f"slot {i}: {got} is not a stretch of SKU {skus[i]}'s {window} data"
+        reached_val |= window == "fit" and s + max(hits) + got.size > src.windows.window("train")[1]
     assert len(set(skus.tolist())) > 1  # random SKUs per episode
+    assert reached_val == (window == "fit")  # fit episodes reach into the val window
 
 
 def test_bootstrap_and_val_window_run(data_files):
