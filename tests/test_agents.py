@@ -216,7 +216,7 @@ def test_unknown_preset_is_a_clear_error(tmp_path, capsys):
 
 
 def test_config_resolution_routes_overrides():
-    cfg = resolve_config("ppo", "lost-sales-L3-p19", "lost-sales-L3-p19",
+    cfg = resolve_config("ppo", "lost-sales-L3-p9", "lost-sales-L3-p9",
                          overrides={"hp.gamma": 0.99, "eval_freq": 5000, "lead_time": 2,
                                     "hp.policy_kwargs.log_std_init": -1.0})
     assert cfg.preset == "lost-sales-*"
@@ -225,6 +225,9 @@ def test_config_resolution_routes_overrides():
     assert cfg.hyperparams["policy_kwargs"]["net_arch"] == {"pi": [64, 64], "vf": [64, 64]}
     assert cfg.eval_freq == 5000 and cfg.scenario_overrides["lead_time"] == 2
     assert cfg.scenario_overrides["action.mode"] == "continuous"
+    p19 = resolve_config("ppo", "lost-sales-L3-p19", "lost-sales-L3-p19")  # the first matching glob, in file order
+    assert p19.preset == "lost-sales-L[34]-p19" and p19.hyperparams["policy_kwargs"]["log_std_init"] == -1.5
+    assert p19.eval_freq == 50000 and p19.hyperparams["n_steps"] == 256
     assert resolve_config("dqn", "demo", "demo").algorithm == "QRDQN"
     demo = resolve_config("ppo", "demo", "demo")  # the (s, S) action, merged onto the default's PPO settings
     assert demo.preset == "demo" and demo.scenario_overrides["action.mode"] == "reorder_point"
