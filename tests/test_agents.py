@@ -225,8 +225,10 @@ def test_config_resolution_routes_overrides():
     assert cfg.hyperparams["policy_kwargs"]["net_arch"] == {"pi": [64, 64], "vf": [64, 64]}
     assert cfg.eval_freq == 5000 and cfg.scenario_overrides["lead_time"] == 2
     assert cfg.scenario_overrides["action.mode"] == "continuous"
-    p19 = resolve_config("ppo", "lost-sales-L3-p19", "lost-sales-L3-p19")  # the first matching glob, in file order
+    p19 = resolve_config("ppo", "lost-sales-L4-p19", "lost-sales-L4-p19")  # the first matching glob, in file order
     assert p19.preset == "lost-sales-L[34]-p19" and p19.hyperparams["policy_kwargs"]["log_std_init"] == -1.5
+    exact = resolve_config("ppo", "lost-sales-L3-p19", "lost-sales-L3-p19")  # an exact name wins over the globs
+    assert exact.preset == "lost-sales-L3-p19" and exact.timesteps == 2000000 and exact.eval_freq == 50000
     assert p19.eval_freq == 50000 and p19.hyperparams["n_steps"] == 256
     assert resolve_config("dqn", "demo", "demo").algorithm == "QRDQN"
     demo = resolve_config("ppo", "demo", "demo")  # the (s, S) action, merged onto the default's PPO settings
