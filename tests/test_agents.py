@@ -216,7 +216,7 @@ def test_unknown_preset_is_a_clear_error(tmp_path, capsys):
 
 
 def test_config_resolution_routes_overrides():
-    cfg = resolve_config("ppo", "lost-sales-L3-p9", "lost-sales-L3-p9",
+    cfg = resolve_config("ppo", "lost-sales-L3-p4", "lost-sales-L3-p4",
                          overrides={"hp.gamma": 0.99, "eval_freq": 5000, "lead_time": 2,
                                     "hp.policy_kwargs.log_std_init": -1.0})
     assert cfg.preset == "lost-sales-*"
