@@ -26,9 +26,9 @@ TRAIN_SEED = STREAMS["tune"]  # seed of simulated training demand; evaluation us
 def training_episodes(problem: Problem, n: int = 200, periods: int = 1000, seed: int = TRAIN_SEED,
                       window: str = "train") -> tuple[Episodes, int]:
     """Episodes to tune on and the warm-up to discard: each SKU's train window (data); for stationary
-    parametric demand `n` simulated episodes of `periods` periods after 100 warm-up periods; for
-    non-stationary parametric demand (trend, season, promotions) `n` episodes as evaluated: the scenario's
-    episode length from the steady initial state, no warm-up."""
+    parametric demand `n` (at least one per SKU) simulated episodes of `periods` periods after 100 warm-up
+    periods; for non-stationary parametric demand (trend, season, promotions) `n` episodes as evaluated: the
+    scenario's episode length from the steady initial state, no warm-up."""
     src = problem.source
     if src.replays_windows:
         # the same episodes for every policy tuned on this problem: built once (nothing modifies them)
@@ -40,6 +40,9 @@ def training_episodes(problem: Problem, n: int = 200, periods: int = 1000, seed:
         n = max(n // problem.n_skus, 1) * problem.n_skus
         return make_episodes(problem, seed=seed, n=n, periods=problem.scenario.episode_length), 0
     warmup = 100
+    # at least one episode per SKU: with more SKUs than `n`, SKUs n.. would have no training demand at all
+    # (their cost NaN, every candidate tied, the first one chosen)
+    n = max(n, problem.n_skus)
     return make_episodes(problem, seed=seed, n=n, periods=periods + warmup), warmup
 
 

@@ -524,3 +524,14 @@ def test_stock_left_by_a_warm_up_is_charged_at_unit_cost():
             (s if sim.t >= warmup else 200.0) - sim.raw.inventory_position, 0), warmup=warmup)
         net = totals[:, kernel.I_PURCHASE] - totals[:, END_CREDIT]
         assert np.allclose(net, 3.0 * counted), level
+
+
+def test_parametric_tuning_covers_every_sku_beyond_the_episode_count():
+    """More SKUs than training episodes (200): every SKU still gets training demand, so SKUs 200.. are tuned
+    like the first ones (they were left at level 0 when the episodes cycled over the first 200 only)."""
+    means = np.linspace(2.0, 9.0, 250)
+    pb = Problem("lost-sales-L1-p9", demand={"mean": list(means)})
+    levels = np.asarray(BaseStock().fit(pb, train_data(pb)).levels)
+    assert levels.shape == (250,) and np.all(levels > 0)
+    # a level grows with the mean: the last SKUs (mean ~9) get the largest levels, not 0
+    assert levels[-10:].min() >= levels[:10].max()
