@@ -55,6 +55,7 @@ YAML layout (every key optional; unknown keys and wrong types are errors)::
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import math
 import re
 import reprlib
@@ -482,6 +483,8 @@ def _match(value: Any, tp: Any) -> tuple[bool, Any]:
     if tp is str:
         if isinstance(value, Path):
             return True, str(value)
+        if isinstance(value, datetime.date):  # YAML reads an unquoted 2001-04-01 as a date: the text written
+            return True, value.isoformat()
         return isinstance(value, str), value
     if origin is list:
         if not isinstance(value, (list, tuple)):

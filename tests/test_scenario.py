@@ -82,6 +82,17 @@ def test_python_overrides_are_checked():
         parse_override("lead_time")
 
 
+def test_unquoted_dates_are_the_dates_written(tmp_path):
+    """YAML reads an unquoted 2001-04-01 as a date: a window start given that way (in a file or as a CLI
+    override data.val=2001-04-01) is the text written, not a type error."""
+    key, value = parse_override("data.val=2001-04-01")
+    sc = resolve_scenario("lost-sales-L2-p9", **{key: value, "data.path": "d.csv", "data.test": "2001-10-01"})
+    assert sc.data.val == "2001-04-01" and sc.data.test == "2001-10-01"
+    f = tmp_path / "s.yaml"
+    f.write_text("data: {path: d.csv, val: 2001-04-01, test: 2001-10-01}\n")
+    assert resolve_scenario(f).data.val == "2001-04-01"
+
+
 def test_cli_reports_bad_scenario_without_traceback(tmp_path):
     f = tmp_path / "bad.yaml"
     f.write_text("lead_time: [1]\n")
