@@ -73,6 +73,15 @@ def observations(policy: DeployedPolicy, st: State) -> np.ndarray:
                               recent=st.forecast_demand, forecast=pf.forecast_spec(meta))
 
 
+def _uses_covariates(policy: DeployedPolicy) -> bool:
+    """Whether the policy reads known covariates (a learned forecaster trained with them)."""
+    if policy.kind not in ("lgbm", "gru"):
+        return False
+    from .learned import features
+
+    return bool(features(policy.meta, policy.path).covariates)
+
+
 def policy_orders(policy: DeployedPolicy, st: State, covariates=None) -> tuple[np.ndarray, np.ndarray]:
     """(requested units before the order rules, inventory position) of every SKU; `covariates`: the table of
     known covariates of a learned policy that uses them (:mod:`deploy.learned`)."""
@@ -241,6 +250,9 @@ def run(policy: str | Path, state: str | Path, out: str | Path, items=None, hist
     t = {} if timings is None else timings
     c0 = time.process_time()
     pol = load_policy(policy, threads)
+    if covariates is not None and not _uses_covariates(pol):
+        raise DeployError(f"--covariates {covariates}: {policy} uses no known covariates (only a LightGBM or GRU "
+                          "forecaster exported from a scenario with data.covariates does)")
     c1 = time.process_time()
     try:
         st = read_state(pol, state, items, history, date)

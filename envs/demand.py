@@ -205,6 +205,21 @@ class ParametricDemand:
                         label=f"{k} simulated episodes of {T} periods")
 
 
+def demand_scales(demand: np.ndarray, ranges: np.ndarray, periods: int = 0) -> np.ndarray:
+    """Each SKU's demand scale: the mean of its demand over ``ranges[i] = (start, end)``, or with `periods` > 0
+    over the last `periods` of them (the whole range's mean where those are all 0); 1 where the mean is 0 or the
+    range empty (see DataConfig.scale_window / scale_periods)."""
+    scales = np.ones(demand.shape[0])
+    for i, (s, e) in enumerate(ranges):
+        for a in ((max(s, e - periods), s) if periods > 0 else (s,)):
+            if e > a:
+                m = float(np.mean(demand[i, a:e], dtype=np.float64))
+                if m > 0:
+                    scales[i] = m
+                    break
+    return scales
+
+
 class HistoricalDemand:
     """Replay of a demand file: per-SKU windows of a dense [SKU, period] matrix (see :mod:`envs.data`).
 
@@ -235,14 +250,7 @@ class HistoricalDemand:
         n = self.data.n_skus
         self._ranges = {w: self.windows.sku_ranges(self.data, w) for w in ("train", "val", "test", "fit")}
         tr = self._ranges["train"]
-        scales = np.ones(n)
-        for i in range(n):
-            s, e = tr[i]
-            if e > s:
-                m = float(np.mean(self.data.demand[i, s:e], dtype=np.float64))
-                if m > 0:
-                    scales[i] = m
-        self.scales = scales
+        self.scales = demand_scales(self.data.demand, self._ranges[config.scale_window], config.scale_periods)
         freq = self.data.freq.upper()
         self._calendar = calendar_features(self.data.dates, daily=freq.startswith("D"))
         lengths = tr[:, 1] - tr[:, 0]

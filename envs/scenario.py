@@ -160,6 +160,14 @@ class DataConfig:
     """If > 0, training episodes are a block bootstrap of the train window with blocks of this length."""
     min_periods: int = 1
     """SKUs with fewer periods than this in the window are left out of episodes."""
+    scale_window: Literal["train", "fit"] = "train"
+    """Window of each SKU's demand scale (the unit of the observation and of relative actions; the level of the
+    history padding before a SKU's first period and of the steady / random initial states): train (default), or
+    fit (train + val: for a final agent trained with data.window fit, whose inputs then have the scale of the
+    demand the rules are fitted on; refused with data.window train, where it would read the val window)."""
+    scale_periods: int = 0
+    """If > 0, the scale is the mean of the last this many periods of the SKU's scale window (the whole window's
+    mean where those are all 0; 1 where that is 0 too): a recent scale, for SKUs whose demand rises or falls."""
 
 
 @dataclass(frozen=True)
@@ -641,3 +649,10 @@ def _check_values(sc: Scenario) -> None:
             raise ScenarioError(f"'data.aggregate' must be sum or null, got {sc.data.aggregate!r}")
         if sc.data.bootstrap_block < 0 or sc.data.min_periods < 1:
             raise ScenarioError("'data.bootstrap_block' must be >= 0 and 'data.min_periods' >= 1")
+        if sc.data.scale_periods < 0:
+            raise ScenarioError(f"'data.scale_periods' must be >= 0 (0: the whole window), got {sc.data.scale_periods}")
+        if sc.data.scale_window not in ("train", "fit"):
+            raise ScenarioError(f"'data.scale_window' must be train or fit, got {sc.data.scale_window!r}")
+        if sc.data.scale_window == "fit" and sc.data.window == "train":
+            raise ScenarioError("'data.scale_window: fit' reads the val window: use it with data.window fit (a final "
+                                "agent), not with data.window train (settings chosen on the val window)")

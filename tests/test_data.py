@@ -530,3 +530,36 @@ def test_real_items():
     assert np.all(table.values["order_cost"] == 5)
     with pytest.raises(DataError, match="unknown SKU"):
         load_items(real_file("man_items.csv"), data.skus, columns=MAN_COLUMNS, ignore_columns=["any_demand"])
+
+
+def test_recent_demand_scale_from_the_chosen_window(tmp_path):
+    """data.scale_periods N: each SKU's scale is the mean of its last N periods of the scale window (train, or
+    train + val with data.scale_window fit); the whole window's mean where those are all 0, 1 where that is 0
+    too. The default (the train window's mean) is unchanged; fit with data.window train is refused."""
+    from envs import Problem, kernel
+    from envs.demand import demand_scales
+    from envs.scenario import ScenarioError
+
+    dates = pd.date_range("2022-01-03", periods=40, freq="W-MON")
+    rising = np.r_[np.zeros(10), np.full(10, 1.0), np.full(10, 4.0), np.full(10, 8.0)]
+    fading = np.r_[np.full(10, 2.0), np.full(10, 3.0), np.zeros(20)]
+    rows = [pd.DataFrame({"date": dates, "sku": k, "demand": d}) for k, d in
+            (("R", rising), ("F", fading), ("Z", np.zeros(40)))]
+    path = tmp_path / "demand.csv"
+    pd.concat(rows).to_csv(path, index=False)
+    split = {"data.path": str(path), "data.val": "2022-05-23", "data.test": "2022-08-01"}  # 20 / 10 / 10 weeks
+
+    def scales(**kw):
+        return Problem("lost-sales-L1-p9", **split, **kw).params[:, kernel.SCALE]
+
+    assert np.allclose(scales(), [2.5, 0.5, 1.0])  # SKUs F, R, Z (sorted): the train window's mean
+    assert np.allclose(scales(**{"data.scale_periods": 5}), [3.0, 1.0, 1.0])
+    fit = {"data.window": "fit", "data.scale_window": "fit"}
+    assert np.allclose(scales(**fit), [5 / 3, 5 / 3, 1.0])
+    # F's last 5 fit periods are 0: the fit window's mean; Z has no demand at all: 1
+    assert np.allclose(scales(**fit, **{"data.scale_periods": 5}), [5 / 3, 4.0, 1.0])
+    assert np.array_equal(demand_scales(np.array([[0.0, 2.0, 4.0]]), np.array([[0, 3]]), 2), [3.0])
+    with pytest.raises(ScenarioError, match="reads the val window"):
+        scales(**{"data.scale_window": "fit"})
+    with pytest.raises(ScenarioError, match="scale_periods' must be >= 0"):
+        scales(**{"data.scale_periods": -1})

@@ -472,6 +472,7 @@ BAD_CASES = {
                         "corrupt policy metadata (forecast_window must be >= 2 and forecast_alpha a number in (0, 1], got 0 "
                         "and None)"),
     "not a policy": ({"policy": "garbage"}, "not a valid ONNX model"),
+    "covariates for an agent": ({"covariates": True}, "uses no known covariates"),
 }
 
 
@@ -500,6 +501,8 @@ def test_bad_inputs(policies, tmp_path, capsys, case):
         policy.write_text("not a model")
     out = tmp_path / "orders.csv"
     args = ["--policy", str(policy), "--state", str(state), "--items", str(items), "--out", str(out)]
+    if "covariates" in how:  # a table the policy would ignore: refused, not silently dropped
+        args += ["--covariates", str(state)]
     p = _cli("-m", "deploy.recommend", *args) if case == "missing column" else _recommend(capsys, *args)
     assert p.returncode == 2, (p.stdout, p.stderr)
     assert p.stderr.startswith("error: ") and message in p.stderr, p.stderr
