@@ -247,7 +247,6 @@ class HistoricalDemand:
         if config.items:
             self.items = data_mod.load_items(_resolve_path(config.items, base_dir), self.data.skus,
                                              **data_mod.item_options(config))
-        n = self.data.n_skus
         self._ranges = {w: self.windows.sku_ranges(self.data, w) for w in ("train", "val", "test", "fit")}
         tr = self._ranges["train"]
         self.scales = demand_scales(self.data.demand, self._ranges[config.scale_window], config.scale_periods)
