@@ -107,6 +107,8 @@ class Validation:
             trained_on = problem.scenario.data.window
             if trained_on == "fit" or trained_on == window:  # the agent trained on these periods: say so
                 label += f" (inside the training window '{trained_on}': in sample, not a held-out score)"
+            elif window == "val" and problem.scenario.data.scale_window == "fit":
+                label += " (the demand scale, data.scale_window fit, reads it: not a held-out score)"
         else:
             warmup = 100 if src.long_run else 0
             periods = cfg.eval_periods if src.long_run else problem.scenario.episode_length

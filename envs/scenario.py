@@ -47,6 +47,8 @@ YAML layout (every key optional; unknown keys and wrong types are errors)::
     data: {path: demand.csv.gz, items: items.csv, train: 0.7, test: 0.3}
     # an ERP export: data: {path: sales.csv, sep: ";", dayfirst: true, aggregate: sum,
     #                       columns: {date: Datum, sku: Artikel, demand: Menge}}
+    # each SKU's demand scale: the mean of its train window (default) or of its last N periods of train + val:
+    #   data: {..., window: fit, scale_window: fit, scale_periods: 12}
     observation: {demand_window: 0, period: false, calendar: auto, lead_time: auto, eoq: auto, log_scale: false,
                   forecast: false, forecast_window: 28, forecast_alpha: 0.2}
     action: {mode: units, n: 21, step: 1.0, relative: false}   # mode: units | order_up_to | continuous | reorder_point
@@ -164,7 +166,8 @@ class DataConfig:
     """Window of each SKU's demand scale (the unit of the observation and of relative actions; the level of the
     history padding before a SKU's first period and of the steady / random initial states): train (default), or
     fit (train + val: for a final agent trained with data.window fit, whose inputs then have the scale of the
-    demand the rules are fitted on; refused with data.window train, where it would read the val window)."""
+    demand the rules are fitted on; with data.window train, the training verdict on the val window says it is in
+    sample)."""
     scale_periods: int = 0
     """If > 0, the scale is the mean of the last this many periods of the SKU's scale window (the whole window's
     mean where those are all 0; 1 where that is 0 too): a recent scale, for SKUs whose demand rises or falls."""
@@ -653,6 +656,3 @@ def _check_values(sc: Scenario) -> None:
             raise ScenarioError(f"'data.scale_periods' must be >= 0 (0: the whole window), got {sc.data.scale_periods}")
         if sc.data.scale_window not in ("train", "fit"):
             raise ScenarioError(f"'data.scale_window' must be train or fit, got {sc.data.scale_window!r}")
-        if sc.data.scale_window == "fit" and sc.data.window == "train":
-            raise ScenarioError("'data.scale_window: fit' reads the val window: use it with data.window fit (a final "
-                                "agent), not with data.window train (settings chosen on the val window)")

@@ -535,7 +535,7 @@ def test_real_items():
 def test_recent_demand_scale_from_the_chosen_window(tmp_path):
     """data.scale_periods N: each SKU's scale is the mean of its last N periods of the scale window (train, or
     train + val with data.scale_window fit); the whole window's mean where those are all 0, 1 where that is 0
-    too. The default (the train window's mean) is unchanged; fit with data.window train is refused."""
+    too. The default (the train window's mean) is unchanged."""
     from envs import Problem, kernel
     from envs.demand import demand_scales
     from envs.scenario import ScenarioError
@@ -559,7 +559,7 @@ def test_recent_demand_scale_from_the_chosen_window(tmp_path):
     # F's last 5 fit periods are 0: the fit window's mean; Z has no demand at all: 1
     assert np.allclose(scales(**fit, **{"data.scale_periods": 5}), [5 / 3, 4.0, 1.0])
     assert np.array_equal(demand_scales(np.array([[0.0, 2.0, 4.0]]), np.array([[0, 3]]), 2), [3.0])
-    with pytest.raises(ScenarioError, match="reads the val window"):
-        scales(**{"data.scale_window": "fit"})
+    # the scale is part of the problem, not of the training episodes: evaluation (data.window dropped) keeps it
+    assert np.allclose(scales(**{"data.scale_window": "fit", "data.scale_periods": 5}), [5 / 3, 4.0, 1.0])
     with pytest.raises(ScenarioError, match="scale_periods' must be >= 0"):
         scales(**{"data.scale_periods": -1})
