@@ -55,7 +55,7 @@ def main() -> None:
     b = t.groupby("train_mean_bin", observed=True).agg(skus=("excess", "size"), rule=(args.rule, "sum"),
                                                        excess=("excess", "sum"))
     b["excess_pct"] = 100 * b.excess / b.rule
-    print("\nby train-window mean demand (the agent's demand scale)")
+    print("\nby train-window mean demand (the default demand scale; data.scale_periods changes it)")
     print(b.round(3).to_string())
 
 
