@@ -370,6 +370,13 @@ class Trainer:
         self.pool = problem.source.skus_in(self.split)
         if self.pool.size == 0:
             raise ScenarioError(f"no SKU has data in the {self.split} window")
+        if problem.source.replays_windows:
+            longest = max(int(np.subtract(*problem.source.window_range(self.split, int(i))[::-1]))
+                          for i in self.pool)
+            if self.s.warmup >= longest:  # every trace ends (at its window's end) before a period counts
+                raise PresetError(f"hp.warmup {self.s.warmup}: the {self.split} windows are at most {longest} "
+                                  f"periods long, so no period would count in the loss and the network would "
+                                  f"not train; use hp.warmup < {longest}")
 
     def tau(self, it: int) -> float:
         frac = it / max(self.iterations - 1, 1)

@@ -362,3 +362,42 @@ def test_data_window_fit_trains_on_train_and_val_and_says_validation_is_in_sampl
         assert max(ends) > train_end if window == "fit" else max(ends) <= train_end
         label = Validation.build(pb, cfg).label
         assert label.startswith("val window of every SKU") and (("in sample" in label) == (window == "fit"))
+
+
+def test_a_warmup_as_long_as_the_windows_is_refused_and_a_val_read_scale_is_labelled(tmp_path):
+    """hp.warmup >= the longest training window: every trace ends before a period counts, the loss is 0 and the
+    network would never train (the carparts train split with hp.warmup 34 did that silently): refused in one line.
+    data.scale_window fit with data.window train: the verdict says the val score is not held out."""
+    import pandas as pd
+
+    from agents.config import resolve_config
+    from agents.hdpo import HDPO, Trainer
+    from agents.normalization import build_normalization
+    from agents.config import PresetError
+    from agents.training import Validation
+
+    rng = np.random.default_rng(0)
+    dates = pd.date_range("2020-01-06", periods=60, freq="W-MON")
+    pd.concat([pd.DataFrame({"date": dates, "sku": f"S{k}", "demand": rng.poisson(3 + k, 60)}) for k in range(3)]
+              ).to_csv(tmp_path / "d.csv", index=False)
+    over = {"data.path": str(tmp_path / "d.csv"), "data.train": 0.5, "data.val": 0.25, "data.test": 0.25,
+            "lead_time": 1}
+    longest = 30  # the train window: half of 60 weeks
+
+    def trainer(warmup, **extra):
+        cfg = resolve_config("hdpo", "lost-sales-L2-p9", "lost-sales-L2-p9", None, {"timesteps": 16 * 40},
+                             {**over, **extra, "hp.batch": 16, "hp.periods": 8, "hp.warmup": warmup})
+        pb = Problem("lost-sales-L2-p9", **over, **extra)
+        return Trainer(cfg, pb, build_normalization(pb, cfg), HDPO.build(cfg, build_normalization(pb, cfg), seed=0),
+                       "cpu"), pb, cfg
+
+    assert longest == int(np.diff(trainer(4)[1].source.window_range("train", 0))[0])
+    with pytest.raises(PresetError, match=f"hp.warmup {longest}: the train windows are at most {longest} periods"):
+        trainer(longest)
+    t, _, _ = trainer(longest - 1)
+    assert float(t.loss(*t.traces(), tau=1.0)) >= 0.0
+    rc = train_cli.main(["--algo", "hdpo", "--scenario", "lost-sales-L2-p9", "--run-dir", str(tmp_path / "r"),
+                         "--no-progress", *(f"{k}={v}" for k, v in over.items()), f"hp.warmup={longest}"])
+    assert rc == 2 and not (tmp_path / "r" / "model.npz").exists()
+    _, pb, cfg = trainer(4, **{"data.scale_window": "fit", "data.scale_periods": 4})
+    assert "not a held-out score" in Validation.build(pb, cfg).label
