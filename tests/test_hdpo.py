@@ -370,10 +370,9 @@ def test_a_warmup_as_long_as_the_windows_is_refused_and_a_val_read_scale_is_labe
     data.scale_window fit with data.window train: the verdict says the val score is not held out."""
     import pandas as pd
 
-    from agents.config import resolve_config
+    from agents.config import PresetError, resolve_config
     from agents.hdpo import HDPO, Trainer
     from agents.normalization import build_normalization
-    from agents.config import PresetError
     from agents.training import Validation
 
     rng = np.random.default_rng(0)
