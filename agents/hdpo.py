@@ -371,8 +371,7 @@ class Trainer:
         if self.pool.size == 0:
             raise ScenarioError(f"no SKU has data in the {self.split} window")
         if problem.source.replays_windows:
-            longest = max(int(np.subtract(*problem.source.window_range(self.split, int(i))[::-1]))
-                          for i in self.pool)
+            longest = max(e - s for s, e in (problem.source.window_range(self.split, int(i)) for i in self.pool))
             if self.s.warmup >= longest:  # every trace ends (at its window's end) before a period counts
                 raise PresetError(f"hp.warmup {self.s.warmup}: the {self.split} windows are at most {longest} "
                                   f"periods long, so no period would count in the loss and the network would "
