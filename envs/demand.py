@@ -205,12 +205,20 @@ class ParametricDemand:
                         label=f"{k} simulated episodes of {T} periods")
 
 
-def demand_scales(demand: np.ndarray, ranges: np.ndarray, periods: int = 0) -> np.ndarray:
+def demand_scales(demand: np.ndarray, ranges: np.ndarray, periods: int = 0, prior: float = 0.0) -> np.ndarray:
     """Each SKU's demand scale: the mean of its demand over ``ranges[i] = (start, end)``, or with `periods` > 0
-    over the last `periods` of them (the whole range's mean where those are all 0); 1 where the mean is 0 or the
-    range empty (see DataConfig.scale_window / scale_periods)."""
+    over the last `periods` of them (the whole range's mean where those are all 0; with `prior` c > 0 the recent
+    sum plus c times the whole range's mean, over the recent periods + c); 1 where the mean is 0 or the range
+    empty (see DataConfig.scale_window / scale_periods / scale_prior)."""
     scales = np.ones(demand.shape[0])
     for i, (s, e) in enumerate(ranges):
+        if periods > 0 and prior > 0:
+            if e > s:
+                m = float(np.mean(demand[i, s:e], dtype=np.float64))
+                a = max(s, e - periods)
+                if m > 0:
+                    scales[i] = (float(np.sum(demand[i, a:e], dtype=np.float64)) + prior * m) / (e - a + prior)
+            continue
         for a in ((max(s, e - periods), s) if periods > 0 else (s,)):
             if e > a:
                 m = float(np.mean(demand[i, a:e], dtype=np.float64))
@@ -249,7 +257,8 @@ class HistoricalDemand:
                                              **data_mod.item_options(config))
         self._ranges = {w: self.windows.sku_ranges(self.data, w) for w in ("train", "val", "test", "fit")}
         tr = self._ranges["train"]
-        self.scales = demand_scales(self.data.demand, self._ranges[config.scale_window], config.scale_periods)
+        self.scales = demand_scales(self.data.demand, self._ranges[config.scale_window], config.scale_periods,
+                                    config.scale_prior)
         freq = self.data.freq.upper()
         self._calendar = calendar_features(self.data.dates, daily=freq.startswith("D"))
         lengths = tr[:, 1] - tr[:, 0]

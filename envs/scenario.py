@@ -171,6 +171,10 @@ class DataConfig:
     scale_periods: int = 0
     """If > 0, the scale is the mean of the last this many periods of the SKU's scale window (the whole window's
     mean where those are all 0; 1 where that is 0 too): a recent scale, for SKUs whose demand rises or falls."""
+    scale_prior: float = 0.0
+    """With scale_periods N > 0: c > 0 shrinks the recent mean towards the whole window's mean m with c
+    pseudo-periods, scale = (sum of the last N periods + c m) / (N + c), so a SKU that sold nothing in its last N
+    periods gets c m / (N + c) rather than m; 0 (default): the recent mean, or m where the last N are all 0."""
 
 
 @dataclass(frozen=True)
@@ -654,5 +658,9 @@ def _check_values(sc: Scenario) -> None:
             raise ScenarioError("'data.bootstrap_block' must be >= 0 and 'data.min_periods' >= 1")
         if sc.data.scale_periods < 0:
             raise ScenarioError(f"'data.scale_periods' must be >= 0 (0: the whole window), got {sc.data.scale_periods}")
+        if not (isinstance(sc.data.scale_prior, (int, float)) and not isinstance(sc.data.scale_prior, bool)
+                and 0 <= sc.data.scale_prior < float("inf")):
+            raise ScenarioError("'data.scale_prior' must be a number >= 0 (pseudo-periods at the window mean), got "
+                                f"{_short(sc.data.scale_prior)}")
         if sc.data.scale_window not in ("train", "fit"):
             raise ScenarioError(f"'data.scale_window' must be train or fit, got {sc.data.scale_window!r}")

@@ -535,7 +535,8 @@ def test_real_items():
 def test_recent_demand_scale_from_the_chosen_window(tmp_path):
     """data.scale_periods N: each SKU's scale is the mean of its last N periods of the scale window (train, or
     train + val with data.scale_window fit); the whole window's mean where those are all 0, 1 where that is 0
-    too. The default (the train window's mean) is unchanged."""
+    too; data.scale_prior shrinks the recent mean towards the window's. The default (the train window's mean) is
+    unchanged."""
     from envs import Problem, kernel
     from envs.demand import demand_scales
     from envs.scenario import ScenarioError
@@ -563,3 +564,11 @@ def test_recent_demand_scale_from_the_chosen_window(tmp_path):
     assert np.allclose(scales(**{"data.scale_window": "fit", "data.scale_periods": 5}), [5 / 3, 4.0, 1.0])
     with pytest.raises(ScenarioError, match="scale_periods' must be >= 0"):
         scales(**{"data.scale_periods": -1})
+    # data.scale_prior c: (the last N periods' sum + c x the window mean) / (N + c); F, dead for its last 5 fit
+    # periods, gets a small scale rather than the window mean
+    assert np.allclose(scales(**fit, **{"data.scale_periods": 5, "data.scale_prior": 1}), [5 / 18, 65 / 18, 1.0])
+    assert np.allclose(scales(**{"data.scale_periods": 5, "data.scale_prior": 2}), [20 / 7, 6 / 7, 1.0])
+    assert np.allclose(scales(**{"data.scale_prior": 2}), scales())  # no effect without scale_periods
+    for bad in (-1, "x", True):
+        with pytest.raises(ScenarioError, match="data.scale_prior. (must be a number >= 0|expects a number)"):
+            scales(**{"data.scale_periods": 5, "data.scale_prior": bad})
