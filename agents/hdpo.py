@@ -413,7 +413,19 @@ class Trainer:
         alive = torch.as_tensor(np.arange(T)[:, None] < eps.lengths[None, :], dtype=dt, device=dev)
         w = torch.as_tensor(self.weight[eps.sku], dtype=dt, device=dev)
         total = torch.zeros((), dtype=dt, device=dev)
+        # the stock left at the end of a trace is credited at unit cost, as the evaluator does (envs.batch
+        # TOTAL_KEYS): c x (the final inventory position - the position when counting starts, 0 without a
+        # warm-up); without it the loss pays for stock bought in the counted periods and not for a backlog still
+        # to buy, and the network learns to run its stock down towards the end of every trace
+        unit = params[:, kernel.UNIT_COST]
+        credit = bool(np.any(unit != 0))
+        if credit:
+            c_w = torch.as_tensor(unit, dtype=dt, device=dev) * w
+            ends = torch.as_tensor(np.minimum(eps.lengths, T), device=dev)  # a trace ends at its length or T
+            ip0 = torch.zeros_like(net)
         for t in range(T):
+            if credit and t == s.warmup and s.warmup > 0:
+                ip0 = twin.inventory_position(net, pipe)
             obs = torch.cat([twin.observe_state(net, pipe, p.scale, pb.n_pipe).float(), exo[t]], dim=1)
             x = torch.clamp((obs + self.shift) * self.nscale, -self.norm.clip, self.norm.clip)
             q, ind = self.net.train_order(x, p.scale.float(), tau, s.fixed_cost, s.trigger)
@@ -423,6 +435,9 @@ class Trainer:
                                               s.relax, ind.to(dt), s.fixed_cost)
             if t >= s.warmup:
                 total = total + (info.cost * w * alive[t]).sum()
+                if credit:
+                    ended = (ends == t + 1).to(dt)
+                    total = total - (c_w * (info.inventory_position - ip0) * ended).sum()
         counted = alive[s.warmup:].sum().clamp(min=1.0)
         return total / counted
 

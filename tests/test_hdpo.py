@@ -400,3 +400,38 @@ def test_a_warmup_as_long_as_the_windows_is_refused_and_a_val_read_scale_is_labe
     assert rc == 2 and not (tmp_path / "r" / "model.npz").exists()
     _, pb, cfg = trainer(4, **{"data.scale_window": "fit", "data.scale_periods": 4})
     assert "not a held-out score" in Validation.build(pb, cfg).label
+
+
+@pytest.mark.parametrize("warmup", [0, 5])
+def test_the_loss_credits_the_stock_left_at_unit_cost_as_the_evaluator_does(warmup):
+    """With backorders every unit demanded is bought once, so with the end stock credited at unit cost c (the
+    evaluator's end_credit: c x (final inventory position - the position when counting starts)) the purchase
+    term adds exactly c x the counted demand (less the initial stock without a warm-up), whatever the policy
+    orders. Without the credit the loss rewarded
+    running the stock down towards the end of each trace (man_weekly: the purchase cost fell from 37 to 4 per
+    period over training and the validation cost rose)."""
+    from agents.config import resolve_config
+    from agents.hdpo import HDPO, Trainer
+    from agents.normalization import build_normalization
+
+    over = {"mode": "backorder", "lead_time": 3, "unit_cost": 2.0}
+    cfg = resolve_config("hdpo", "lost-sales-L2-p9", "lost-sales-L2-p9", None, {"timesteps": 64 * 20},
+                         {**over, "hp.batch": 64, "hp.periods": 15, "hp.warmup": warmup})
+    pb = Problem("lost-sales-L2-p9", **over)
+    norm = build_normalization(pb, cfg)
+    t = Trainer(cfg, pb, norm, HDPO.build(cfg, norm, seed=0), "cpu")
+    eps, params, init = t.traces()
+    free = params.copy()
+    free[:, kernel.UNIT_COST] = 0.0
+    with torch.no_grad():
+        paid, unpaid = float(t.loss(eps, params, init, 1.0)), float(t.loss(eps, free, init, 1.0))
+    T = eps.periods
+    d = eps.demand[eps.history:][warmup:T]                               # the counted periods' demand
+    alive = (np.arange(warmup, T)[:, None] < eps.lengths[None, :])
+    w = t.weight[eps.sku]
+    bought = (d * alive).sum(axis=0)
+    if warmup == 0:  # the initial stock is not charged (the same for every policy), as in the evaluator
+        bought = bought - init[:, kernel.NET] - init[:, kernel.PIPE:].sum(axis=1)
+    expected = float((2.0 * w * bought).sum()) / alive.sum()
+    assert paid - unpaid == pytest.approx(expected, rel=1e-6)  # the twin runs in float32 here
+    assert expected > 0
