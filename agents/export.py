@@ -614,7 +614,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m agents.export") -
                                        "(gru_quantile, gru_quantile_tuned); the learned ones read the scenario's "
                                        "known covariates too (data.covariates=...; recommend --covariates)")
     ap.add_argument("--scenario", help="scenario for --baseline (instead of a run folder)")
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)  # KEY=VALUE may come before or after the options
     try:
         from invcore.atomic import output_file_error
 

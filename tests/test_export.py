@@ -534,6 +534,11 @@ def test_baseline_mode(runs, tmp_path, capsys):
     assert export_main(["--baseline", "safety_stock_RS", "--scenario", "lost-sales-L2-p9", "lead_time=3",
                         "--out", str(out2)]) == 0
     assert json.loads(out2.read_text())["skus"]["lead_time"] == [3.0]
+    # KEY=VALUE overrides may also follow the options (they were refused there: "unrecognized arguments")
+    assert export_main(["--baseline", "safety_stock_RS", "--scenario", "lost-sales-L2-p9", "lead_time=3",
+                        "--out", str(out2), "demand.mean=4"]) == 0
+    assert json.loads(out2.read_text())["skus"]["lead_time"] == [3.0]
+    assert json.loads(out2.read_text())["scenario"]["overrides"] == {"lead_time": 3, "demand.mean": 4}
     state = _write_state(tmp_path, STATE)
     p = _recommend(capsys, "--policy", out, "--state", state, "--out", orders.with_name("x.csv"))
     assert p.returncode == 2 and "unknown SKU 'A-001'" in p.stderr and "level policy only knows" in p.stderr
