@@ -205,6 +205,10 @@ class ParametricDemand:
                         label=f"{k} simulated episodes of {T} periods")
 
 
+RANDOM_START_WINDOWS = ("train", "fit")
+"""Windows whose episodes start at a random period (the others are replayed from their start)."""
+
+
 def demand_scales(demand: np.ndarray, ranges: np.ndarray, periods: int = 0, prior: float = 0.0) -> np.ndarray:
     """Each SKU's demand scale: the mean of its demand over ``ranges[i] = (start, end)``, or with `periods` > 0
     over the last `periods` of them (the whole range's mean where those are all 0; with `prior` c > 0 the recent
@@ -357,7 +361,7 @@ class HistoricalDemand:
         (``data.bootstrap_block``); ``val`` / ``test``, or any window with ``replay=True``: the window replayed
         from its start (or `start`, per SKU) to its end (or `periods` periods, per SKU). `sampler` does not
         apply to data."""
-        replay = split not in ("train", "fit") if replay is None else replay
+        replay = split not in RANDOM_START_WINDOWS if replay is None else replay
         if split not in ("train", "val", "test", "fit"):
             raise ScenarioError(f"window must be train, val, test or fit (train + val), got {split!r}")
         sku = np.asarray(sku, dtype=np.int64)

@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 
 from . import kernel
+from .demand import RANDOM_START_WINDOWS
 from .episodes import initial_states, make_episodes
 from .problem import Problem
 from .reward import Reward
@@ -211,7 +212,7 @@ class InventoryEnv(gym.Env):
             sku = int(self._sku_pool[rng.integers(self._sku_pool.size)])
         window = options.get("window", self._window_name)
         periods = options.get("periods")
-        if periods is None and not (self._data and window not in ("train", "fit")):
+        if periods is None and not (self._data and window not in RANDOM_START_WINDOWS):
             periods = self.scenario.episode_length  # val/test windows: replayed to their end
         eps = make_episodes(pb, window, rng=rng, skus=[sku], periods=None if periods is None else int(periods),
                             start=options.get("start"), with_past=False)
