@@ -370,8 +370,11 @@ class Trainer:
         self.pool = problem.source.skus_in(self.split)
         if self.pool.size == 0:
             raise ScenarioError(f"no SKU has data in the {self.split} window")
+        self.uncounted = 0  # SKUs of the pool whose window is no longer than hp.warmup: their traces count nothing
         if problem.source.replays_windows:
-            longest = max(e - s for s, e in (problem.source.window_range(self.split, int(i)) for i in self.pool))
+            spans = np.array([e - s for s, e in (problem.source.window_range(self.split, int(i)) for i in self.pool)])
+            longest = int(spans.max())
+            self.uncounted = int(np.count_nonzero(spans <= self.s.warmup))
             if self.s.warmup >= longest:  # every trace ends (at its window's end) before a period counts
                 raise PresetError(f"hp.warmup {self.s.warmup}: the {self.split} windows are at most {longest} "
                                   f"periods long, so no period would count in the loss and the network would "
@@ -518,6 +521,10 @@ def train_hdpo(cfg: TrainConfig, run_dir: str | Path, command: str = "", resume:
         write_run_files(run_dir, cfg, problem.scenario.to_dict(), norm, command, device)
         model = HDPO.build(cfg, norm, seed=cfg.seed)
     trainer = Trainer(cfg, problem, norm, model, device)
+    if trainer.uncounted:
+        log(f"note: {trainer.uncounted} of {trainer.pool.size} SKUs ({100 * trainer.uncounted / trainer.pool.size:.1f} "
+            f"%) have {trainer.split} windows of hp.warmup ({trainer.s.warmup}) periods or fewer: their traces count "
+            "no period in the loss")
     if resume:
         try:
             trainer.restore(model.arrays, state)

@@ -344,8 +344,9 @@ def test_data_window_fit_trains_on_train_and_val_and_says_validation_is_in_sampl
 
     rng = np.random.default_rng(0)
     dates = pd.date_range("2020-01-06", periods=60, freq="W-MON")
+    late = pd.DataFrame({"date": dates[20:], "sku": "late", "demand": rng.poisson(3, 40)})  # 10 train weeks
     pd.concat([pd.DataFrame({"date": dates, "sku": f"S{k}", "demand": rng.poisson(3 + k, 60)}) for k in range(3)]
-              ).to_csv(tmp_path / "d.csv", index=False)
+              + [late]).to_csv(tmp_path / "d.csv", index=False)
     for window in ("train", "fit"):
         over = {"data.path": str(tmp_path / "d.csv"), "data.train": 0.5, "data.val": 0.25, "data.test": 0.25,
                 "data.window": window, "lead_time": 1}
@@ -377,8 +378,9 @@ def test_a_warmup_as_long_as_the_windows_is_refused_and_a_val_read_scale_is_labe
 
     rng = np.random.default_rng(0)
     dates = pd.date_range("2020-01-06", periods=60, freq="W-MON")
+    late = pd.DataFrame({"date": dates[20:], "sku": "late", "demand": rng.poisson(3, 40)})  # 10 train weeks
     pd.concat([pd.DataFrame({"date": dates, "sku": f"S{k}", "demand": rng.poisson(3 + k, 60)}) for k in range(3)]
-              ).to_csv(tmp_path / "d.csv", index=False)
+              + [late]).to_csv(tmp_path / "d.csv", index=False)
     over = {"data.path": str(tmp_path / "d.csv"), "data.train": 0.5, "data.val": 0.25, "data.test": 0.25,
             "lead_time": 1}
     longest = 30  # the train window: half of 60 weeks
@@ -394,7 +396,9 @@ def test_a_warmup_as_long_as_the_windows_is_refused_and_a_val_read_scale_is_labe
     with pytest.raises(PresetError, match=f"hp.warmup {longest}: the train windows are at most {longest} periods"):
         trainer(longest)
     t, _, _ = trainer(longest - 1)
-    assert float(t.loss(*t.traces(), tau=1.0)) >= 0.0
+    assert float(t.loss(*t.traces(), tau=1.0).detach()) >= 0.0
+    # a SKU whose window is no longer than the warm-up counts nothing: counted, and train.py says so
+    assert t.uncounted == 1 and trainer(10)[0].uncounted == 1 and trainer(9)[0].uncounted == 0
     rc = train_cli.main(["--algo", "hdpo", "--scenario", "lost-sales-L2-p9", "--run-dir", str(tmp_path / "r"),
                          "--no-progress", *(f"{k}={v}" for k, v in over.items()), f"hp.warmup={longest}"])
     assert rc == 2 and not (tmp_path / "r" / "model.npz").exists()
