@@ -189,6 +189,15 @@ def read_state(policy: DeployedPolicy, state: str | Path, items: str | Path | No
         pipeline = pipeline[:, :P] if P else np.zeros((len(df), 0))
     lag_cols = sorted((c for c in df.columns if str(c).startswith("demand_lag_") and c[11:].isdigit()),
                       key=lambda c: int(c[11:]))
+    if history is None:  # demand_lag_1 .. demand_lag_M, each once, none missing (the columns place the demand)
+        ks = [int(c[11:]) for c in lag_cols]
+        gap = next((k for k in range(1, len(ks) + 1) if k not in ks), None)
+        if (ks and ks[0] < 1) or len(set(ks)) != len(ks) or gap is not None:
+            bad = next((c for c in lag_cols if int(c[11:]) < 1), None) or \
+                next((c for c, k in zip(lag_cols, ks) if ks.count(k) > 1), None)
+            what = f"column {excerpt(bad)}" if bad else f"demand_lag_{gap} is missing among {len(ks)} demand_lag columns"
+            raise DeployError(f"{where.source}: {what}; expected demand_lag_1 .. demand_lag_M (demand 1 .. M periods "
+                              "ago), each once")
     R = max(W, RECENT_PERIODS if history is not None else 0, len(lag_cols))
     recent = np.full((len(df), max(R, F)), np.nan)
     full = None

@@ -473,6 +473,10 @@ BAD_CASES = {
                         "and None)"),
     "not a policy": ({"policy": "garbage"}, "not a valid ONNX model"),
     "covariates for an agent": ({"covariates": True}, "uses no known covariates"),
+    # the lag columns place each demand by their K: a gap or a lag 0 was an IndexError or a value put in a wrong place
+    "lag gap": ({"add": ("demand_lag_4", 3)}, "demand_lag_3 is missing among 3 demand_lag columns; expected "
+                                               "demand_lag_1 .. demand_lag_M"),
+    "lag zero": ({"add": ("demand_lag_0", 3)}, "column 'demand_lag_0'; expected demand_lag_1 .. demand_lag_M"),
 }
 
 
