@@ -344,9 +344,8 @@ def test_data_window_fit_trains_on_train_and_val_and_says_validation_is_in_sampl
 
     rng = np.random.default_rng(0)
     dates = pd.date_range("2020-01-06", periods=60, freq="W-MON")
-    late = pd.DataFrame({"date": dates[20:], "sku": "late", "demand": rng.poisson(3, 40)})  # 10 train weeks
     pd.concat([pd.DataFrame({"date": dates, "sku": f"S{k}", "demand": rng.poisson(3 + k, 60)}) for k in range(3)]
-              + [late]).to_csv(tmp_path / "d.csv", index=False)
+              ).to_csv(tmp_path / "d.csv", index=False)
     for window in ("train", "fit"):
         over = {"data.path": str(tmp_path / "d.csv"), "data.train": 0.5, "data.val": 0.25, "data.test": 0.25,
                 "data.window": window, "lead_time": 1}
