@@ -246,7 +246,11 @@ def _ss_head(nodes: list, const, x: str, sizes: dict[str, Any]) -> None:
         nodes.append(helper.make_node("Mul", ["ss_sp", "ss_c"], [gap]))
         if gap != "ss_gap":
             nodes.append(helper.make_node("Mul", [gap, "ss_lot"], ["ss_gap"]))
-    nodes.append(helper.make_node("Add", ["ss_s", "ss_gap"], ["ss_S"]))
+    if sizes.get("lot_max") is not None:  # hp.lot_max: S - s at most lot_max demand scales
+        nodes.append(helper.make_node("Min", ["ss_gap", const("ss_lotmax", f32(sizes["lot_max"]))], ["ss_gapc"]))
+        nodes.append(helper.make_node("Add", ["ss_s", "ss_gapc"], ["ss_S"]))
+    else:
+        nodes.append(helper.make_node("Add", ["ss_s", "ss_gap"], ["ss_S"]))
     nodes.append(helper.make_node("Gather", ["x0", const("ss_iip", np.array([sizes["ip_index"]], dtype=np.int64))],
                                   ["ss_ipn"], axis=1))
     nodes.append(helper.make_node("Div", ["ss_ipn", const("ss_ipscale", f32(sizes["ip_scale"]))], ["ss_ipd"]))

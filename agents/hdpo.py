@@ -97,6 +97,11 @@ class HDPOSettings:
     then exact, as S - s fixed leaves the order times of the sample path unchanged when s moves)."""
     lot_factor: float = 1.0
     """lot: eoq_fixed: S - s = lot_factor x max(eoq, 1)."""
+    lot_max: float | None = None
+    """lot: eoq, eoq_fixed: the lot S - s at most this many demand scales (None: no cap). Below the action's largest
+    order (action.n - 1) x action.step, an order S - IP is capped at that largest order only after a demand of more
+    than the difference, so the level s keeps its pathwise gradient: where S - s itself reaches the largest order,
+    every order is capped and no gradient reaches s (hp.trigger=hard)."""
     trigger: str = "smooth"
     """sS head, the order's gradient: smooth (the order S - IP weighted by the smoothed indicator backward: raising
     s "would have ordered a lot") or hard (only where IP <= s, through S - IP: the levels' pathwise gradient)."""
@@ -134,6 +139,12 @@ class HDPOSettings:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
                 raise PresetError(f"hp.{name} must be a number > 0, got {v!r}")
+        if self.lot_max is not None and (isinstance(self.lot_max, bool) or not isinstance(self.lot_max, (int, float))
+                                         or not self.lot_max >= 1):
+            raise PresetError(f"hp.lot_max must be a number >= 1 (demand scales) or null, got {self.lot_max!r}")
+        if self.lot_max is not None and (self.head != "sS" or self.lot == "free"):
+            raise PresetError("hp.lot_max caps the economic lot of hp.head=sS with hp.lot=eoq or eoq_fixed, "
+                              f"the run has hp.head={self.head} hp.lot={self.lot}")
         if self.s0 is not None and (isinstance(self.s0, bool) or not isinstance(self.s0, (int, float))
                                     or not math.isfinite(self.s0) or self.s0 < 0):
             raise PresetError(f"hp.s0 must be a number >= 0 (demand scales) or null, got {self.s0!r}")
@@ -192,6 +203,7 @@ class HDPONet(nn.Module):
         self.lot = lot  # (index, shift, scale) of eoq_cover in the input (lot: eoq, eoq_fixed), else None
         self.lot_fixed = settings.lot == "eoq_fixed"
         self.lot_factor = float(settings.lot_factor)
+        self.lot_max = None if settings.lot_max is None else float(settings.lot_max)
         with torch.no_grad():  # start near one period of demand per period (order head) or s = s0, S = s0 + 1
             out.weight.mul_(0.1)
             if self.head == "order":
@@ -225,6 +237,8 @@ class HDPONet(nn.Module):
             eoq = x[:, k:k + 1] / torch.tensor(scale, dtype=o.dtype) - torch.tensor(shift, dtype=o.dtype)
             lot = torch.clamp(eoq, min=1.0)
             gap = lot * torch.tensor(self.lot_factor, dtype=o.dtype) if self.lot_fixed else gap * lot
+            if self.lot_max is not None:
+                gap = torch.clamp(gap, max=self.lot_max)
         S = s + gap
         ip = x[:, self.ip_index:self.ip_index + 1] / torch.tensor(self.ip_scale, dtype=o.dtype) \
             - torch.tensor(self.ip_shift, dtype=o.dtype)
@@ -338,7 +352,7 @@ class HDPO:
                  "ip_scale": n.ip_scale, "s0": n.s0, "level_scale": n.level_scale}
         if n.lot is not None:
             sizes.update(lot_index=n.lot[0], lot_shift=n.lot[1], lot_scale=n.lot[2], lot_fixed=n.lot_fixed,
-                         lot_factor=n.lot_factor)
+                         lot_factor=n.lot_factor, lot_max=n.lot_max)
         return layers, "sS", sizes
 
 

@@ -242,7 +242,9 @@ def test_forecast_fields_train_and_export(tmp_path):
 
 @pytest.mark.parametrize("options", [(), ("hp.lot=eoq",),
                                      ("hp.lot=eoq_fixed", "hp.trigger=hard", "hp.fixed_cost=rate",
-                                      "hp.state_inputs=false")], ids=["free-lot", "eoq-lot", "eoq-fixed-no-state"])
+                                      "hp.state_inputs=false"),
+                                     ("hp.lot=eoq_fixed", "hp.lot_max=1.5", "hp.trigger=hard", "hp.fixed_cost=rate")],
+                         ids=["free-lot", "eoq-lot", "eoq-fixed-no-state", "eoq-fixed-capped"])
 def test_ss_head_exports_with_parity(tmp_path, options):
     """The (s, S) head on a scenario with a fixed order cost, MOQ and pack size: trains, exports, same orders
     (the lot read back from the eoq_cover field in the ONNX graph as in torch)."""
@@ -265,15 +267,18 @@ def test_ss_head_exports_with_parity(tmp_path, options):
         assert (w[:, state] == 0).all() and (w[:, [k for k in range(len(names)) if k not in state]] != 0).any()
 
 
-def test_eoq_lot_sets_the_lot_to_the_economic_lot():
-    """hp.lot=eoq_fixed: S - s = max(eoq_cover, 1) demand scales, whatever the network outputs."""
+@pytest.mark.parametrize("lot_max", [None, 5.0])
+def test_eoq_lot_sets_the_lot_to_the_economic_lot(lot_max):
+    """hp.lot=eoq_fixed: S - s = max(eoq_cover, 1) demand scales, whatever the network outputs; with hp.lot_max
+    at most that many."""
     from agents.config import TrainConfig
     from agents.hdpo import HDPO
     from agents.normalization import build_normalization
 
     over = {"action.mode": "continuous"}
     cfg = TrainConfig(algo="hdpo", algorithm="HDPO", scenario="demo", scenario_overrides=over,
-                      hyperparams={"head": "sS", "lot": "eoq_fixed"}, reward_offset=0.0, reward_scale=1.0)
+                      hyperparams={"head": "sS", "lot": "eoq_fixed", "lot_max": lot_max}, reward_offset=0.0,
+                      reward_scale=1.0)
     pb = Problem("demo", **over)
     norm = build_normalization(pb, cfg)
     model = HDPO.build(cfg, norm, seed=0)
@@ -288,6 +293,9 @@ def test_eoq_lot_sets_the_lot_to_the_economic_lot():
 
     want = np.maximum(eoq_cover(pb.params[eps.sku, kernel.ORDER_COST], pb.params[eps.sku, kernel.HOLD],
                                 pb.params[eps.sku, kernel.SCALE]), 1.0)
+    if lot_max is not None:
+        assert (want > lot_max).any() and (want < lot_max).any()  # demo's SKUs: lots of 2.2 .. 14 periods
+        want = np.minimum(want, lot_max)
     np.testing.assert_allclose((S - s)[:, 0].detach().numpy(), want, rtol=1e-5)
 
 
@@ -324,6 +332,7 @@ def test_resume_continues_exactly(hdpo_run, tmp_path, monkeypatch, capsys):
 def test_bad_hyperparameters_are_one_line_errors(tmp_path, capsys):
     for arg, word in (("hp.head=qq", "hp.head"), ("hp.batch=0", "hp.batch"), ("hp.nope=1", "hp.nope"),
                       ("hp.lot=big", "hp.lot"), ("hp.state_inputs=false", "hp.state_inputs"), ("hp.s0=-1", "hp.s0"),
+                      ("hp.lot_max=0.5", "hp.lot_max"), ("hp.lot_max=4", "hp.lot_max"),
                       ("action.mode=units", "action.mode")):
         rc = train_cli.main(["--algo", "hdpo", "--scenario", "lost-sales-L2-p9", "--timesteps", "1000",
                              "--run-dir", str(tmp_path / arg.replace("=", "_")), "--no-progress", arg])
