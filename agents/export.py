@@ -292,6 +292,7 @@ def problem_metadata(problem) -> dict[str, Any]:
                         "n_calendar": problem.n_calendar, "calendar_daily": daily, "lead_norm": problem.lead_norm,
                         "with_lead": problem.with_lead, "with_period": problem.with_period,
                         "with_eoq": problem.with_eoq, "with_scale": problem.with_scale,
+                        "with_order": problem.with_order,
                         "trained_lead_times": sorted({int(v) for v in p[:, kernel.LEAD]})},
         "skus": pf.sku_table([problem.sku_name(i) for i in range(problem.n_skus)], params),
         "defaults": defaults,

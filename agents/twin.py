@@ -216,6 +216,11 @@ def exogenous_features(problem, episodes, t0: int = 0, periods: int | None = Non
         from invcore.observation import log_scale
 
         parts.append(np.broadcast_to(log_scale(scale)[None, :, None], (T, n, 1)))
+    if problem.with_order:
+        from invcore.observation import order_cover
+
+        v = order_cover(params[:, kernel.MOQ], params[:, kernel.PACK], scale)
+        parts.append(np.broadcast_to(v[None, :, None], (T, n, 1)))
     if problem.forecast is not None:
         from invcore.observation import ses_window
 

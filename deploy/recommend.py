@@ -70,7 +70,8 @@ def observations(policy: DeployedPolicy, st: State) -> np.ndarray:
                               scale=p["demand_scale"], lead=p["lead_time"],
                               lead_norm=float(meta["observation"]["lead_norm"]), calendar=st.calendar,
                               extra=st.extra, order_cost=p["order_cost"], holding_cost=p["holding_cost"],
-                              recent=st.forecast_demand, forecast=pf.forecast_spec(meta))
+                              recent=st.forecast_demand, forecast=pf.forecast_spec(meta), moq=p["moq"],
+                              pack_size=p["pack_size"])
 
 
 def _uses_covariates(policy: DeployedPolicy) -> bool:

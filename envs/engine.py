@@ -62,14 +62,14 @@ class Engine:
         self._winbuf = np.zeros((W, n))
         self._all = np.arange(n)
         self._no_offset = np.zeros(n, dtype=np.int64)
-        self._period_col = (pb.obs_dim - 1 - int(pb.with_lead) - int(pb.with_eoq) - int(pb.with_scale)
+        self._period_col = (pb.obs_dim - 1 - int(pb.with_lead) - int(pb.with_eoq) - int(pb.with_scale) - int(pb.with_order)
                             - 2 * int(pb.n_forecast > 0) - pb.n_age - int(pb.with_room))
         self._age_col = pb.obs_dim - pb.n_age - int(pb.with_room)  # perishable: the on_hand_age_* fields
         self._win = np.arange(W)[:, None]
         self._frac = np.zeros(n)  # observe's period column (t / length) for all slots, without temporaries
         self._with_period = pb.with_period
         self._obs_flags = (pb.n_calendar, 0.0, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe, pb.with_eoq,
-                           pb.with_scale, pb.n_lags, pb.n_forecast, pb.forecast[1] if pb.forecast else 0.0)
+                           pb.with_scale, pb.with_order, pb.n_lags, pb.n_forecast, pb.forecast[1] if pb.forecast else 0.0)
         self._fc_buf = np.zeros(2 * n if pb.n_forecast else 0)  # kernel.observe's scratch (forecast fields)
         # the operations of kernel.step_ext (random lead times, perishable stock): None on the plain path
         # shared limits: slot j is in warehouse j // n_skus (the SKUs of a data set, or each group of n_skus

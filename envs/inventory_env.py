@@ -102,6 +102,7 @@ class InventoryEnv(gym.Env):
     | next 1 | lead time / L_max (if ``observation.lead_time``; "auto" = when SKUs' lead times differ) | [0, 1] |
     | next 1 | ``eoq_cover``: economic lot sqrt(2 K scale / h) / scale, periods of demand per lot (if ``observation.eoq``; "auto" = when some K > 0; 1000 when h = 0) | [0, 1000] |
     | next 1 | ``log_scale``: natural log of the SKU's demand scale (mean demand per period, units; if ``observation.log_scale``): what tells slow SKUs, whose integer orders are several demand scales, from fast ones | (-inf, inf) |
+    | next 1 | ``order_cover``: log(1 + the smallest order / scale), the smallest order = the MOQ rounded up to the pack size, at least one pack (if ``observation.order_cover``): what tells a SKU whose every order is a year of demand from one that can order a unit | [0, inf) |
     | next 1 | ``forecast_lead``: simple exponential smoothing (alpha = ``observation.forecast_alpha``, level started at the window's mean) over the last F = ``observation.forecast_window`` demands, level x (L + 1) / scale: the forecast of demand over the SKU's lead time + 1 (if ``observation.forecast``) | [0, inf) |
     | next 1 | ``forecast_error``: mean absolute one-step error of that smoothing over the F demands / scale (if ``observation.forecast``) | [0, inf) |
     | next m_max | perishable stock only: units on hand of age 0 .. m_max-1 / scale (0 beyond the SKU's own m) | [0, inf) |
@@ -184,10 +185,10 @@ class InventoryEnv(gym.Env):
         self._cfg = np.zeros(kernel.N_CFG + 2, dtype=np.float64)  # + kernel.observe's scratch fc_buf (one SKU)
         self._fc_buf = self._cfg[kernel.N_CFG:]
         self._cfg[[kernel.C_WINDOW, kernel.C_BACKORDER, kernel.C_ORDER_UP_TO, kernel.C_N_CALENDAR, kernel.C_WITH_PERIOD, kernel.C_LEAD_NORM,
-                   kernel.C_WITH_LEAD, kernel.C_N_PIPE, kernel.C_WITH_EOQ, kernel.C_WITH_SCALE, kernel.C_N_LAGS, kernel.C_N_FORECAST,
+                   kernel.C_WITH_LEAD, kernel.C_N_PIPE, kernel.C_WITH_EOQ, kernel.C_WITH_SCALE, kernel.C_WITH_ORDER, kernel.C_N_LAGS, kernel.C_N_FORECAST,
                    kernel.C_FORECAST_ALPHA]] = (
             pb.window, self._backorder, self._order_up_to, pb.n_calendar, pb.with_period, pb.lead_norm, pb.with_lead,
-            pb.n_pipe, pb.with_eoq, pb.with_scale, pb.n_lags, pb.n_forecast, pb.forecast[1] if pb.forecast else 0.0)
+            pb.n_pipe, pb.with_eoq, pb.with_scale, pb.with_order, pb.n_lags, pb.n_forecast, pb.forecast[1] if pb.forecast else 0.0)
         # random lead times / perishable stock / shared limits: kernel.step_ext then kernel.observe (two calls)
         self._ops = pb.ops
         if pb.ops:
@@ -339,7 +340,7 @@ class InventoryEnv(gym.Env):
         pb = self.problem
         kernel.observe(self._state, self._params, self._trace, self._t, pb.window, self._calendar, self._cal_offset,
                   pb.n_calendar, self._t / self._periods, pb.with_period, pb.lead_norm, pb.with_lead, pb.n_pipe,
-                  pb.with_eoq, pb.with_scale, pb.n_lags, pb.n_forecast, pb.forecast[1] if pb.forecast else 0.0, self._fc_buf,
+                  pb.with_eoq, pb.with_scale, pb.with_order, pb.n_lags, pb.n_forecast, pb.forecast[1] if pb.forecast else 0.0, self._fc_buf,
                   self._obs)
         if pb.n_age:  # perishable: the on_hand_age_* fields, after lead_time
             kernel.observe_ages(self._state, self._params, pb.n_age, pb.age_off,

@@ -416,7 +416,8 @@ def accumulate(info: np.ndarray, active: np.ndarray, totals: np.ndarray) -> None
 def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, window: int,
             calendar: np.ndarray, cal_offset: np.ndarray, n_calendar: int, period_frac: float,
             with_period: bool, lead_norm: float, with_lead: bool, n_pipe: int, with_eoq: bool,
-            with_scale: bool, n_lags: int, n_forecast: int, forecast_alpha: float, fc_buf: np.ndarray, obs: np.ndarray) -> None:
+            with_scale: bool, with_order: bool, n_lags: int, n_forecast: int, forecast_alpha: float, fc_buf: np.ndarray,
+            obs: np.ndarray) -> None:
     """Write the observation of every SKU at period t (see InventoryEnv's docstring for the layout).
 
     trace: [history + periods, n] demand (column i = SKU i), history = `window` leading periods, so the
@@ -468,9 +469,14 @@ def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, wi
         if with_scale:  # log_scale: invcore.observation.log_scale
             obs[i, j] = math.log(scale)
             j += 1
+        if with_order:  # order_cover: invcore.observation.order_cover, scalar by scalar
+            pack = params[i, PACK]
+            m = math.ceil(params[i, MOQ] / pack - _EPS)
+            obs[i, j] = math.log1p((m if m > 1.0 else 1.0) * pack / scale)
+            j += 1
     if n_forecast > 0:  # (outside the loop above: no work per SKU without the forecast fields)
         col = 2 + n_pipe + n_lags + n_calendar + int(with_period) + int(with_lead) + int(with_eoq) \
-            + int(with_scale)
+            + int(with_scale) + int(with_order)
         observe_forecast(params, trace, t + window - n_forecast, n_forecast, forecast_alpha, col, fc_buf, obs)
 
 
@@ -502,8 +508,8 @@ def observe_forecast(params: np.ndarray, trace: np.ndarray, first: int, n_foreca
 
 # the single env's per-episode constants for step_observe, one float64 vector (fewer arguments to unbox per call)
 (C_WINDOW, C_BACKORDER, C_ORDER_UP_TO, C_N_CALENDAR, C_PERIODS, C_WITH_PERIOD, C_LEAD_NORM, C_WITH_LEAD,
- C_N_PIPE, C_WITH_EOQ, C_WITH_SCALE, C_N_LAGS, C_N_FORECAST, C_FORECAST_ALPHA) = range(14)
-N_CFG = 14
+ C_N_PIPE, C_WITH_EOQ, C_WITH_SCALE, C_WITH_ORDER, C_N_LAGS, C_N_FORECAST, C_FORECAST_ALPHA) = range(15)
+N_CFG = 15
 
 
 @njit(cache=True)
@@ -518,5 +524,6 @@ def step_observe(state: np.ndarray, params: np.ndarray, request: np.ndarray, tra
     step(state, params, request, trace[t + window], cfg[C_BACKORDER] != 0.0, cfg[C_ORDER_UP_TO] != 0.0, info)
     observe(state, params, trace, t + 1, window, calendar, cal_offset, int(cfg[C_N_CALENDAR]),
             (t + 1) / cfg[C_PERIODS], cfg[C_WITH_PERIOD] != 0.0, cfg[C_LEAD_NORM], cfg[C_WITH_LEAD] != 0.0,
-            int(cfg[C_N_PIPE]), cfg[C_WITH_EOQ] != 0.0, cfg[C_WITH_SCALE] != 0.0, int(cfg[C_N_LAGS]), int(cfg[C_N_FORECAST]),
+            int(cfg[C_N_PIPE]), cfg[C_WITH_EOQ] != 0.0, cfg[C_WITH_SCALE] != 0.0, cfg[C_WITH_ORDER] != 0.0,
+            int(cfg[C_N_LAGS]), int(cfg[C_N_FORECAST]),
             cfg[C_FORECAST_ALPHA], cfg[N_CFG:], obs)

@@ -116,6 +116,7 @@ class Problem:
         self.with_period = o.period
         self.with_eoq = bool((p[:, kernel.ORDER_COST] > 0).any()) if o.eoq == "auto" else bool(o.eoq)
         self.with_scale = bool(o.log_scale)
+        self.with_order = bool(o.order_cover)
         self.obs_fields = self._layout()
         self.obs_dim = len(self.obs_fields)
         a = sc.action
@@ -255,7 +256,7 @@ class Problem:
     def _layout(self) -> list[ObsField]:
         """The observation layout (:func:`invcore.observation.obs_layout`, shared with the deploy side)."""
         pairs = obs_layout(self.n_pipe, self.n_lags, self.n_calendar, self.with_period, self.with_lead,
-                           self.with_eoq, n_age=self.n_age, with_scale=self.with_scale, with_room=self.with_room, forecast=self.forecast)
+                           self.with_eoq, n_age=self.n_age, with_scale=self.with_scale, with_order=self.with_order, with_room=self.with_room, forecast=self.forecast)
         return [ObsField(i, name, meaning) for i, (name, meaning) in enumerate(pairs)]
 
     def request(self, action, sku: int) -> float:

@@ -50,6 +50,7 @@ YAML layout (every key optional; unknown keys and wrong types are errors)::
     # each SKU's demand scale: the mean of its train window (default) or of its last N periods of train + val:
     #   data: {..., window: fit, scale_window: fit, scale_periods: 12}
     observation: {demand_window: 0, period: false, calendar: auto, lead_time: auto, eoq: auto, log_scale: false,
+                  order_cover: false,
                   forecast: false, forecast_window: 28, forecast_alpha: 0.2}
     action: {mode: units, n: 21, step: 1.0, relative: false}   # mode: units | order_up_to | continuous | reorder_point
 """
@@ -194,6 +195,10 @@ class ObservationConfig:
     """Include ``log_scale``, the natural log of the SKU's demand scale (mean demand per period, in units): the
     other fields are divided by the scale, so this is what tells a SKU selling 0.3 units a period (one unit = 3
     demand scales: integer orders matter) from one selling 300."""
+    order_cover: bool = False
+    """Include ``order_cover``, log(1 + the smallest order / the demand scale), the smallest order being the MOQ
+    rounded up to the pack size (at least one pack): what tells a SKU whose every order is a year of demand (an
+    order rounded up to a pack of 500 for a part selling 20 a year) from one that can order a unit."""
     forecast: bool = False
     """Include ``forecast_lead`` and ``forecast_error``: simple exponential smoothing (``forecast_alpha``) run over
     the last ``forecast_window`` demands gives the forecast of demand over the lead time + 1 and the mean absolute

@@ -11,8 +11,8 @@ import numpy as np
 
 OBS_LAYOUT_VERSION = 1
 """Version of the layout of :func:`obs_layout`: on_hand, pipeline_1..n, inventory_position, demand_lag_W..1,
-calendar_*, period, lead_time, eoq_cover, log_scale (``observation.log_scale`` only), forecast_lead and
-forecast_error (``observation.forecast`` only), then
+calendar_*, period, lead_time, eoq_cover, log_scale (``observation.log_scale`` only), order_cover
+(``observation.order_cover`` only), forecast_lead and forecast_error (``observation.forecast`` only), then
 on_hand_age_0..m-1 (perishable stock only) and shared_room (shared capacity only): a layout without them is
 unchanged. Exported policies record it; bump it with any change to the fields, their order
 or their meaning."""
@@ -20,8 +20,8 @@ or their meaning."""
 CALENDAR_FIELDS = ("calendar_month_sin", "calendar_month_cos", "calendar_dow_sin", "calendar_dow_cos")
 """Calendar field names, in the column order of :func:`invcore.calendar.calendar_features`."""
 KNOWN_FIELDS = ("on_hand", "pipeline_<k>", "inventory_position", "on_hand_age_<a>", "demand_lag_<k>",
-                *CALENDAR_FIELDS, "period", "lead_time", "eoq_cover", "log_scale", "forecast_lead", "forecast_error",
-                "shared_room")
+                *CALENDAR_FIELDS, "period", "lead_time", "eoq_cover", "log_scale", "order_cover", "forecast_lead",
+                "forecast_error", "shared_room")
 FORECAST_FIELDS = ("forecast_lead", "forecast_error")
 """The forecast fields (``observation.forecast``), in layout order: see :func:`ses_window`."""
 EOQ_COVER_CAP = 1000.0
@@ -45,6 +45,17 @@ def log_scale(scale) -> np.ndarray:
     """The ``log_scale`` field: the natural log of the SKU's demand scale (units per period; > 0, checked where
     scales are set). ``envs.kernel.observe`` computes the same number per SKU (parity-tested)."""
     return np.log(np.asarray(scale, dtype=np.float64))
+
+
+def order_cover(moq, pack_size, scale) -> np.ndarray:
+    """The ``order_cover`` field: log(1 + the smallest order the SKU can place / its demand scale), the smallest
+    order being what the order rules make of a tiny request (:func:`invcore.constraints.constrain`: the MOQ
+    rounded up to the pack size, at least one pack), so log(1 + the periods of mean demand it covers). What
+    tells a SKU whose every order is a year of stock from one that can order a unit. ``envs.kernel.observe``
+    computes the same number per SKU (parity-tested)."""
+    pack = np.asarray(pack_size, dtype=np.float64)
+    m = np.maximum(np.ceil(np.asarray(moq, dtype=np.float64) / pack - 1e-9), 1.0)
+    return np.log1p(m * pack / np.asarray(scale, dtype=np.float64))
 
 
 def ses_window(window: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -90,11 +101,11 @@ def forecast_fields(recent: np.ndarray, scale: np.ndarray, lead: np.ndarray, win
 def obs_layout(n_pipe: int, window: int, n_calendar: int, with_period: bool,
                with_lead: bool, with_eoq: bool = False, n_age: int = 0,
                with_room: bool = False, forecast: tuple[int, float] | None = None,
-               with_scale: bool = False) -> list[tuple[str, str]]:
+               with_scale: bool = False, with_order: bool = False) -> list[tuple[str, str]]:
     """(name, meaning) of every observation field, in order. n_pipe: pipeline slots (largest lead time - 1);
     window: demand periods; n_calendar: 0, 2 (month) or 4 (month and weekday); forecast: (F, alpha) of the
     forecast fields (after eoq_cover and log_scale; None: none); with_scale: the log_scale field (after
-    eoq_cover); n_age: perishable stock's longest shelf life (on hand by age, after them; 0 otherwise);
+    eoq_cover); with_order: the order_cover field (after log_scale); n_age: perishable stock's longest shelf life (on hand by age, after them; 0 otherwise);
     with_room: a shared capacity (its free share, last)."""
     f = [("on_hand", "net inventory after this period's arrival / scale (on hand; < 0 = backorders)")]
     f += [(f"pipeline_{k + 1}", f"units arriving in {k + 1} period(s) / scale") for k in range(n_pipe)]
@@ -112,6 +123,8 @@ def obs_layout(n_pipe: int, window: int, n_calendar: int, with_period: bool,
         f += [("eoq_cover", "economic order quantity sqrt(2 K scale / h) / scale (periods of demand per lot)")]
     if with_scale:
         f += [("log_scale", "natural log of the demand scale (mean demand per period, units)")]
+    if with_order:
+        f += [("order_cover", "log(1 + the smallest order (MOQ rounded up to the pack size) / scale)")]
     if forecast is not None:
         F, a = forecast
         f += [("forecast_lead", f"SES level (alpha {a:g}) over the last {F} demands x (L + 1) / scale: the forecast "
@@ -127,7 +140,7 @@ def obs_layout(n_pipe: int, window: int, n_calendar: int, with_period: bool,
 
 def known_field(name: str) -> bool:
     """Whether layout version :data:`OBS_LAYOUT_VERSION` defines a field of this name."""
-    if name in ("on_hand", "inventory_position", "period", "lead_time", "eoq_cover", "log_scale", "shared_room",
+    if name in ("on_hand", "inventory_position", "period", "lead_time", "eoq_cover", "log_scale", "order_cover", "shared_room",
                 *FORECAST_FIELDS) \
             or name.startswith("calendar_"):
         return name in KNOWN_FIELDS
@@ -152,12 +165,13 @@ def build_observations(names: list[str], *, net: np.ndarray, pipeline: np.ndarra
                        scale: np.ndarray, lead: np.ndarray, lead_norm: float, calendar: np.ndarray | None = None,
                        extra: dict[str, np.ndarray] | None = None, order_cost: np.ndarray | None = None,
                        holding_cost: np.ndarray | None = None, recent: np.ndarray | None = None,
-                       forecast: tuple[int, float] | None = None) -> np.ndarray:
+                       forecast: tuple[int, float] | None = None, moq: np.ndarray | None = None,
+                       pack_size: np.ndarray | None = None) -> np.ndarray:
     """The env's observation (``envs.kernel.observe``) for N SKUs at the decision point, float32 [N, D].
 
     net: net inventory after this period's arrival; pipeline [N, P]: column k-1 = units arriving in k
     periods; lags [N, W]: column k-1 = demand k periods ago; calendar [N, 2 or 4] calendar features of the
-    period being planned; order_cost, holding_cost: per SKU (``eoq_cover``); recent [N, periods] (column k-1 =
+    period being planned; order_cost, holding_cost: per SKU (``eoq_cover``); moq, pack_size: per SKU (``order_cover``); recent [N, periods] (column k-1 =
     demand k periods ago, NaN where not known) and forecast = (F, alpha): the forecast fields
     (:func:`forecast_fields`); extra: any other field by name (``period``)."""
     n = net.shape[0]
@@ -186,6 +200,8 @@ def build_observations(names: list[str], *, net: np.ndarray, pipeline: np.ndarra
             obs[:, j] = eoq_cover(order_cost, holding_cost, scale)
         elif name == "log_scale":
             obs[:, j] = log_scale(scale)
+        elif name == "order_cover":
+            obs[:, j] = order_cover(moq, pack_size, scale)
         elif fc is not None and name in fc:
             obs[:, j] = fc[name]
         else:

@@ -202,6 +202,8 @@ def test_constrain_matches_kernel():
     {"observation.forecast": True, "observation.forecast_window": 2, "observation.forecast_alpha": 1.0,
      "observation.demand_window": 4},
     {"observation.log_scale": True, "demand.mean": [40.0, 4.0, 0.3], "order_cost": 5.0, "observation.forecast": True},
+    {"observation.order_cover": True, "observation.log_scale": True, "demand.mean": [40.0, 4.0, 0.3], "moq": 7,
+     "pack_size": 5, "observation.forecast": True},
 ])
 def test_observations_match_env(overrides):
     """deploy.policyfile.build_observations reproduces BatchSim.observe from the raw state."""
@@ -221,7 +223,8 @@ def test_observations_match_env(overrides):
                                     lags=past[:, :W], scale=sim.params[:, kernel.SCALE], lead=sim.params[:, kernel.LEAD],
                                     lead_norm=problem.lead_norm, calendar=cal,
                                     order_cost=sim.params[:, kernel.ORDER_COST], holding_cost=sim.params[:, kernel.HOLD],
-                                    recent=past, forecast=problem.forecast)
+                                    recent=past, forecast=problem.forecast, moq=sim.params[:, kernel.MOQ],
+                                    pack_size=sim.params[:, kernel.PACK])
         np.testing.assert_array_equal(got, obs)
         sim.step(rng.integers(0, 12, eps.n).astype(float))
 

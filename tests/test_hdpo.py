@@ -76,7 +76,9 @@ def test_twin_matches_engine(case, order_up_to):
     ("demo", {"observation.forecast": True, "observation.forecast_window": 9, "observation.forecast_alpha": 0.3,
               "observation.period": True, "lead_time": 3}),
     ("demo", {"observation.log_scale": True, "observation.forecast": True, "observation.demand_window": 2}),
-], ids=["zipkin", "demo-calendar-lags", "lags-period", "forecast", "log-scale"])
+    ("demo", {"observation.order_cover": True, "observation.log_scale": True, "observation.forecast": True,
+              "moq": 7, "pack_size": 5}),
+], ids=["zipkin", "demo-calendar-lags", "lags-period", "forecast", "log-scale", "order-cover"])
 def test_twin_observation_matches_engine(scenario, overrides):
     """The twin's observation (state part + exogenous fields) is the engine's, float32 bit for bit."""
     pb = Problem(scenario, **overrides)

@@ -211,13 +211,14 @@ SCENARIOS = {  # id: (scenario, overrides)
     "forecast": ("lost-sales-L2-p9", {"observation.demand_window": 2, "observation.forecast": True,
                                       "observation.lead_time": True}),
     "log_scale": ("demo", {"observation.log_scale": True, "observation.forecast": True}),
+    "order_cover": ("demo", {"observation.order_cover": True, "observation.log_scale": True, "moq": 7, "pack_size": 5}),
 }
 
 
 def _check_layout(problem: Problem) -> list[str]:
     pairs = obs_layout(problem.n_pipe, problem.n_lags, problem.n_calendar, problem.with_period, problem.with_lead,
                        problem.with_eoq, n_age=problem.n_age, with_room=problem.with_room, forecast=problem.forecast,
-                       with_scale=problem.with_scale)
+                       with_scale=problem.with_scale, with_order=problem.with_order)
     assert [name for name, _ in pairs] == [f.name for f in problem.obs_fields]
     assert pairs == [(f.name, f.meaning) for f in problem.obs_fields]
     assert [f.index for f in problem.obs_fields] == list(range(len(pairs)))
@@ -237,13 +238,17 @@ def test_obs_layout_matches_problem(case):
         assert names[-1] == "eoq_cover"
     if case == "log_scale":  # after eoq_cover, before the forecast fields
         assert names[-4:] == ["eoq_cover", "log_scale", "forecast_lead", "forecast_error"]
+    elif case == "order_cover":  # after log_scale
+        assert names[-3:] == ["eoq_cover", "log_scale", "order_cover"]
     else:
         assert "log_scale" not in names
+    if case != "order_cover":
+        assert "order_cover" not in names
     if case == "forecast":  # after lead_time; the history covers the longer of the two windows
         assert names[-5:] == ["demand_lag_2", "demand_lag_1", "lead_time", "forecast_lead", "forecast_error"]
         pb = Problem(scenario, **overrides)
         assert (pb.n_lags, pb.n_forecast, pb.window, pb.forecast) == (2, 28, 28, (28, 0.2))
-    elif case != "log_scale":
+    elif case not in ("log_scale", "order_cover"):
         assert not any(n.startswith("forecast") for n in names)
 
 
@@ -259,13 +264,13 @@ def test_obs_layout_matches_problem_on_weekly_data(weekly_data):
 def test_known_fields():
     assert OBS_LAYOUT_VERSION == 1
     for name in ("on_hand", "pipeline_1", "pipeline_12", "demand_lag_3", "calendar_dow_cos", "period", "lead_time",
-                 "on_hand_age_0", "on_hand_age_7", "shared_room", "eoq_cover", "log_scale", "forecast_lead",
+                 "on_hand_age_0", "on_hand_age_7", "shared_room", "eoq_cover", "log_scale", "order_cover", "forecast_lead",
                  "forecast_error"):
         assert known_field(name), name
     for name in ("pipeline_0", "pipeline_x", "demand_lag_", "calendar_year_sin", "inventory_level", "Period",
                  "on_hand_age_", "on_hand_age_x", "shared_room_1"):
         assert not known_field(name), name
-    assert len(KNOWN_FIELDS) == 16
+    assert len(KNOWN_FIELDS) == 17
 
 
 def test_ses_window_is_the_forecast_engines_ses():

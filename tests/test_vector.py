@@ -141,6 +141,7 @@ PARITY_CASES = {
     "forecast-perishable": ("perishable-demo", {"observation": {"forecast": True, "forecast_window": 3,
                                                                 "forecast_alpha": 0.6}}),
     "log-scale-forecast": ("demo", {"observation": {"log_scale": True, "forecast": True, "forecast_window": 4}}),
+    "order-cover": ("demo", {"observation": {"order_cover": True, "log_scale": True}, "moq": 7, "pack_size": 5}),
     "shared-capacity-one-sku": ("lost-sales-L2-p9", {"shared": {"capacity": 25.0, "budget": 40.0}, "unit_cost": 3.0,
                                                      "pack_size": 2}),
 }
@@ -191,8 +192,9 @@ def test_parity_data_per_sku_parameters_default_source(data_files, mode):
     the single env exactly (per-SKU lead times 0..4, costs, moq, pack sizes; different window lengths; forecast:
     the forecast fields over 20 periods, longer than some SKUs' history before the window)."""
     kw = data_overrides(data_files, mode="lost_sales" if mode == "forecast" else mode)
-    if mode == "forecast":  # (with the log_scale field before them)
-        kw["observation"] = {**kw["observation"], "forecast": True, "forecast_window": 20, "log_scale": True}
+    if mode == "forecast":  # (with the log_scale and order_cover fields before them)
+        kw["observation"] = {**kw["observation"], "forecast": True, "forecast_window": 20, "log_scale": True,
+                             "order_cover": True}
     vec = VectorInventoryEnv(None, "lost-sales-L2-p9", info="dicts", **kw)
     pb = vec.problem
     n = vec.num_envs
