@@ -104,7 +104,10 @@ class HDPOSettings:
     every order is capped and no gradient reaches s (hp.trigger=hard)."""
     trigger: str = "smooth"
     """sS head, the order's gradient: smooth (the order S - IP weighted by the smoothed indicator backward: raising
-    s "would have ordered a lot") or hard (only where IP <= s, through S - IP: the levels' pathwise gradient)."""
+    s "would have ordered a lot"), hard (only where IP <= s, through S - IP: the levels' pathwise gradient) or
+    rounded (as smooth, with the smoothed indicator multiplying the order as the order rules place it -- rounded to
+    units, the MOQ, the pack size -- so that firing an order is charged what it buys: a pack of 500 for a request
+    of 2 units; the forward values are hard's)."""
     state_inputs: bool = True
     """false (sS head): the levels s, S do not see the inventory state (on hand, pipeline, inventory position:
     the first layer's weights of those fields are held at 0), only the demand history, calendar and SKU fields
@@ -150,6 +153,8 @@ class HDPOSettings:
             raise PresetError(f"hp.s0 must be a number >= 0 (demand scales) or null, got {self.s0!r}")
         if not isinstance(self.state_inputs, bool):
             raise PresetError(f"hp.state_inputs must be true or false, got {self.state_inputs!r}")
+        if self.trigger == "rounded" and self.head != "sS":
+            raise PresetError("hp.trigger=rounded needs hp.head=sS (it weights the (s, S) rule's order)")
         if not self.state_inputs and self.head != "sS":
             raise PresetError("hp.state_inputs=false needs hp.head=sS (the order head must see the inventory)")
         if isinstance(self.grad_clip, bool) or not isinstance(self.grad_clip, (int, float)) or self.grad_clip < 0:
@@ -159,7 +164,7 @@ class HDPOSettings:
             raise PresetError(f"hp.net_arch must be a list of layer sizes >= 1, e.g. [32, 32], got {self.net_arch!r}")
         for name, allowed in (("activation", ("relu", "tanh")), ("head", HEADS), ("rounding", ("ste", "none")),
                               ("relax", ("ste", "none")), ("fixed_cost", ("ste", "soft", "amortized", "rate")),
-                              ("lot", ("free", "eoq", "eoq_fixed")), ("trigger", ("smooth", "hard")),
+                              ("lot", ("free", "eoq", "eoq_fixed")), ("trigger", ("smooth", "hard", "rounded")),
                               ("dtype", ("float32", "float64"))):
             if getattr(self, name) not in allowed:
                 raise PresetError(f"hp.{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
@@ -253,8 +258,12 @@ class HDPONet(nn.Module):
         return torch.clamp(q * torch.tensor(2.0 / self.qmax, dtype=q.dtype) - 1.0, -1.0, 1.0)
 
     def train_order(self, x: torch.Tensor, scale: torch.Tensor, tau: float, fixed_cost: str,
-                    trigger: str = "smooth"):
-        """(order in units [B] as training sees it, before rounding; smoothed order indicator [B])."""
+                    trigger: str = "smooth", rules=None):
+        """(order in units [B] as training sees it, before rounding; smoothed order indicator [B]).
+
+        trigger rounded: `rules` maps requested units to the units the order rules make of them (rounding, MOQ,
+        pack, caps: their value forward, relaxed backward), and the smoothed indicator multiplies that order, so
+        the gradient of firing an order is the order as it will be placed (a pack of 500 for a request of 2)."""
         if self.head == "order":
             if fixed_cost in ("amortized", "rate"):
                 raise PresetError(f"hp.fixed_cost={fixed_cost} needs hp.head=sS (it spreads K over the lot S - s)")
@@ -267,6 +276,16 @@ class HDPONet(nn.Module):
         up = torch.minimum(torch.relu(S - ip), torch.tensor(self.qmax, dtype=S.dtype))
         soft = ind * up
         hard = torch.where(ip <= s, up, torch.zeros_like(up))
+        if trigger == "rounded":
+            placed = rules(up * scale)
+            hard = torch.where(ip <= s, placed, torch.zeros_like(placed))
+            soft = ind.to(placed.dtype) * placed
+            q = soft if fixed_cost == "soft" else twin.ste(hard, soft)
+            if fixed_cost == "amortized":
+                ind = q / ((S - s) * scale).to(q.dtype).clamp(min=1e-3)
+            elif fixed_cost == "rate":
+                ind = 1.0 / (S - s).clamp(min=1e-3)
+            return q, ind
         q = soft if fixed_cost == "soft" else hard if trigger == "hard" else twin.ste(hard, soft)
         if fixed_cost == "amortized":  # K x order / lot: the EOQ trade-off's gradient in the lot S - s
             ind = q / (S - s).clamp(min=1e-3)
@@ -445,7 +464,13 @@ class Trainer:
                 ip0 = twin.inventory_position(net, pipe)
             obs = torch.cat([twin.observe_state(net, pipe, p.scale, pb.n_pipe).float(), exo[t]], dim=1)
             x = torch.clamp((obs + self.shift) * self.nscale, -self.norm.clip, self.norm.clip)
-            q, ind = self.net.train_order(x, p.scale.float(), tau, s.fixed_cost, s.trigger)
+            rules = None
+            if s.trigger == "rounded":  # the order as the rules will place it (see HDPONet.train_order)
+                def rules(want, net=net, pipe=pipe):
+                    want = want.to(dt)
+                    want = twin.ste(torch.round(want), want) if s.rounding == "ste" else want
+                    return twin.constrain(want, twin.pipeline_sum(net, pipe), p, s.relax)
+            q, ind = self.net.train_order(x, p.scale.float(), tau, s.fixed_cost, s.trigger, rules)
             q = q.to(dt)
             req = twin.ste(torch.round(q), q) if s.rounding == "ste" else q
             net, recv, pipe, info = twin.step(net, recv, pipe, p, req, demand[t], pb.scenario.backorder, False,

@@ -449,3 +449,33 @@ def test_the_loss_credits_the_stock_left_at_unit_cost_as_the_evaluator_does(warm
     expected = float((2.0 * w * bought).sum()) / alive.sum()
     assert paid - unpaid == pytest.approx(expected, rel=1e-6)  # the twin runs in float32 here
     assert expected > 0
+
+
+def test_the_rounded_trigger_has_the_hard_triggers_loss_and_charges_firing_an_order_its_pack():
+    """hp.trigger=rounded: the same loss as hp.trigger=hard (forward values), but the smoothed indicator multiplies
+    the order as the rules place it (MOQ, pack), so the level s gets the gradient of firing a whole pack; with a
+    pack of 40 units that gradient is larger than with a pack of 1, which hard does not see at all."""
+    from agents.config import resolve_config
+    from agents.hdpo import HDPO, Trainer
+    from agents.normalization import build_normalization
+
+    def run(trigger, pack):
+        over = {"mode": "backorder", "lead_time": 2, "order_cost": 5.0, "pack_size": pack}
+        cfg = resolve_config("hdpo", "lost-sales-L2-p9", "lost-sales-L2-p9", None, {"timesteps": 64 * 20},
+                             {**over, "hp.batch": 64, "hp.periods": 15, "hp.warmup": 0, "hp.head": "sS",
+                              "hp.lot": "eoq_fixed", "hp.trigger": trigger, "hp.fixed_cost": "rate",
+                              "hp.tau_start": 2.0})
+        pb = Problem("lost-sales-L2-p9", **over)
+        norm = build_normalization(pb, cfg)
+        t = Trainer(cfg, pb, norm, HDPO.build(cfg, norm, seed=0), "cpu")
+        eps, params, init = t.traces()
+        loss = t.loss(eps, params, init, 2.0)
+        bias = t.net.mlp[-1].bias
+        (g,) = torch.autograd.grad(loss, bias)
+        return float(loss.detach()), float(g[0])   # d loss / d o0: the level s
+
+    hard, rounded = run("hard", 40), run("rounded", 40)
+    assert rounded[0] == pytest.approx(hard[0], rel=1e-6)
+    assert rounded[1] != pytest.approx(hard[1], rel=1e-3)
+    one = run("rounded", 1)
+    assert rounded[1] > one[1]  # a pack of 40 is dearer to fire than a unit: less push to raise s
