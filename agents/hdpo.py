@@ -113,8 +113,9 @@ class HDPOSettings:
     the first layer's weights of those fields are held at 0), only the demand history, calendar and SKU fields
     -- levels set from the demand, as the classical rules set them; the state enters through IP <= s alone."""
     s0: float | None = None
-    """sS head: the level s at the start, in demand scales (None: L + 1, the mean demand over the protection
-    period, no safety stock)."""
+    """sS head: the level s at the start, in demand scales (None: the scenario's lead_time L + 1, the mean demand
+    over the protection period, no safety stock; with per-SKU lead times from an item table that is the scenario's
+    L, not each SKU's: man_weekly's 7 + 1 = 8 for SKUs of 7 and 16 weeks)."""
     grad_clip: float = 10.0
     """Max gradient norm (0: no clipping)."""
     dtype: str = "float32"
