@@ -183,6 +183,17 @@ def action_range(action) -> float:
     return float((action.n - 1) * action.step)
 
 
+def _cost_indicator(q: torch.Tensor, S: torch.Tensor, s: torch.Tensor, ind: torch.Tensor, fixed_cost: str):
+    """What carries the fixed cost's gradient for an sS order q (demand scales): amortized, K x q / (S - s), the EOQ
+    trade-off's gradient in the lot; rate, K / (S - s), orders per period at mean demand (a gradient in the lot
+    only); otherwise the smoothed indicator itself."""
+    if fixed_cost == "amortized":
+        return q / (S - s).clamp(min=1e-3)
+    if fixed_cost == "rate":
+        return 1.0 / (S - s).clamp(min=1e-3)
+    return ind
+
+
 def _softplus(x: torch.Tensor) -> torch.Tensor:
     """relu(x) + log(1 + exp(-|x|)): the form the ONNX graph computes (no overflow for large x)."""
     return torch.relu(x) + torch.log(1.0 + torch.exp(-torch.abs(x)))
@@ -282,17 +293,9 @@ class HDPONet(nn.Module):
             hard = torch.where(ip <= s, placed, torch.zeros_like(placed))
             soft = ind.to(placed.dtype) * placed
             q = soft if fixed_cost == "soft" else twin.ste(hard, soft)
-            if fixed_cost == "amortized":
-                ind = q / ((S - s) * scale).to(q.dtype).clamp(min=1e-3)
-            elif fixed_cost == "rate":
-                ind = 1.0 / (S - s).clamp(min=1e-3)
-            return q, ind
+            return q, _cost_indicator(q / scale, S, s, ind, fixed_cost)   # q in units already
         q = soft if fixed_cost == "soft" else hard if trigger == "hard" else twin.ste(hard, soft)
-        if fixed_cost == "amortized":  # K x order / lot: the EOQ trade-off's gradient in the lot S - s
-            ind = q / (S - s).clamp(min=1e-3)
-        elif fixed_cost == "rate":  # K / lot: orders per period at mean demand, a gradient in the lot only
-            ind = 1.0 / (S - s).clamp(min=1e-3)
-        return q * scale, ind
+        return q * scale, _cost_indicator(q, S, s, ind, fixed_cost)
 
 
 class HDPO:

@@ -53,6 +53,7 @@ N_INFO = len(INFO_KEYS)
 
 _EPS = 1e-9
 EOQ_COVER_CAP = 1000.0  # = invcore.observation.EOQ_COVER_CAP (the observation's eoq_cover field)
+SMALLEST_REQUEST = 1.0  # = invcore.observation.SMALLEST_REQUEST (the observation's order_cover field)
 
 
 @njit(cache=True, inline="always")
@@ -469,10 +470,9 @@ def observe(state: np.ndarray, params: np.ndarray, trace: np.ndarray, t: int, wi
         if with_scale:  # log_scale: invcore.observation.log_scale
             obs[i, j] = math.log(scale)
             j += 1
-        if with_order:  # order_cover: invcore.observation.order_cover, scalar by scalar
-            pack = params[i, PACK]
-            m = math.ceil(params[i, MOQ] / pack - _EPS)
-            obs[i, j] = math.log1p((m if m > 1.0 else 1.0) * pack / scale)
+        if with_order:  # order_cover: invcore.observation.order_cover, the smallest order the rules place
+            smallest = constrain(SMALLEST_REQUEST, 0.0, params[i, MOQ], params[i, PACK], math.inf, math.inf)
+            obs[i, j] = math.log1p(smallest / scale)
             j += 1
     if n_forecast > 0:  # (outside the loop above: no work per SKU without the forecast fields)
         col = 2 + n_pipe + n_lags + n_calendar + int(with_period) + int(with_lead) + int(with_eoq) \

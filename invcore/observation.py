@@ -24,6 +24,8 @@ KNOWN_FIELDS = ("on_hand", "pipeline_<k>", "inventory_position", "on_hand_age_<a
                 "forecast_error", "shared_room")
 FORECAST_FIELDS = ("forecast_lead", "forecast_error")
 """The forecast fields (``observation.forecast``), in layout order: see :func:`ses_window`."""
+SMALLEST_REQUEST = 1.0
+"""The request (units) whose order is the ``order_cover`` field's smallest order: one unit (packs are whole)."""
 EOQ_COVER_CAP = 1000.0
 """Upper bound of the ``eoq_cover`` field (periods of demand per economic lot; reached when h = 0)."""
 
@@ -49,13 +51,16 @@ def log_scale(scale) -> np.ndarray:
 
 def order_cover(moq, pack_size, scale) -> np.ndarray:
     """The ``order_cover`` field: log(1 + the smallest order the SKU can place / its demand scale), the smallest
-    order being what the order rules make of a tiny request (:func:`invcore.constraints.constrain`: the MOQ
-    rounded up to the pack size, at least one pack), so log(1 + the periods of mean demand it covers). What
-    tells a SKU whose every order is a year of stock from one that can order a unit. ``envs.kernel.observe``
-    computes the same number per SKU (parity-tested)."""
+    order being what the order rules make of a request of one unit (:data:`SMALLEST_REQUEST`, no cap:
+    :func:`invcore.constraints.constrain`, i.e. the MOQ rounded up to the pack size, at least one pack), so
+    log(1 + the periods of mean demand it covers). What tells a SKU whose every order is a year of stock from one
+    that can order a unit. ``envs.kernel.observe`` computes the same number per SKU with the kernel's
+    ``constrain`` (parity-tested)."""
+    from .constraints import constrain  # (constraints imports this module)
+
     pack = np.asarray(pack_size, dtype=np.float64)
-    m = np.maximum(np.ceil(np.asarray(moq, dtype=np.float64) / pack - 1e-9), 1.0)
-    return np.log1p(m * pack / np.asarray(scale, dtype=np.float64))
+    smallest = constrain(np.full(pack.shape, SMALLEST_REQUEST), 0.0, moq, pack, np.inf, np.inf)
+    return np.log1p(smallest / np.asarray(scale, dtype=np.float64))
 
 
 def ses_window(window: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
