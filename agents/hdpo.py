@@ -116,6 +116,15 @@ class HDPOSettings:
     """sS head: the level s at the start, in demand scales (None: the scenario's lead_time L + 1, the mean demand
     over the protection period, no safety stock; with per-SKU lead times from an item table that is the scenario's
     L, not each SKU's: man_weekly's 7 + 1 = 8 for SKUs of 7 and 16 weeks)."""
+    level_fd: float | None = None
+    """sS head: the gradient of the level s along a common shift of each trace's levels from a central finite
+    difference of the trace's cost (its forward value, the true cost: orders, rounding, MOQ, packs as placed),
+    shifting s and S by +- max(level_fd, one unit) demand scales, in place of the pathwise gradient in that
+    direction (the pathwise gradient stays in every other). None: the pathwise gradient alone. Where the cost is
+    a step function of s -- slow SKUs whose orders are whole units of many demand scales, packs of a year of
+    demand -- the pathwise gradient of s is zero or its straight-through stand-in, and it can point the other way
+    from the true cost's change (docs/agents.md, "man_weekly: the level's gradient"). Two more forward passes a
+    step (no backward): about 1.5 x the training time."""
     grad_clip: float = 10.0
     """Max gradient norm (0: no clipping)."""
     dtype: str = "float32"
@@ -156,6 +165,11 @@ class HDPOSettings:
             raise PresetError(f"hp.state_inputs must be true or false, got {self.state_inputs!r}")
         if self.trigger == "rounded" and self.head != "sS":
             raise PresetError("hp.trigger=rounded needs hp.head=sS (it weights the (s, S) rule's order)")
+        if self.level_fd is not None and (isinstance(self.level_fd, bool) or not isinstance(self.level_fd, (int, float))
+                                          or not self.level_fd > 0):
+            raise PresetError(f"hp.level_fd must be a number > 0 (demand scales) or null, got {self.level_fd!r}")
+        if self.level_fd is not None and self.head != "sS":
+            raise PresetError("hp.level_fd needs hp.head=sS (it is the gradient of the level s)")
         if not self.state_inputs and self.head != "sS":
             raise PresetError("hp.state_inputs=false needs hp.head=sS (the order head must see the inventory)")
         if isinstance(self.grad_clip, bool) or not isinstance(self.grad_clip, (int, float)) or self.grad_clip < 0:
@@ -244,10 +258,12 @@ class HDPONet(nn.Module):
         first.weight.register_hook(zero)
 
     # the deterministic action, float32, op for op as the ONNX graph (agents.export.build_onnx)
-    def levels(self, x: torch.Tensor):
+    def levels(self, x: torch.Tensor, offset: torch.Tensor | None = None):
         o = self.mlp(x)
         c = torch.tensor(self.level_scale, dtype=o.dtype)
         s = o[:, 0:1] * c + torch.tensor(self.s0, dtype=o.dtype)
+        if offset is not None:  # training only (hp.level_fd): s and S shifted per row, demand scales
+            s = s + offset[:, None].to(o.dtype)
         gap = _softplus(o[:, 1:2]) * c
         if self.lot is not None:
             k, shift, scale = self.lot
@@ -270,20 +286,22 @@ class HDPONet(nn.Module):
         return torch.clamp(q * torch.tensor(2.0 / self.qmax, dtype=q.dtype) - 1.0, -1.0, 1.0)
 
     def train_order(self, x: torch.Tensor, scale: torch.Tensor, tau: float, fixed_cost: str,
-                    trigger: str = "smooth", rules=None):
+                    trigger: str = "smooth", rules=None, offset: torch.Tensor | None = None):
         """(order in units [B] as training sees it, before rounding; smoothed order indicator [B]).
 
         trigger rounded: `rules` maps requested units to the units the order rules make of them (rounding, MOQ,
         pack, caps: their value forward, relaxed backward), and the smoothed indicator multiplies that order, so
-        the gradient of firing an order is the order as it will be placed (a pack of 500 for a request of 2)."""
+        the gradient of firing an order is the order as it will be placed (a pack of 500 for a request of 2).
+        sS head: `offset` shifts each row's s and S (demand scales)."""
         if self.head == "order":
             if fixed_cost in ("amortized", "rate"):
                 raise PresetError(f"hp.fixed_cost={fixed_cost} needs hp.head=sS (it spreads K over the lot S - s)")
             a = torch.tanh(self.mlp(x))[:, 0]
             q = (a + 1.0) * 0.5 * self.qmax * scale
             return q, torch.sigmoid((q - 0.5) / (tau * scale))
-        s, S, ip = self.levels(x)
+        s, S, ip = self.levels(x, offset)
         s, S, ip = s[:, 0], S[:, 0], ip[:, 0]
+
         ind = torch.sigmoid((s - ip) / tau)
         up = torch.minimum(torch.relu(S - ip), torch.tensor(self.qmax, dtype=S.dtype))
         soft = ind * up
@@ -439,8 +457,11 @@ class Trainer:
         init = initial_states(pb.scenario.initial_state, params, kernel.PIPE + max(pb.max_lead, 1), self.rng)
         return eps, params, init
 
-    def loss(self, eps, params, init, tau: float) -> torch.Tensor:
-        """Mean normalised cost per counted period of the batch, through the twin (differentiable)."""
+    def loss(self, eps, params, init, tau: float, offset: torch.Tensor | None = None, per_trace: bool = False,
+             inputs_out: list | None = None) -> torch.Tensor:
+        """Mean normalised cost per counted period of the batch, through the twin (differentiable); per_trace:
+        each trace's share of it [B] (they sum to the mean). `offset` [B] shifts the sS head's levels s and S
+        of each trace (demand scales); `inputs_out` collects the network's input of each period (detached)."""
         pb, s, dev, dt = self.problem, self.s, self.device, self.dtype
         p = twin.TwinParams.from_rows(params, dtype=dt, device=dev)
         P = p.slots
@@ -452,7 +473,7 @@ class Trainer:
         demand = torch.as_tensor(eps.demand[eps.history:], dtype=dt, device=dev)
         alive = torch.as_tensor(np.arange(T)[:, None] < eps.lengths[None, :], dtype=dt, device=dev)
         w = torch.as_tensor(self.weight[eps.sku], dtype=dt, device=dev)
-        total = torch.zeros((), dtype=dt, device=dev)
+        total = torch.zeros(len(eps.sku), dtype=dt, device=dev)
         # the stock left at the end of a trace is credited at unit cost, as the evaluator does (envs.batch
         # TOTAL_KEYS): c x (the final inventory position - the position when counting starts, 0 without a
         # warm-up); without it the loss pays for stock bought in the counted periods and not for a backlog still
@@ -474,18 +495,20 @@ class Trainer:
                     want = want.to(dt)
                     want = twin.ste(torch.round(want), want) if s.rounding == "ste" else want
                     return twin.constrain(want, twin.pipeline_sum(net, pipe), p, s.relax)
-            q, ind = self.net.train_order(x, p.scale.float(), tau, s.fixed_cost, s.trigger, rules)
+            if inputs_out is not None:
+                inputs_out.append(x.detach())
+            q, ind = self.net.train_order(x, p.scale.float(), tau, s.fixed_cost, s.trigger, rules, offset)
             q = q.to(dt)
             req = twin.ste(torch.round(q), q) if s.rounding == "ste" else q
             net, recv, pipe, info = twin.step(net, recv, pipe, p, req, demand[t], pb.scenario.backorder, False,
                                               s.relax, ind.to(dt), s.fixed_cost)
             if t >= s.warmup:
-                total = total + (info.cost * w * alive[t]).sum()
+                total = total + info.cost * w * alive[t]
                 if credit:
                     ended = (ends == t + 1).to(dt)
-                    total = total - (c_w * (info.inventory_position - ip0) * ended).sum()
+                    total = total - c_w * (info.inventory_position - ip0) * ended
         counted = alive[s.warmup:].sum().clamp(min=1.0)
-        return total / counted
+        return total / counted if per_trace else total.sum() / counted
 
     def step(self) -> tuple[float, float]:
         it = self.iteration
@@ -493,15 +516,48 @@ class Trainer:
         for g in self.opt.param_groups:
             g["lr"] = self.lr(it)
         eps, params, init = self.traces()
-        loss = self.loss(eps, params, init, tau)
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if self.s.level_fd is None:
+            loss = self.loss(eps, params, init, tau)
+            loss.backward()
+        else:
+            loss = self.level_fd_backward(eps, params, init, tau)
         if self.s.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.s.grad_clip)
         self.opt.step()
         self.iteration += 1
         self.model.num_timesteps = self.iteration * self.per_iter
         return float(loss.detach()), tau
+
+    def level_fd_backward(self, eps, params, init, tau: float) -> torch.Tensor:
+        """Backward of the loss with hp.level_fd: the pathwise gradient, less its component along a common shift
+        of each trace's levels, plus that component from a central finite difference of the trace's cost.
+
+        With s_jt the level of trace j in period t and g_j the pathwise derivative of the loss in a shift of all
+        of trace j's levels (the gradient of a zero offset), the backward pass runs on
+        ``loss + sum_j (fd_j - g_j) * mean_t s(x_jt)`` (fd_j, g_j and the inputs x_jt held constant; the mean over
+        the trace's periods):
+        along a common shift of trace j's levels the total derivative is then fd_j, the finite difference
+        ``(cost_j(s + d_j) - cost_j(s - d_j)) / (2 d_j)`` of the loss's forward value (d_j = max(hp.level_fd,
+        one unit / the SKU's scale) demand scales), and in every other direction it is the pathwise one."""
+        dev, dt = self.device, self.dtype
+        scale = np.maximum(params[:, kernel.SCALE], 1e-12)
+        d = torch.as_tensor(np.maximum(self.s.level_fd, 1.0 / scale), dtype=dt, device=dev)
+        with torch.no_grad():
+            fd = (self.loss(eps, params, init, tau, offset=d, per_trace=True)
+                  - self.loss(eps, params, init, tau, offset=-d, per_trace=True)) / (2.0 * d)
+        zero = torch.zeros(len(eps.sku), dtype=dt, device=dev, requires_grad=True)
+        inputs: list[torch.Tensor] = []
+        loss = self.loss(eps, params, init, tau, offset=zero, inputs_out=inputs)
+        (g,) = torch.autograd.grad(loss, zero, retain_graph=True)
+        # the levels of the inputs the trace saw, held fixed: the correction moves s where the network sets it,
+        # the pathwise term carries what a level does to later states
+        T, B = len(inputs), len(eps.sku)
+        s = self.net.levels(torch.cat(inputs))[0][:, 0].reshape(T, B).to(dt)
+        alive = torch.as_tensor(np.arange(T)[:, None] < eps.lengths[None, :], dtype=dt, device=dev)
+        mean_s = (s * alive).sum(0) / alive.sum(0).clamp(min=1.0)
+        (loss + ((fd - g).detach() * mean_s).sum()).backward()
+        return loss
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint_arrays(self) -> dict[str, np.ndarray]:

@@ -144,6 +144,8 @@ class Evaluation:
     warmup: int
     fit_window: str = "train"
     """The data window the classical rules were fitted and tuned on (``fit``: train + val)."""
+    window: str = "test"
+    """The window scored (data scenarios; :func:`evaluate`'s `window`)."""
 
     @property
     def periods(self) -> int:
@@ -190,15 +192,19 @@ def evaluate(problem: Problem, policies: list[Policy], *, episodes: int = 100, p
     if (chunk_skus is not None or map_chunks is not None) and train is None and problem.source.replays_windows \
             and all(p.sku_separable for p in policies):  # every policy runs in the chunks: no whole traces
         eps, sums = outline_episodes(problem, window)
-        return evaluate_chunked(problem, policies, eps, window, record=record, chunk_skus=chunk_skus,
-                                map_chunks=map_chunks, progress=progress, window_sums=sums)
-    eps, warmup = evaluation_episodes(problem, episodes=episodes, periods=periods, seed=seed, window=window)
-    if chunk_skus is None and map_chunks is None:
-        if train is None:
-            train = train_data(problem, window=fit_window(problem, window))
-        return evaluate_on(problem, policies, eps, warmup, record=record, progress=progress, train=train)
-    return evaluate_chunked(problem, policies, eps, window, record=record, chunk_skus=chunk_skus,
-                            map_chunks=map_chunks, progress=progress, train=train, warmup=warmup)
+        ev = evaluate_chunked(problem, policies, eps, window, record=record, chunk_skus=chunk_skus,
+                              map_chunks=map_chunks, progress=progress, window_sums=sums)
+    else:
+        eps, warmup = evaluation_episodes(problem, episodes=episodes, periods=periods, seed=seed, window=window)
+        if chunk_skus is None and map_chunks is None:
+            if train is None:
+                train = train_data(problem, window=fit_window(problem, window))
+            ev = evaluate_on(problem, policies, eps, warmup, record=record, progress=progress, train=train)
+        else:
+            ev = evaluate_chunked(problem, policies, eps, window, record=record, chunk_skus=chunk_skus,
+                                  map_chunks=map_chunks, progress=progress, train=train, warmup=warmup)
+    ev.window = window
+    return ev
 
 
 def outline_episodes(problem: Problem, window: str = "test", block: int = AUTO_CHUNK_SKUS

@@ -84,7 +84,10 @@ def header(ev: Evaluation) -> str:
            f"K={_param_text(ev, kernel.ORDER_COST)}, c={_param_text(ev, kernel.UNIT_COST)})",
            f"traces: {ev.episodes.label}" + (f"; first {ev.warmup} periods of each discarded as warm-up"
                                              if ev.warmup else "")]
-    if ev.problem.source.replays_windows:
+    if ev.problem.source.replays_windows and ev.window == ev.fit_window:  # --window train
+        out.append(f"scored on the {ev.window} window, the window the classical rules were fitted and tuned on "
+                   "and an agent trained on it: in sample, not a held-out score")
+    elif ev.problem.source.replays_windows:
         out.append(f"classical rules fitted and tuned on the {_FIT_TEXT.get(ev.fit_window, ev.fit_window)}, "
                    "never on the window scored")
     if _has_unit_cost(ev):
@@ -115,6 +118,7 @@ def results_json(ev: Evaluation) -> dict:
         "episodes": int(ev.episodes.n),
         "optimal_avg_cost": ev.optimal_avg_cost,
         "fit_window": ev.fit_window if ev.problem.source.replays_windows else None,
+        "window": ev.window if ev.problem.source.replays_windows else None,
         "end_credit": _END_CREDIT_TEXT + "; avg_cost is net of it" if _has_unit_cost(ev) else None,
         "periods_per_year": periods_per_year(ev),
         "verdict": [v.as_dict() for v in verdicts(ev)],

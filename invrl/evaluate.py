@@ -52,6 +52,10 @@ def parse_args(argv=None, prog: str = "evaluate.py") -> argparse.Namespace:
     ap.add_argument("--episodes", type=int, default=100, help="simulated episodes (parametric scenarios)")
     ap.add_argument("--periods", type=int, help="periods per episode (default: the scenario's episode length)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the simulated episodes (parametric scenarios)")
+    ap.add_argument("--window", choices=("train", "val", "test"), default="test",
+                    help="data scenarios: the window scored (default: test; the rules are fitted on what comes "
+                         "before it -- on val the train window; train is scored in sample, on the window the rules "
+                         "were fitted on and an agent trained on)")
     ap.add_argument("--max-fits", type=int, metavar="N",
                     help="cap on the model fits of holt_winters / arima (+ variants): the N largest smooth or erratic "
                          "SKUs get a fitted model, the others SES (default: every such SKU, one batched fit each)")
@@ -130,6 +134,9 @@ def main(argv=None, prog: str = "evaluate.py") -> int:
                 if run.incomplete():
                     print(f"note: {run.incomplete()}")
         problem = Problem(scenario, **overrides)
+        if args.window != "test" and not problem.source.replays_windows:
+            raise ScenarioError(f"--window {args.window} scores a window of demand data; scenario "
+                                f"{problem.scenario.name!r} draws parametric demand (use --episodes / --seed)")
         policies = evaluation.make_policies(args.policies, problem)
         if args.max_fits is not None:
             for p in policies:
@@ -151,7 +158,7 @@ def main(argv=None, prog: str = "evaluate.py") -> int:
         record = [s.strip() for s in args.plot_skus.split(",") if s.strip()] if args.plot_skus else 3
         ev = evaluation.evaluate(problem, policies, episodes=args.episodes, periods=args.periods, seed=args.seed,
                                  progress=not args.no_progress and sys.stderr.isatty(), chunk_skus=chunk,
-                                 map_chunks=map_chunks, record=record)
+                                 map_chunks=map_chunks, record=record, window=args.window)
         print(report.header(ev))
         print(report.table(ev))
         if any(r.uses_future for r in ev.results):

@@ -124,8 +124,8 @@ def test_evaluate_cli_writes_schema(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "cost/period" in r.stdout
     res = json.loads((out / "results.json").read_text())
-    assert set(res) == {"scenario", "periods", "episodes", "optimal_avg_cost", "policies", "fit_window", "end_credit",
-                        "periods_per_year", "verdict"}
+    assert set(res) == {"scenario", "periods", "episodes", "optimal_avg_cost", "policies", "fit_window", "window",
+                        "end_credit", "periods_per_year", "verdict"}
     assert res["scenario"] == "lost-sales-L1-p4" and res["periods"] == 300 and res["episodes"] == 20
     assert res["optimal_avg_cost"] == pytest.approx(4.0407, abs=1e-3)
     assert set(res["policies"]) == {"base_stock", "safety_stock_RS", "dp_optimal"}
@@ -535,3 +535,30 @@ def test_parametric_tuning_covers_every_sku_beyond_the_episode_count():
     assert levels.shape == (250,) and np.all(levels > 0)
     # a level grows with the mean: the last SKUs (mean ~9) get the largest levels, not 0
     assert levels[-10:].min() >= levels[:10].max()
+
+
+def test_evaluate_window_scores_train_in_sample_and_refuses_what_it_cannot_score(tmp_path, capsys):
+    """`--window train` scores the window the rules were fitted on and says so; val is scored with the rules fitted
+    on train (held out), test with them on train + val; a window but test on parametric demand is a one-line
+    error."""
+    from invrl.evaluate import main
+
+    rng = np.random.default_rng(0)
+    dates = pd.date_range("2024-01-01", periods=120, freq="D")
+    pd.concat([pd.DataFrame({"date": dates, "sku": f"S{k}", "demand": rng.poisson(2.0 + k, dates.size)})
+               for k in range(3)]).to_csv(tmp_path / "d.csv", index=False)
+    base = ["--scenario", "lost-sales-L1-p4", "--data", str(tmp_path / "d.csv"), "--policies", "base_stock",
+            "--no-progress"]
+    costs = {}
+    for window, fitted in (("train", "train"), ("val", "train"), ("test", "fit")):
+        assert main(base + ["--window", window, "--out", str(tmp_path / window)]) == 0
+        out = capsys.readouterr().out
+        assert ("in sample, not a held-out score" in out) == (window == "train"), out
+        res = json.loads((tmp_path / window / "results.json").read_text())
+        assert res["window"] == window and res["fit_window"] == fitted
+        costs[window] = res["policies"]["base_stock"]["avg_cost"]
+    assert len(set(costs.values())) == 3
+    for args, word in ((["--scenario", "lost-sales-L1-p4", "--window", "train"], "--window train"),):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert word in err and err.startswith("error:") and err.count("\n") == 1, err

@@ -335,6 +335,7 @@ def test_bad_hyperparameters_are_one_line_errors(tmp_path, capsys):
     for arg, word in (("hp.head=qq", "hp.head"), ("hp.batch=0", "hp.batch"), ("hp.nope=1", "hp.nope"),
                       ("hp.lot=big", "hp.lot"), ("hp.state_inputs=false", "hp.state_inputs"), ("hp.s0=-1", "hp.s0"),
                       ("hp.lot_max=0.5", "hp.lot_max"), ("hp.lot_max=4", "hp.lot_max"),
+                      ("hp.level_fd=0", "hp.level_fd"), ("hp.level_fd=0.5", "hp.level_fd"),
                       ("action.mode=units", "action.mode")):
         rc = train_cli.main(["--algo", "hdpo", "--scenario", "lost-sales-L2-p9", "--timesteps", "1000",
                              "--run-dir", str(tmp_path / arg.replace("=", "_")), "--no-progress", arg])
@@ -479,3 +480,50 @@ def test_the_rounded_trigger_has_the_hard_triggers_loss_and_charges_firing_an_or
     assert rounded[1] != pytest.approx(hard[1], rel=1e-3)
     one = run("rounded", 1)
     assert rounded[1] > one[1]  # a pack of 40 is dearer to fire than a unit: less push to raise s
+
+
+@pytest.mark.parametrize("trigger", ["hard", "rounded"])
+def test_level_fd_gives_the_levels_shift_the_finite_difference_of_the_true_cost(trigger):
+    """hp.level_fd: along a shift of every level s (the output bias of o0, s = level_scale o0 + s0) the gradient is
+    the central finite difference of the loss's forward value (the true cost of the batch), whatever the pathwise
+    gradient says there (hard: blind to order times; rounded: its smoothed stand-in); in the other directions
+    (here the lot's weights, o1) it is the pathwise gradient, unchanged."""
+    from agents.config import resolve_config
+    from agents.hdpo import HDPO, Trainer
+    from agents.normalization import build_normalization
+
+    over = {"mode": "backorder", "lead_time": 2, "order_cost": 5.0, "pack_size": 3}
+    hp = {"hp.batch": 64, "hp.periods": 30, "hp.warmup": 4, "hp.head": "sS", "hp.trigger": trigger,
+          "hp.fixed_cost": "rate", "hp.dtype": "float64"}
+
+    def trainer(extra):
+        cfg = resolve_config("hdpo", "lost-sales-L2-p9", "lost-sales-L2-p9", None, {"timesteps": 64 * 34},
+                             {**over, **hp, **extra})
+        pb = Problem("lost-sales-L2-p9", **over)
+        norm = build_normalization(pb, cfg)
+        return Trainer(cfg, pb, norm, HDPO.build(cfg, norm, seed=0), "cpu")
+
+    t = trainer({"hp.level_fd": 0.5})
+    eps, params, init = t.traces()
+    t.net.zero_grad()
+    loss = t.level_fd_backward(eps, params, init, 0.3)
+    bias = t.net.mlp[-1].bias
+    d = 0.5  # >= one unit / scale (scale 5): the step of every trace
+    with torch.no_grad():
+        vals = []
+        for sign in (1.0, -1.0):
+            t.net.s0 += sign * d
+            vals.append(float(t.loss(eps, params, init, 0.3)))
+            t.net.s0 -= sign * d
+    fd = (vals[0] - vals[1]) / (2 * d)
+    assert float(bias.grad[0]) / t.net.level_scale == pytest.approx(fd, rel=1e-4, abs=1e-7)
+    lot_grad = t.net.mlp[-1].weight.grad[1].clone()
+
+    plain = trainer({})
+    plain.net.load_state_dict(t.net.state_dict())
+    path = plain.loss(eps, params, init, 0.3)
+    assert float(path.detach()) == pytest.approx(float(loss.detach()), rel=1e-12)
+    (g_b,) = torch.autograd.grad(path, plain.net.mlp[-1].bias, retain_graph=True)
+    assert float(g_b[0]) / t.net.level_scale != pytest.approx(fd, rel=1e-2)   # the pathwise one differs
+    (g_w,) = torch.autograd.grad(path, plain.net.mlp[-1].weight)
+    assert torch.allclose(g_w[1], lot_grad, rtol=1e-5, atol=1e-8)   # o1 (the lot) feels no correction
