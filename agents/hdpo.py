@@ -122,8 +122,8 @@ class HDPOSettings:
     shifting s and S by +- max(level_fd, one unit) demand scales, in place of the pathwise gradient in that
     direction (the pathwise gradient stays in every other). None: the pathwise gradient alone. Where the cost is
     a step function of s -- slow SKUs whose orders are whole units of many demand scales, packs of a year of
-    demand -- the pathwise gradient of s is zero or its straight-through stand-in, and it can point the other way
-    from the true cost's change (docs/agents.md, "man_weekly: the level's gradient"). Two more forward passes a
+    demand -- the pathwise gradient of s is zero or its straight-through stand-in: on man_weekly it agreed with
+    the finite difference on average over batches, but batch by batch it was noise, of either sign (docs/agents.md, "man_weekly: the level's gradient"). Two more forward passes a
     step (no backward): about 1.4 x the training time (man_weekly: 128 against 92 CPU-s)."""
     grad_clip: float = 10.0
     """Max gradient norm (0: no clipping)."""
@@ -301,7 +301,6 @@ class HDPONet(nn.Module):
             return q, torch.sigmoid((q - 0.5) / (tau * scale))
         s, S, ip = self.levels(x, offset)
         s, S, ip = s[:, 0], S[:, 0], ip[:, 0]
-
         ind = torch.sigmoid((s - ip) / tau)
         up = torch.minimum(torch.relu(S - ip), torch.tensor(self.qmax, dtype=S.dtype))
         soft = ind * up

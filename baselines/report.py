@@ -85,8 +85,8 @@ def header(ev: Evaluation) -> str:
            f"traces: {ev.episodes.label}" + (f"; first {ev.warmup} periods of each discarded as warm-up"
                                              if ev.warmup else "")]
     if ev.problem.source.replays_windows and ev.window == ev.fit_window:  # --window train
-        out.append(f"scored on the {ev.window} window, the window the classical rules were fitted and tuned on "
-                   "and an agent trained on it: in sample, not a held-out score")
+        out.append(f"scored on the {ev.window} window, where the classical rules were fitted and tuned (and where an "
+                   "agent trained): in sample, not a held-out score")
     elif ev.problem.source.replays_windows:
         out.append(f"classical rules fitted and tuned on the {_FIT_TEXT.get(ev.fit_window, ev.fit_window)}, "
                    "never on the window scored")
